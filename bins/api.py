@@ -1,0 +1,71 @@
+import django_filters
+from django.shortcuts import get_object_or_404
+from django_countries import countries
+from drf_spectacular.utils import extend_schema, extend_schema_serializer
+from rest_framework import generics, serializers, status
+from rest_framework.response import Response
+
+from bins.models import Bin
+from bins.services import bin_create
+from cardsystem.api import CurrencyField, InputSerializer, StrictIntegerField
+from cardsystem.audit import Actor
+from cardsystem.idempotency import idempotent
+
+
+class BinOutput(serializers.ModelSerializer):
+    country = serializers.CharField(source="country.code")
+
+    class Meta:
+        model = Bin
+        fields = [
+            "bin",
+            "network",
+            "issuer_name",
+            "card_type",
+            "country",
+            "currency",
+            "pan_length",
+            "is_active",
+        ]
+
+
+class BinFilter(django_filters.FilterSet):
+    class Meta:
+        model = Bin
+        fields = ["network", "card_type", "country", "currency", "is_active"]
+
+
+class BinListCreateApi(generics.ListAPIView):
+    required_scope = "manage"
+    queryset = Bin.objects.all()
+    serializer_class = BinOutput
+    filterset_class = BinFilter
+
+    @extend_schema_serializer(component_name="BinCreate")
+    class InputSerializer(InputSerializer):
+        bin = serializers.RegexField(
+            r"\A(\d{6}|\d{8})\Z", error_messages={"invalid": "A BIN is 6 or 8 digits."}
+        )
+        network = serializers.ChoiceField(choices=Bin.Network.choices)
+        issuer_name = serializers.CharField(max_length=100)
+        card_type = serializers.ChoiceField(choices=Bin.CardType.choices)
+        country = serializers.ChoiceField(choices=list(countries))
+        currency = CurrencyField()
+        pan_length = StrictIntegerField(min_value=12, max_value=19, required=False, default=16)
+        is_active = serializers.BooleanField(required=False, default=True)
+
+    @extend_schema(request=InputSerializer, responses={201: BinOutput})
+    @idempotent()
+    def post(self, request):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        created = bin_create(actor=Actor.for_request(request), **data.validated_data)
+        return Response(BinOutput(created).data, status=status.HTTP_201_CREATED)
+
+
+class BinDetailApi(generics.RetrieveAPIView):
+    required_scope = "manage"
+    serializer_class = BinOutput
+
+    def get_object(self):
+        return get_object_or_404(Bin, bin=self.kwargs["bin"])

@@ -1,0 +1,200 @@
+"""Card data protection: the only module that touches key material.
+
+Everything here is a pure function of its arguments and the configured keys:
+- PAN generation (cryptographically random, Luhn-valid) and masking;
+- PAN encryption at rest with AES-256-GCM, each ciphertext tagged with a key id so
+  that keys can be rotated (old keys stay in CARD_DATA_OLD_KEYS for decryption);
+- a keyed fingerprint (HMAC-SHA256) to find a card by its PAN without storing it;
+- CVV derivation: never stored, recomputed from PAN, expiry and a secret key, as an
+  issuer's HSM derives CVV2 (service code 000) from its card verification key.
+
+All keys are derived from one CARD_DATA_KEY string with HKDF, a separate key per
+purpose, so a leaked fingerprint key tells nothing about the encryption key.
+"""
+
+import hashlib
+import hmac
+import os
+import secrets
+from dataclasses import dataclass
+from functools import cache
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from django.conf import settings
+
+MIN_KEY_LENGTH = 32
+_NONCE_BYTES = 12
+_AAD = b"cardsystem:pan:v1"
+
+
+class CardDataError(Exception):
+    """Key material missing or a ciphertext that cannot be read. Never carries card data."""
+
+
+# --- Numbers ---------------------------------------------------------------------------
+
+
+def luhn_check_digit(partial: str) -> str:
+    """The digit that makes `partial + digit` pass the Luhn check."""
+    total = 0
+    for index, char in enumerate(reversed(partial)):
+        digit = int(char)
+        if index % 2 == 0:  # these positions are doubled once the check digit is appended
+            digit *= 2
+            if digit > 9:
+                digit -= 9
+        total += digit
+    return str((10 - total % 10) % 10)
+
+
+def luhn_valid(number: str) -> bool:
+    return len(number) >= 2 and number.isdigit() and luhn_check_digit(number[:-1]) == number[-1]
+
+
+def generate_pan(prefix: str, length: int) -> str:
+    """A random Luhn-valid PAN of `length` digits starting with `prefix`."""
+    body_length = length - len(prefix) - 1
+    if body_length < 1:
+        raise ValueError("The PAN must be longer than its prefix.")
+    body = "".join(str(secrets.randbelow(10)) for _ in range(body_length))
+    partial = prefix + body
+    return partial + luhn_check_digit(partial)
+
+
+def visible_digits(pan_length: int) -> tuple[int, int]:
+    """How many leading and trailing digits a masked PAN may show.
+
+    PCI DSS allows at most the first six and last four. On short PANs that would
+    reveal nearly everything, so at least six digits always stay hidden.
+    """
+    last = 4
+    first = max(0, min(6, pan_length - last - 6))
+    return first, last
+
+
+def mask_pan(pan: str) -> str:
+    first, last = visible_digits(len(pan))
+    return pan[:first] + "*" * (len(pan) - first - last) + pan[-last:]
+
+
+# --- Keys ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _KeySet:
+    key_id: str
+    encryption: bytes
+    fingerprint: bytes
+    cvv: bytes
+    digest: bytes
+
+
+def _derive(material: str, purpose: str) -> bytes:
+    return HKDF(
+        algorithm=hashes.SHA256(), length=32, salt=None, info=f"cardsystem:{purpose}".encode()
+    ).derive(material.encode())
+
+
+@cache
+def _keyset(material: str) -> _KeySet:
+    if len(material) < MIN_KEY_LENGTH:
+        raise CardDataError(f"CARD_DATA_KEY must be at least {MIN_KEY_LENGTH} characters.")
+    key_id = hashlib.sha256(_derive(material, "key-id")).hexdigest()[:8]
+    return _KeySet(
+        key_id=key_id,
+        encryption=_derive(material, "pan-encryption"),
+        fingerprint=_derive(material, "pan-fingerprint"),
+        cvv=_derive(material, "cvv"),
+        digest=_derive(material, "request-digest"),
+    )
+
+
+def _current() -> _KeySet:
+    return _keyset(settings.CARD_DATA_KEY)
+
+
+def _all() -> list[_KeySet]:
+    return [_current(), *(_keyset(material) for material in settings.CARD_DATA_OLD_KEYS)]
+
+
+def _by_id(key_id: str) -> _KeySet:
+    for keyset in _all():
+        if keyset.key_id == key_id:
+            return keyset
+    raise CardDataError(f"No configured card data key has id {key_id}.")
+
+
+def current_key_id() -> str:
+    return _current().key_id
+
+
+def validate_key(material: str) -> None:
+    """Raise CardDataError if `material` cannot serve as CARD_DATA_KEY."""
+    _keyset(material)
+
+
+# --- Encryption and lookup ----------------------------------------------------------
+
+
+def encrypt_pan(pan: str) -> tuple[str, bytes]:
+    """Encrypt under the current key. Returns (key id, nonce + ciphertext)."""
+    keyset = _current()
+    nonce = os.urandom(_NONCE_BYTES)
+    return keyset.key_id, nonce + AESGCM(keyset.encryption).encrypt(nonce, pan.encode(), _AAD)
+
+
+def decrypt_pan(key_id: str, blob: bytes) -> str:
+    keyset = _by_id(key_id)
+    blob = bytes(blob)
+    try:
+        return AESGCM(keyset.encryption).decrypt(blob[:_NONCE_BYTES], blob[_NONCE_BYTES:], _AAD).decode()
+    except Exception as error:  # InvalidTag and friends: say nothing about the content
+        raise CardDataError("A stored card number could not be decrypted.") from error
+
+
+def pan_fingerprint(pan: str, key_id: str | None = None) -> str:
+    """The keyed hash a card is stored and found under."""
+    keyset = _by_id(key_id) if key_id else _current()
+    return hmac.new(keyset.fingerprint, pan.encode(), hashlib.sha256).hexdigest()
+
+
+def pan_fingerprints(pan: str) -> list[str]:
+    """The PAN's fingerprint under every configured key, to find cards of any key generation."""
+    return [hmac.new(k.fingerprint, pan.encode(), hashlib.sha256).hexdigest() for k in _all()]
+
+
+# --- CVV ---------------------------------------------------------------------------------
+
+
+def cvv_length(pan: str) -> int:
+    """American Express prints a four-digit CID; everyone else a three-digit CVV2."""
+    return 4 if pan[:2] in ("34", "37") else 3
+
+
+def compute_cvv(*, pan: str, expiry_month: int, expiry_year: int, key_id: str) -> str:
+    """Derive the CVV2 from PAN, expiry (YYMM) and service code 000 under the card's key.
+
+    Like an HSM's CVV algorithm, a keyed one-way function decimalised to the printed
+    length; HMAC-SHA256 stands in for the DES-based CVK computation.
+    """
+    keyset = _by_id(key_id)
+    message = f"{pan}|{expiry_year % 100:02d}{expiry_month:02d}|000".encode()
+    digest = hmac.new(keyset.cvv, message, hashlib.sha256).digest()
+    length = cvv_length(pan)
+    return str(int.from_bytes(digest[:8], "big") % 10**length).zfill(length)
+
+
+def cvv_matches(*, cvv: str, pan: str, expiry_month: int, expiry_year: int, key_id: str) -> bool:
+    expected = compute_cvv(pan=pan, expiry_month=expiry_month, expiry_year=expiry_year, key_id=key_id)
+    return hmac.compare_digest(expected.encode(), cvv.encode())
+
+
+# --- Other keyed digests ----------------------------------------------------------
+
+
+def request_digest(data: bytes) -> str:
+    """A keyed hash of a request body, so that stored digests cannot be brute-forced
+    back to the CVV a body may hold (PCI DSS forbids keeping it, even hashed plainly)."""
+    return hmac.new(_current().digest, data, hashlib.sha256).hexdigest()

@@ -1,0 +1,17 @@
+from django.urls import path
+
+from cards.api import (
+    CardDetailApi,
+    CardholderDetailApi,
+    CardholderListCreateApi,
+    CardListCreateApi,
+    CardTopUpApi,
+)
+
+urlpatterns = [
+    path("cardholders/", CardholderListCreateApi.as_view(), name="cardholder-list"),
+    path("cardholders/<uuid:cardholder_id>/", CardholderDetailApi.as_view(), name="cardholder-detail"),
+    path("cards/", CardListCreateApi.as_view(), name="card-list"),
+    path("cards/<uuid:card_id>/", CardDetailApi.as_view(), name="card-detail"),
+    path("cards/<uuid:card_id>/top-ups/", CardTopUpApi.as_view(), name="card-top-up"),
+]

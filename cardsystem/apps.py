@@ -1,0 +1,9 @@
+from django.apps import AppConfig
+
+
+class CardsystemConfig(AppConfig):
+    name = "cardsystem"
+    verbose_name = "System"
+
+    def ready(self):
+        from cardsystem import checks, receivers, schema  # noqa: F401  (registers checks, receivers, schema extensions)

@@ -1,0 +1,72 @@
+"""The one way to write the audit log.
+
+Services call `audit_record` inside their own transaction, so an action and its
+audit row commit or roll back together.
+"""
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import models
+
+from cardsystem.models import ApiClient, AuditLog
+
+AuditAction = AuditLog.Action
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who acts: a staff user (admin), an API client (API) or the system (commands)."""
+
+    type: str
+    label: str
+    user: Any = None
+    client: ApiClient | None = None
+    ip_address: str | None = None
+
+    @classmethod
+    def for_user(cls, user, ip_address: str | None = None) -> "Actor":
+        return cls(type=AuditLog.ActorType.USER, label=user.get_username(), user=user, ip_address=ip_address)
+
+    @classmethod
+    def for_client(cls, client: ApiClient, ip_address: str | None = None) -> "Actor":
+        return cls(
+            type=AuditLog.ActorType.API_CLIENT, label=client.name, client=client, ip_address=ip_address
+        )
+
+    @classmethod
+    def system(cls, label: str) -> "Actor":
+        return cls(type=AuditLog.ActorType.SYSTEM, label=label)
+
+    @classmethod
+    def for_request(cls, request) -> "Actor":
+        """The actor behind an admin or API request."""
+        ip_address = request.META.get("REMOTE_ADDR")
+        if isinstance(getattr(request, "auth", None), ApiClient):
+            return cls.for_client(request.auth, ip_address)
+        return cls.for_user(request.user, ip_address)
+
+
+def audit_record(
+    *,
+    actor: Actor,
+    action: str,
+    target: models.Model | None = None,
+    details: dict | None = None,
+    target_label: str | None = None,
+) -> AuditLog:
+    """Append one audit row. `details` must hold no card data: pass masked values only."""
+    return AuditLog.objects.create(
+        actor_type=actor.type,
+        actor_user=actor.user if actor.user is not None and actor.user.pk else None,
+        actor_client=actor.client,
+        actor_label=actor.label[:150],
+        action=action,
+        target_type=target._meta.label_lower if target is not None else "",
+        target_id=str(target.pk) if target is not None else "",
+        target_label=(
+            target_label if target_label is not None else str(target) if target is not None else ""
+        )[:200],
+        details=details or {},
+        ip_address=actor.ip_address,
+    )

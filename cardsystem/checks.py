@@ -1,0 +1,51 @@
+"""System checks for configuration that must never fall back silently."""
+
+from django.conf import settings
+from django.core.checks import Error, Tags, register
+from django.core.exceptions import ImproperlyConfigured
+
+
+@register(Tags.security, deploy=False)
+def check_card_data_key(app_configs, **kwargs):
+    from cards.pan import CardDataError, validate_key
+
+    errors = []
+    for name, material in [("CARD_DATA_KEY", settings.CARD_DATA_KEY)] + [
+        ("CARD_DATA_OLD_KEYS", old) for old in settings.CARD_DATA_OLD_KEYS
+    ]:
+        try:
+            validate_key(material)
+        except CardDataError:
+            errors.append(
+                Error(
+                    f"{name} missing or malformed.",
+                    hint="Set it to a random string of at least 32 characters, for example the output "
+                    "of: python -c 'import secrets; print(secrets.token_urlsafe(48))'",
+                    id="cardsystem.E001",
+                )
+            )
+    return errors
+
+
+@register(Tags.security, deploy=False)
+def check_secret_key(app_configs, **kwargs):
+    try:
+        secret_key = settings.SECRET_KEY
+    except ImproperlyConfigured:
+        secret_key = ""
+    if not secret_key:
+        return [
+            Error(
+                "SECRET_KEY missing.",
+                hint="With DEBUG=false, set SECRET_KEY to a long random string.",
+                id="cardsystem.E002",
+            )
+        ]
+    return []
+
+
+def fail_fast() -> None:
+    """Refuse to start a server process when the checks above fail (gunicorn runs no checks)."""
+    problems = [*check_card_data_key(None), *check_secret_key(None)]
+    if problems:
+        raise ImproperlyConfigured("; ".join(f"{p.id} {p.msg} {p.hint}" for p in problems))

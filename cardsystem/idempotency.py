@@ -1,0 +1,102 @@
+"""`Idempotency-Key` on POST: the same client, key and body within 24 h replays the
+first response and writes nothing new; the same key with another body is a 409.
+
+The key is claimed by inserting its record in the same database transaction as the
+work itself, so the record commits exactly when the work does:
+- two requests with one key at once: the second's INSERT waits on the unique index
+  (PostgreSQL) or on the write lock (SQLite, IMMEDIATE) until the first commits, then
+  finds the finished record and replays it;
+- the work fails (an exception or an error response): everything rolls back, the key
+  included, so a corrected retry can use the same key;
+- the work commits but the client never sees the answer: the retry replays it.
+"""
+
+import functools
+import json
+from collections.abc import Callable
+from datetime import timedelta
+
+from django.db import transaction
+from django.utils import timezone
+from rest_framework import serializers
+from rest_framework.response import Response
+from rest_framework.utils.encoders import JSONEncoder
+
+from cards.pan import request_digest
+from cardsystem.exceptions import ConflictError
+from cardsystem.models import IdempotencyRecord
+
+HEADER = "Idempotency-Key"
+RETENTION = timedelta(hours=24)
+MAX_KEY_LENGTH = 255
+
+
+def _identity(body: dict) -> dict:
+    return body
+
+
+def idempotent(
+    *, store: Callable[[dict], dict] = _identity, replay: Callable[[dict], dict] = _identity
+) -> Callable:
+    """Decorate an APIView's `post`.
+
+    `store` strips what must not be kept from a response body (card data); `replay`
+    restores it from the database when the stored response is served again.
+    """
+
+    def decorator(handler):
+        @functools.wraps(handler)
+        def wrapper(view, request, *args, **kwargs):
+            key = request.headers.get(HEADER)
+            if key is None:
+                return handler(view, request, *args, **kwargs)
+            if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
+                raise serializers.ValidationError(
+                    {HEADER: [f"Give 1 to {MAX_KEY_LENGTH} printable characters."]}
+                )
+            digest = _digest(request)
+            with transaction.atomic():
+                record, created = _claim(request.auth, key, digest)
+                if not created:
+                    if record.request_digest != digest:
+                        raise ConflictError(
+                            "This Idempotency-Key was already used with a different request.", field=HEADER
+                        )
+                    response = Response(replay(record.response_body), status=record.status_code)
+                    response["Idempotent-Replayed"] = "true"
+                    return response
+                response = handler(view, request, *args, **kwargs)
+                if response.status_code >= 400:
+                    # A rejected request writes nothing, its key included.
+                    transaction.set_rollback(True)
+                    return response
+                record.status_code = response.status_code
+                record.response_body = store(json.loads(json.dumps(response.data, cls=JSONEncoder)))
+                record.save(update_fields=["status_code", "response_body"])
+                return response
+
+        return wrapper
+
+    return decorator
+
+
+def _digest(request) -> str:
+    canonical = json.dumps(
+        {"method": request.method, "path": request.path, "body": request.data},
+        sort_keys=True,
+        separators=(",", ":"),
+        cls=JSONEncoder,
+    )
+    return request_digest(canonical.encode())
+
+
+def _claim(client, key: str, digest: str) -> tuple[IdempotencyRecord, bool]:
+    record, created = IdempotencyRecord.objects.get_or_create(
+        client=client, key=key, defaults={"request_digest": digest}
+    )
+    if not created and record.created_at < timezone.now() - RETENTION:
+        # Expired: the key is free again.
+        record.delete()
+        record = IdempotencyRecord.objects.create(client=client, key=key, request_digest=digest)
+        created = True
+    return record, created

@@ -1,0 +1,117 @@
+import uuid
+
+from django.conf import settings
+from django.db import models
+
+
+class ApiClient(models.Model):
+    """A system that calls the API (an acquirer, a processor, an internal tool).
+
+    Only a SHA-256 hash of its key is stored; the key is shown once, when created.
+    Keys are 256-bit random tokens, so a plain (unsalted) hash is enough to make
+    the table useless to a thief while keeping the lookup a single indexed read.
+    """
+
+    class Scope(models.TextChoices):
+        AUTHORIZE = "authorize", "authorize (submit and reverse authorizations)"
+        MANAGE = "manage", "manage (BINs, cardholders, cards, top-ups, transactions)"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    name = models.CharField(max_length=100, unique=True)
+    key_prefix = models.CharField(max_length=16, help_text="The key's first characters, to recognise it.")
+    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    scopes = models.JSONField(default=list)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = "API client"
+
+    def __str__(self):
+        return f"{self.name} ({self.key_prefix}…)"
+
+    # DRF treats request.user as the authenticated principal.
+    is_authenticated = True
+
+    def has_scope(self, scope: str) -> bool:
+        return scope in self.scopes
+
+
+class AuditLog(models.Model):
+    """Who did what, and when. Append-only; never holds a PAN or CVV."""
+
+    class Action(models.TextChoices):
+        LOGIN = "auth.login", "staff login"
+        LOGIN_FAILED = "auth.login_failed", "failed staff login"
+        LOGOUT = "auth.logout", "staff logout"
+        LOCKOUT = "auth.lockout", "staff lockout"
+        API_CLIENT_CREATED = "api_client.created", "API client created"
+        API_CLIENT_REVOKED = "api_client.revoked", "API client revoked"
+        BIN_CREATED = "bin.created", "BIN created"
+        BIN_ACTIVATED = "bin.activated", "BIN activated"
+        BIN_DEACTIVATED = "bin.deactivated", "BIN deactivated"
+        BINS_IMPORTED = "bin.imported", "BINs imported"
+        CARDHOLDER_CREATED = "cardholder.created", "cardholder created"
+        CARD_ISSUED = "card.issued", "card issued"
+        CARD_ASSIGNED = "card.assigned", "card assigned to a cardholder"
+        CARD_STATUS_CHANGED = "card.status_changed", "card status changed"
+        CARD_LIMITS_CHANGED = "card.limits_changed", "card limits changed"
+        CARD_TOPPED_UP = "card.topped_up", "card topped up"
+        CARDS_BULK_ISSUED = "card.bulk_issued", "cards bulk issued"
+        DEMO_CREDENTIALS = "demo.credentials", "demo credentials issued"
+
+    class ActorType(models.TextChoices):
+        USER = "user", "staff user"
+        API_CLIENT = "api_client", "API client"
+        SYSTEM = "system", "system"
+
+    id = models.BigAutoField(primary_key=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    actor_type = models.CharField(max_length=16, choices=ActorType.choices)
+    actor_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    actor_client = models.ForeignKey(
+        ApiClient, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    actor_label = models.CharField(max_length=150, help_text="The actor's name when the action happened.")
+    action = models.CharField(max_length=32, choices=Action.choices, db_index=True)
+    target_type = models.CharField(max_length=50, blank=True)
+    target_id = models.CharField(max_length=64, blank=True)
+    target_label = models.CharField(max_length=200, blank=True)
+    details = models.JSONField(default=dict, blank=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["target_type", "target_id", "-created_at"])]
+
+    def __str__(self):
+        return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.actor_label} {self.action} {self.target_label}"
+
+
+class IdempotencyRecord(models.Model):
+    """The first response to a client's POST under an Idempotency-Key.
+
+    Stores a keyed digest of the request, never the body (it may hold a CVV), and
+    the response without card data: responses that carried a PAN or CVV are
+    re-rendered from the stored card on replay.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    client = models.ForeignKey(ApiClient, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    request_digest = models.CharField(max_length=64)
+    status_code = models.PositiveSmallIntegerField(null=True)
+    response_body = models.JSONField(null=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["client", "key"], name="idempotency_unique_client_key")
+        ]
+
+    def __str__(self):
+        return f"{self.client_id} {self.key}"

@@ -1,0 +1,38 @@
+"""Audit rows for staff authentication events (Django's and django-axes' signals)."""
+
+from axes.signals import user_locked_out
+from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
+from django.dispatch import receiver
+
+from cardsystem.audit import Actor, AuditAction, audit_record
+
+
+def _ip(request) -> str | None:
+    return request.META.get("REMOTE_ADDR") if request is not None else None
+
+
+@receiver(user_logged_in)
+def audit_login(sender, request, user, **kwargs):
+    audit_record(actor=Actor.for_user(user, _ip(request)), action=AuditAction.LOGIN, target=user)
+
+
+@receiver(user_logged_out)
+def audit_logout(sender, request, user, **kwargs):
+    if user is not None:
+        audit_record(actor=Actor.for_user(user, _ip(request)), action=AuditAction.LOGOUT, target=user)
+
+
+@receiver(user_login_failed)
+def audit_login_failed(sender, credentials, request=None, **kwargs):
+    # Django has already replaced the password in `credentials` with asterisks.
+    username = str(credentials.get("username", ""))[:150]
+    actor = Actor(type="user", label=username or "(no username)", ip_address=_ip(request))
+    audit_record(actor=actor, action=AuditAction.LOGIN_FAILED, details={"username": username})
+
+
+@receiver(user_locked_out)
+def audit_lockout(sender, request, username, ip_address, **kwargs):
+    actor = Actor(type="user", label=str(username or "(no username)")[:150], ip_address=ip_address)
+    audit_record(
+        actor=actor, action=AuditAction.LOCKOUT, details={"username": username, "ip_address": ip_address}
+    )

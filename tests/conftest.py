@@ -1,0 +1,60 @@
+import pytest
+from rest_framework.test import APIClient
+
+from tests.factories import UserFactory, make_api_client
+
+STAFF_PASSWORD = "correct-horse-battery-staple"
+
+
+@pytest.fixture(autouse=True)
+def _fast_and_isolated(settings):
+    # The fast hasher for the whole suite (STYLE.md: the suite stays quick).
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # Tests talk plain HTTP whatever the environment says.
+    settings.SECURE_SSL_REDIRECT = False
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache():
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
+def _api(*scopes):
+    client, key = make_api_client(*scopes)
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
+    api.api_client = client
+    return api
+
+
+@pytest.fixture
+def manage_api(db):
+    """An API client whose key has the `manage` scope."""
+    return _api("manage")
+
+
+@pytest.fixture
+def authorize_api(db):
+    """An API client whose key has the `authorize` scope only."""
+    return _api("authorize")
+
+
+@pytest.fixture
+def anonymous_api():
+    return APIClient()
+
+
+@pytest.fixture
+def staff_user(db):
+    return UserFactory(username="analyst")
+
+
+@pytest.fixture
+def admin_client(client, staff_user):
+    """A Django test client logged into the admin as a superuser."""
+    client.force_login(staff_user)
+    return client
