@@ -24,7 +24,10 @@ class CardDataExceptionReporterFilter(SafeExceptionReporterFilter):
         return cleansed
 
     def get_post_parameters(self, request):
-        return {key: self._scrub(value) for key, value in super().get_post_parameters(request).items()}
+        return {
+            key: self.cleansed_substitute if self._sensitive_names.search(key) else self._scrub(value)
+            for key, value in super().get_post_parameters(request).items()
+        }
 
     def _scrub(self, value):
         try:

@@ -1,0 +1,24 @@
+# Production image: gunicorn serving cardsystem.wsgi:application.
+# Configure it with the environment variables of the README (DATABASE_URL,
+# SECRET_KEY, CARD_DATA_KEY, ALLOWED_HOSTS, ...); DEBUG is false here.
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    DEBUG=false
+
+WORKDIR /app
+RUN useradd --create-home --uid 10001 cardsystem
+
+COPY requirements/ requirements/
+RUN pip install --no-cache-dir -r requirements/prod.txt
+
+COPY . .
+RUN python manage.py collectstatic --no-input -v 0 && mkdir -p logs && chown -R cardsystem /app/logs
+
+USER cardsystem
+EXPOSE 8000
+
+# Run `python manage.py migrate` once per release (for example as a one-off
+# container with the same image and environment) before starting new servers.
+CMD ["gunicorn", "cardsystem.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "4", "--access-logfile", "-"]

@@ -1,0 +1,123 @@
+import re
+
+import pytest
+
+from cards import pan as card_data
+
+
+@pytest.mark.parametrize(
+    ("number", "valid"),
+    [
+        ("4111111111111111", True),
+        ("5555555555554444", True),
+        ("378282246310005", True),
+        ("6011111111111117", True),
+        ("4111111111111112", False),
+        ("0", False),
+        ("41111111111a1111", False),
+    ],
+)
+def test_luhn_check_matches_published_test_numbers(number, valid):
+    assert card_data.luhn_valid(number) is valid
+
+
+@pytest.mark.parametrize(("prefix", "length"), [("400000", 16), ("37828", 15), ("22210000", 19), ("411111", 12)])
+def test_generated_pans_have_the_prefix_length_and_a_valid_check_digit(prefix, length):
+    numbers = {card_data.generate_pan(prefix, length) for _ in range(200)}
+    assert all(n.startswith(prefix) and len(n) == length and card_data.luhn_valid(n) for n in numbers)
+    assert len(numbers) > 150  # random, not a counter
+
+
+@pytest.mark.parametrize(
+    ("number", "masked"),
+    [
+        ("4000001234567899", "400000******7899"),
+        ("4000001234567899123", "400000*********9123"),
+        ("378282246310005", "37828******0005"),
+        ("123456789012", "12******9012"),
+    ],
+)
+def test_masking_shows_at_most_first_six_and_last_four_and_hides_at_least_six(number, masked):
+    assert card_data.mask_pan(number) == masked
+    assert masked.count("*") >= 6
+
+
+def test_encryption_round_trips_and_the_ciphertext_holds_no_digits_of_the_pan():
+    key_id, blob = card_data.encrypt_pan("4000001234567899")
+    assert key_id == card_data.current_key_id()
+    assert b"4000001234567899" not in blob and b"7899" not in blob
+    assert card_data.decrypt_pan(key_id, blob) == "4000001234567899"
+
+
+def test_each_encryption_uses_a_fresh_nonce():
+    assert card_data.encrypt_pan("4000001234567899")[1] != card_data.encrypt_pan("4000001234567899")[1]
+
+
+def test_a_tampered_ciphertext_is_refused_without_revealing_anything():
+    key_id, blob = card_data.encrypt_pan("4000001234567899")
+    tampered = blob[:-1] + bytes([blob[-1] ^ 1])
+    with pytest.raises(card_data.CardDataError) as error:
+        card_data.decrypt_pan(key_id, tampered)
+    assert "4000" not in str(error.value)
+
+
+def test_fingerprint_is_keyed_stable_and_not_a_plain_hash():
+    import hashlib
+
+    fingerprint = card_data.pan_fingerprint("4000001234567899")
+    assert fingerprint == card_data.pan_fingerprint("4000001234567899")
+    assert fingerprint != hashlib.sha256(b"4000001234567899").hexdigest()
+    assert re.fullmatch(r"[0-9a-f]{64}", fingerprint)
+
+
+def test_a_different_key_gives_a_different_fingerprint_and_key_id(settings):
+    before = card_data.pan_fingerprint("4000001234567899"), card_data.current_key_id()
+    settings.CARD_DATA_KEY = "another-key-of-at-least-thirty-two-characters!"
+    assert (card_data.pan_fingerprint("4000001234567899"), card_data.current_key_id()) != before
+
+
+def test_old_keys_still_decrypt_and_verify_after_rotation(settings):
+    key_id, blob = card_data.encrypt_pan("4000001234567899")
+    cvv = card_data.compute_cvv(pan="4000001234567899", expiry_month=12, expiry_year=2029, key_id=key_id)
+    old = settings.CARD_DATA_KEY
+    settings.CARD_DATA_KEY = "the-rotated-key-of-at-least-thirty-two-chars"
+    settings.CARD_DATA_OLD_KEYS = [old]
+    assert card_data.current_key_id() != key_id
+    assert card_data.decrypt_pan(key_id, blob) == "4000001234567899"
+    assert card_data.cvv_matches(cvv=cvv, pan="4000001234567899", expiry_month=12, expiry_year=2029, key_id=key_id)
+    assert card_data.pan_fingerprint("4000001234567899", key_id) in card_data.pan_fingerprints("4000001234567899")
+
+
+def test_a_ciphertext_under_an_unknown_key_is_refused(settings):
+    key_id, blob = card_data.encrypt_pan("4000001234567899")
+    settings.CARD_DATA_KEY = "the-rotated-key-of-at-least-thirty-two-chars"
+    with pytest.raises(card_data.CardDataError):
+        card_data.decrypt_pan(key_id, blob)
+
+
+def test_cvv_is_recomputable_and_depends_on_pan_expiry_and_key(settings):
+    key_id = card_data.current_key_id()
+    base = {"pan": "4000001234567899", "expiry_month": 12, "expiry_year": 2029, "key_id": key_id}
+    cvv = card_data.compute_cvv(**base)
+    assert re.fullmatch(r"\d{3}", cvv)
+    assert card_data.compute_cvv(**base) == cvv
+    assert card_data.cvv_matches(cvv=cvv, **base)
+    others = [
+        card_data.compute_cvv(**{**base, "pan": "4000001234567881"}),
+        card_data.compute_cvv(**{**base, "expiry_month": 11}),
+        card_data.compute_cvv(**{**base, "expiry_year": 2030}),
+    ]
+    assert len({cvv, *others}) > 1  # 3 digits collide sometimes; all four equal is ~1e-9
+    wrong = str((int(cvv) + 1) % 1000).zfill(3)
+    assert not card_data.cvv_matches(cvv=wrong, **base)
+
+
+def test_amex_gets_a_four_digit_cid():
+    key_id = card_data.current_key_id()
+    cid = card_data.compute_cvv(pan="378282246310005", expiry_month=1, expiry_year=2030, key_id=key_id)
+    assert re.fullmatch(r"\d{4}", cid)
+
+
+def test_a_short_card_data_key_is_refused():
+    with pytest.raises(card_data.CardDataError):
+        card_data.validate_key("too-short")
