@@ -304,6 +304,7 @@ def card_change_status(*, card: Card, status: str, reason: str, actor: Actor) ->
 
 def card_set_limits(*, card: Card, limits: dict[str, int | None], actor: Actor) -> Card:
     """Set some or all spending limits (None removes one); the others keep their value."""
+    card.refresh_from_db(fields=list(LIMIT_FIELDS.values()))
     current = {name: getattr(card, field) for name, field in LIMIT_FIELDS.items()}
     merged = {**current, **limits}
     errors = _check_limits(merged)
