@@ -21,7 +21,9 @@ def test_luhn_check_matches_published_test_numbers(number, valid):
     assert card_data.luhn_valid(number) is valid
 
 
-@pytest.mark.parametrize(("prefix", "length"), [("400000", 16), ("37828", 15), ("22210000", 19), ("411111", 12)])
+@pytest.mark.parametrize(
+    ("prefix", "length"), [("400000", 16), ("37828", 15), ("22210000", 19), ("411111", 12)]
+)
 def test_generated_pans_have_the_prefix_length_and_a_valid_check_digit(prefix, length):
     numbers = {card_data.generate_pan(prefix, length) for _ in range(200)}
     assert all(n.startswith(prefix) and len(n) == length and card_data.luhn_valid(n) for n in numbers)
@@ -84,8 +86,12 @@ def test_old_keys_still_decrypt_and_verify_after_rotation(settings):
     settings.CARD_DATA_OLD_KEYS = [old]
     assert card_data.current_key_id() != key_id
     assert card_data.decrypt_pan(key_id, blob) == "4000001234567899"
-    assert card_data.cvv_matches(cvv=cvv, pan="4000001234567899", expiry_month=12, expiry_year=2029, key_id=key_id)
-    assert card_data.pan_fingerprint("4000001234567899", key_id) in card_data.pan_fingerprints("4000001234567899")
+    assert card_data.cvv_matches(
+        cvv=cvv, pan="4000001234567899", expiry_month=12, expiry_year=2029, key_id=key_id
+    )
+    assert card_data.pan_fingerprint("4000001234567899", key_id) in card_data.pan_fingerprints(
+        "4000001234567899"
+    )
 
 
 def test_a_ciphertext_under_an_unknown_key_is_refused(settings):

@@ -83,12 +83,21 @@ def test_an_inactive_bin_issues_nothing():
 @time_machine.travel(datetime.datetime(2026, 11, 24, 12, tzinfo=datetime.UTC))
 @pytest.mark.parametrize(
     ("month", "year", "field"),
-    [(10, 2026, "expiry_year"), (13, 2027, "expiry_month"), (1, 2037, "expiry_year"), (None, 2028, "expiry_month")],
+    [
+        (10, 2026, "expiry_year"),
+        (13, 2027, "expiry_month"),
+        (1, 2037, "expiry_year"),
+        (None, 2028, "expiry_month"),
+    ],
 )
 def test_an_impossible_expiry_is_refused(month, year, field):
     with pytest.raises(ValidationError) as error:
         card_issue(
-            bin=BinFactory(), cardholder=CardholderFactory(), actor=TEST_ACTOR, expiry_month=month, expiry_year=year
+            bin=BinFactory(),
+            cardholder=CardholderFactory(),
+            actor=TEST_ACTOR,
+            expiry_month=month,
+            expiry_year=year,
         )
     assert field in error.value.message_dict
     assert not Card.objects.exists()

@@ -54,7 +54,13 @@ def test_an_unknown_currency_is_refused():
 
 @pytest.mark.parametrize(
     ("minor", "currency", "text"),
-    [(1250, "USD", "12.50"), (5, "USD", "0.05"), (0, "USD", "0.00"), (1200, "JPY", "1200"), (1234, "BHD", "1.234")],
+    [
+        (1250, "USD", "12.50"),
+        (5, "USD", "0.05"),
+        (0, "USD", "0.00"),
+        (1200, "JPY", "1200"),
+        (1234, "BHD", "1.234"),
+    ],
 )
 def test_minor_units_render_with_the_currency_places(minor, currency, text):
     assert money.to_major(minor, currency) == text

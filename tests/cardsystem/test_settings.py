@@ -14,7 +14,12 @@ ROOT = Path(__file__).resolve().parents[2]
 def _manage(*args, **env):
     clean = {k: v for k, v in os.environ.items() if k not in ("DEBUG", "SECRET_KEY", "CARD_DATA_KEY")}
     return subprocess.run(  # noqa: S603 (fixed arguments)
-        [sys.executable, "manage.py", *args], cwd=ROOT, env={**clean, **env}, capture_output=True, text=True, timeout=60
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
 
@@ -35,7 +40,7 @@ def test_a_missing_secret_key_is_a_system_check_error(settings):
 
 def test_server_processes_refuse_to_start_without_keys(settings):
     settings.CARD_DATA_KEY = ""
-    with pytest.raises(ImproperlyConfigured, match="cardsystem.E001"):
+    with pytest.raises(ImproperlyConfigured, match=r"cardsystem\.E001"):
         fail_fast()
 
 
