@@ -70,12 +70,13 @@ class UserFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = get_user_model()
         django_get_or_create = ("username",)
+        skip_postgeneration_save = True
 
     username = factory.Sequence(lambda n: f"staff{n}")
     email = factory.LazyAttribute(lambda user: f"{user.username}@bank.test")
     is_staff = True
     is_superuser = True
-    password = factory.PostGenerationMethodCall("set_password", "correct-horse-battery-staple")
+    password = factory.django.Password("correct-horse-battery-staple")
 
 
 def make_api_client(*scopes: str, name: str | None = None) -> tuple[ApiClient, str]:

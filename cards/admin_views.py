@@ -1,0 +1,241 @@
+"""The card pages of the back office that are not plain model forms: issuing (with its
+one-time confirmation), status changes, top-ups, bulk status actions, new cardholders.
+
+Each view checks what was typed with a form from cards.forms, calls one service,
+and shows the service's ValidationError or ConflictError on the form's fields.
+"""
+
+import uuid
+
+from django.contrib import messages
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import reverse
+
+from cards.forms import (
+    LIMIT_FORM_FIELDS,
+    BulkStatusForm,
+    CardholderForm,
+    CardIssueForm,
+    CardStatusForm,
+    TopUpForm,
+)
+from cards.models import Card
+from cards.services import TRANSITIONS, card_change_status, card_issue, card_top_up, cardholder_create
+from cardsystem.admin import add_service_errors, form_page, message_failures, no_store
+from cardsystem.audit import Actor
+from cardsystem.exceptions import ConflictError
+from cardsystem.money import format_amount
+
+# Issue-form tokens already used in this session, and the card each one issued.
+_ISSUED_TOKENS = "cards_issue_tokens"
+_REMEMBERED_TOKENS = 20
+
+
+def _change_url(obj) -> str:
+    return reverse(f"admin:{obj._meta.app_label}_{obj._meta.model_name}_change", args=[obj.pk])
+
+
+def _card_to_change(model_admin, request, object_id) -> Card:
+    card = model_admin.get_object(request, unquote(object_id))
+    if card is None:
+        raise Http404("No such card.")
+    if not model_admin.has_change_permission(request, card):
+        raise PermissionDenied
+    return card
+
+
+def _error_text(error: ValidationError | ConflictError) -> str:
+    return error.message if isinstance(error, ConflictError) else " ".join(error.messages)
+
+
+# --- Issuing ----------------------------------------------------------------------------------
+
+
+def issue_card(model_admin, request):
+    """The admin's "add card": issue through card_issue, then show the PAN and CVV on
+    this response only. They are never put in the session, a message or a redirect."""
+    if not model_admin.has_add_permission(request):
+        raise PermissionDenied
+    if request.method == "POST":
+        form = CardIssueForm(request.POST)
+        if form.is_valid():
+            data = form.cleaned_data
+            issued_before = request.session.get(_ISSUED_TOKENS, {}).get(data["token"])
+            if issued_before:
+                model_admin.message_user(
+                    request,
+                    "This form was already submitted and its card issued; the number is not shown again.",
+                    messages.WARNING,
+                )
+                return HttpResponseRedirect(reverse("admin:cards_card_change", args=[issued_before]))
+            try:
+                issued = card_issue(
+                    bin=data["bin"],
+                    cardholder=data["cardholder"],
+                    expiry_month=data["expiry_month"],
+                    expiry_year=data["expiry_year"],
+                    limits=data["limits"],
+                    actor=Actor.for_request(request),
+                )
+            except ValidationError as error:
+                add_service_errors(form, error, field_map=LIMIT_FORM_FIELDS)
+            else:
+                _remember_token(request, data["token"], issued.card)
+                return no_store(
+                    TemplateResponse(
+                        request,
+                        "admin/cards/card/issued.html",
+                        {
+                            **model_admin.admin_site.each_context(request),
+                            "opts": model_admin.opts,
+                            "title": "Card issued",
+                            "card": issued.card,
+                            "pan": issued.pan,
+                            "cvv": issued.cvv,
+                        },
+                    )
+                )
+    else:
+        form = CardIssueForm(initial={"cardholder": _uuid_or_none(request.GET.get("cardholder"))})
+    return form_page(
+        request,
+        model_admin,
+        form=form,
+        title="Issue a card",
+        submit_label="Issue card",
+        intro="The card number and CVV are shown once, on the next page.",
+    )
+
+
+def _remember_token(request, token: str, card: Card) -> None:
+    used = request.session.get(_ISSUED_TOKENS, {})
+    used[token] = str(card.pk)
+    request.session[_ISSUED_TOKENS] = dict(list(used.items())[-_REMEMBERED_TOKENS:])
+
+
+def _uuid_or_none(value: str | None) -> str | None:
+    try:
+        return str(uuid.UUID(value)) if value else None
+    except ValueError:
+        return None
+
+
+# --- One card ------------------------------------------------------------------------------------
+
+
+def change_status(model_admin, request, object_id):
+    card = _card_to_change(model_admin, request, object_id)
+    form = CardStatusForm(request.POST if request.method == "POST" else None, card=card)
+    if form.is_bound and form.is_valid():
+        try:
+            card = card_change_status(
+                card=card,
+                status=form.cleaned_data["status"],
+                reason=form.cleaned_data["reason"],
+                actor=Actor.for_request(request),
+            )
+        except (ValidationError, ConflictError) as error:
+            add_service_errors(form, error)
+        else:
+            model_admin.message_user(request, f"Card {card} is now {card.get_status_display().lower()}.")
+            return HttpResponseRedirect(_change_url(card))
+    return form_page(
+        request,
+        model_admin,
+        form=form,
+        title="Change status",
+        original=card,
+        submit_label="Change status",
+        intro="" if TRANSITIONS[card.status] else "This card's status can no longer change.",
+        can_submit=bool(TRANSITIONS[card.status]),
+    )
+
+
+def top_up(model_admin, request, object_id):
+    card = _card_to_change(model_admin, request, object_id)
+    form = TopUpForm(request.POST if request.method == "POST" else None, card=card)
+    if form.is_bound and form.is_valid():
+        try:
+            entry = card_top_up(
+                card=card,
+                amount_minor=form.cleaned_data["amount"],
+                reference=form.cleaned_data["reference"],
+                actor=Actor.for_request(request),
+            )
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            model_admin.message_user(
+                request,
+                f"Topped up {format_amount(entry.amount_minor, entry.currency)}; "
+                f"the balance is {format_amount(entry.balance_after_minor, entry.currency)}.",
+            )
+            return HttpResponseRedirect(_change_url(card))
+    return form_page(
+        request,
+        model_admin,
+        form=form,
+        title="Top up",
+        original=card,
+        submit_label="Top up",
+        intro=f"The balance is {format_amount(card.balance_minor, card.currency)}.",
+    )
+
+
+# --- Many cards -----------------------------------------------------------------------------------
+
+
+def bulk_status(model_admin, request, queryset, *, action: str, status: str, done: str):
+    """An admin action that asks for the reason on an intermediate page, then changes
+    each card on its own: the cards that may change do, the others are reported."""
+    form = BulkStatusForm(request.POST) if "apply" in request.POST else BulkStatusForm()
+    if form.is_bound and form.is_valid():
+        actor = Actor.for_request(request)
+        changed, failures = 0, []
+        for card in queryset:
+            try:
+                card_change_status(card=card, status=status, reason=form.cleaned_data["reason"], actor=actor)
+            except (ValidationError, ConflictError) as error:
+                failures.append((card, _error_text(error)))
+            else:
+                changed += 1
+        if changed:
+            model_admin.message_user(request, f"{changed} card(s) {done}.")
+        message_failures(model_admin, request, failures)
+        return None
+    return TemplateResponse(
+        request,
+        "admin/cards/card/bulk_status.html",
+        {
+            **model_admin.admin_site.each_context(request),
+            "opts": model_admin.opts,
+            "title": f"{Card.Status(status).label}: {queryset.count()} card(s)",
+            "cards": queryset,
+            "form": form,
+            "action": action,
+            "action_checkbox_name": ACTION_CHECKBOX_NAME,
+            "media": model_admin.media,
+        },
+    )
+
+
+# --- Cardholders ------------------------------------------------------------------------------------
+
+
+def add_cardholder(model_admin, request):
+    if not model_admin.has_add_permission(request):
+        raise PermissionDenied
+    form = CardholderForm(request.POST) if request.method == "POST" else CardholderForm()
+    if request.method == "POST" and form.is_valid():
+        try:
+            cardholder = cardholder_create(actor=Actor.for_request(request), **form.cleaned_data)
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            model_admin.message_user(request, f"The cardholder “{cardholder}” was added.")
+            return HttpResponseRedirect(_change_url(cardholder))
+    return form_page(request, model_admin, form=form, title="Add cardholder", submit_label="Save")

@@ -1,0 +1,228 @@
+"""The back office's system pages (API clients, the audit log) and what every admin
+page that writes through a service shares: its form page and its error mapping."""
+
+import json
+
+from django import forms
+from django.apps import apps
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.template.response import TemplateResponse
+from django.urls import NoReverseMatch, reverse
+from django.utils.cache import add_never_cache_headers
+from django.utils.html import format_html
+
+from cardsystem.audit import Actor
+from cardsystem.exceptions import ConflictError
+from cardsystem.models import ApiClient, AuditLog
+from cardsystem.services import api_client_create, api_client_revoke
+
+admin.site.site_header = "cardsystem back office"
+admin.site.site_title = "cardsystem back office"
+admin.site.index_title = "Back office"
+
+SERVICE_FORM_TEMPLATE = "admin/service_form.html"
+
+
+# --- Shared by the admin pages that write through services --------------------------------
+
+
+def add_service_errors(
+    form: forms.Form, error: ValidationError | ConflictError, field_map: dict | None = None
+) -> None:
+    """Show a service's error on the form: next to the field it names when the form has
+    that field (renamed through `field_map`), above the form otherwise."""
+    if isinstance(error, ConflictError):
+        by_field = {error.field or None: [error.message]}
+    elif hasattr(error, "error_dict"):
+        by_field = error.message_dict
+    else:
+        by_field = {None: error.messages}
+    for field, field_messages in by_field.items():
+        name = (field_map or {}).get(field, field)
+        for message in field_messages:
+            form.add_error(name if name in form.fields else None, message)
+
+
+def no_store(response):
+    """For the pages that show a secret once: no browser or proxy may keep a copy."""
+    add_never_cache_headers(response)
+    return response
+
+
+def form_page(
+    request,
+    model_admin: admin.ModelAdmin,
+    *,
+    form: forms.Form,
+    title: str,
+    submit_label: str,
+    original=None,
+    intro: str = "",
+    can_submit: bool = True,
+    template: str = SERVICE_FORM_TEMPLATE,
+    **context,
+) -> TemplateResponse:
+    """An admin-styled page holding one form that a service will act on."""
+    return TemplateResponse(
+        request,
+        template,
+        {
+            **model_admin.admin_site.each_context(request),
+            "opts": model_admin.opts,
+            "title": title,
+            "subtitle": str(original) if original is not None else None,
+            "original": original,
+            "form": form,
+            "media": model_admin.media + form.media,
+            "intro": intro,
+            "submit_label": submit_label,
+            "can_submit": can_submit,
+            **context,
+        },
+    )
+
+
+# --- API clients ----------------------------------------------------------------------------
+
+
+class ApiClientForm(forms.Form):
+    name = forms.CharField(max_length=100, help_text="Who calls the API, e.g. “Acquirer gateway”.")
+    scopes = forms.MultipleChoiceField(
+        choices=ApiClient.Scope.choices,
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+        help_text="Give the client only the scopes it needs.",
+    )
+
+
+@admin.register(ApiClient)
+class ApiClientAdmin(admin.ModelAdmin):
+    list_display = ["name", "key_prefix_display", "scopes_display", "is_active", "created_at", "revoked_at"]
+    list_filter = ["is_active"]
+    search_fields = ["name", "key_prefix"]
+    # key_hash is deliberately absent from every list and page.
+    fields = ["name", "key_prefix_display", "scopes_display", "is_active", "created_at", "revoked_at"]
+    readonly_fields = fields
+    actions = ["revoke"]
+
+    @admin.display(description="key")
+    def key_prefix_display(self, client):
+        return f"{client.key_prefix}…"
+
+    @admin.display(description="scopes")
+    def scopes_display(self, client):
+        return ", ".join(client.scopes)
+
+    def has_change_permission(self, request, obj=None):
+        return False  # a client's name and scopes are fixed; revoke it and create another
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # audit rows keep pointing at revoked clients
+
+    def has_revoke_permission(self, request):
+        return request.user.has_perm(f"{self.opts.app_label}.change_{self.opts.model_name}")
+
+    @admin.action(description="Revoke the selected API clients", permissions=["revoke"])
+    def revoke(self, request, queryset):
+        actor = Actor.for_request(request)
+        revoked = [client for client in queryset if client.is_active]
+        for client in revoked:
+            api_client_revoke(client=client, actor=actor)
+        self.message_user(request, f"Revoked {len(revoked)} API client(s); their keys no longer work.")
+
+    def add_view(self, request, form_url="", extra_context=None):
+        """Creates the client through the service and shows its key, once, on this response."""
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        form = ApiClientForm(request.POST) if request.method == "POST" else ApiClientForm()
+        if request.method == "POST" and form.is_valid():
+            try:
+                client, key = api_client_create(
+                    name=form.cleaned_data["name"],
+                    scopes=form.cleaned_data["scopes"],
+                    actor=Actor.for_request(request),
+                )
+            except ValidationError as error:
+                add_service_errors(form, error)
+            else:
+                return no_store(
+                    TemplateResponse(
+                        request,
+                        "admin/cardsystem/apiclient/created.html",
+                        {
+                            **self.admin_site.each_context(request),
+                            "opts": self.opts,
+                            "title": "API client created",
+                            "client": client,
+                            "key": key,
+                        },
+                    )
+                )
+        return form_page(request, self, form=form, title="Add API client", submit_label="Create client")
+
+
+# --- Audit log ---------------------------------------------------------------------------------
+
+
+@admin.register(AuditLog)
+class AuditLogAdmin(admin.ModelAdmin):
+    """Append-only: nobody adds, changes or deletes a row here."""
+
+    list_display = ["created_at", "actor_label", "actor_type", "action", "target_link", "ip_address"]
+    list_filter = ["action", "actor_type"]
+    search_fields = ["actor_label", "target_label", "=target_id"]
+    date_hierarchy = "created_at"
+    list_per_page = 100
+    # The table grows without end: skip the COUNT(*) of all rows on filtered pages.
+    show_full_result_count = False
+    fields = [
+        "created_at",
+        "action",
+        "actor_type",
+        "actor_label",
+        "actor_user",
+        "actor_client",
+        "ip_address",
+        "target_type",
+        "target_id",
+        "target_link",
+        "details_display",
+    ]
+    readonly_fields = fields
+
+    @admin.display(description="target", ordering="target_label")
+    def target_link(self, row):
+        url = _admin_change_url(row.target_type, row.target_id)
+        if url is None:
+            return row.target_label or "—"
+        return format_html('<a href="{}">{}</a>', url, row.target_label or row.target_id)
+
+    @admin.display(description="details")
+    def details_display(self, row):
+        return format_html("<pre>{}</pre>", json.dumps(row.details, indent=2, sort_keys=True))
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+def _admin_change_url(target_type: str, target_id: str) -> str | None:
+    if not (target_type and target_id):
+        return None
+    try:
+        model = apps.get_model(target_type)
+        return reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_change", args=[target_id])
+    except (LookupError, ValueError, NoReverseMatch):
+        return None
+
+
+def message_failures(model_admin: admin.ModelAdmin, request, failures: list[tuple[object, str]]) -> None:
+    """One error message per object an action could not change, naming it."""
+    for obj, reason in failures:
+        model_admin.message_user(request, f"{obj}: {reason}", messages.ERROR)
