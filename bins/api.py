@@ -1,13 +1,20 @@
 import django_filters
 from django.shortcuts import get_object_or_404
 from django_countries import countries
-from drf_spectacular.utils import extend_schema, extend_schema_serializer
+from drf_spectacular.utils import extend_schema, extend_schema_serializer, extend_schema_view
 from rest_framework import generics, serializers, status
 from rest_framework.response import Response
 
 from bins.models import Bin
 from bins.services import bin_create
-from cardsystem.api import CurrencyField, InputSerializer, StrictIntegerField
+from cardsystem import money
+from cardsystem.api import (
+    CurrencyField,
+    InputSerializer,
+    StrictBooleanFilter,
+    StrictIntegerField,
+    error_responses,
+)
 from cardsystem.audit import Actor
 from cardsystem.idempotency import idempotent
 
@@ -30,11 +37,15 @@ class BinOutput(serializers.ModelSerializer):
 
 
 class BinFilter(django_filters.FilterSet):
+    currency = django_filters.ChoiceFilter(choices=money.currency_choices())
+    is_active = StrictBooleanFilter()
+
     class Meta:
         model = Bin
         fields = ["network", "card_type", "country", "currency", "is_active"]
 
 
+@extend_schema_view(get=extend_schema(responses={200: BinOutput, **error_responses(400)}))
 class BinListCreateApi(generics.ListAPIView):
     required_scope = "manage"
     queryset = Bin.objects.all()
@@ -43,8 +54,11 @@ class BinListCreateApi(generics.ListAPIView):
 
     @extend_schema_serializer(component_name="BinCreate")
     class InputSerializer(InputSerializer):
+        # [0-9], not \d: \d also matches other scripts' digits (such as fullwidth ones).
         bin = serializers.RegexField(
-            r"\A(\d{6}|\d{8})\Z", error_messages={"invalid": "A BIN is 6 or 8 digits."}
+            r"\A([0-9]{6}|[0-9]{8})\Z",
+            trim_whitespace=False,
+            error_messages={"invalid": "A BIN is 6 or 8 digits."},
         )
         network = serializers.ChoiceField(choices=Bin.Network.choices)
         issuer_name = serializers.CharField(max_length=100)
@@ -54,7 +68,7 @@ class BinListCreateApi(generics.ListAPIView):
         pan_length = StrictIntegerField(min_value=12, max_value=19, required=False, default=16)
         is_active = serializers.BooleanField(required=False, default=True)
 
-    @extend_schema(request=InputSerializer, responses={201: BinOutput})
+    @extend_schema(request=InputSerializer, responses={201: BinOutput, **error_responses(400, 409, 413, 415)})
     @idempotent()
     def post(self, request):
         data = self.InputSerializer(data=request.data)
@@ -63,6 +77,7 @@ class BinListCreateApi(generics.ListAPIView):
         return Response(BinOutput(created).data, status=status.HTTP_201_CREATED)
 
 
+@extend_schema_view(get=extend_schema(responses={200: BinOutput, **error_responses(404)}))
 class BinDetailApi(generics.RetrieveAPIView):
     required_scope = "manage"
     serializer_class = BinOutput

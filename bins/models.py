@@ -20,7 +20,7 @@ class Bin(models.Model):
         "BIN",
         max_length=8,
         unique=True,
-        validators=[RegexValidator(r"\A(\d{6}|\d{8})\Z", "A BIN is 6 or 8 digits.")],
+        validators=[RegexValidator(r"\A([0-9]{6}|[0-9]{8})\Z", "A BIN is 6 or 8 digits.")],
     )
     network = models.CharField(max_length=16, choices=Network.choices)
     issuer_name = models.CharField(max_length=100)

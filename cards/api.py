@@ -1,7 +1,10 @@
+from contextlib import contextmanager
+
 import django_filters
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.shortcuts import get_object_or_404
 from django_countries import countries
-from drf_spectacular.utils import extend_schema, extend_schema_serializer
+from drf_spectacular.utils import extend_schema, extend_schema_serializer, extend_schema_view
 from rest_framework import generics, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -9,13 +12,22 @@ from rest_framework.views import APIView
 from bins.models import Bin
 from cards.models import Card, Cardholder, LedgerEntry
 from cards.services import (
+    LIMIT_FIELDS,
     card_credentials,
     card_issue,
     card_top_up,
     card_update,
     cardholder_create,
 )
-from cardsystem.api import AmountField, InputSerializer, MoneyOutputField, StrictIntegerField, amount_minor
+from cardsystem import money
+from cardsystem.api import (
+    AmountField,
+    InputSerializer,
+    MoneyOutputField,
+    StrictIntegerField,
+    amount_minor,
+    error_responses,
+)
 from cardsystem.audit import Actor
 from cardsystem.idempotency import idempotent
 
@@ -38,6 +50,7 @@ class CardholderFilter(django_filters.FilterSet):
         fields = ["country", "name"]
 
 
+@extend_schema_view(get=extend_schema(responses={200: CardholderOutput, **error_responses(400)}))
 class CardholderListCreateApi(generics.ListAPIView):
     required_scope = "manage"
     queryset = Cardholder.objects.all()
@@ -51,7 +64,9 @@ class CardholderListCreateApi(generics.ListAPIView):
         country = serializers.ChoiceField(choices=list(countries))
         email = serializers.EmailField(required=False, allow_blank=True, default="")
 
-    @extend_schema(request=InputSerializer, responses={201: CardholderOutput})
+    @extend_schema(
+        request=InputSerializer, responses={201: CardholderOutput, **error_responses(400, 409, 413, 415)}
+    )
     @idempotent()
     def post(self, request):
         data = self.InputSerializer(data=request.data)
@@ -60,6 +75,7 @@ class CardholderListCreateApi(generics.ListAPIView):
         return Response(CardholderOutput(cardholder).data, status=status.HTTP_201_CREATED)
 
 
+@extend_schema_view(get=extend_schema(responses={200: CardholderOutput, **error_responses(404)}))
 class CardholderDetailApi(generics.RetrieveAPIView):
     required_scope = "manage"
     queryset = Cardholder.objects.all()
@@ -71,9 +87,9 @@ class CardholderDetailApi(generics.RetrieveAPIView):
 
 
 class LimitsOutput(serializers.Serializer):
-    per_transaction = MoneyOutputField("limit_per_transaction_minor")
-    daily = MoneyOutputField("limit_daily_minor")
-    monthly = MoneyOutputField("limit_monthly_minor")
+    per_transaction = MoneyOutputField("limit_per_transaction_minor", allow_null=True)
+    daily = MoneyOutputField("limit_daily_minor", allow_null=True)
+    monthly = MoneyOutputField("limit_monthly_minor", allow_null=True)
 
 
 class CardOutput(serializers.ModelSerializer):
@@ -112,12 +128,6 @@ class IssuedCardOutput(CardOutput):
         fields = [*CardOutput.Meta.fields, "pan", "cvv"]
 
 
-def issued_card_data(card: Card) -> dict:
-    credentials = card_credentials(card)
-    card.pan, card.cvv = credentials.pan, credentials.cvv
-    return IssuedCardOutput(card).data
-
-
 class LimitsInput(InputSerializer):
     per_transaction = AmountField(required=False, allow_null=True)
     daily = AmountField(required=False, allow_null=True)
@@ -125,18 +135,38 @@ class LimitsInput(InputSerializer):
 
 
 def limits_minor(limits: dict, currency: str) -> dict[str, int | None]:
-    """Decimal strings of a validated LimitsInput to minor units of `currency`."""
-    return {
-        name: None if value is None else amount_minor(value, currency, field=f"limits.{name}")
-        for name, value in limits.items()
-    }
+    """Decimal strings of a validated LimitsInput to minor units of `currency`.
+    Errors come nested, like the LimitsInput's own: {"limits": {"daily": [...]}}."""
+    converted, errors = {}, {}
+    for name, value in limits.items():
+        try:
+            converted[name] = None if value is None else amount_minor(value, currency, field=name)
+        except serializers.ValidationError as error:
+            errors.update(error.detail)
+    if errors:
+        raise serializers.ValidationError({"limits": errors})
+    return converted
+
+
+@contextmanager
+def limit_errors_nested():
+    """The services name a limit on its own ("daily"); the API names it inside
+    "limits", as the request does: {"limits": {"daily": [...]}}."""
+    try:
+        yield
+    except DjangoValidationError as error:
+        if not hasattr(error, "error_dict") or not set(error.message_dict) & set(LIMIT_FIELDS):
+            raise
+        errors = error.message_dict
+        nested = {name: errors.pop(name) for name in list(errors) if name in LIMIT_FIELDS}
+        raise serializers.ValidationError({**errors, "limits": nested}) from None
 
 
 class CardFilter(django_filters.FilterSet):
     bin = django_filters.CharFilter(field_name="bin__bin")
     cardholder = django_filters.UUIDFilter(field_name="cardholder_id")
     status = django_filters.ChoiceFilter(choices=Card.Status.choices)
-    currency = django_filters.CharFilter()
+    currency = django_filters.ChoiceFilter(choices=money.currency_choices())
     last4 = django_filters.CharFilter()
 
     class Meta:
@@ -149,9 +179,13 @@ def _drop_card_data(body: dict) -> dict:
 
 
 def _restore_card_data(body: dict) -> dict:
-    return {**body, **issued_card_data(Card.objects.select_related("bin").get(pk=body["id"]))}
+    """The stored first response, with only the PAN and CVV re-derived from the card
+    (the rest stays as first answered, even if the card has changed since)."""
+    credentials = card_credentials(Card.objects.get(pk=body["id"]))
+    return {**body, "pan": credentials.pan, "cvv": credentials.cvv}
 
 
+@extend_schema_view(get=extend_schema(responses={200: CardOutput, **error_responses(400)}))
 class CardListCreateApi(generics.ListAPIView):
     required_scope = "manage"
     queryset = Card.objects.select_related("bin")
@@ -182,12 +216,15 @@ class CardListCreateApi(generics.ListAPIView):
             attrs["limits"] = limits_minor(attrs.get("limits", {}), attrs["bin"].currency)
             return attrs
 
-    @extend_schema(request=InputSerializer, responses={201: IssuedCardOutput})
+    @extend_schema(
+        request=InputSerializer, responses={201: IssuedCardOutput, **error_responses(400, 409, 413, 415)}
+    )
     @idempotent(store=_drop_card_data, replay=_restore_card_data)
     def post(self, request):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        issued = card_issue(actor=Actor.for_request(request), **data.validated_data)
+        with limit_errors_nested():
+            issued = card_issue(actor=Actor.for_request(request), **data.validated_data)
         card = issued.card
         card.pan, card.cvv = issued.pan, issued.cvv
         response = Response(IssuedCardOutput(card).data, status=status.HTTP_201_CREATED)
@@ -195,6 +232,7 @@ class CardListCreateApi(generics.ListAPIView):
         return response
 
 
+@extend_schema_view(get=extend_schema(responses={200: CardOutput, **error_responses(404)}))
 class CardDetailApi(generics.RetrieveAPIView):
     required_scope = "manage"
     queryset = Card.objects.select_related("bin")
@@ -207,7 +245,9 @@ class CardDetailApi(generics.RetrieveAPIView):
         reason = serializers.CharField(max_length=200, required=False)
         limits = LimitsInput(required=False)
 
-    @extend_schema(request=InputSerializer, responses={200: CardOutput})
+    @extend_schema(
+        request=InputSerializer, responses={200: CardOutput, **error_responses(400, 404, 409, 413, 415)}
+    )
     def patch(self, request, card_id):
         card = self.get_object()
         data = self.InputSerializer(data=request.data)
@@ -220,13 +260,14 @@ class CardDetailApi(generics.RetrieveAPIView):
         if "status" in fields and not fields.get("reason"):
             raise serializers.ValidationError({"reason": ["Say why the status changes."]})
         limits = limits_minor(fields["limits"], card.currency) if "limits" in fields else None
-        card = card_update(
-            card=card,
-            actor=Actor.for_request(request),
-            status=fields.get("status"),
-            reason=fields.get("reason"),
-            limits=limits,
-        )
+        with limit_errors_nested():
+            card = card_update(
+                card=card,
+                actor=Actor.for_request(request),
+                status=fields.get("status"),
+                reason=fields.get("reason"),
+                limits=limits,
+            )
         return Response(CardOutput(card).data)
 
 
@@ -251,7 +292,9 @@ class CardTopUpApi(APIView):
         amount = AmountField()
         reference = serializers.CharField(max_length=64, required=False, default="", allow_blank=True)
 
-    @extend_schema(request=InputSerializer, responses={201: TopUpOutput})
+    @extend_schema(
+        request=InputSerializer, responses={201: TopUpOutput, **error_responses(400, 404, 409, 413, 415)}
+    )
     @idempotent()
     def post(self, request, card_id):
         card = get_object_or_404(Card, pk=card_id)

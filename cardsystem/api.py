@@ -1,9 +1,12 @@
-"""What every API view shares: authentication, scopes, errors, pagination, money fields."""
+"""What every API view shares: parsing, errors, pagination, filters, money fields."""
 
+import django_filters
 from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
-from drf_spectacular.utils import extend_schema_field
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema_field
 from rest_framework import pagination, serializers, status
+from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -27,25 +30,129 @@ def exception_handler(exc, context):
     return drf_exception_handler(exc, context)
 
 
+# The two bodies an error can have, for the schema.
+VALIDATION_ERROR_SCHEMA = {
+    "type": "object",
+    "description": 'Each offending field with its messages: {"field": ["message"]}. Nested '
+    'input names its inner fields the same way: {"limits": {"daily": ["message"]}}. A body '
+    'that is not JSON at all: {"detail": "message"}.',
+    "additionalProperties": {
+        "oneOf": [
+            {"type": "string"},
+            {"type": "array", "items": {"type": "string"}},
+            {"type": "object", "additionalProperties": {"type": "array", "items": {"type": "string"}}},
+        ]
+    },
+    "example": {"amount": ['Give the amount as a decimal string, such as "12.50".']},
+}
+DETAIL_ERROR_SCHEMA = {
+    "type": "object",
+    "properties": {"detail": {"type": "string"}},
+    "required": ["detail"],
+}
+_ERROR_DESCRIPTIONS = {
+    400: ("The request is malformed or a field is invalid; nothing was written.", VALIDATION_ERROR_SCHEMA),
+    401: ("No API key, or an unknown or revoked one.", DETAIL_ERROR_SCHEMA),
+    403: ("The API key lacks the scope this endpoint needs.", DETAIL_ERROR_SCHEMA),
+    404: ("No such object.", DETAIL_ERROR_SCHEMA),
+    409: (
+        "The current state does not allow this change, or the Idempotency-Key was used "
+        "with another request; the body names the field.",
+        VALIDATION_ERROR_SCHEMA,
+    ),
+    413: ("The request body is over the size limit.", DETAIL_ERROR_SCHEMA),
+    415: ("The body is not application/json.", DETAIL_ERROR_SCHEMA),
+}
+
+
+def error_responses(*codes: int) -> dict[int, OpenApiResponse]:
+    """Schema entries for the error statuses an operation can answer, for `extend_schema(responses=...)`.
+    Every operation can answer 401 and 403, so they are always included."""
+    return {
+        code: OpenApiResponse(response=_ERROR_DESCRIPTIONS[code][1], description=_ERROR_DESCRIPTIONS[code][0])
+        for code in sorted({401, 403, *codes})
+    }
+
+
+# --- Filters ---------------------------------------------------------------------------------
+
+
+@extend_schema_field(OpenApiTypes.BOOL)
+class StrictBooleanFilter(django_filters.TypedChoiceFilter):
+    """`true` or `false`; anything else is a 400, where django-filter's BooleanFilter
+    silently ignores the parameter (and `?is_active=ture` would list everything)."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("choices", [("true", "true"), ("false", "false")])
+        kwargs.setdefault("coerce", lambda value: value == "true")
+        super().__init__(*args, **kwargs)
+
+
 # --- Pagination -----------------------------------------------------------------------------
 
 
 class CursorPagination(pagination.CursorPagination):
-    """Newest first; stable under inserts and cheap on large tables (no COUNT, no OFFSET)."""
+    """Newest first; stable under inserts and cheap on large tables (no COUNT, no OFFSET).
+
+    `?limit=` above the maximum is capped; one that is not a positive integer, or a
+    cursor this API did not hand out, is a 400 naming the parameter (DRF would ignore
+    the first and answer the second with a 404, as if the list did not exist)."""
 
     ordering = ("-created_at", "-pk")
     page_size = 50
     page_size_query_param = "limit"
     max_page_size = 200
 
+    def get_page_size(self, request):
+        value = request.query_params.get(self.page_size_query_param)
+        if value is None:
+            return self.page_size
+        if not (value.isascii() and value.isdigit() and int(value) > 0):
+            raise serializers.ValidationError(
+                {self.page_size_query_param: ["Give a whole number of results from 1 up."]}
+            )
+        return min(int(value), self.max_page_size)
+
+    def paginate_queryset(self, queryset, request, view=None):
+        self._model = queryset.model
+        return super().paginate_queryset(queryset, request, view)
+
+    def decode_cursor(self, request):
+        try:
+            cursor = super().decode_cursor(request)
+            if cursor is not None and cursor.position is not None:
+                # The position goes into the query: check it is a value of the field
+                # it stands for, so that a forged one cannot reach the database.
+                if "\x00" in cursor.position:
+                    raise DjangoValidationError("NUL byte")
+                self._model._meta.get_field(self.ordering[0].lstrip("-")).to_python(cursor.position)
+        except (NotFound, DjangoValidationError):
+            raise serializers.ValidationError(
+                {self.cursor_query_param: ["Invalid cursor: use the next or previous link of a page."]}
+            ) from None
+        return cursor
+
+    def get_schema_operation_parameters(self, view):
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            if parameter["name"] == self.page_size_query_param:
+                parameter["schema"] = {"type": "integer", "minimum": 1}
+                parameter["description"] = (
+                    f"Results per page: {self.page_size} unless given, at most {self.max_page_size} "
+                    "(a larger number is capped)."
+                )
+        return parameters
+
 
 # --- Money ------------------------------------------------------------------------------------
 
 AMOUNT_SCHEMA = {
     "type": "string",
-    "pattern": r"^(0|[1-9][0-9]{0,14})(\.[0-9]+)?$",
+    # Plain decimal notation, greater than zero: "12.50", "1200", "0.05"; not "0", "-5", "1e3".
+    "pattern": r"^([1-9][0-9]{0,14}(\.[0-9]+)?|0\.[0-9]*[1-9][0-9]*)$",
     "example": "12.50",
-    "description": "Decimal string in major units, at most the currency's minor digits.",
+    "description": "Decimal string in major units, greater than zero, with at most the "
+    "currency's minor digits (2 for USD, 0 for JPY). A JSON number is rejected.",
 }
 
 
@@ -78,9 +185,12 @@ def amount_minor(value: str, currency: str, *, field: str, positive: bool = True
     return minor
 
 
-@extend_schema_field({"type": "string", "nullable": True, "example": "12.50"})
+@extend_schema_field(
+    {"type": "string", "example": "12.50", "description": "Decimal string in major units of `currency`."}
+)
 class MoneyOutputField(serializers.Field):
-    """Renders `<amount_attr>` (minor units) of the object as a decimal string in its currency."""
+    """Renders `<amount_attr>` (minor units) of the object as a decimal string in its currency.
+    Pass `allow_null=True` where the amount may be absent (the schema then says nullable)."""
 
     def __init__(self, amount_attr: str, currency_attr: str = "currency", **kwargs):
         self.amount_attr = amount_attr
@@ -92,6 +202,9 @@ class MoneyOutputField(serializers.Field):
         return None if value is None else money.to_major(value, getattr(obj, self.currency_attr))
 
 
+@extend_schema_field(
+    {"type": "string", "enum": [code for code, _ in money.currency_choices()], "example": "USD"}
+)
 class CurrencyField(serializers.CharField):
     default_error_messages = {"unknown": "Unknown currency: use an ISO 4217 code such as USD."}
 
@@ -110,14 +223,32 @@ class CurrencyField(serializers.CharField):
 
 class InputSerializer(serializers.Serializer):
     """Base of every request body: a field the endpoint does not know is an error,
-    not silently dropped (a typo in "limits" must not pass as "no limit")."""
+    not silently dropped (a typo in "limits" must not pass as "no limit"); and a text
+    field takes a JSON string only, where DRF would turn 411111 into "411111" and
+    12.5 into "12.5"."""
 
     def to_internal_value(self, data):
+        errors = {}
         if isinstance(data, dict):
-            unknown = sorted(set(data) - set(self.fields))
-            if unknown:
-                raise serializers.ValidationError({name: ["Unknown field."] for name in unknown})
-        return super().to_internal_value(data)
+            errors.update({name: ["Unknown field."] for name in data if name not in self.fields})
+            errors.update(
+                {
+                    name: ["Not a valid string."]
+                    for name, field in self.fields.items()
+                    if isinstance(field, serializers.CharField)
+                    and data.get(name) is not None
+                    and not isinstance(data[name], str)
+                }
+            )
+            data = {name: value for name, value in data.items() if name not in errors}
+        try:
+            value = super().to_internal_value(data)
+        except serializers.ValidationError as error:
+            # Every offending field at once; ours win over "This field is required."
+            errors = {**error.detail, **errors}
+        if errors:
+            raise serializers.ValidationError(errors)
+        return value
 
 
 class StrictIntegerField(serializers.IntegerField):

@@ -18,6 +18,7 @@ from datetime import timedelta
 
 from django.db import transaction
 from django.utils import timezone
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.utils.encoders import JSONEncoder
@@ -29,6 +30,16 @@ from cardsystem.models import IdempotencyRecord
 HEADER = "Idempotency-Key"
 RETENTION = timedelta(hours=24)
 MAX_KEY_LENGTH = 255
+
+SCHEMA_PARAMETER = OpenApiParameter(
+    HEADER,
+    location=OpenApiParameter.HEADER,
+    required=False,
+    description="Retry safely: the same key and body within 24 hours replays the first "
+    "response and writes nothing new (header `Idempotent-Replayed: true`); the same key "
+    "with another body is a 409. A rejected request does not use up its key.",
+    type={"type": "string", "minLength": 1, "maxLength": MAX_KEY_LENGTH},
+)
 
 
 def _identity(body: dict) -> dict:
@@ -64,6 +75,8 @@ def idempotent(
                         )
                     response = Response(replay(record.response_body), status=record.status_code)
                     response["Idempotent-Replayed"] = "true"
+                    # A replay may hold restored card data (the issuing response).
+                    response["Cache-Control"] = "no-store"
                     return response
                 response = handler(view, request, *args, **kwargs)
                 if response.status_code >= 400:
@@ -75,7 +88,7 @@ def idempotent(
                 record.save(update_fields=["status_code", "response_body"])
                 return response
 
-        return wrapper
+        return extend_schema(parameters=[SCHEMA_PARAMETER])(wrapper)
 
     return decorator
 
@@ -91,12 +104,17 @@ def _digest(request) -> str:
 
 
 def _claim(client, key: str, digest: str) -> tuple[IdempotencyRecord, bool]:
+    """The client's record for `key`, and whether this request now owns it."""
     record, created = IdempotencyRecord.objects.get_or_create(
         client=client, key=key, defaults={"request_digest": digest}
     )
-    if not created and record.created_at < timezone.now() - RETENTION:
-        # Expired: the key is free again.
-        record.delete()
-        record = IdempotencyRecord.objects.create(client=client, key=key, request_digest=digest)
-        created = True
-    return record, created
+    if created or record.created_at >= timezone.now() - RETENTION:
+        return record, created
+    # Expired: the key is free again. Taken over by a conditional UPDATE of the old
+    # row, so that of two concurrent retries exactly one owns it; the other waits on
+    # the row lock, matches nothing, and then finds the new record like any replay.
+    taken = IdempotencyRecord.objects.filter(pk=record.pk, created_at=record.created_at).update(
+        request_digest=digest, status_code=None, response_body=None, created_at=timezone.now()
+    )
+    record.refresh_from_db()
+    return record, bool(taken)

@@ -189,7 +189,7 @@ DEFAULT_EXCEPTION_REPORTER_FILTER = "cardsystem.errors.CardDataExceptionReporter
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["cardsystem.authentication.ApiKeyAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["cardsystem.authentication.HasRequiredScope"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["cardsystem.parsers.JSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PAGINATION_CLASS": "cardsystem.api.CursorPagination",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],

@@ -1,6 +1,8 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from cardsystem.views import api_not_found
 
 api_v1 = [
     path("", include("bins.urls")),
@@ -12,6 +14,8 @@ urlpatterns = [
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    # Last: any other /api/ URL is a JSON 404, also with DEBUG on.
+    re_path(r"^api/", api_not_found),
 ]
 
 handler400 = "cardsystem.views.bad_request"

@@ -1,0 +1,142 @@
+"""The OpenAPI schema at /api/schema/: what it promises clients about money, card data and errors."""
+
+import re
+
+import pytest
+
+pytestmark = pytest.mark.django_db
+
+MONEY_FIELDS = {"amount", "balance", "per_transaction", "daily", "monthly"}
+MANAGEMENT_PATHS = {
+    "/api/v1/bins/",
+    "/api/v1/bins/{bin}/",
+    "/api/v1/cardholders/",
+    "/api/v1/cardholders/{cardholder_id}/",
+    "/api/v1/cards/",
+    "/api/v1/cards/{card_id}/",
+    "/api/v1/cards/{card_id}/top-ups/",
+}
+
+
+@pytest.fixture(scope="module")
+def schema(django_db_blocker):
+    from rest_framework.test import APIClient
+
+    with django_db_blocker.unblock():
+        response = APIClient().get("/api/schema/?format=json")
+    assert response.status_code == 200
+    return response.json()
+
+
+def walk(node, path=()):
+    """Every (path, schema object) in the document."""
+    if isinstance(node, dict):
+        yield path, node
+        for key, value in node.items():
+            yield from walk(value, (*path, key))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from walk(value, (*path, index))
+
+
+def properties(schema):
+    """Every (component name, property name, property schema) of the components."""
+    for component, body in schema["components"]["schemas"].items():
+        for name, prop in body.get("properties", {}).items():
+            yield component, name, prop
+
+
+def operations(schema):
+    for path, item in schema["paths"].items():
+        for method, operation in item.items():
+            if method in {"get", "post", "put", "patch", "delete"}:
+                yield path, method, operation
+
+
+def test_the_schema_is_openapi_3_and_describes_the_management_api(schema):
+    assert schema["openapi"].startswith("3.")
+    assert set(schema["paths"]) >= MANAGEMENT_PATHS
+
+
+def test_the_api_authenticates_with_a_bearer_key(schema):
+    assert schema["components"]["securitySchemes"]["ApiKey"] == {"type": "http", "scheme": "bearer"}
+    for path, method, operation in operations(schema):
+        if path.startswith("/api/v1/"):
+            assert operation["security"] == [{"ApiKey": []}], (path, method)
+
+
+def test_money_is_a_string_everywhere(schema):
+    money = [(c, n, p) for c, n, p in properties(schema) if n in MONEY_FIELDS]
+
+    assert {name for _, name, _ in money} == MONEY_FIELDS
+    for component, name, prop in money:
+        assert prop["type"] == "string", (component, name)
+
+
+def test_no_number_type_appears_anywhere(schema):
+    numbers = [path for path, node in walk(schema) if node.get("type") == "number"]
+
+    assert numbers == []
+
+
+def test_amount_inputs_admit_only_positive_plain_decimals(schema):
+    pattern = schema["components"]["schemas"]["TopUpRequest"]["properties"]["amount"]["pattern"]
+
+    for good in ["12.50", "1200", "0.05", "1", "100.0"]:
+        assert re.fullmatch(pattern.strip("^$"), good), good
+    for bad in ["", "-", "-5.00", "0", "0.00", "1e3", "12,50", ".5", "5.", "+1", " 1"]:
+        assert not re.fullmatch(pattern.strip("^$"), bad), bad
+
+
+def test_the_card_number_appears_only_in_the_issuing_response(schema):
+    with_pan = {component for component, name, _ in properties(schema) if name in {"pan", "cvv"}}
+    assert with_pan == {"IssuedCardOutput"}
+
+    referencing = [
+        (path, method, code)
+        for path, method, operation in operations(schema)
+        for code, response in operation["responses"].items()
+        if "IssuedCardOutput" in str(response)
+    ]
+    assert referencing == [("/api/v1/cards/", "post", "201")]
+    for _, _, operation in operations(schema):
+        assert "IssuedCardOutput" not in str(operation.get("requestBody", ""))
+
+
+def test_every_operation_documents_its_errors(schema):
+    for path, method, operation in operations(schema):
+        if path not in MANAGEMENT_PATHS:
+            continue
+        codes = set(operation["responses"])
+        assert {"401", "403"} <= codes, (path, method)
+        writes = method in {"post", "patch"}
+        if writes or "{" not in path:  # bodies and list filters can be invalid
+            assert "400" in codes, (path, method)
+        if "{" in path:
+            assert "404" in codes, (path, method)
+        if writes:
+            assert {"409", "413", "415"} <= codes, (path, method)
+
+
+def test_list_responses_are_cursor_pages(schema):
+    for path in ("/api/v1/bins/", "/api/v1/cardholders/", "/api/v1/cards/"):
+        get = schema["paths"][path]["get"]
+        parameters = {parameter["name"] for parameter in get["parameters"]}
+        assert {"cursor", "limit"} <= parameters
+        page = get["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].split("/")[-1]
+        assert set(schema["components"]["schemas"][page]["properties"]) == {"next", "previous", "results"}
+
+
+def test_card_filters_are_documented(schema):
+    parameters = {p["name"] for p in schema["paths"]["/api/v1/cards/"]["get"]["parameters"]}
+
+    assert {"status", "bin", "cardholder", "last4", "currency"} <= parameters
+
+
+def test_every_post_documents_the_idempotency_key(schema):
+    for path, method, operation in operations(schema):
+        headers = {p["name"]: p for p in operation.get("parameters", []) if p["in"] == "header"}
+        if method == "post" and path in MANAGEMENT_PATHS:
+            assert headers["Idempotency-Key"]["schema"]["maxLength"] == 255, path
+        else:
+            assert "Idempotency-Key" not in headers, (path, method)
