@@ -1,6 +1,5 @@
 import django_filters
 from django.shortcuts import get_object_or_404
-from django_countries import countries
 from drf_spectacular.utils import extend_schema, extend_schema_serializer, extend_schema_view
 from rest_framework import generics, serializers, status
 from rest_framework.response import Response
@@ -9,6 +8,7 @@ from bins.models import Bin
 from bins.services import bin_create
 from cardsystem import money
 from cardsystem.api import (
+    COUNTRY_CHOICES,
     CurrencyField,
     InputSerializer,
     StrictBooleanFilter,
@@ -63,7 +63,7 @@ class BinListCreateApi(generics.ListAPIView):
         network = serializers.ChoiceField(choices=Bin.Network.choices)
         issuer_name = serializers.CharField(max_length=100)
         card_type = serializers.ChoiceField(choices=Bin.CardType.choices)
-        country = serializers.ChoiceField(choices=list(countries))
+        country = serializers.ChoiceField(choices=COUNTRY_CHOICES)
         currency = CurrencyField()
         pan_length = StrictIntegerField(min_value=12, max_value=19, required=False, default=16)
         is_active = serializers.BooleanField(required=False, default=True)

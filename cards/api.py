@@ -3,7 +3,6 @@ from contextlib import contextmanager
 import django_filters
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.shortcuts import get_object_or_404
-from django_countries import countries
 from drf_spectacular.utils import extend_schema, extend_schema_serializer, extend_schema_view
 from rest_framework import generics, serializers, status
 from rest_framework.response import Response
@@ -21,6 +20,7 @@ from cards.services import (
 )
 from cardsystem import money
 from cardsystem.api import (
+    COUNTRY_CHOICES,
     AmountField,
     InputSerializer,
     MoneyOutputField,
@@ -61,7 +61,7 @@ class CardholderListCreateApi(generics.ListAPIView):
     class InputSerializer(InputSerializer):
         name = serializers.CharField(max_length=100)
         date_of_birth = serializers.DateField(input_formats=["iso-8601"])
-        country = serializers.ChoiceField(choices=list(countries))
+        country = serializers.ChoiceField(choices=COUNTRY_CHOICES)
         email = serializers.EmailField(required=False, allow_blank=True, default="")
 
     @extend_schema(

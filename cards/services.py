@@ -231,10 +231,14 @@ def card_credentials(card: Card) -> IssuedCard:
     return IssuedCard(card=card, pan=pan, cvv=cvv)
 
 
-def card_get_by_pan(pan: str) -> Card | None:
-    """The only query by card number: through its keyed fingerprint(s)."""
+def card_get_by_pan(pan: str, *, lock: bool = False) -> Card | None:
+    """The only query by card number: through its keyed fingerprint(s). With `lock`,
+    the card row stays locked until the caller's transaction ends (PostgreSQL; SQLite
+    serialises write transactions anyway)."""
     fingerprints = card_data.pan_fingerprints(pan)
     cards = Card.objects.select_related("bin", "cardholder")
+    if lock:
+        cards = cards.select_for_update(of=("self",))
     if len(fingerprints) == 1:
         return cards.filter(pan_fingerprint=fingerprints[0]).first()
     return cards.filter(pan_fingerprint__in=fingerprints).first()

@@ -3,6 +3,8 @@
 import django_filters
 from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.utils.dateparse import parse_datetime
+from django_countries import countries
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema_field
 from rest_framework import pagination, serializers, status
@@ -12,6 +14,9 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 from cardsystem import money
 from cardsystem.exceptions import ConflictError
+
+# ISO 3166-1 alpha-2 codes with their names, for every country field of the API.
+COUNTRY_CHOICES = [(code, name) for code, name in countries]
 
 # --- Errors -------------------------------------------------------------------------------
 
@@ -258,3 +263,32 @@ class StrictIntegerField(serializers.IntegerField):
         if isinstance(data, bool) or not isinstance(data, int):
             self.fail("invalid")
         return super().to_internal_value(data)
+
+
+@extend_schema_field({"type": "string", "format": "date-time", "example": "2026-11-24T10:15:00Z"})
+class AwareDateTimeField(serializers.DateTimeField):
+    """ISO 8601 with a time zone. DRF would read a naive time as TIME_ZONE's; the
+    contract says times carry their zone, so a naive one is a 400."""
+
+    default_error_messages = {
+        "naive": "Give the time zone, as in 2026-11-24T10:15:00Z or +01:00.",
+        "range": "Give a time between the years 2000 and 2100.",
+    }
+
+    def __init__(self, **kwargs):
+        super().__init__(input_formats=["iso-8601"], **kwargs)
+
+    def to_internal_value(self, value):
+        if not isinstance(value, str):
+            self.fail("invalid", format="ISO 8601")
+        try:
+            parsed = parse_datetime(value.strip()) if len(value) <= 64 else None
+        except ValueError:  # well formed, but no such time (month 13, 25 o'clock)
+            parsed = None
+        if parsed is None:
+            self.fail("invalid", format="ISO 8601")
+        if parsed.tzinfo is None:
+            self.fail("naive")
+        if not 2000 <= parsed.year <= 2100:
+            self.fail("range")
+        return parsed

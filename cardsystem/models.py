@@ -61,6 +61,10 @@ class AuditLog(models.Model):
         CARD_TOPPED_UP = "card.topped_up", "card topped up"
         CARDS_BULK_ISSUED = "card.bulk_issued", "cards bulk issued"
         DEMO_CREDENTIALS = "demo.credentials", "demo credentials issued"
+        ALERT_DECIDED = "fraud.alert_decided", "fraud alert decided"
+        FRAUD_CONFIG_CHANGED = "fraud.config_changed", "fraud rules or settings changed"
+        AUTHORIZATION_REVERSED = "authorization.reversed", "authorization reversed"
+        FRAUD_REPORTED = "transaction.fraud_reported", "transaction reported as fraud"
 
     class ActorType(models.TextChoices):
         USER = "user", "staff user"

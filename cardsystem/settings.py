@@ -209,6 +209,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "CountryEnum": "cardsystem.api.COUNTRY_CHOICES",
+        "CardStatusEnum": "cards.models.Card.Status",
+        "TransactionStatusEnum": "transactions.models.Transaction.Status",
+    },
 }
 
 # --- Logging ------------------------------------------------------------------------------

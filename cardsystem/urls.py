@@ -7,6 +7,7 @@ from cardsystem.views import api_not_found
 api_v1 = [
     path("", include("bins.urls")),
     path("", include("cards.urls")),
+    path("", include("transactions.urls")),
 ]
 
 urlpatterns = [

@@ -3,3 +3,7 @@ from django.apps import AppConfig
 
 class FraudConfig(AppConfig):
     name = "fraud"
+    verbose_name = "Fraud"
+
+    def ready(self):
+        from fraud import receivers  # noqa: F401  (connects the authorization signals)

@@ -1,0 +1,145 @@
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
+from django.db import models
+from django.db.models import F, Q
+from django_countries.fields import CountryField
+
+from cards.models import Card
+from transactions.models import Transaction
+
+MCC_VALIDATOR = RegexValidator(r"\A[0-9]{4}\Z", "An MCC is 4 digits.")
+
+
+class FraudSettings(models.Model):
+    """The decision thresholds, one row. Staff change them in the admin; they apply to
+    the next authorization (each app server re-reads them within seconds)."""
+
+    review_threshold = models.PositiveSmallIntegerField(
+        default=50,
+        validators=[MinValueValidator(1), MaxValueValidator(100)],
+        help_text="From this score on, an alert is opened for an analyst (risk level medium).",
+    )
+    decline_threshold = models.PositiveSmallIntegerField(
+        default=80,
+        validators=[MinValueValidator(1), MaxValueValidator(100)],
+        help_text="From this score on, the authorization is declined as suspected fraud (risk level high).",
+    )
+    cvv_failure_limit = models.PositiveSmallIntegerField(
+        "wrong CVVs in a row before blocking",
+        default=3,
+        validators=[MinValueValidator(1), MaxValueValidator(20)],
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = verbose_name_plural = "fraud settings"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(review_threshold__lte=F("decline_threshold")),
+                name="fraud_review_not_above_decline",
+            ),
+        ]
+
+    def __str__(self):
+        return f"review at {self.review_threshold}, decline at {self.decline_threshold}"
+
+
+class Rule(models.Model):
+    """A fraud rule's switch, points and thresholds. The logic is in fraud/scoring.py;
+    every number it uses is here, so staff tune rules without a deploy."""
+
+    code = models.CharField(max_length=40, unique=True)
+    name = models.CharField(max_length=100)
+    description = models.TextField(blank=True)
+    enabled = models.BooleanField(default=True)
+    score = models.PositiveSmallIntegerField(
+        "points",
+        validators=[MaxValueValidator(100)],
+        help_text="Added to the risk score when the rule fires.",
+    )
+    params = models.JSONField("thresholds", default=dict, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["code"]
+
+    def __str__(self):
+        return self.name
+
+
+class RiskListEntry(models.Model):
+    class Level(models.TextChoices):
+        HIGH_RISK = "high_risk", "High risk (adds points)"
+        BLOCKED = "blocked", "Blocked (not permitted)"
+
+    level = models.CharField(max_length=16, choices=Level.choices, default=Level.HIGH_RISK)
+    note = models.CharField(max_length=200, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        abstract = True
+
+
+class CountryRisk(RiskListEntry):
+    country = CountryField(unique=True)
+
+    class Meta:
+        ordering = ["country"]
+        verbose_name = "country on the risk list"
+        verbose_name_plural = "countries on the risk list"
+
+    def __str__(self):
+        return f"{self.country.code} {self.get_level_display()}"
+
+
+class MerchantCategoryRisk(RiskListEntry):
+    mcc = models.CharField("MCC", max_length=4, unique=True, validators=[MCC_VALIDATOR])
+
+    class Meta:
+        ordering = ["mcc"]
+        verbose_name = "merchant category on the risk list"
+        verbose_name_plural = "merchant categories on the risk list"
+
+    def __str__(self):
+        return f"{self.mcc} {self.get_level_display()}"
+
+
+class FraudAlert(models.Model):
+    """A transaction an analyst should look at."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        INVESTIGATING = "investigating", "Investigating"
+        CONFIRMED_FRAUD = "confirmed_fraud", "Confirmed fraud"
+        FALSE_POSITIVE = "false_positive", "False positive"
+
+    transaction = models.OneToOneField(Transaction, on_delete=models.PROTECT, related_name="fraud_alert")
+    card = models.ForeignKey(Card, on_delete=models.PROTECT, related_name="fraud_alerts")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
+    risk_score = models.PositiveSmallIntegerField()
+    reason = models.CharField(max_length=200)
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="fraud_alerts",
+    )
+    notes = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-risk_score", "-created_at"]
+        indexes = [models.Index(fields=["status", "-risk_score", "-created_at"])]
+
+    def __str__(self):
+        return f"alert {self.pk} ({self.get_status_display()}, score {self.risk_score})"
+
+    @property
+    def is_resolved(self) -> bool:
+        return self.status in (self.Status.CONFIRMED_FRAUD, self.Status.FALSE_POSITIVE)

@@ -1,0 +1,106 @@
+import uuid
+
+from django.db import models
+from django.db.models import Q
+from django_countries.fields import CountryField
+
+from cards.models import Card
+from cardsystem import money
+from cardsystem.models import ApiClient
+from transactions.codes import REASON_CHOICES, RESPONSE_CODE_CHOICES
+
+
+class Transaction(models.Model):
+    """One authorization request and its decision. Every well-formed request is
+    recorded, declines and unknown cards included (those with the masked number only)."""
+
+    class Status(models.TextChoices):
+        APPROVED = "approved", "Approved"
+        DECLINED = "declined", "Declined"
+        REVERSED = "reversed", "Reversed"
+
+    class Channel(models.TextChoices):
+        POS = "pos", "Point of sale"
+        ECOMMERCE = "ecommerce", "E-commerce"
+        ATM = "atm", "ATM"
+        MOTO = "moto", "Mail or telephone order"
+
+    class CvvResult(models.TextChoices):
+        MATCH = "match", "Match"
+        MISMATCH = "mismatch", "Mismatch"
+        ABSENT = "absent", "Not given"
+        UNCHECKED = "unchecked", "Not checked"
+
+    class RiskLevel(models.TextChoices):
+        LOW = "low", "Low"
+        MEDIUM = "medium", "Medium"
+        HIGH = "high", "High"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    card = models.ForeignKey(
+        Card, null=True, blank=True, on_delete=models.PROTECT, related_name="transactions"
+    )
+    masked_pan = models.CharField(max_length=19)
+    amount_minor = models.BigIntegerField()
+    currency = models.CharField(max_length=3)
+    merchant_id = models.CharField(max_length=64)
+    merchant_name = models.CharField(max_length=100, blank=True)
+    mcc = models.CharField("MCC", max_length=4)
+    merchant_country = CountryField()
+    channel = models.CharField(max_length=16, choices=Channel.choices, default=Channel.POS)
+    transaction_time = models.DateTimeField()
+    status = models.CharField(max_length=16, choices=Status.choices)
+    response_code = models.CharField(max_length=2, choices=RESPONSE_CODE_CHOICES)
+    reason = models.CharField(max_length=32, choices=REASON_CHOICES)
+    cvv_result = models.CharField(max_length=16, choices=CvvResult.choices, default=CvvResult.UNCHECKED)
+    risk_score = models.PositiveSmallIntegerField(null=True, blank=True)
+    risk_level = models.CharField(max_length=8, choices=RiskLevel.choices, blank=True)
+    risk_factors = models.JSONField(default=list, blank=True)
+    flagged = models.BooleanField(default=False, help_text="A fraud alert was opened for review.")
+    client = models.ForeignKey(ApiClient, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    reversed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            # Every time-window rule and limit reads one card's history by transaction_time.
+            models.Index(fields=["card", "transaction_time"]),
+            models.Index(fields=["merchant_id", "transaction_time"]),
+            models.Index(fields=["created_at"]),
+            models.Index(fields=["transaction_time"]),
+            models.Index(fields=["response_code", "created_at"]),
+            models.Index(fields=["risk_score"]),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount_minor__gt=0), name="transaction_amount_positive"),
+            models.CheckConstraint(
+                condition=Q(risk_score__isnull=True) | Q(risk_score__lte=100),
+                name="transaction_risk_score_0_100",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.masked_pan} {self.amount} {self.currency} {self.reason}"
+
+    @property
+    def amount(self) -> str:
+        return money.to_major(self.amount_minor, self.currency)
+
+
+class FraudReport(models.Model):
+    """A cardholder dispute or chargeback: the transaction is confirmed fraud from
+    `reported_at` on. The fraud engine sees a report only at decisions after that time."""
+
+    id = models.BigAutoField(primary_key=True)
+    transaction = models.OneToOneField(Transaction, on_delete=models.PROTECT, related_name="fraud_report")
+    reason = models.CharField(max_length=200)
+    reported_at = models.DateTimeField(db_index=True)
+    client = models.ForeignKey(ApiClient, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-reported_at", "-id"]
+
+    def __str__(self):
+        return f"fraud report on {self.transaction_id}"

@@ -90,7 +90,10 @@ def test_amount_inputs_admit_only_positive_plain_decimals(schema):
 
 def test_the_card_number_appears_only_in_the_issuing_response(schema):
     with_pan = {component for component, name, _ in properties(schema) if name in {"pan", "cvv"}}
-    assert with_pan == {"IssuedCardOutput"}
+    # The authorization request carries a CVV in: an input, never an output.
+    assert with_pan == {"IssuedCardOutput", "AuthorizationRequest"}
+    for _, _, operation in operations(schema):
+        assert "AuthorizationRequest" not in str(operation["responses"])
 
     referencing = [
         (path, method, code)
@@ -136,7 +139,7 @@ def test_card_filters_are_documented(schema):
 def test_every_post_documents_the_idempotency_key(schema):
     for path, method, operation in operations(schema):
         headers = {p["name"]: p for p in operation.get("parameters", []) if p["in"] == "header"}
-        if method == "post" and path in MANAGEMENT_PATHS:
+        if method == "post":
             assert headers["Idempotency-Key"]["schema"]["maxLength"] == 255, path
         else:
             assert "Idempotency-Key" not in headers, (path, method)

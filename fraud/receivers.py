@@ -1,0 +1,33 @@
+"""The fraud app's side of the authorization signals (see transactions/signals.py)."""
+
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
+
+from fraud import scoring
+from fraud.models import CountryRisk, FraudSettings, MerchantCategoryRisk, Rule
+from fraud.services import alert_open, card_block_by_engine
+from transactions.signals import authorization_attempted, authorization_recorded
+
+
+@receiver(authorization_attempted)
+def assess_risk(sender, attempt, **kwargs):
+    return scoring.assess(attempt)
+
+
+@receiver(authorization_recorded)
+def react_to_outcome(sender, transaction, assessment, **kwargs):
+    if assessment.block_card and transaction.card is not None:
+        card_block_by_engine(card=transaction.card, reason=assessment.block_card)
+    if transaction.flagged:
+        top = ", ".join(f.code for f in assessment.factors[:3]) or "risk score"
+        alert_open(
+            transaction=transaction, reason=assessment.block_card or f"Score {transaction.risk_score}: {top}"
+        )
+
+
+@receiver([post_save, post_delete], sender=FraudSettings)
+@receiver([post_save, post_delete], sender=Rule)
+@receiver([post_save, post_delete], sender=CountryRisk)
+@receiver([post_save, post_delete], sender=MerchantCategoryRisk)
+def forget_config(sender, **kwargs):
+    scoring.forget_config()

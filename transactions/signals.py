@@ -1,0 +1,86 @@
+"""The seam between authorizations and risk scoring.
+
+The transactions app announces each authorization and its recorded outcome; whoever
+scores risk (the fraud app) listens. transactions never imports fraud.
+"""
+
+import datetime
+from dataclasses import dataclass, field
+
+from django.dispatch import Signal
+
+from cards.models import Card
+
+
+@dataclass(frozen=True)
+class RiskFactor:
+    code: str
+    score: int
+    detail: str
+
+    def as_dict(self) -> dict:
+        return {"code": self.code, "score": self.score, "detail": self.detail}
+
+
+@dataclass(frozen=True)
+class AuthorizationAttempt:
+    """What is known about an authorization before its decision. The card row is
+    locked for the duration of the decision."""
+
+    card: Card
+    amount_minor: int
+    currency: str
+    merchant_id: str
+    merchant_name: str
+    mcc: str
+    merchant_country: str
+    channel: str
+    transaction_time: datetime.datetime
+    cvv_result: str
+
+
+@dataclass(frozen=True)
+class RiskAssessment:
+    """A scorer's answer.
+
+    score: 0-100; level: low, medium or high; factors: why.
+    decline: the score reaches the decline threshold (decided 59 unless an earlier
+    check declines first).
+    review: open a fraud alert for an analyst (the transaction is `flagged`).
+    restriction: a reason the transaction is not permitted at all (decided 57), such
+    as a blocked merchant category or country.
+    block_card: a reason to block the card with this decision (for example the Nth
+    wrong CVV in a row); the scorer acts on it when the outcome is announced.
+    features: the values the scorer looked at, kept with the decision for analysts.
+    """
+
+    score: int
+    level: str
+    factors: list[RiskFactor] = field(default_factory=list)
+    decline: bool = False
+    review: bool = False
+    restriction: str | None = None
+    block_card: str | None = None
+    features: dict = field(default_factory=dict)
+
+
+NO_RISK = RiskAssessment(score=0, level="low")
+
+authorization_attempted = Signal()
+"""Sent by the authorization service before it decides, inside its database
+transaction, for every request on a known card.
+
+Keyword arguments: `attempt` (AuthorizationAttempt).
+A receiver returns a RiskAssessment (or None to abstain). When a receiver raises,
+the authorization fails closed: it is declined as suspected fraud.
+"""
+
+authorization_recorded = Signal()
+"""Sent after the decision is recorded, inside the same database transaction.
+
+Keyword arguments: `transaction` (transactions.models.Transaction) and `assessment`
+(the combined RiskAssessment, NO_RISK for unknown cards).
+Receivers act on the outcome (fraud alerts, card blocks); they return nothing. When
+one raises, the whole authorization rolls back: no decision stands without its
+reactions.
+"""
