@@ -37,7 +37,8 @@ def test_settings_are_the_documented_ones():
     assert settings.AXES_FAILURE_LIMIT == 10
     assert settings.AXES_COOLOFF_TIME.total_seconds() == 30 * 60
     assert settings.AXES_LOCKOUT_PARAMETERS == ["username", "ip_address"]
-    assert settings.SESSION_COOKIE_AGE == 900 and settings.SESSION_SAVE_EVERY_REQUEST
+    assert settings.SESSION_COOKIE_AGE == 900
+    assert "cardsystem.sessions.IdleTimeoutMiddleware" in settings.MIDDLEWARE
 
 
 # --- Lockout ---------------------------------------------------------------------------------------
