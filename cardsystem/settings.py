@@ -239,7 +239,8 @@ LOGGING = {
     "handlers": {
         "console": {"class": "logging.StreamHandler", "formatter": "json"},
         "decisions_file": {
-            "class": "logging.handlers.RotatingFileHandler",
+            # Rotation under a file lock: several gunicorn workers share the file.
+            "class": "concurrent_log_handler.ConcurrentRotatingFileHandler",
             "filename": str(LOG_DIR / "authorizations.log"),
             "maxBytes": env.int("LOG_FILE_MAX_BYTES", default=50 * 1024 * 1024),
             "backupCount": env.int("LOG_FILE_BACKUPS", default=10),

@@ -1,4 +1,4 @@
-"""What the rules look at, read point in time: only transactions before the attempt's
+"""What the rules look at, read point in time: only transactions up to the attempt's
 `transaction_time` and fraud reports filed before it count.
 
 Each function is one indexed query over a bounded window (transactions by
@@ -20,12 +20,17 @@ DAY = datetime.timedelta(days=1)
 HISTORY = datetime.timedelta(days=30)
 
 APPROVED = Q(status=Transaction.Status.APPROVED)
+# Only where the card itself was: an online merchant's country says nothing about
+# where the cardholder is.
+CARD_PRESENT = [Transaction.Channel.POS, Transaction.Channel.ATM]
+CVV_CHECKED = [Transaction.CvvResult.MATCH, Transaction.CvvResult.MISMATCH]
 
 
 @dataclass(frozen=True)
 class CardActivity:
-    """The card's recent history before the attempt. Counts are of every attempt
-    (declines say something too); amounts are of approvals only."""
+    """The card's history up to the attempt, the attempt itself not included (it is not
+    recorded yet). Counts are of every attempt (declines say something too); amounts are
+    of approvals only. `previous_*` is the latest card-present transaction."""
 
     count_1m: int
     count_1h: int
@@ -45,7 +50,11 @@ class CardActivity:
 
 
 def card_activity(card: Card, at: datetime.datetime) -> CardActivity:
-    before = Transaction.objects.filter(card=card, transaction_time__lt=at)
+    """Windows end at `at` inclusive and start at `at - window` inclusive. A transaction
+    recorded earlier with the same time is part of the history: acquirers often send
+    whole seconds, and a burst within one second must still count. A transaction with a
+    later time (recorded first, by store-and-forward) never counts."""
+    before = Transaction.objects.filter(card=card, transaction_time__lte=at)
     totals = before.filter(transaction_time__gte=at - HISTORY).aggregate(
         count_1m=Count("pk", filter=Q(transaction_time__gte=at - MINUTE)),
         count_1h=Count("pk", filter=Q(transaction_time__gte=at - HOUR)),
@@ -55,7 +64,12 @@ def card_activity(card: Card, at: datetime.datetime) -> CardActivity:
         approved_count_30d=Count("pk", filter=APPROVED),
         approved_amount_30d=Sum("amount_minor", filter=APPROVED),
     )
-    previous = before.order_by("-transaction_time").values("transaction_time", "merchant_country").first()
+    previous = (
+        before.filter(channel__in=CARD_PRESENT)
+        .order_by("-transaction_time", "-created_at")
+        .values("transaction_time", "merchant_country")
+        .first()
+    )
     return CardActivity(
         **{name: value or 0 for name, value in totals.items()},
         previous_time=previous["transaction_time"] if previous else None,
@@ -63,17 +77,17 @@ def card_activity(card: Card, at: datetime.datetime) -> CardActivity:
     )
 
 
-def cvv_mismatches_in_a_row(card: Card, at: datetime.datetime, look_back: int) -> int:
-    """Wrong CVVs among the card's latest checked CVVs before `at`, up to the first right
-    one. Only since the card's last status change: unblocking starts the count afresh."""
-    checked = Transaction.objects.filter(
-        card=card,
-        transaction_time__lt=at,
-        cvv_result__in=[Transaction.CvvResult.MATCH, Transaction.CvvResult.MISMATCH],
-    )
+def cvv_mismatches_in_a_row(card: Card, look_back: int) -> int:
+    """Wrong CVVs among the card's latest checked CVVs, up to the first right one.
+
+    In the order the attempts arrived (`created_at`), not by `transaction_time`: the
+    time is the acquirer's to set, and an attacker who sent every guess with the same or
+    an earlier time would otherwise never be counted. Only since the card's last status
+    change: unblocking starts the count afresh."""
+    checked = Transaction.objects.filter(card=card, cvv_result__in=CVV_CHECKED)
     if card.status_changed_at:
         checked = checked.filter(created_at__gt=card.status_changed_at)
-    results = checked.order_by("-transaction_time").values_list("cvv_result", flat=True)[:look_back]
+    results = checked.order_by("-created_at").values_list("cvv_result", flat=True)[:look_back]
     streak = 0
     for result in results:
         if result != Transaction.CvvResult.MISMATCH:
@@ -84,11 +98,12 @@ def cvv_mismatches_in_a_row(card: Card, at: datetime.datetime, look_back: int) -
 
 def merchant_fraud_cards(merchant_id: str, at: datetime.datetime, window: datetime.timedelta) -> int:
     """Distinct cards with confirmed fraud at this merchant in the window, counting only
-    reports filed before `at`."""
+    reports filed strictly before `at`."""
     return (
         FraudReport.objects.filter(
             reported_at__lt=at,
             transaction__merchant_id=merchant_id,
+            transaction__card__isnull=False,  # unknown-card attempts are not "cards"
             transaction__transaction_time__gte=at - window,
             transaction__transaction_time__lt=at,
         )

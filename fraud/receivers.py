@@ -1,5 +1,6 @@
 """The fraud app's side of the authorization signals (see transactions/signals.py)."""
 
+from django.db import transaction as db
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
@@ -31,3 +32,6 @@ def react_to_outcome(sender, transaction, assessment, **kwargs):
 @receiver([post_save, post_delete], sender=MerchantCategoryRisk)
 def forget_config(sender, **kwargs):
     scoring.forget_config()
+    # Once more at commit: a decision in this process between the save and its commit
+    # reads the old rows and would keep them for the whole CONFIG_TTL_SECONDS.
+    db.on_commit(scoring.forget_config)

@@ -2,10 +2,12 @@
 
 Every number a rule uses comes from its Rule row (points and params), the lists of
 high-risk and blocked countries and merchant categories, or FraudSettings; nothing
-here is a tuning knob. Each factor carries a detail an analyst can read.
+here is a tuning knob. Each factor carries a detail an analyst can read, naming the
+numbers that made the rule fire (never card data).
 """
 
 import datetime
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -13,18 +15,20 @@ from decimal import Decimal
 
 from cardsystem import money
 from fraud import features
-from fraud.geography import distance_km
+from fraud.geography import distance_km, neighbours
 from fraud.models import CountryRisk, FraudSettings, MerchantCategoryRisk, Rule
 from transactions.models import Transaction
 from transactions.signals import AuthorizationAttempt, RiskAssessment, RiskFactor
 
 CONFIG_TTL_SECONDS = 5.0
+DEFAULT_LARGE_AMOUNT = "1000"
 
 
 @dataclass(frozen=True)
 class RuleConfig:
     score: int
     params: dict
+    enabled: bool = True
 
 
 @dataclass(frozen=True)
@@ -32,7 +36,10 @@ class FraudConfig:
     review_threshold: int
     decline_threshold: int
     cvv_failure_limit: int
-    rules: dict[str, RuleConfig]  # enabled rules only
+    # Every rule, disabled ones too: amount_large's threshold is the yardstick of other
+    # rules (velocity_amount, large_amount_velocity, cardholder_age) even when it adds no
+    # points itself.
+    rules: dict[str, RuleConfig]
     countries: dict[str, str]  # country -> level
     mccs: dict[str, str]  # mcc -> level
 
@@ -41,8 +48,10 @@ _cached: tuple[float, FraudConfig] | None = None
 
 
 def load_config() -> FraudConfig:
-    """The configuration, re-read at most every few seconds per process: staff changes
-    reach every app server within CONFIG_TTL_SECONDS, without a query per decision."""
+    """The configuration, re-read at most every CONFIG_TTL_SECONDS per process, without
+    a query per decision. Saving or deleting a Rule, FraudSettings, CountryRisk or
+    MerchantCategoryRisk through the ORM forgets this copy at once (fraud/receivers.py);
+    other processes see the change within CONFIG_TTL_SECONDS."""
     global _cached
     now = time.monotonic()
     if _cached and now - _cached[0] < CONFIG_TTL_SECONDS:
@@ -52,7 +61,7 @@ def load_config() -> FraudConfig:
         review_threshold=stored.review_threshold,
         decline_threshold=stored.decline_threshold,
         cvv_failure_limit=stored.cvv_failure_limit,
-        rules={r.code: RuleConfig(r.score, r.params or {}) for r in Rule.objects.filter(enabled=True)},
+        rules={r.code: RuleConfig(r.score, r.params or {}, r.enabled) for r in Rule.objects.all()},
         countries=dict(CountryRisk.objects.values_list("country", "level")),
         mccs=dict(MerchantCategoryRisk.objects.values_list("mcc", "level")),
     )
@@ -61,9 +70,18 @@ def load_config() -> FraudConfig:
 
 
 def forget_config() -> None:
-    """Drop this process's copy (called when staff save a change)."""
+    """Drop this process's copy, so that the next decision reads the database.
+
+    The receivers call it on post_save and post_delete. A queryset `.update()`,
+    `.delete()` or `bulk_create()` sends no such signal: call forget_config() after one,
+    or the change takes up to CONFIG_TTL_SECONDS to apply."""
     global _cached
     _cached = None
+
+
+def _number(params: dict, key: str, default) -> Decimal:
+    """A numeric param, exact (0.5 stays one half, not a binary float)."""
+    return Decimal(str(params.get(key, default)))
 
 
 @dataclass(frozen=True)
@@ -72,18 +90,25 @@ class Context:
     config: FraudConfig
     activity: features.CardActivity
 
-    def amount(self, minor: int | float) -> str:
-        return money.format_amount(int(minor), self.attempt.currency)
+    def amount(self, minor: int | float | Decimal) -> str:
+        return money.format_amount(round(minor), self.attempt.currency)
 
     def large_amount_minor(self) -> int:
         """The large-amount threshold in the attempt's currency (per-currency override
-        or the default, both decimal strings in major units)."""
-        params = self.config.rules.get("amount_large", RuleConfig(0, {})).params
-        text = params.get("per_currency", {}).get(self.attempt.currency, params.get("threshold", "1000"))
+        or the default, both decimal strings in major units), read whether or not the
+        amount_large rule is enabled."""
+        rule_config = self.config.rules.get("amount_large")
+        params = rule_config.params if rule_config else {}
+        per_currency = params.get("per_currency") or {}
+        text = str(per_currency.get(self.attempt.currency, params.get("threshold", DEFAULT_LARGE_AMOUNT)))
         try:
-            return money.to_minor(str(text), self.attempt.currency)
-        except money.MoneyError:
-            return money.to_minor(str(int(Decimal(str(text)))), self.attempt.currency)
+            return money.to_minor(text, self.attempt.currency)
+        except money.MoneyError:  # more decimals than the currency has: whole units
+            return money.to_minor(str(int(Decimal(text))), self.attempt.currency)
+
+    def fraction_of_large(self, fraction: Decimal) -> int:
+        """The smallest amount (minor units) at or above `fraction` of the large amount."""
+        return math.ceil(fraction * self.large_amount_minor())
 
 
 RuleFunction = Callable[[Context, dict], str | None]
@@ -128,14 +153,19 @@ def _amount_large(ctx, params):
 
 @rule("amount_unusual")
 def _amount_unusual(ctx, params):
-    average = ctx.activity.average_amount_30d
-    if average is None or ctx.activity.approved_count_30d < params.get("min_history", 5):
+    a, amount = ctx.activity, ctx.attempt.amount_minor
+    history = int(params.get("min_history", 5))
+    # Amounts are positive, so with at least one approval the average is too.
+    if a.approved_count_30d < max(history, 1):
         return None
-    multiple = params.get("multiple", 5)
-    if ctx.attempt.amount_minor >= multiple * average:
+    multiple = _number(params, "multiple", 5)
+    # amount >= multiple * (total / count), in integers and decimals: exact at the edge.
+    if amount * a.approved_count_30d >= multiple * a.approved_amount_30d:
+        ratio = Decimal(amount * a.approved_count_30d) / a.approved_amount_30d
         return (
-            f"Amount is {ctx.attempt.amount_minor / average:.1f} times this card's 30-day average "
-            f"of {ctx.amount(average)}."
+            f"Amount {ctx.amount(amount)} is {ratio:.2f} times this card's 30-day average of "
+            f"{ctx.amount(a.average_amount_30d)} over {a.approved_count_30d} approvals "
+            f"(fires from {multiple} times)."
         )
     return None
 
@@ -148,8 +178,9 @@ def _velocity_count(ctx, params):
         (a.count_1h, params.get("per_hour", 10), "hour"),
         (a.count_24h, params.get("per_day", 30), "24 hours"),
     ):
-        if count + 1 > limit:
-            return f"{count + 1} transactions on this card in the last {window} (more than {limit})."
+        # The history does not hold the attempt itself: + 1 counts it, once.
+        if count + 1 > int(limit):
+            return f"{count + 1} transactions on this card in the last {window}, more than {limit}."
     return None
 
 
@@ -157,42 +188,50 @@ def _velocity_count(ctx, params):
 def _velocity_amount(ctx, params):
     large = ctx.large_amount_minor()
     a, amount = ctx.activity, ctx.attempt.amount_minor
-    for spent, multiple, window in (
-        (a.approved_amount_1h, params.get("hour_multiple", 2), "hour"),
-        (a.approved_amount_24h, params.get("day_multiple", 5), "24 hours"),
+    for spent, key, default, window in (
+        (a.approved_amount_1h, "hour_multiple", 2, "hour"),
+        (a.approved_amount_24h, "day_multiple", 5, "24 hours"),
     ):
-        limit = multiple * large
+        limit = _number(params, key, default) * large
         if spent + amount > limit:
-            return f"{ctx.amount(spent + amount)} spent in the last {window}, above {ctx.amount(limit)}."
+            return (
+                f"{ctx.amount(spent)} approved in the last {window} plus {ctx.amount(amount)} makes "
+                f"{ctx.amount(spent + amount)}, above {ctx.amount(limit)}."
+            )
     return None
 
 
 @rule("large_amount_velocity")
 def _large_amount_velocity(ctx, params):
-    large = ctx.large_amount_minor()
-    per_hour = params.get("per_hour", 3)
-    if (
-        ctx.attempt.amount_minor >= params.get("amount_fraction", 0.5) * large
-        and ctx.activity.count_1h + 1 >= per_hour
-    ):
-        return f"Large amount during a burst: {ctx.activity.count_1h + 1} transactions in the last hour."
+    at_least = ctx.fraction_of_large(_number(params, "amount_fraction", "0.5"))
+    per_hour = int(params.get("per_hour", 3))
+    count = ctx.activity.count_1h + 1
+    if ctx.attempt.amount_minor >= at_least and count >= per_hour:
+        return (
+            f"Amount {ctx.amount(ctx.attempt.amount_minor)} (from {ctx.amount(at_least)}) as one of "
+            f"{count} transactions in the last hour (from {per_hour})."
+        )
     return None
 
 
 @rule("cardholder_age")
 def _cardholder_age(ctx, params):
     holder = ctx.attempt.card.cardholder
-    if (
-        holder is None
-        or ctx.attempt.amount_minor < params.get("amount_fraction", 0.5) * ctx.large_amount_minor()
-    ):
+    at_least = ctx.fraction_of_large(_number(params, "amount_fraction", "0.5"))
+    if holder is None or ctx.attempt.amount_minor < at_least:
         return None
     age = holder.age_on(ctx.attempt.transaction_time.date())
-    if age < params.get("young_below", 21):
-        return f"Cardholder aged {age} spending {ctx.amount(ctx.attempt.amount_minor)}."
-    if age >= params.get("old_from", 75):
-        return f"Cardholder aged {age} spending {ctx.amount(ctx.attempt.amount_minor)}."
-    return None
+    young_below, old_from = int(params.get("young_below", 21)), int(params.get("old_from", 75))
+    if age < young_below:
+        band = f"under {young_below}"
+    elif age >= old_from:
+        band = f"{old_from} or older"
+    else:
+        return None
+    return (
+        f"Cardholder aged {age} ({band}) spending {ctx.amount(ctx.attempt.amount_minor)} "
+        f"(from {ctx.amount(at_least)})."
+    )
 
 
 @rule("foreign_country")
@@ -212,18 +251,28 @@ def _high_risk_country(ctx, params):
 
 @rule("impossible_travel")
 def _impossible_travel(ctx, params):
-    a = ctx.activity
-    if not a.previous_time or not a.previous_country or a.previous_country == ctx.attempt.merchant_country:
+    """Between two card-present transactions only (the country of an online merchant is
+    not where the cardholder is), and never between neighbours (see geography.py)."""
+    a, here = ctx.activity, ctx.attempt.merchant_country
+    if (
+        ctx.attempt.channel not in features.CARD_PRESENT
+        or not a.previous_time
+        or not a.previous_country
+        or a.previous_country == here
+        or neighbours(a.previous_country, here)
+    ):
         return None
-    distance = distance_km(a.previous_country, ctx.attempt.merchant_country)
-    if distance is None or distance < params.get("min_distance_km", 500):
+    distance = distance_km(a.previous_country, here)
+    if distance is None or distance < float(params.get("min_distance_km", 500)):
         return None
+    # At least a minute: two countries at the same second would divide by zero.
     hours = max((ctx.attempt.transaction_time - a.previous_time) / datetime.timedelta(hours=1), 1 / 60)
-    speed = distance / hours
-    if speed > params.get("max_speed_kmh", 900):
+    speed, max_speed = distance / hours, float(params.get("max_speed_kmh", 1200))
+    if speed > max_speed:
+        elapsed = f"{hours * 60:.0f} min" if hours < 1 else f"{hours:.1f} h"
         return (
-            f"{a.previous_country} to {ctx.attempt.merchant_country} ({distance:,.0f} km) in "
-            f"{hours:.1f} h would need {speed:,.0f} km/h."
+            f"{a.previous_country} to {here} ({distance:,.0f} km) in {elapsed} would need "
+            f"{speed:,.0f} km/h, above {max_speed:,.0f} km/h."
         )
     return None
 
@@ -237,11 +286,15 @@ def _high_risk_mcc(ctx, params):
 
 @rule("reported_merchant")
 def _reported_merchant(ctx, params):
-    window = datetime.timedelta(days=params.get("window_days", 90))
+    window = datetime.timedelta(days=int(params.get("window_days", 90)))
+    min_cards = int(params.get("min_cards", 2))
     cards = features.merchant_fraud_cards(ctx.attempt.merchant_id, ctx.attempt.transaction_time, window)
-    if cards >= params.get("min_cards", 2):
-        merchant = ctx.attempt.merchant_id
-        return f"{cards} cards had confirmed fraud at merchant {merchant} in the last {window.days} days."
+    if cards >= min_cards:
+        noun = "card" if cards == 1 else "cards"
+        return (
+            f"{cards} {noun} had confirmed fraud at merchant {ctx.attempt.merchant_id} in the last "
+            f"{window.days} days (from {min_cards})."
+        )
     return None
 
 
@@ -249,6 +302,9 @@ def _reported_merchant(ctx, params):
 
 
 def assess(attempt: AuthorizationAttempt, config: FraudConfig | None = None) -> RiskAssessment:
+    """Score an attempt. Factors come most points first (ties by code), except that the
+    0-point reasons that decide on their own (a blocked country or merchant category,
+    the wrong CVV that blocks the card) lead the list: they say why, not how much."""
     config = config or load_config()
     ctx = Context(
         attempt=attempt,
@@ -258,10 +314,10 @@ def assess(attempt: AuthorizationAttempt, config: FraudConfig | None = None) -> 
     factors = []
     for code, rule_config in config.rules.items():
         function = RULES.get(code)
-        detail = function(ctx, rule_config.params) if function else None
+        detail = function(ctx, rule_config.params) if function and rule_config.enabled else None
         if detail:
             factors.append(RiskFactor(code=code, score=rule_config.score, detail=detail))
-    factors.sort(key=lambda f: -f.score)
+    factors.sort(key=lambda f: (-f.score, f.code))
     score = min(100, sum(f.score for f in factors))
 
     restriction = None
@@ -275,18 +331,14 @@ def assess(attempt: AuthorizationAttempt, config: FraudConfig | None = None) -> 
     block_card = None
     if attempt.cvv_result == Transaction.CvvResult.MISMATCH and attempt.card.status == "active":
         limit = config.cvv_failure_limit
-        streak = features.cvv_mismatches_in_a_row(attempt.card, attempt.transaction_time, limit) + 1
+        streak = features.cvv_mismatches_in_a_row(attempt.card, limit) + 1
         if streak >= limit:
             block_card = f"{streak} wrong CVVs in a row."
             factors.insert(0, RiskFactor("cvv_failures_in_a_row", 0, f"{block_card} The card is blocked."))
 
     return RiskAssessment(
         score=score,
-        level="high"
-        if score >= config.decline_threshold
-        else "medium"
-        if score >= config.review_threshold
-        else "low",
+        level=_level(score, config),
         factors=factors,
         decline=score >= config.decline_threshold,
         review=score >= config.review_threshold,
@@ -294,6 +346,14 @@ def assess(attempt: AuthorizationAttempt, config: FraudConfig | None = None) -> 
         block_card=block_card,
         features=_features_for_analysts(ctx),
     )
+
+
+def _level(score: int, config: FraudConfig) -> str:
+    if score >= config.decline_threshold:
+        return "high"
+    if score >= config.review_threshold:
+        return "medium"
+    return "low"
 
 
 def _features_for_analysts(ctx: Context) -> dict:

@@ -12,6 +12,11 @@ from fraud.models import FraudAlert
 from transactions.models import Transaction
 
 ENGINE = Actor.system("fraud engine")
+DECISIONS = (
+    FraudAlert.Status.INVESTIGATING,
+    FraudAlert.Status.CONFIRMED_FRAUD,
+    FraudAlert.Status.FALSE_POSITIVE,
+)
 
 
 def alert_open(*, transaction: Transaction, reason: str) -> FraudAlert:
@@ -36,9 +41,14 @@ def alert_decide(
     *, alert: FraudAlert, status: str, actor: Actor, notes: str = "", block_card: bool = False
 ) -> FraudAlert:
     """Move an alert along open -> investigating -> confirmed fraud / false positive.
-    Confirming fraud can block the card in the same transaction."""
-    if status not in FraudAlert.Status.values:
-        raise ValidationError({"status": "Unknown alert status."})
+    Confirming fraud can block the card in the same transaction.
+
+    ValidationError (nothing written) for a status that is not a decision or block_card
+    without confirmed fraud; ConflictError for an alert already decided."""
+    if status not in DECISIONS:
+        if status == FraudAlert.Status.OPEN:
+            raise ValidationError({"status": "An alert cannot be reopened."})
+        raise ValidationError({"status": f"Unknown alert status: use {', '.join(DECISIONS)}."})
     if block_card and status != FraudAlert.Status.CONFIRMED_FRAUD:
         raise ValidationError({"block_card": "Only confirmed fraud blocks the card."})
     with transaction.atomic():
@@ -77,3 +87,79 @@ def alert_decide(
                     actor=actor,
                 )
     return alert
+
+
+# --- Configuration: thresholds, rules and risk lists, as staff edit them in the admin --------------
+
+
+def _config_snapshot(obj) -> dict:
+    """The editable values of a configuration row, JSON-ready (countries as codes)."""
+    values = {}
+    for field in obj._meta.concrete_fields:
+        if field.primary_key or field.name == "updated_at":
+            continue
+        value = field.value_from_object(obj)
+        values[field.name] = getattr(value, "code", value)
+    return values
+
+
+def _config_check(obj) -> None:
+    from fraud.models import FraudSettings, Rule
+    from fraud.params import param_messages, validate_rule_params, validate_thresholds
+
+    if isinstance(obj, FraudSettings):
+        errors = validate_thresholds(review=obj.review_threshold, decline=obj.decline_threshold)
+        if errors:
+            raise ValidationError(errors)
+    if isinstance(obj, Rule):
+        errors = validate_rule_params(obj.code, obj.params)
+        if errors:
+            raise ValidationError({"params": param_messages(errors)})
+    obj.full_clean()
+
+
+def fraud_config_save(*, obj, actor: Actor):
+    """Save fraud settings, a rule or a risk-list entry with its audit row (before and
+    after). Raises ValidationError (nothing written) for values the engine cannot use.
+    The next authorization in this process scores with the change; other processes
+    re-read within fraud.scoring.CONFIG_TTL_SECONDS."""
+    from fraud import scoring
+
+    _config_check(obj)
+    model = type(obj)
+    with transaction.atomic():
+        stored = model.objects.select_for_update().filter(pk=obj.pk).first() if obj.pk else None
+        before = _config_snapshot(stored) if stored is not None else None
+        obj.save()
+        audit_record(
+            actor=actor,
+            action=AuditAction.FRAUD_CONFIG_CHANGED,
+            target=obj,
+            details={"model": model._meta.label_lower, "before": before, "after": _config_snapshot(obj)},
+        )
+        transaction.on_commit(scoring.forget_config)
+    scoring.forget_config()
+    return obj
+
+
+def fraud_config_delete(*, obj, actor: Actor) -> None:
+    """Delete a risk-list entry with its audit row. Settings and rules are never deleted."""
+    from fraud import scoring
+    from fraud.models import CountryRisk, MerchantCategoryRisk
+
+    if not isinstance(obj, CountryRisk | MerchantCategoryRisk):
+        raise ValidationError("Only risk-list entries can be deleted; switch a rule off instead.")
+    model = type(obj)
+    with transaction.atomic():
+        stored = model.objects.select_for_update().filter(pk=obj.pk).first()
+        if stored is None:
+            return
+        audit_record(
+            actor=actor,
+            action=AuditAction.FRAUD_CONFIG_CHANGED,
+            target=stored,
+            details={"model": model._meta.label_lower, "before": _config_snapshot(stored), "after": None},
+        )
+        stored.delete()
+        transaction.on_commit(scoring.forget_config)
+    scoring.forget_config()

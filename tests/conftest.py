@@ -18,9 +18,15 @@ def _fast_and_isolated(settings):
 def _clear_cache():
     from django.core.cache import cache
 
+    from fraud import scoring
+
+    # The fraud configuration is cached per process; a test's rolled-back rule
+    # changes must not leak into the next test's decisions.
     cache.clear()
+    scoring.forget_config()
     yield
     cache.clear()
+    scoring.forget_config()
 
 
 def _api(*scopes):

@@ -1,10 +1,19 @@
+"""Authorizations, reversals, the transaction list and fraud reports (API.md)."""
+
 import datetime
 
 import django_filters
-from django.shortcuts import get_object_or_404
+from django import forms
 from django.utils import timezone
-from drf_spectacular.utils import extend_schema, extend_schema_serializer, extend_schema_view
+from django.utils.dateparse import parse_datetime
+from drf_spectacular.utils import (
+    extend_schema,
+    extend_schema_field,
+    extend_schema_serializer,
+    extend_schema_view,
+)
 from rest_framework import generics, serializers, status
+from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -34,18 +43,29 @@ from transactions.services import (
 MAX_FUTURE = datetime.timedelta(minutes=5)
 
 
+RISK_LEVEL_SCHEMA = {
+    "type": "string",
+    "enum": Transaction.RiskLevel.values,
+    "nullable": True,
+    "description": "low, medium or high; null for an unknown card.",
+}
+
+
 class RiskFactorOutput(serializers.Serializer):
     code = serializers.CharField()
     score = serializers.IntegerField()
     detail = serializers.CharField()
 
 
-class TransactionOutput(serializers.ModelSerializer):
-    card = serializers.UUIDField(source="card_id", allow_null=True)
-    amount = MoneyOutputField("amount_minor")
+class AuthorizationOutput(serializers.ModelSerializer):
+    """The decision, exactly the fields of the contract."""
+
+    risk_score = serializers.IntegerField(
+        min_value=0, max_value=100, allow_null=True, help_text="Null for an unknown card."
+    )
     risk_level = serializers.SerializerMethodField()
     risk_factors = RiskFactorOutput(many=True)
-    merchant_country = serializers.CharField(source="merchant_country.code")
+    amount = MoneyOutputField("amount_minor")
 
     class Meta:
         model = Transaction
@@ -61,19 +81,33 @@ class TransactionOutput(serializers.ModelSerializer):
             "amount",
             "currency",
             "masked_pan",
+            "transaction_time",
+            "created_at",
+        ]
+
+    @extend_schema_field(RISK_LEVEL_SCHEMA)
+    def get_risk_level(self, transaction) -> str | None:
+        return transaction.risk_level or None
+
+
+class TransactionOutput(AuthorizationOutput):
+    """The decision and the rest of what was recorded, for the back office."""
+
+    card = serializers.UUIDField(source="card_id", allow_null=True)
+    merchant_country = serializers.CharField(source="merchant_country.code")
+
+    class Meta(AuthorizationOutput.Meta):
+        fields = [
+            *AuthorizationOutput.Meta.fields[:-1],
             "card",
             "merchant_id",
             "merchant_name",
             "mcc",
             "merchant_country",
             "channel",
-            "transaction_time",
             "reversed_at",
             "created_at",
         ]
-
-    def get_risk_level(self, transaction) -> str | None:
-        return transaction.risk_level or None
 
 
 class AuthorizationApi(APIView):
@@ -81,7 +115,12 @@ class AuthorizationApi(APIView):
 
     @extend_schema_serializer(component_name="Authorization")
     class InputSerializer(InputSerializer):
-        card_number = serializers.CharField(max_length=19, trim_whitespace=False)
+        card_number = serializers.RegexField(
+            r"\A[0-9]{12,19}\Z",
+            max_length=19,
+            trim_whitespace=False,
+            error_messages={"invalid": "A card number is 12 to 19 digits."},
+        )
         expiry_month = StrictIntegerField(min_value=1, max_value=12)
         expiry_year = StrictIntegerField(min_value=2000, max_value=2099)
         cvv = serializers.RegexField(
@@ -104,8 +143,6 @@ class AuthorizationApi(APIView):
         transaction_time = AwareDateTimeField(required=False)
 
         def validate_card_number(self, value):
-            if not (value.isascii() and value.isdigit() and 12 <= len(value) <= 19):
-                raise serializers.ValidationError("A card number is 12 to 19 digits.")
             if not luhn_valid(value):
                 raise serializers.ValidationError("This is not a valid card number (Luhn check).")
             return value
@@ -122,7 +159,10 @@ class AuthorizationApi(APIView):
             return attrs
 
     @extend_schema(
-        request=InputSerializer, responses={201: TransactionOutput, **error_responses(400, 409, 413, 415)}
+        request=InputSerializer,
+        responses={201: AuthorizationOutput, **error_responses(400, 409, 413, 415)},
+        description="Every well-formed request is a decision, recorded and answered 201 "
+        "(declines and unknown cards included); a malformed one is a 400 and writes nothing.",
     )
     @idempotent()
     def post(self, request):
@@ -131,20 +171,66 @@ class AuthorizationApi(APIView):
         decided = authorization_decide(
             request=AuthorizationRequest(**data.validated_data), client=request.auth
         )
-        return Response(TransactionOutput(decided).data, status=status.HTTP_201_CREATED)
+        return Response(AuthorizationOutput(decided).data, status=status.HTTP_201_CREATED)
+
+
+def _transaction_or_404(**lookup) -> Transaction:
+    transaction = Transaction.objects.filter(**lookup).first()
+    if transaction is None:
+        raise NotFound("Not found.")
+    return transaction
 
 
 class AuthorizationReverseApi(APIView):
     required_scope = "authorize"
 
-    @extend_schema(request=None, responses={201: TransactionOutput, **error_responses(404, 409)})
+    @extend_schema(
+        request=None,
+        responses={201: TransactionOutput, **error_responses(400, 404, 409, 413, 415)},
+        description="Reverses an approval once, restoring the balance. Only the API client "
+        "that submitted the authorization can reverse it (anyone else: 404).",
+    )
     @idempotent()
     def post(self, request, transaction_id):
-        transaction = get_object_or_404(Transaction, pk=transaction_id)
-        if transaction.client_id not in (None, request.auth.pk):
-            return Response({"detail": "Not found."}, status=status.HTTP_404_NOT_FOUND)
+        # Another client's transaction is not found, not forbidden: its existence is
+        # nobody else's business.
+        transaction = _transaction_or_404(pk=transaction_id, client=request.auth)
         reversed_ = authorization_reverse(transaction=transaction, actor=Actor.for_request(request))
         return Response(TransactionOutput(reversed_).data, status=status.HTTP_201_CREATED)
+
+
+class AwareDateTimeFormField(forms.DateTimeField):
+    """ISO 8601 with a time zone, for query parameters: a naive time is an error,
+    where django-filter would read it in TIME_ZONE."""
+
+    default_error_messages = {
+        "invalid": "Give an ISO 8601 time with its zone, such as 2026-11-24T10:15:00Z "
+        "(in a URL, encode the + of an offset).",
+        "naive": "Give the time zone, as in 2026-11-24T10:15:00Z or +01:00.",
+    }
+
+    def to_python(self, value):
+        if value in self.empty_values:
+            return None
+        try:
+            parsed = parse_datetime(value.strip()) if len(value) <= 64 else None
+        except ValueError:  # well formed, but no such time
+            parsed = None
+        if parsed is None or not 2000 <= parsed.year <= 2100:
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
+        if parsed.tzinfo is None:
+            raise forms.ValidationError(self.error_messages["naive"], code="naive")
+        return parsed
+
+
+class AwareDateTimeFilter(django_filters.IsoDateTimeFilter):
+    field_class = AwareDateTimeFormField
+
+
+class RiskScoreFilter(django_filters.NumberFilter):
+    """A whole number 0-100 (a risk score), not any decimal."""
+
+    field_class = forms.IntegerField
 
 
 class TransactionFilter(django_filters.FilterSet):
@@ -152,12 +238,10 @@ class TransactionFilter(django_filters.FilterSet):
     status = django_filters.ChoiceFilter(choices=Transaction.Status.choices)
     response_code = django_filters.ChoiceFilter(choices=Transaction._meta.get_field("response_code").choices)
     flagged = StrictBooleanFilter()
-    min_risk = django_filters.NumberFilter(
-        field_name="risk_score", lookup_expr="gte", min_value=0, max_value=100
-    )
-    since = django_filters.IsoDateTimeFilter(field_name="transaction_time", lookup_expr="gte")
-    until = django_filters.IsoDateTimeFilter(field_name="transaction_time", lookup_expr="lt")
-    merchant_id = django_filters.CharFilter()
+    min_risk = RiskScoreFilter(field_name="risk_score", lookup_expr="gte", min_value=0, max_value=100)
+    since = AwareDateTimeFilter(field_name="transaction_time", lookup_expr="gte")
+    until = AwareDateTimeFilter(field_name="transaction_time", lookup_expr="lt")
+    merchant_id = django_filters.CharFilter(max_length=64)
 
     class Meta:
         model = Transaction
@@ -199,10 +283,12 @@ class FraudReportApi(APIView):
     @extend_schema(
         request=InputSerializer,
         responses={201: FraudReportOutput, **error_responses(400, 404, 409, 413, 415)},
+        description="Labels the transaction confirmed fraud from `reported_at` (default now; "
+        "not in the future, not before the transaction's `transaction_time`). Once per transaction.",
     )
     @idempotent()
     def post(self, request, transaction_id):
-        transaction = get_object_or_404(Transaction, pk=transaction_id)
+        transaction = _transaction_or_404(pk=transaction_id)
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         report = fraud_report_create(

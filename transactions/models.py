@@ -56,6 +56,9 @@ class Transaction(models.Model):
     risk_score = models.PositiveSmallIntegerField(null=True, blank=True)
     risk_level = models.CharField(max_length=8, choices=RiskLevel.choices, blank=True)
     risk_factors = models.JSONField(default=list, blank=True)
+    risk_features = models.JSONField(
+        default=dict, blank=True, help_text="The values the risk assessment looked at, as of the decision."
+    )
     flagged = models.BooleanField(default=False, help_text="A fraud alert was opened for review.")
     client = models.ForeignKey(ApiClient, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     reversed_at = models.DateTimeField(null=True, blank=True)

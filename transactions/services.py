@@ -8,6 +8,7 @@ with its ledger entry; then `authorization_recorded` lets the fraud app react.
 
 import calendar
 import datetime
+import functools
 import logging
 import time
 from dataclasses import dataclass
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError
 from django.db import transaction as db
-from django.db.models import F, Sum
+from django.db.models import F, Q, Sum
 from django.utils import timezone
 
 from cards import pan as card_data
@@ -35,7 +36,9 @@ from transactions.signals import (
     authorization_recorded,
 )
 
-logger = logging.getLogger("cardsystem.authorizations")
+# One structured line per decision (settings.LOGGING sends it to the decisions file).
+decisions = logging.getLogger("cardsystem.authorizations")
+logger = logging.getLogger(__name__)
 
 Status = Card.Status
 _STATUS_DECISIONS = {
@@ -51,6 +54,7 @@ RISK_ENGINE_FAILED = RiskAssessment(
     level="high",
     factors=[RiskFactor("risk_engine_error", 100, "Risk could not be assessed; declined to be safe.")],
     decline=True,
+    review=True,  # an analyst should see that scoring failed
 )
 
 
@@ -77,9 +81,21 @@ class AuthorizationRequest:
 
 
 def authorization_decide(*, request: AuthorizationRequest, client: ApiClient | None = None) -> Transaction:
-    """Decide an authorization and record it. Every call records one Transaction."""
+    """Decide an authorization and record it. Every call records one Transaction.
+
+    Unknown cards are recorded with the masked number only and no risk score. A risk
+    receiver that raises fails closed (declined, factor `risk_engine_error`); a receiver
+    of `authorization_recorded` that raises rolls everything back and propagates.
+    """
     started = time.perf_counter()
-    with db.atomic():
+    # savepoint=False: on its own this block is the transaction; inside a caller's (the
+    # Idempotency-Key claim) a savepoint would only add two statements per decision, as
+    # that caller rolls back on any failure anyway. A caller that wants to carry on after
+    # a failure here must wrap the call in its own atomic().
+    with db.atomic(savepoint=False):
+        # The card row stays locked until commit: concurrent authorizations on one card
+        # are decided one after the other, each seeing the balance and the approvals
+        # (limits) the previous one committed.
         card = card_get_by_pan(request.card_number, lock=True)
         if card is None:
             assessment = None
@@ -104,7 +120,9 @@ def authorization_decide(*, request: AuthorizationRequest, client: ApiClient | N
         authorization_recorded.send(
             sender=Transaction, transaction=recorded, assessment=assessment or NO_RISK
         )
-    _log_decision(recorded, time.perf_counter() - started)
+        # Logged once committed: a decision rolled back later (by the caller's transaction,
+        # say a failure while answering under an Idempotency-Key) was never taken.
+        db.on_commit(functools.partial(_log_decision, recorded, started), robust=True)
     return recorded
 
 
@@ -135,18 +153,23 @@ def _assess(card: Card, request: AuthorizationRequest, cvv_result: str) -> RiskA
         transaction_time=request.transaction_time,
         cvv_result=cvv_result,
     )
-    answers = []
-    for receiver, answer in authorization_attempted.send_robust(sender=Transaction, attempt=attempt):
-        if isinstance(answer, Exception):
-            logger.error(
-                "risk receiver %s failed; failing closed",
-                getattr(receiver, "__qualname__", receiver),
-                exc_info=(type(answer), answer, answer.__traceback__),
-            )
-            return RISK_ENGINE_FAILED
-        if answer is not None:
-            answers.append(answer)
-    return combine_assessments(answers)
+    # In a savepoint of its own: on PostgreSQL a receiver's failed query aborts the whole
+    # transaction, and only rolling back to here lets the decision still be recorded.
+    with db.atomic():
+        results = authorization_attempted.send_robust(sender=Transaction, attempt=attempt)
+        failed = [(r, a) for r, a in results if a is not None and not isinstance(a, RiskAssessment)]
+        if failed:
+            db.set_rollback(True)
+    if failed:
+        receiver, answer = failed[0]
+        # Logged apart from the decision's own line, which carries risk_engine_error.
+        logger.error(
+            "risk receiver %s failed; failing closed",
+            getattr(receiver, "__qualname__", receiver),
+            exc_info=answer if isinstance(answer, Exception) else None,
+        )
+        return RISK_ENGINE_FAILED
+    return combine_assessments([answer for _, answer in results if answer is not None])
 
 
 def combine_assessments(answers: list[RiskAssessment]) -> RiskAssessment:
@@ -175,10 +198,11 @@ def _decide(
     """The checks of the contract, in its order; the first that fails decides."""
     if card.status != Status.ACTIVE:
         return _STATUS_DECISIONS[card.status]
-    if (request.expiry_month, request.expiry_year) != (
-        card.expiry_month,
-        card.expiry_year,
-    ) or card.is_expired(on=request.transaction_time.date()):
+    # Judged on the UTC date of transaction_time, like the limit windows.
+    on = request.transaction_time.astimezone(datetime.UTC).date()
+    if (request.expiry_month, request.expiry_year) != (card.expiry_month, card.expiry_year) or (
+        card.is_expired(on=on)
+    ):
         return Decision.EXPIRED_CARD
     if cvv_result == Transaction.CvvResult.MISMATCH:
         return Decision.CVV_MISMATCH
@@ -194,43 +218,41 @@ def _decide(
 
 
 def _exceeds_limits(card: Card, request: AuthorizationRequest) -> bool:
+    """Per-transaction, daily and monthly limits. The windows are the UTC calendar day
+    and month of transaction_time; approvals count, reversed ones no longer do."""
     amount = request.amount_minor
-    if card.limit_per_transaction_minor is not None and amount > card.limit_per_transaction_minor:
+    daily, monthly = card.limit_daily_minor, card.limit_monthly_minor
+    if any(
+        limit is not None and amount > limit for limit in (card.limit_per_transaction_minor, daily, monthly)
+    ):
         return True
+    if daily is None and monthly is None:
+        return False
     at = request.transaction_time.astimezone(datetime.UTC)
     day = at.replace(hour=0, minute=0, second=0, microsecond=0)
+    next_day = day + datetime.timedelta(days=1)
     month = day.replace(day=1)
-    windows = [
-        (card.limit_daily_minor, day, day + datetime.timedelta(days=1)),
-        (
-            card.limit_monthly_minor,
-            month,
-            month + datetime.timedelta(days=calendar.monthrange(at.year, at.month)[1]),
-        ),
-    ]
-    for limit, start, end in windows:
-        if limit is None:
-            continue
-        if amount > limit:
-            return True
-        spent = (
-            Transaction.objects.filter(
-                card=card,
-                status=Transaction.Status.APPROVED,
-                transaction_time__gte=start,
-                transaction_time__lt=end,
-            ).aggregate(total=Sum("amount_minor"))["total"]
-            or 0
-        )
-        if spent + amount > limit:
-            return True
-    return False
+    next_month = month + datetime.timedelta(days=calendar.monthrange(at.year, at.month)[1])
+    # One query for both windows: the month holds the day.
+    start, end = (month, next_month) if monthly is not None else (day, next_day)
+    spent = Transaction.objects.filter(
+        card=card,
+        status=Transaction.Status.APPROVED,
+        transaction_time__gte=start,
+        transaction_time__lt=end,
+    ).aggregate(
+        spent_day=Sum("amount_minor", filter=Q(transaction_time__gte=day, transaction_time__lt=next_day)),
+        spent_month=Sum("amount_minor"),
+    )
+    return (daily is not None and (spent["spent_day"] or 0) + amount > daily) or (
+        monthly is not None and (spent["spent_month"] or 0) + amount > monthly
+    )
 
 
 def _debit(card: Card, amount_minor: int) -> bool:
     # Conditional even under the row lock: the balance can never go below zero.
     updated = Card.objects.filter(pk=card.pk, balance_minor__gte=amount_minor).update(
-        balance_minor=F("balance_minor") - amount_minor
+        balance_minor=F("balance_minor") - amount_minor, updated_at=timezone.now()
     )
     if updated:
         card.balance_minor -= amount_minor  # exact: the row is locked for this transaction
@@ -257,13 +279,15 @@ def _record(request, card, decision, cvv_result, assessment, client) -> Transact
         risk_score=assessment.score if assessment else None,
         risk_level=assessment.level if assessment else "",
         risk_factors=[f.as_dict() for f in assessment.factors] if assessment else [],
+        risk_features=assessment.features if assessment else {},
         flagged=flagged,
         client=client,
     )
 
 
-def _log_decision(recorded: Transaction, elapsed: float) -> None:
-    logger.info(
+def _log_decision(recorded: Transaction, started: float) -> None:
+    elapsed = time.perf_counter() - started
+    decisions.info(
         "authorization",
         extra={
             "event": "authorization",
@@ -274,6 +298,7 @@ def _log_decision(recorded: Transaction, elapsed: float) -> None:
             "merchant_id": recorded.merchant_id,
             "status": recorded.status,
             "response_code": recorded.response_code,
+            "reason": recorded.reason,
             "risk_score": recorded.risk_score,
             "risk_factors": [f["code"] for f in recorded.risk_factors],
             "flagged": recorded.flagged,
@@ -286,22 +311,19 @@ def _log_decision(recorded: Transaction, elapsed: float) -> None:
 
 
 def authorization_reverse(*, transaction: Transaction, actor: Actor) -> Transaction:
-    """Reverse an approval once, crediting the amount back. ConflictError for a decline
-    or a second reversal."""
+    """Reverse an approval once, crediting the amount back with a ledger entry and an
+    audit row. ConflictError (nothing written) for a decline or a second reversal."""
     now = timezone.now()
     with db.atomic():
+        # Conditional on the status: of two concurrent reversals exactly one matches.
         if not Transaction.objects.filter(pk=transaction.pk, status=Transaction.Status.APPROVED).update(
             status=Transaction.Status.REVERSED, reversed_at=now
         ):
-            transaction.refresh_from_db(fields=["status"])
-            what = (
-                "was already reversed"
-                if transaction.status == Transaction.Status.REVERSED
-                else "was declined"
-            )
+            current = Transaction.objects.values_list("status", flat=True).get(pk=transaction.pk)
+            what = "was already reversed" if current == Transaction.Status.REVERSED else "was declined"
             raise ConflictError(f"This authorization {what}; only an approval can be reversed, once.")
         Card.objects.filter(pk=transaction.card_id).update(
-            balance_minor=F("balance_minor") + transaction.amount_minor
+            balance_minor=F("balance_minor") + transaction.amount_minor, updated_at=now
         )
         balance = Card.objects.values_list("balance_minor", flat=True).get(pk=transaction.card_id)
         LedgerEntry.objects.create(
@@ -318,7 +340,7 @@ def authorization_reverse(*, transaction: Transaction, actor: Actor) -> Transact
             target=transaction,
             details={"amount_minor": transaction.amount_minor, "currency": transaction.currency},
         )
-    transaction.refresh_from_db()
+    transaction.status, transaction.reversed_at = Transaction.Status.REVERSED, now
     return transaction
 
 

@@ -70,9 +70,13 @@ authorization_attempted = Signal()
 """Sent by the authorization service before it decides, inside its database
 transaction, for every request on a known card.
 
-Keyword arguments: `attempt` (AuthorizationAttempt).
-A receiver returns a RiskAssessment (or None to abstain). When a receiver raises,
-the authorization fails closed: it is declined as suspected fraud.
+Keyword arguments: `attempt` (AuthorizationAttempt; it holds no card number or CVV).
+A receiver returns a RiskAssessment (or None to abstain); the answers of several
+receivers add up. Receivers only read: they run in a savepoint of their own. When a
+receiver raises (a failed query included) or answers anything else, the authorization
+fails closed: it is still recorded, with score 100 and the single factor
+`risk_engine_error`, and declined as suspected fraud (59) unless an earlier check of the
+contract's order declines it first.
 """
 
 authorization_recorded = Signal()

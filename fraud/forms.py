@@ -1,0 +1,80 @@
+"""Back-office forms for the fraud configuration and alert decisions.
+
+The checks are fraud/params.py's, the same ones fraud.services.fraud_config_save
+applies: a form shows them on its fields, the service refuses whatever slips past.
+"""
+
+import json
+import re
+
+from django import forms
+
+from fraud.models import FraudSettings, Rule
+from fraud.params import describe, param_messages, validate_rule_params, validate_thresholds
+
+
+class FraudSettingsForm(forms.ModelForm):
+    class Meta:
+        model = FraudSettings
+        fields = ["review_threshold", "decline_threshold", "cvv_failure_limit"]
+
+    def clean(self):
+        cleaned = super().clean()
+        errors = validate_thresholds(
+            review=cleaned.get("review_threshold"), decline=cleaned.get("decline_threshold")
+        )
+        for field, message in errors.items():
+            self.add_error(field, message)
+        return cleaned
+
+
+class ParamsField(forms.JSONField):
+    """JSON in a textarea, shown indented so that a person can edit it."""
+
+    def prepare_value(self, value):
+        if isinstance(value, forms.fields.InvalidJSONInput):
+            return value
+        return json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False)
+
+
+class RuleForm(forms.ModelForm):
+    params = ParamsField(label="Thresholds", required=False, widget=forms.Textarea(attrs={"rows": 8}))
+
+    class Meta:
+        model = Rule
+        fields = ["enabled", "score", "params"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["params"].help_text = describe(self.instance.code)
+
+    def clean_params(self):
+        params = self.cleaned_data.get("params")
+        # An emptied textarea means "no thresholds", which only param-less rules accept.
+        params = {} if params in (None, "") else params
+        errors = validate_rule_params(self.instance.code, params)
+        if errors:
+            raise forms.ValidationError(param_messages(errors))
+        return params
+
+
+class DecisionForm(forms.Form):
+    """A note that goes with an analyst's decision on an alert."""
+
+    note = forms.CharField(
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
+        help_text="Added to the alert's notes with your decision. Card numbers are refused: "
+        "write the last four digits.",
+    )
+
+    def clean_note(self):
+        note = self.cleaned_data["note"].strip()
+        if _CARD_NUMBER.search(note):
+            raise forms.ValidationError("This looks like a card number: write its last four digits only.")
+        return note
+
+
+# Twelve or more digits, perhaps grouped by spaces or dashes: a card number's shape.
+_CARD_NUMBER = re.compile(r"\d(?:[ -]?\d){11,}")

@@ -1,0 +1,169 @@
+"""What each rule's `params` may hold: the keys fraud/scoring.py reads, their types and
+ranges. A staff edit that the engine would misread (a typo in a key, a threshold of
+"1e3", a count of -1) is refused here instead of silently falling back to a default.
+"""
+
+import math
+from dataclasses import dataclass
+from decimal import Decimal
+
+from cardsystem import money
+
+WHOLE = "whole"  # a positive whole number (a count, days, years)
+NUMBER = "number"  # a positive number, whole or not (a multiple, a fraction, km)
+AMOUNT = "amount"  # a decimal string in major units ("1000", "12.50")
+AMOUNTS_BY_CURRENCY = "amounts_by_currency"  # {"JPY": "150000", ...}
+
+
+@dataclass(frozen=True)
+class Param:
+    kind: str
+    help: str
+    required: bool = True
+
+
+SCHEMAS: dict[str, dict[str, Param]] = {
+    "cvv_mismatch": {},
+    "cvv_absent_ecommerce": {},
+    "amount_large": {
+        "threshold": Param(AMOUNT, "the large amount in major units, any currency without an override"),
+        "per_currency": Param(
+            AMOUNTS_BY_CURRENCY, "overrides by ISO 4217 code, in that currency's units", required=False
+        ),
+    },
+    "amount_unusual": {
+        "multiple": Param(NUMBER, "times the card's 30-day average"),
+        "min_history": Param(WHOLE, "approvals in 30 days before the rule applies"),
+    },
+    "velocity_count": {
+        "per_minute": Param(WHOLE, "transactions allowed per minute"),
+        "per_hour": Param(WHOLE, "transactions allowed per hour"),
+        "per_day": Param(WHOLE, "transactions allowed per 24 hours"),
+    },
+    "velocity_amount": {
+        "hour_multiple": Param(NUMBER, "spending allowed per hour, in large amounts"),
+        "day_multiple": Param(NUMBER, "spending allowed per 24 hours, in large amounts"),
+    },
+    "large_amount_velocity": {
+        "amount_fraction": Param(NUMBER, "share of the large amount that counts as large here"),
+        "per_hour": Param(WHOLE, "transactions in the hour that make a burst"),
+    },
+    "cardholder_age": {
+        "young_below": Param(WHOLE, "age in years"),
+        "old_from": Param(WHOLE, "age in years"),
+        "amount_fraction": Param(NUMBER, "share of the large amount from which age matters"),
+    },
+    "foreign_country": {},
+    "high_risk_country": {},
+    "impossible_travel": {
+        "max_speed_kmh": Param(NUMBER, "fastest plausible travel, km/h"),
+        "min_distance_km": Param(NUMBER, "shorter distances never count"),
+    },
+    "high_risk_mcc": {},
+    "reported_merchant": {
+        "window_days": Param(WHOLE, "days of reports looked at"),
+        "min_cards": Param(WHOLE, "cards with confirmed fraud at the merchant"),
+    },
+}
+
+# Upper bounds that catch a slip of the keyboard, not tuning decisions.
+_MAX_NUMBER = 10**9
+
+
+def describe(code: str) -> str:
+    """One line for the form's help text: the keys the rule reads."""
+    schema = SCHEMAS.get(code)
+    if not schema:
+        return "This rule reads no thresholds: leave it as {}."
+    parts = [
+        f"“{name}”{'' if p.required else ' (optional)'}: {_KIND_LABELS[p.kind]}, {p.help}"
+        for name, p in schema.items()
+    ]
+    return "A JSON object. " + "; ".join(parts) + "."
+
+
+_KIND_LABELS = {
+    WHOLE: "a whole number above 0",
+    NUMBER: "a number above 0",
+    AMOUNT: 'a decimal string such as "1000"',
+    AMOUNTS_BY_CURRENCY: 'an object such as {"JPY": "150000"}',
+}
+
+
+def validate_rule_params(code: str, params) -> dict[str, str]:
+    """The problems with `params` for the rule `code`, by key ("per_currency.JPY" for an
+    entry of a mapping, "params" for the whole); empty when the engine can use them."""
+    if code not in SCHEMAS:
+        return {"params": f"No rule “{code}” is known to the engine."}
+    if not isinstance(params, dict):
+        return {"params": "Give a JSON object, such as {}."}
+    schema = SCHEMAS[code]
+    errors = {name: "Unknown key: this rule does not read it." for name in params if name not in schema}
+    for name, param in schema.items():
+        if name not in params:
+            if param.required:
+                errors[name] = "Missing: give a value."
+            continue
+        errors.update(_check(name, param.kind, params[name]))
+    if code == "cardholder_age" and not errors and params["young_below"] >= params["old_from"]:
+        errors["old_from"] = "Must be above young_below."
+    return errors
+
+
+def _check(name: str, kind: str, value) -> dict[str, str]:
+    if kind == WHOLE:
+        if isinstance(value, bool) or not isinstance(value, int):
+            return {name: "Must be a whole number (without quotes)."}
+        return {} if 0 < value <= _MAX_NUMBER else {name: "Must be above 0."}
+    if kind == NUMBER:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return {name: "Must be a number (without quotes)."}
+        if not math.isfinite(value) or value <= 0:
+            return {name: "Must be above 0."}
+        return {} if value <= _MAX_NUMBER else {name: "Too large."}
+    if kind == AMOUNT:
+        error = _amount_error(value, currency=None)
+        return {name: error} if error else {}
+    # AMOUNTS_BY_CURRENCY
+    if not isinstance(value, dict):
+        return {name: 'Must be an object of currency codes and amounts, such as {"JPY": "150000"}.'}
+    errors = {}
+    for currency, amount in value.items():
+        key = f"{name}.{currency}"
+        if not (isinstance(currency, str) and money.is_currency(currency)):
+            errors[key] = "Not an ISO 4217 currency code with a minor unit (such as JPY)."
+            continue
+        error = _amount_error(amount, currency=currency)
+        if error:
+            errors[key] = error
+    return errors
+
+
+def _amount_error(value, *, currency: str | None) -> str | None:
+    """A positive amount as a decimal string, with no more decimal places than `currency`
+    has (any number of places when no currency is given)."""
+    if not isinstance(value, str):
+        return 'Must be a decimal string in quotes, such as "1000".'
+    try:
+        if currency is None:
+            money.parse_amount(value)
+        else:
+            money.to_minor(value, currency)
+    except money.MoneyError as error:
+        return str(error)
+    if Decimal(value) <= 0:
+        return "Must be above 0."
+    return None
+
+
+def param_messages(errors: dict[str, str]) -> list[str]:
+    """validate_rule_params' errors as lines for the one `params` field."""
+    return [f"{key}: {message}" if key != "params" else message for key, message in errors.items()]
+
+
+def validate_thresholds(*, review: int, decline: int) -> dict[str, str]:
+    """FraudSettings: an alert is opened from the review score, so it cannot be above
+    the score that declines."""
+    if review is not None and decline is not None and review > decline:
+        return {"review_threshold": f"Must not be above the decline threshold ({decline})."}
+    return {}

@@ -1,0 +1,30 @@
+import pytest
+import time_machine
+
+from fraud import scoring
+from tests.factories import CardFactory
+from tests.fraud.authorizations import NOW
+
+
+@pytest.fixture(autouse=True)
+def _fresh_fraud_config():
+    # The scorer keeps its configuration per process for a few seconds. A test that
+    # changes a rule and decides caches the change; the test's rollback does not send
+    # post_save, so without this the next test would score with the rolled-back rules.
+    scoring.forget_config()
+    yield
+    scoring.forget_config()
+
+
+@pytest.fixture(autouse=True)
+def clock():
+    """Time starts at NOW and runs on (arrivals keep their order); requests carry
+    explicit transaction times relative to NOW."""
+    with time_machine.travel(NOW, tick=True) as traveller:
+        yield traveller
+
+
+@pytest.fixture
+def card(db):
+    """An active USD card of a US cardholder aged 41, with 1,000,000.00 to spend."""
+    return CardFactory(balance_minor=100_000_000)

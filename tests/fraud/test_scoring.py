@@ -1,0 +1,184 @@
+"""The score: the sum of the fired rules' points, at most 100; its level and the
+decision by FraudSettings' review and decline thresholds; what it shows analysts."""
+
+import datetime
+import json
+
+import pytest
+
+from cards.services import card_get_by_pan
+from fraud import scoring
+from fraud.models import FraudAlert
+from tests.factories import CardFactory
+from tests.fraud.authorizations import (
+    DAY,
+    HOUR,
+    MINUTE,
+    NOW,
+    SECOND,
+    authorize,
+    list_country,
+    set_rule,
+    set_settings,
+    wrong_cvv,
+)
+from transactions.signals import AuthorizationAttempt
+
+pytestmark = pytest.mark.django_db
+
+
+def _abroad_worth(card, points, **changes):
+    """A purchase abroad, where foreign_country is worth `points` and fires alone."""
+    set_rule("foreign_country", score=points)
+    return authorize(card, merchant_country="FR", **changes)
+
+
+@pytest.mark.parametrize(
+    ("points", "code", "level", "flagged"),
+    [
+        (49, "00", "low", False),
+        (50, "00", "medium", True),  # the review threshold: approved, flagged
+        (79, "00", "medium", True),
+        (80, "59", "high", True),  # the decline threshold: suspected fraud
+        (100, "59", "high", True),
+    ],
+)
+def test_the_thresholds_decide_level_review_and_decline(card, points, code, level, flagged):
+    decided = _abroad_worth(card, points)
+    assert (decided.risk_score, decided.response_code, decided.risk_level) == (points, code, level)
+    assert decided.flagged is flagged
+    assert FraudAlert.objects.filter(transaction=decided).exists() is flagged
+    if code == "59":
+        assert decided.reason == "suspected_fraud" and decided.status == "declined"
+
+
+def test_changed_thresholds_apply_to_the_next_decision(card):
+    assert _abroad_worth(card, 30).risk_level == "low"
+    set_settings(review_threshold=30, decline_threshold=40)
+    assert authorize(card, merchant_country="FR", transaction_time=NOW + MINUTE).risk_level == "medium"
+    set_settings(decline_threshold=30)
+    decided = authorize(card, merchant_country="FR", transaction_time=NOW + 2 * MINUTE)
+    assert (decided.response_code, decided.risk_level) == ("59", "high")
+
+
+def test_the_score_is_the_sum_of_the_fired_rules_points(card):
+    decided = authorize(card, merchant_country="FR", mcc="7995", amount_minor=100_000)
+    assert {f["code"]: f["score"] for f in decided.risk_factors} == {
+        "amount_large": 20,
+        "high_risk_mcc": 20,
+        "foreign_country": 10,
+    }
+    assert decided.risk_score == 50
+
+
+def test_the_score_stops_at_100(card):
+    set_rule("foreign_country", score=90)
+    set_rule("high_risk_mcc", score=90)
+    decided = authorize(card, merchant_country="FR", mcc="7995")
+    assert decided.risk_score == 100 and sum(f["score"] for f in decided.risk_factors) == 180
+
+
+def test_factors_come_most_points_first_and_ties_by_code(card):
+    list_country("NG")  # high_risk_country 30
+    set_rule("foreign_country", score=20)
+    decided = authorize(card, merchant_country="NG", mcc="7995", amount_minor=100_000)
+    assert [(f["code"], f["score"]) for f in decided.risk_factors] == [
+        ("high_risk_country", 30),
+        ("amount_large", 20),
+        ("foreign_country", 20),
+        ("high_risk_mcc", 20),
+    ]
+
+
+def test_a_reason_that_decides_on_its_own_leads_the_factors(card):
+    authorize(card, cvv=wrong_cvv(card), transaction_time=NOW - 3 * HOUR)
+    authorize(card, cvv=wrong_cvv(card), transaction_time=NOW - 2 * HOUR)
+    decided = authorize(card, cvv=wrong_cvv(card), mcc="7995", amount_minor=100_000)
+    assert [(f["code"], f["score"]) for f in decided.risk_factors] == [
+        ("cvv_failures_in_a_row", 0),
+        ("cvv_mismatch", 30),
+        ("amount_large", 20),
+        ("high_risk_mcc", 20),
+    ]
+
+
+def test_the_api_answers_the_score_level_and_factors(authorize_api, card):
+    set_rule("foreign_country", score=45)
+    body = {
+        "card_number": card.pan,
+        "expiry_month": card.expiry_month,
+        "expiry_year": card.expiry_year,
+        "cvv": card.cvv,
+        "amount": "1000.00",
+        "currency": "USD",
+        "merchant_id": "M-1001",
+        "mcc": "5814",
+        "merchant_country": "FR",
+        "transaction_time": NOW.isoformat(),
+    }
+    response = authorize_api.post("/api/v1/authorizations/", body, format="json")
+    answer = response.json()
+    assert (answer["status"], answer["response_code"], answer["risk_score"]) == ("approved", "00", 65)
+    assert (answer["risk_level"], answer["flagged"]) == ("medium", True)
+    assert answer["risk_factors"] == [
+        {"code": "foreign_country", "score": 45, "detail": "Merchant in FR, cardholder lives in US."},
+        {"code": "amount_large", "score": 20, "detail": "Amount 1000.00 USD is at or above 1000.00 USD."},
+    ]
+
+
+def _attempt(card, **changes) -> AuthorizationAttempt:
+    """An attempt on the card as the authorization service reads it (with its holder)."""
+    fields = {
+        "card": card_get_by_pan(card.pan),
+        "amount_minor": 4200,
+        "currency": "USD",
+        "merchant_id": "M-1001",
+        "merchant_name": "Corner Coffee",
+        "mcc": "5814",
+        "merchant_country": "US",
+        "channel": "pos",
+        "transaction_time": NOW,
+        "cvv_result": "match",
+        **changes,
+    }
+    return AuthorizationAttempt(**fields)
+
+
+def test_no_factor_or_feature_shows_the_card_number():
+    card = CardFactory(cardholder__date_of_birth=datetime.date(2008, 1, 1), balance_minor=10_000_000)
+    list_country("NG")
+    set_rule("reported_merchant", min_cards=0)
+    for days in range(1, 6):
+        authorize(card, amount_minor=10_000, transaction_time=NOW - days * DAY)
+    for seconds in range(10, 0, -1):
+        authorize(card, transaction_time=NOW - seconds * SECOND)
+    online = scoring.assess(
+        _attempt(
+            card,
+            amount_minor=900_000,
+            mcc="7995",
+            merchant_country="NG",
+            channel="ecommerce",
+            cvv_result="absent",
+        )
+    )
+    in_person = scoring.assess(_attempt(card, merchant_country="JP", cvv_result="mismatch"))
+    assert {f.code for f in online.factors + in_person.factors} >= set(scoring.RULES)
+    for assessment in (online, in_person):
+        shown = json.dumps([f.as_dict() for f in assessment.factors]) + json.dumps(assessment.features)
+        assert card.pan not in shown and card.pan[6:-4] not in shown
+
+
+def test_assessing_takes_three_queries_once_the_configuration_is_read(card, django_assert_num_queries):
+    attempt = _attempt(card)
+    scoring.load_config()
+    # The card's windows, its previous card-present country, the merchant's reports.
+    with django_assert_num_queries(3):
+        scoring.assess(attempt)
+
+
+def test_a_wrong_cvv_adds_one_query_for_the_streak(card, django_assert_num_queries):
+    attempt = _attempt(card, cvv_result="mismatch")
+    scoring.load_config()
+    with django_assert_num_queries(4):
+        scoring.assess(attempt)

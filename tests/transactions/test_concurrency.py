@@ -1,0 +1,128 @@
+"""Concurrent authorizations and reversals on one card, on real threads with their own
+database connections (SQLite: a file database with IMMEDIATE transactions; PostgreSQL:
+the card row locked for each decision). Money is measured, not scoring: the velocity
+rules, which would score the burst, are off."""
+
+import threading
+
+import pytest
+from django.db import connection
+from rest_framework.test import APIClient
+
+from cards.models import LedgerEntry
+from cards.services import ledger_mismatches
+from tests.factories import CardFactory, make_api_client
+from tests.transactions.authorizing import authorize, balance, disable_velocity_rules
+from transactions.models import Transaction
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+THREADS = 20
+
+
+def run_concurrently(count, work):
+    """Run `work(index)` on `count` threads released together; return their results."""
+    barrier = threading.Barrier(count)
+    results, errors = [None] * count, []
+
+    def target(index):
+        try:
+            barrier.wait(timeout=10)
+            results[index] = work(index)
+        except Exception as error:  # reported below, so a thread's failure fails the test
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=target, args=(index,)) for index in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not errors, errors
+    return results
+
+
+@pytest.fixture
+def key():
+    disable_velocity_rules()
+    return make_api_client("authorize")[1]
+
+
+def authorizing(key, card, **changes):
+    def one(index):
+        api = APIClient()
+        api.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
+        # A second apart, all on one UTC day long past: no window straddles midnight.
+        response = authorize(api, card, transaction_time=f"2026-01-15T12:00:{index:02d}Z", **changes)
+        assert response.status_code == 201, response.content[:300]
+        return response.json()["response_code"]
+
+    return one
+
+
+def test_concurrent_authorizations_never_overdraw_the_card(key):
+    card = CardFactory(balance_minor=100_00)
+
+    codes = run_concurrently(THREADS, authorizing(key, card, amount="10.00"))
+
+    assert sorted(codes) == ["00"] * 10 + ["51"] * 10
+    assert balance(card) == 0
+    debits = LedgerEntry.objects.filter(card=card, kind="debit")
+    assert debits.count() == 10
+    assert sorted(debits.values_list("balance_after_minor", flat=True)) == [1000 * n for n in range(10)]
+    assert Transaction.objects.filter(card=card).count() == THREADS
+    assert not ledger_mismatches().exists()
+
+
+def test_concurrent_authorizations_never_pass_the_daily_limit(key):
+    card = CardFactory(balance_minor=1000_00, limits={"daily": 50_00})
+
+    codes = run_concurrently(THREADS, authorizing(key, card, amount="10.00"))
+
+    assert sorted(codes) == ["00"] * 5 + ["61"] * 15
+    assert balance(card) == 950_00
+    assert LedgerEntry.objects.filter(card=card, kind="debit").count() == 5
+    assert not ledger_mismatches().exists()
+
+
+def test_concurrent_reversals_of_one_approval_credit_it_once(key):
+    card = CardFactory(balance_minor=100_00)
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
+    approved = authorize(api, card, amount="40.00").json()["id"]
+
+    def reverse(index):
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
+        return client.post(f"/api/v1/authorizations/{approved}/reverse/").status_code
+
+    statuses = run_concurrently(10, reverse)
+
+    assert sorted(statuses) == [201] + [409] * 9
+    assert balance(card) == 100_00
+    assert LedgerEntry.objects.filter(card=card, kind="reversal").count() == 1
+    assert not ledger_mismatches().exists()
+
+
+def test_concurrent_authorizations_and_reversals_keep_the_ledger_whole(key):
+    card = CardFactory(balance_minor=100_00)
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
+    earlier = [authorize(api, card, amount="10.00").json()["id"] for _ in range(5)]
+    spend = authorizing(key, card, amount="10.00")
+
+    def work(index):
+        if index < len(earlier):
+            client = APIClient()
+            client.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
+            return client.post(f"/api/v1/authorizations/{earlier[index]}/reverse/").status_code
+        return spend(index)
+
+    results = run_concurrently(15, work)
+
+    assert results[:5] == [201] * 5
+    approved = results[5:].count("00")
+    assert balance(card) == 100_00 - 10_00 * approved >= 0
+    assert 5 <= approved <= 10
+    assert not ledger_mismatches().exists()

@@ -1,0 +1,65 @@
+"""The authorization path's query count, pinned: it must not grow with a card's history.
+
+Each decision reads the card (locked) and the fraud features in a bounded window, then
+writes the transaction and, for an approval, the debit and its ledger entry. Counted
+here, for the whole request:
+  approved (card with daily and monthly limits) = 1 API key + 1 card + 2 savepoint
+      statements around the risk receivers + 3 fraud reads (card activity, previous
+      transaction, merchant reports) + 1 limits + 1 debit + 1 transaction + 1 ledger entry
+  declined for funds = the same without the debit and the ledger entry
+  declined for the CVV = no limits read, one more fraud read (wrong CVVs in a row)
+  unknown card = 1 API key + 1 card lookup + 1 transaction
+"""
+
+import datetime
+
+import pytest
+
+from fraud import scoring
+from tests.factories import CardFactory
+from tests.transactions.authorizing import authorize, decide, wrong_cvv
+
+pytestmark = pytest.mark.django_db
+
+DAY = datetime.timedelta(days=1)
+
+
+@pytest.fixture(params=[1, 20], ids=["1 earlier transaction", "20 earlier transactions"])
+def card(request, authorize_api):
+    """A card with limits and a history of ordinary approvals of 42.00, one a day, so
+    that the decisions below are ordinary too (no alert to open)."""
+    card = CardFactory(balance_minor=1000_00, limits={"daily": 1000_00, "monthly": 1900_00})
+    start = datetime.datetime.now(tz=datetime.UTC) - 25 * DAY
+    for day in range(request.param):
+        decide(authorize_api, card, transaction_time=(start + day * DAY).isoformat())
+    scoring.load_config()  # cached: staff changes reach decisions within seconds, not per query
+    return card
+
+
+@pytest.mark.parametrize(
+    ("changes", "code", "queries"),
+    [
+        ({}, "00", 11),
+        ({"amount": "990.00"}, "51", 9),
+        ({"cvv": "wrong"}, "N7", 9),
+        ({"card_number": "4000001234567899"}, "14", 3),
+    ],
+    ids=["approved", "declined for funds", "declined for the cvv", "unknown card"],
+)
+def test_a_decision_takes_a_fixed_number_of_queries(
+    authorize_api, card, django_assert_num_queries, changes, code, queries
+):
+    if changes.get("cvv") == "wrong":
+        changes = {"cvv": wrong_cvv(card)}
+
+    with django_assert_num_queries(queries):
+        response = authorize(authorize_api, card, **changes)
+
+    assert response.json()["response_code"] == code
+
+
+def test_the_transaction_list_takes_a_fixed_number_of_queries(manage_api, card, django_assert_num_queries):
+    with django_assert_num_queries(2):  # the API key and one page
+        response = manage_api.get("/api/v1/transactions/?limit=200")
+
+    assert response.status_code == 200 and response.json()["results"]

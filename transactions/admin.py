@@ -1,0 +1,234 @@
+"""Transactions and fraud reports in the back office: read-only, as the authorization
+service recorded them, plus the live view (transactions.admin_views).
+
+Every column and page shows the masked number only; a card number pasted into a
+search box is searched by its last four digits and never echoed.
+"""
+
+import datetime
+
+from django.contrib import admin, messages
+from django.contrib.admin.views.main import SEARCH_VAR
+from django.http import HttpResponseRedirect
+from django.template.loader import render_to_string
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html
+from django_countries import countries
+
+from cardsystem.money import format_amount
+from transactions import admin_views
+from transactions.admin_views import pan_like_digits
+from transactions.models import FraudReport, Transaction
+
+TABLE_TEMPLATE = "admin/readonly_table.html"
+ADMIN_CSS = "transactions/admin.css"
+
+
+def risk_badge(score: int | None, level: str) -> str:
+    """The risk score coloured by its level (low, medium, high; none for unscored)."""
+    if score is None:
+        return format_html('<span class="risk risk-none" title="{}">—</span>', "not scored")
+    return format_html(
+        '<span class="risk risk-{}" title="{} risk">{}</span>', level or "none", level or "unknown", score
+    )
+
+
+def readonly_table(headers, rows, *, empty="None.") -> str:
+    return render_to_string(TABLE_TEMPLATE, {"headers": headers, "rows": rows, "empty": empty})
+
+
+def factors_table(factors: list[dict]) -> str:
+    rows = [(f.get("code", ""), f.get("score", ""), f.get("detail", "")) for f in factors]
+    return readonly_table(["code", "points", "detail"], rows, empty="No rule fired.")
+
+
+def transaction_link(txn: Transaction, text: str | None = None) -> str:
+    url = reverse("admin:transactions_transaction_change", args=[txn.pk])
+    return format_html('<a href="{}">{}</a>', url, text or txn.masked_pan)
+
+
+class PanSafeSearchMixin:
+    """Search by the last four digits when someone pastes a whole card number: it would
+    otherwise stay in the search box, the URL and the browser history."""
+
+    def changelist_view(self, request, extra_context=None):
+        digits = pan_like_digits(request.GET.get(SEARCH_VAR, ""))
+        if digits:
+            query = request.GET.copy()
+            query[SEARCH_VAR] = digits[-4:]
+            self.message_user(
+                request,
+                "Full card numbers are never searched or shown: searching by the last four digits.",
+                messages.WARNING,
+            )
+            return HttpResponseRedirect(f"{request.path}?{query.urlencode()}")
+        return super().changelist_view(request, extra_context)
+
+
+class MerchantCountryFilter(admin.SimpleListFilter):
+    """Offers the countries of the last 30 days' transactions: a DISTINCT over the whole
+    table (django-countries' CountryFilter) would scan it on every page load. Any
+    country code in the URL still filters."""
+
+    title = "merchant country"
+    parameter_name = "merchant_country"
+    RECENT = datetime.timedelta(days=30)
+
+    def lookups(self, request, model_admin):
+        since = timezone.now() - self.RECENT
+        codes = (
+            Transaction.objects.filter(created_at__gte=since)
+            .order_by()
+            .values_list("merchant_country", flat=True)
+            .distinct()
+        )
+        return sorted(((code, f"{code} {countries.name(code)}") for code in codes), key=lambda c: c[1])
+
+    def queryset(self, request, queryset):
+        value = (self.value() or "").upper()
+        return queryset.filter(merchant_country=value) if value else queryset
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Transaction)
+class TransactionAdmin(PanSafeSearchMixin, ReadOnlyAdmin):
+    """Recorded by the authorization service; nobody changes a transaction by hand."""
+
+    list_display = [
+        "transaction_time",
+        "card_display",
+        "amount_display",
+        "merchant_display",
+        "merchant_country",
+        "channel",
+        "status",
+        "response_code",
+        "risk_display",
+        "flagged",
+    ]
+    list_select_related = ["card"]
+    list_filter = [
+        "status",
+        "response_code",
+        "risk_level",
+        "flagged",
+        "channel",
+        MerchantCountryFilter,
+    ]
+    date_hierarchy = "transaction_time"
+    search_fields = ["=card__last4", "=merchant_id", "merchant_name", "=id"]
+    search_help_text = "Last four digits of the card, merchant ID or name, or the transaction ID."
+    list_per_page = 50
+    # The table grows without end: no COUNT(*) of every row on filtered pages.
+    show_full_result_count = False
+    fieldsets = [
+        (None, {"fields": ["id", "transaction_time", "created_at", "card_display", "amount_display"]}),
+        ("Merchant", {"fields": ["merchant_id", "merchant_name", "mcc", "merchant_country", "channel"]}),
+        (
+            "Decision",
+            {"fields": ["status", "response_code", "reason", "cvv_result", "reversed_at", "client"]},
+        ),
+        ("Risk", {"fields": ["risk_display", "risk_level", "flagged", "factors_display"]}),
+    ]
+    readonly_fields = [
+        "id",
+        "transaction_time",
+        "created_at",
+        "card_display",
+        "amount_display",
+        "merchant_id",
+        "merchant_name",
+        "mcc",
+        "merchant_country",
+        "channel",
+        "status",
+        "response_code",
+        "reason",
+        "cvv_result",
+        "reversed_at",
+        "client",
+        "risk_display",
+        "risk_level",
+        "flagged",
+        "factors_display",
+    ]
+
+    class Media:
+        css = {"all": [ADMIN_CSS]}
+
+    @admin.display(description="card", ordering="masked_pan")
+    def card_display(self, txn):
+        if txn.card_id is None:
+            return txn.masked_pan  # an unknown card: only its masked number was kept
+        url = reverse("admin:cards_card_change", args=[txn.card_id])
+        return format_html('<a href="{}">{}</a>', url, txn.card.masked_pan)
+
+    @admin.display(description="amount", ordering="amount_minor")
+    def amount_display(self, txn):
+        return format_amount(txn.amount_minor, txn.currency)
+
+    @admin.display(description="merchant", ordering="merchant_name")
+    def merchant_display(self, txn):
+        return f"{txn.merchant_name or txn.merchant_id} · {txn.mcc}"
+
+    @admin.display(description="risk", ordering="risk_score")
+    def risk_display(self, txn):
+        return risk_badge(txn.risk_score, txn.risk_level)
+
+    @admin.display(description="risk factors")
+    def factors_display(self, txn):
+        return factors_table(txn.risk_factors)
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path(
+                "live/",
+                view(lambda request: admin_views.live_page(self, request)),
+                name="transactions_transaction_live",
+            ),
+            path(
+                "live/poll/",
+                # Marked inside admin_views: the poll never extends the idle timeout.
+                view(admin_views.live_poll_view(self)),
+                name="transactions_transaction_live_poll",
+            ),
+            *super().get_urls(),
+        ]
+
+
+@admin.register(FraudReport)
+class FraudReportAdmin(PanSafeSearchMixin, ReadOnlyAdmin):
+    """Disputes and chargebacks filed through the API; read-only."""
+
+    list_display = ["reported_at", "transaction_display", "amount_display", "merchant", "reason", "client"]
+    list_select_related = ["transaction", "client"]
+    search_fields = ["=transaction__card__last4", "=transaction__merchant_id", "reason"]
+    search_help_text = "Last four digits of the card, merchant ID, or words of the reason."
+    date_hierarchy = "reported_at"
+    fields = ["transaction_display", "amount_display", "merchant", "reason", "reported_at", "client"]
+    readonly_fields = fields
+
+    @admin.display(description="transaction")
+    def transaction_display(self, report):
+        return transaction_link(report.transaction)
+
+    @admin.display(description="amount")
+    def amount_display(self, report):
+        return format_amount(report.transaction.amount_minor, report.transaction.currency)
+
+    @admin.display(description="merchant")
+    def merchant(self, report):
+        txn = report.transaction
+        return txn.merchant_name or txn.merchant_id
