@@ -7,11 +7,8 @@ from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command, load_command_class
-from django.utils import timezone
 
 from bins.models import Bin
-from bins.networks import bin_rule_errors
-from cards.management.demo_data import DEMO_BINS
 from cards.models import Card, Cardholder, LedgerEntry
 from cards.pan import cvv_matches, luhn_valid
 from cards.services import card_get_by_pan
@@ -195,95 +192,3 @@ def test_verify_ledger_finds_a_balance_without_any_entries_in_the_cards_currency
     with pytest.raises(CommandError):
         run("verify_ledger", stderr=stderr)
     assert "balance 5000 JPY, ledger entries sum to 0 JPY." in stderr.getvalue()
-
-
-# --- seed_demo ----------------------------------------------------------------------------------
-
-
-def test_seed_demo_fills_an_empty_database_through_the_services():
-    out = run("seed_demo", "--cardholders", "20")
-    assert re.fullmatch(
-        r"Seeded demo data: 7 BINs, 20 cardholders, \d+ cards \(\d+ blocked, \d+ lost\), \d+ top-ups\.\n", out
-    )
-    assert Bin.objects.count() == 7 and Cardholder.objects.count() == 20
-    cards = Card.objects.count()
-    assert 20 <= cards <= 40
-    audited = AuditLog.objects.filter(actor_label="manage.py seed_demo")
-    assert audited.filter(action=AuditLog.Action.BIN_CREATED).count() == 7
-    assert audited.filter(action=AuditLog.Action.CARDHOLDER_CREATED).count() == 20
-    assert audited.filter(action=AuditLog.Action.CARD_ISSUED).count() == cards
-    assert audited.filter(action=AuditLog.Action.CARD_TOPPED_UP).count() == LedgerEntry.objects.count() > 0
-
-
-def test_seed_demo_bins_span_networks_countries_and_currencies_and_obey_the_network_rules():
-    assert len({fields["network"] for fields in DEMO_BINS}) >= 6
-    assert len({fields["country"] for fields in DEMO_BINS}) >= 5
-    assert {"USD", "GBP", "EUR", "JPY", "CNY"} <= {fields["currency"] for fields in DEMO_BINS}
-    for fields in DEMO_BINS:
-        assert (
-            bin_rule_errors(
-                bin=fields["bin"],
-                network=fields["network"],
-                currency=fields["currency"],
-                pan_length=fields["pan_length"],
-            )
-            == {}
-        )
-
-
-def test_seed_demo_gives_adult_cardholders_cards_of_their_country_or_in_dollars():
-    run("seed_demo", "--cardholders", "20")
-    today = timezone.localdate()
-    assert all(18 <= holder.age_on(today) <= 90 for holder in Cardholder.objects.all())
-    for card in Card.objects.select_related("bin", "cardholder"):
-        assert card.bin.country == card.cardholder.country or card.currency == "USD"
-        assert card.status in (Card.Status.ACTIVE, Card.Status.BLOCKED, Card.Status.LOST)
-    assert Card.objects.filter(currency="JPY").exists()
-
-
-def test_seed_demo_leaves_a_ledger_that_verifies():
-    run("seed_demo", "--cardholders", "20")
-    assert run("verify_ledger").startswith("Ledger verified:")
-
-
-def test_running_seed_demo_twice_changes_nothing():
-    run("seed_demo", "--cardholders", "20")
-    before = counts()
-    assert run("seed_demo", "--cardholders", "20") == "Demo data already present; nothing to do.\n"
-    assert counts() == before
-
-
-def people():
-    return sorted(Cardholder.objects.values_list("name", "date_of_birth", "country", "email"))
-
-
-def remove_demo_data():
-    LedgerEntry.objects.all().delete()
-    Card.objects.all().delete()
-    Cardholder.objects.all().delete()
-    Bin.objects.all().delete()
-
-
-def test_seed_demo_is_reproducible_with_its_seed():
-    run("seed_demo", "--cardholders", "10", "--seed", "7")
-    first = people()
-    remove_demo_data()
-    run("seed_demo", "--cardholders", "10", "--seed", "7")
-    assert people() == first
-    remove_demo_data()
-    run("seed_demo", "--cardholders", "10", "--seed", "8")
-    assert people() != first
-
-
-def test_seed_demo_refuses_a_database_holding_other_data():
-    BinFactory()
-    before = counts()
-    with pytest.raises(CommandError, match="only into an empty one"):
-        run("seed_demo", "--cardholders", "5")
-    assert counts() == before
-
-
-def test_seed_demo_rejects_a_cardholder_count_below_one():
-    with pytest.raises(CommandError, match="Give --cardholders from 1"):
-        run("seed_demo", "--cardholders", "0")
-    assert counts() == (0, 0, 0, 0, 0)

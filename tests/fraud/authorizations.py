@@ -3,8 +3,8 @@
 import datetime
 
 from fraud.models import CountryRisk, FraudSettings, MerchantCategoryRisk, Rule
+from tests.authorizing import authorize as shared_authorize
 from transactions.models import Transaction
-from transactions.services import AuthorizationRequest, authorization_decide
 
 NOW = datetime.datetime(2026, 6, 15, 12, 0, tzinfo=datetime.UTC)
 SECOND = datetime.timedelta(seconds=1)
@@ -17,22 +17,7 @@ TICK = datetime.timedelta(microseconds=1)
 def authorize(card, **changes) -> Transaction:
     """A 42.00 coffee in the card's currency, card present in the US, at NOW, with the
     card's own number, expiry and CVV; `changes` override any request field."""
-    fields = {
-        "card_number": card.pan,
-        "expiry_month": card.expiry_month,
-        "expiry_year": card.expiry_year,
-        "cvv": card.cvv,
-        "amount_minor": 4200,
-        "currency": card.currency,
-        "merchant_id": "M-1001",
-        "merchant_name": "Corner Coffee",
-        "mcc": "5814",
-        "merchant_country": "US",
-        "channel": "pos",
-        "transaction_time": NOW,
-        **changes,
-    }
-    return authorization_decide(request=AuthorizationRequest(**fields))
+    return shared_authorize(card, **{"transaction_time": NOW, **changes})
 
 
 def wrong_cvv(card) -> str:

@@ -11,7 +11,6 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
-from django.utils import timezone
 
 from cards.models import Card
 from cardsystem.audit import Actor
@@ -20,9 +19,8 @@ from fraud import scoring
 from fraud.models import CountryRisk, FraudAlert, FraudSettings, MerchantCategoryRisk, Rule
 from fraud.params import SCHEMAS, validate_rule_params
 from fraud.services import fraud_config_delete, fraud_config_save
+from tests.authorizing import api_body, authorize
 from tests.factories import CardFactory, UserFactory
-from transactions.models import Transaction
-from transactions.services import AuthorizationRequest, authorization_decide
 
 pytestmark = pytest.mark.django_db
 
@@ -31,42 +29,6 @@ ALERTS = reverse("admin:fraud_fraudalert_changelist")
 RULES = reverse("admin:fraud_rule_changelist")
 COUNTRIES = reverse("admin:fraud_countryrisk_changelist")
 MCCS = reverse("admin:fraud_merchantcategoryrisk_changelist")
-
-
-def authorize(card, **changes) -> Transaction:
-    fields = {
-        "card_number": card.pan,
-        "expiry_month": card.expiry_month,
-        "expiry_year": card.expiry_year,
-        "cvv": card.cvv,
-        "amount_minor": 4200,
-        "currency": card.currency,
-        "merchant_id": "M-1001",
-        "merchant_name": "Corner Coffee",
-        "mcc": "5814",
-        "merchant_country": "US",
-        "channel": "pos",
-        "transaction_time": timezone.now(),
-        **changes,
-    }
-    return authorization_decide(request=AuthorizationRequest(**fields))
-
-
-def api_body(card, **changes) -> dict:
-    return {
-        "card_number": card.pan,
-        "expiry_month": card.expiry_month,
-        "expiry_year": card.expiry_year,
-        "cvv": card.cvv,
-        "amount": "42.00",
-        "currency": "USD",
-        "merchant_id": "M-1001",
-        "merchant_name": "Corner Coffee",
-        "mcc": "5814",
-        "merchant_country": "US",
-        "channel": "pos",
-        **changes,
-    }
 
 
 def api_decide(api, card, **changes) -> dict:

@@ -7,6 +7,7 @@ from cards.models import Card, LedgerEntry
 from cardsystem.models import AuditLog, IdempotencyRecord
 from fraud import scoring
 from fraud.models import FraudAlert, Rule
+from tests.authorizing import api_body
 from transactions.models import FraudReport, Transaction
 
 URL = "/api/v1/authorizations/"
@@ -14,20 +15,7 @@ URL = "/api/v1/authorizations/"
 
 def body(card, **changes) -> dict:
     """A well-formed authorization of 42.00 USD at a coffee shop in the US."""
-    return {
-        "card_number": card.pan,
-        "expiry_month": card.expiry_month,
-        "expiry_year": card.expiry_year,
-        "cvv": card.cvv,
-        "amount": "42.00",
-        "currency": "USD",
-        "merchant_id": "M-1001",
-        "merchant_name": "Corner Coffee",
-        "mcc": "5814",
-        "merchant_country": "US",
-        "channel": "pos",
-        **changes,
-    }
+    return api_body(card, **changes)
 
 
 def authorize(api, card, *, key: str | None = None, **changes):

@@ -16,9 +16,10 @@ from cardsystem.audit import Actor
 from cardsystem.models import AuditLog
 from fraud import scoring
 from fraud.models import CountryRisk, FraudAlert
+from tests.authorizing import authorize as shared_authorize
 from tests.factories import CardFactory
 from transactions.models import Transaction
-from transactions.services import AuthorizationRequest, authorization_decide, fraud_report_create
+from transactions.services import fraud_report_create
 
 pytestmark = pytest.mark.django_db
 
@@ -31,23 +32,7 @@ STRANGER = SimpleNamespace(
 
 def authorize(card=None, **changes) -> Transaction:
     """A 42.00 coffee in the US, now, on a card of its own unless one is given."""
-    card = card or CardFactory(balance_minor=10_000_000)
-    fields = {
-        "card_number": card.pan,
-        "expiry_month": card.expiry_month,
-        "expiry_year": card.expiry_year,
-        "cvv": card.cvv,
-        "amount_minor": 4200,
-        "currency": card.currency,
-        "merchant_id": "M-1001",
-        "merchant_name": "Corner Coffee",
-        "mcc": "5814",
-        "merchant_country": "US",
-        "channel": "pos",
-        "transaction_time": timezone.now(),
-        **changes,
-    }
-    return authorization_decide(request=AuthorizationRequest(**fields))
+    return shared_authorize(card or CardFactory(balance_minor=10_000_000), **changes)
 
 
 def high_risk(card=None) -> Transaction:

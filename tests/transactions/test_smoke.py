@@ -4,6 +4,7 @@ import pytest
 
 from cards.models import Card, LedgerEntry
 from fraud.models import FraudAlert
+from tests.authorizing import api_body
 from tests.factories import CardFactory
 from transactions.models import Transaction
 
@@ -11,20 +12,7 @@ pytestmark = pytest.mark.django_db
 
 
 def _body(card, **changes):
-    return {
-        "card_number": card.pan,
-        "expiry_month": card.expiry_month,
-        "expiry_year": card.expiry_year,
-        "cvv": card.cvv,
-        "amount": "42.00",
-        "currency": "USD",
-        "merchant_id": "M-1001",
-        "merchant_name": "Corner Coffee",
-        "mcc": "5814",
-        "merchant_country": "US",
-        "channel": "pos",
-        **changes,
-    }
+    return api_body(card, **changes)
 
 
 def test_an_approval_debits_the_card_and_answers_the_contract(authorize_api):

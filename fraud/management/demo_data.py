@@ -1,8 +1,13 @@
 """Believable demo data for a local trial, written through the same services as real data.
 
-Deterministic for a seed and a day: the same BINs, cardholders, cards, expiries, limits,
-balances and statuses every time. Only the card numbers differ between runs, since the
-issuing service draws them from `secrets`, as it must.
+BINs, cardholders, cards with balances, limits and a few blocked or lost cards, then a
+day of transactions (fraud/management/demo_day.py). Deterministic for a seed: the same
+BINs, cardholders, cards, expiries, limits, balances, statuses and the same day of
+authorizations (relative to the moment of seeding) every time. Only the card numbers
+differ between runs, since the issuing service draws them from `secrets`, as it must.
+
+It lives in the fraud app because the day goes through `transactions` (and the fraud
+engine): the cards app may not import either.
 """
 
 import datetime
@@ -11,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.db import transaction
+from django.db.models import Count
 from django.utils import timezone
 from faker import Faker
 
@@ -20,6 +26,10 @@ from cards.models import Card, Cardholder
 from cards.services import card_change_status, card_issue, card_top_up, cardholder_create
 from cardsystem import money
 from cardsystem.audit import Actor
+from fraud.management.demo_day import DemoCard, DemoDay
+from fraud.management.demo_merchants import PER_USD
+from fraud.models import FraudAlert
+from transactions.models import Transaction
 
 # One BIN per network, spread over countries and currencies (a zero-decimal JPY, and
 # 6- and 8-digit BINs with 15-, 16- and 19-digit PANs); each agrees with bins.networks.
@@ -59,8 +69,6 @@ COUNTRIES = {
     "NL": ("nl_NL", 3),
 }
 
-# Roughly what one US dollar buys, so that amounts look alike in every currency.
-PER_USD = {"USD": 1, "GBP": 0.8, "EUR": 0.9, "JPY": 150, "CNY": 7}
 TOP_UPS_USD = (20, 50, 100, 150, 250, 500, 1000, 2500)
 TOP_UP_REFERENCES = ("Salary", "Bank transfer", "Cash deposit", "Transfer from savings", "Refund", "Gift")
 LIMITS_USD = ({"per_transaction": 250, "daily": 500, "monthly": 2000},
@@ -81,30 +89,51 @@ class DemoSummary:
     top_ups: int
     blocked: int
     lost: int
+    transactions: dict[str, int]  # by reason ("approved", "insufficient_funds", ...)
+    flagged: int
+    alerts: int
+    blocked_by_engine: int
+    fraud_reports: int
 
 
 def seed_demo_data(
-    *, cardholders: int, seed: int, actor: Actor, progress: Callable[[], object] = lambda: None
+    *,
+    cardholders: int,
+    transactions: int,
+    seed: int,
+    actor: Actor,
+    progress: Callable[[], object] = lambda: None,
 ) -> DemoSummary | None:
-    """Fill an empty database with demo BINs, cardholders and cards with balances, all or
-    nothing. Returns None, writing nothing, when the demo data is already there; raises
-    DatabaseNotEmpty when other data is. `progress` is called once per cardholder."""
+    """Fill an empty database with demo BINs, cardholders, cards with balances and a day
+    of `transactions` authorizations, all or nothing. Returns None, writing nothing, when
+    the demo data is already there; raises DatabaseNotEmpty when other data is.
+    `progress` is called once per cardholder and once per authorization."""
     with transaction.atomic():
         if Bin.objects.filter(bin__in=[fields["bin"] for fields in DEMO_BINS]).exists():
             return None
-        if Bin.objects.exists() or Cardholder.objects.exists() or Card.objects.exists():
+        if (
+            Bin.objects.exists()
+            or Cardholder.objects.exists()
+            or Card.objects.exists()
+            or Transaction.objects.exists()
+        ):
             raise DatabaseNotEmpty(
-                "The database already holds BINs, cardholders or cards; demo data goes only into an "
-                "empty one. Nothing was written."
+                "The database already holds BINs, cardholders, cards or transactions; demo data goes "
+                "only into an empty one. Nothing was written."
             )
         world = _DemoWorld(seed=seed, actor=actor)
         bins = [bin_create(actor=actor, **fields) for fields in DEMO_BINS]
         for _ in range(cardholders):
             world.add_cardholder(bins)
             progress()
-        # A day of transactions (API.md: seed_demo) is the next step, once the transactions
-        # app has its services. cards must not import transactions, so that step will move
-        # this command to an app that may.
+        day = DemoDay(cards=world.issued, rng=world.rng, actor=actor, now=timezone.now())
+        reports = day.play(transactions, progress)
+        by_reason = dict(
+            Transaction.objects.values_list("reason").annotate(n=Count("pk")).order_by("-n", "reason")
+        )
+        flagged = Transaction.objects.filter(flagged=True).count()
+        alerts = FraudAlert.objects.count()
+        blocked_now = Card.objects.filter(status=Card.Status.BLOCKED).count()
     return DemoSummary(
         bins=len(bins),
         cardholders=cardholders,
@@ -112,6 +141,11 @@ def seed_demo_data(
         top_ups=world.top_ups,
         blocked=world.blocked,
         lost=world.lost,
+        transactions=by_reason,
+        flagged=flagged,
+        alerts=alerts,
+        blocked_by_engine=blocked_now - world.blocked,
+        fraud_reports=reports,
     )
 
 
@@ -124,6 +158,7 @@ class _DemoWorld:
         self.actor = actor
         self.today = timezone.localdate()
         self.cards = self.top_ups = self.blocked = self.lost = 0
+        self.issued: list[DemoCard] = []  # with their numbers and CVVs, in memory only
 
     def add_cardholder(self, bins: list[Bin]) -> None:
         rng = self.rng
@@ -142,9 +177,9 @@ class _DemoWorld:
         usd_bins = [bin for bin in bins if bin.currency == "USD"]
         home_bins = [bin for bin in bins if bin.country == country] or usd_bins
         first = rng.choice(home_bins)
-        self._add_card(holder, first)
+        self._add_card(holder, first, country)
         if rng.random() < 0.3:
-            self._add_card(holder, rng.choice([bin for bin in usd_bins if bin != first]))
+            self._add_card(holder, rng.choice([bin for bin in usd_bins if bin != first]), country)
 
     def _birthday(self) -> datetime.date:
         """Mostly working-age adults, a few just 18 or 19 and a few up to 90."""
@@ -162,19 +197,21 @@ class _DemoWorld:
             latest = self.today.replace(year=self.today.year - age, day=28)
         return latest - datetime.timedelta(days=self.rng.randint(0, 364))
 
-    def _add_card(self, holder: Cardholder, bin: Bin) -> None:
+    def _add_card(self, holder: Cardholder, bin: Bin, country: str) -> None:
         rng = self.rng
         limits = None
         if rng.random() < 0.25:
             limits = {name: self._minor(usd, bin.currency) for name, usd in rng.choice(LIMITS_USD).items()}
-        card = card_issue(
+        issued = card_issue(
             bin=bin,
             cardholder=holder,
             expiry_month=rng.randint(1, 12),
             expiry_year=self.today.year + rng.randint(1, 4),
             limits=limits,
             actor=self.actor,
-        ).card
+        )
+        card = issued.card
+        self.issued.append(DemoCard(issued=issued, country=country))
         self.cards += 1
         top_ups = 0 if rng.random() < 0.1 else rng.randint(1, 3)
         for _ in range(top_ups):

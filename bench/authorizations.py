@@ -1,0 +1,459 @@
+"""Authorization throughput: the real API beside the floor of its work, on SQLite and PostgreSQL.
+
+    .venv/bin/python bench/authorizations.py [--seconds 20] [--clients 8] [--workers 2]
+                                             [--threads 1] [--cards 1000]
+                                             [--databases sqlite,postgres]
+
+For each database: a fresh database (an SQLite file in a temporary directory, or a
+throwaway PostgreSQL database `cardsystem_bench_<pid>`), migrated, with one API client
+(scope authorize) and `--cards` cards with large balances, issued through the services;
+their numbers and CVVs pass to this process through a pipe and stay in memory. Then,
+one after the other and with the same gunicorn settings:
+
+- framework: `cardsystem.wsgi:application`, `POST /api/v1/authorizations/` (middleware,
+  DRF, validation, the card lock, risk scoring, the debit, the ledger entry, the
+  decision log line);
+- baseline: `bench/baseline_wsgi.py`, the floor of the same work without the framework
+  (one indexed card read, one conditional balance update, one insert).
+
+Each server runs `--workers` gunicorn gthread workers (one single-worker gunicorn per
+worker, so that the clients' connections are spread evenly). `--clients` processes,
+each with one keep-alive connection, post small authorizations (round-robin over the
+client's own cards, so they approve) for `--seconds` after a short warm-up. Any
+status but 201 or any exception is an error. The table gives throughput, p50/p99
+latency and errors of both, and the ratio framework/baseline. Everything talks to
+127.0.0.1 only; servers are stopped, the temporary directory and the PostgreSQL
+database dropped, even on failure. Exit status 1 if any request failed.
+"""
+
+import argparse
+import contextlib
+import http.client
+import json
+import multiprocessing
+import os
+import random
+import secrets
+import shlex
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+AUTHORIZATIONS = "/api/v1/authorizations/"
+WARM_UP_SECONDS = 1.5
+BALANCE_MINOR = 100_000_000  # 1,000,000.00 USD per card: the run never runs a card dry
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+# --- Setting up a database (in a child process: Django reads DATABASE_URL once) -------------
+
+
+def prepare(cards: int) -> None:
+    """Migrate the database in DATABASE_URL, create the client and cards through the services
+    and print {"key": ..., "cards": [...]} as the last line of stdout."""
+    import datetime
+
+    import django
+
+    sys.path.insert(0, str(ROOT))
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cardsystem.settings")
+    django.setup()
+    from django.core.management import call_command
+    from django.db import transaction
+
+    from bins.services import bin_create
+    from cards.services import card_issue, card_top_up, cardholder_create
+    from cardsystem.audit import Actor
+    from cardsystem.services import api_client_create
+
+    call_command("migrate", verbosity=0, interactive=False, stdout=sys.stderr)
+    actor = Actor.system("bench/authorizations.py")
+    issued = []
+    with transaction.atomic():
+        bin = bin_create(
+            actor=actor,
+            bin="453201",
+            network="visa",
+            issuer_name="Bench Bank",
+            card_type="debit",
+            country="US",
+            currency="USD",
+            pan_length=16,
+        )
+        for number in range(cards):
+            holder = cardholder_create(
+                name=f"Bench Holder {number}",
+                date_of_birth=datetime.date(1985, 6, 15),
+                country="US",
+                actor=actor,
+            )
+            card = card_issue(bin=bin, cardholder=holder, actor=actor)
+            card_top_up(card=card.card, amount_minor=BALANCE_MINOR, actor=actor, reference="bench")
+            issued.append(
+                {
+                    "pan": card.pan,
+                    "cvv": card.cvv,
+                    "month": card.card.expiry_month,
+                    "year": card.card.expiry_year,
+                }
+            )
+        _, key = api_client_create(name="bench", scopes=["authorize"], actor=actor)
+    print(json.dumps({"key": key, "cards": issued}))
+
+
+# --- Driving a server ---------------------------------------------------------------------------
+
+
+@dataclass
+class Result:
+    latencies_ms: list[float]
+    declined: int
+    errors: int
+    error_samples: list[str]
+    seconds: float
+
+    @property
+    def throughput(self) -> float:
+        return len(self.latencies_ms) / self.seconds
+
+    def percentile(self, fraction: float) -> float:
+        if not self.latencies_ms:
+            return float("nan")
+        ordered = sorted(self.latencies_ms)
+        return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+def bodies_for(cards: list[dict], rng: random.Random) -> list[bytes]:
+    bodies = []
+    for card in cards:
+        for _ in range(3):
+            bodies.append(
+                json.dumps(
+                    {
+                        "card_number": card["pan"],
+                        "expiry_month": card["month"],
+                        "expiry_year": card["year"],
+                        "cvv": card["cvv"],
+                        "amount": f"{rng.randint(100, 999) / 100:.2f}",
+                        "currency": "USD",
+                        "merchant_id": f"M-{rng.randint(1000, 1019)}",
+                        "merchant_name": "Bench Grocery",
+                        "mcc": "5411",
+                        "merchant_country": "US",
+                        "channel": "pos",
+                    }
+                ).encode()
+            )
+    rng.shuffle(bodies)
+    return bodies
+
+
+def drive(port: int, key: str, bodies: list[bytes], start_at: float, stop_at: float):
+    """One client: one keep-alive connection, one request after the other until stop_at.
+    Requests started before start_at are the warm-up and not counted."""
+    headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+    latencies, declined, errors, samples = [], 0, 0, []
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    index = 0
+    while True:
+        began = time.monotonic()
+        if began >= stop_at:
+            break
+        body = bodies[index % len(bodies)]
+        index += 1
+        problem, data = None, b""
+        try:
+            conn.request("POST", AUTHORIZATIONS, body, headers)
+            response = conn.getresponse()
+            data = response.read()
+            if response.status != 201:
+                problem = f"HTTP {response.status}: {data[:200].decode(errors='replace')}"
+        except (OSError, http.client.HTTPException) as error:
+            problem = f"{type(error).__name__}: {error}"
+            conn.close()
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        ended = time.monotonic()
+        if began < start_at or ended > stop_at:
+            continue
+        if problem:
+            errors += 1
+            if len(samples) < 3:
+                samples.append(problem)
+        else:
+            latencies.append((ended - began) * 1000)
+            declined += b'"declined"' in data
+    conn.close()
+    return latencies, declined, errors, samples
+
+
+def load(ports: list[int], key: str, cards: list[dict], *, clients: int, seconds: float) -> Result:
+    rng = random.Random(1)
+    shares = [cards[number::clients] for number in range(clients)]
+    start_at = time.monotonic() + WARM_UP_SECONDS
+    stop_at = start_at + seconds
+    jobs = [
+        (ports[number % len(ports)], key, bodies_for(share, rng), start_at, stop_at)
+        for number, share in enumerate(shares)
+    ]
+    with multiprocessing.get_context("fork").Pool(clients) as pool:
+        outcomes = pool.starmap(drive, jobs)
+    return Result(
+        latencies_ms=[latency for latencies, _, _, _ in outcomes for latency in latencies],
+        declined=sum(declined for _, declined, _, _ in outcomes),
+        errors=sum(errors for _, _, errors, _ in outcomes),
+        error_samples=[sample for _, _, _, samples in outcomes for sample in samples][:5],
+        seconds=seconds,
+    )
+
+
+# --- Servers and databases ------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_until_serving(process: subprocess.Popen, port: int, log: Path, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"gunicorn exited with {process.returncode}:\n{log.read_text()[-3000:]}")
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            conn.request("GET", AUTHORIZATIONS)
+            conn.getresponse().read()
+            conn.close()
+            return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"gunicorn did not answer within {timeout:.0f} s:\n{log.read_text()[-3000:]}")
+
+
+def stop(process: subprocess.Popen) -> None:
+    """Terminate the gunicorn master and its workers (its own process group), then kill."""
+    if process.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=15)
+
+
+@contextlib.contextmanager
+def gunicorn(app: str, env: dict, args, log: Path):
+    """Serve `app` with `args.workers` workers; yields their ports.
+
+    One single-worker gunicorn per worker, each on its own port, and the clients spread
+    evenly over them: one gunicorn with --workers N hands a burst of new keep-alive
+    connections to whichever worker accepts first (measured here: all 8 to one worker),
+    and then the run would measure one worker, not N."""
+    processes, ports = [], []
+    try:
+        with log.open("ab") as output:
+            for _ in range(args.workers):
+                port = free_port()
+                command = [
+                    str(BIN / "gunicorn"),
+                    app,
+                    "--bind",
+                    f"127.0.0.1:{port}",
+                    "--workers",
+                    "1",
+                    "--worker-class",
+                    "gthread",  # the sync worker closes every connection; gthread keeps them alive
+                    "--threads",
+                    str(args.threads),
+                    "--keep-alive",
+                    "60",
+                    "--graceful-timeout",
+                    "5",
+                ]
+                processes.append(
+                    subprocess.Popen(
+                        command,
+                        cwd=ROOT,
+                        env=env,
+                        stdout=output,
+                        stderr=subprocess.STDOUT,
+                        start_new_session=True,
+                    )
+                )
+                ports.append(port)
+        for process, port in zip(processes, ports, strict=True):
+            wait_until_serving(process, port, log)
+        yield ports
+    finally:
+        for process in processes:
+            stop(process)
+
+
+def server_env(database_url: str, log_dir: Path) -> dict:
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if name not in ("GUNICORN_CMD_ARGS", "CARD_DATA_OLD_KEYS", "DJANGO_SETTINGS_MODULE")
+    }
+    env.update(
+        DEBUG="false",
+        HTTPS_ONLY="false",
+        ALLOWED_HOSTS="127.0.0.1",
+        SECRET_KEY="bench-secret-key-" + secrets.token_urlsafe(24),
+        CARD_DATA_KEY="bench-card-data-key-" + secrets.token_urlsafe(24),
+        DATABASE_URL=database_url,
+        LOG_DIR=str(log_dir),
+        LOG_LEVEL="WARNING",
+        DJANGO_SETTINGS_MODULE="cardsystem.settings",
+        PYTHONPATH=str(ROOT),
+    )
+    return env
+
+
+@contextlib.contextmanager
+def database(kind: str, workdir: Path, postgres_url: str):
+    """A DATABASE_URL for a fresh, empty database, removed afterwards."""
+    if kind == "sqlite":
+        yield f"sqlite:///{workdir / 'bench.sqlite3'}"
+        return
+    import psycopg
+
+    name = f"cardsystem_bench_{os.getpid()}"
+    admin = urlsplit(postgres_url)
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield admin._replace(path=f"/{name}").geturl()
+    finally:
+        with psycopg.connect(postgres_url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def run_database(kind: str, args) -> dict:
+    with (
+        tempfile.TemporaryDirectory(prefix=f"bench-{kind}-") as tmp,
+        database(kind, Path(tmp), args.postgres_url) as url,
+    ):
+        workdir = Path(tmp)
+        (workdir / "logs").mkdir()
+        env = server_env(url, workdir / "logs")
+        started = time.monotonic()
+        prepared = subprocess.run(
+            [sys.executable, __file__, "--prepare", str(args.cards)],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if prepared.returncode:
+            raise RuntimeError(f"Setting up {kind} failed:\n{prepared.stderr[-3000:]}")
+        world = json.loads(prepared.stdout.strip().splitlines()[-1])
+        note(f"{kind}: migrated, {len(world['cards'])} cards issued in {time.monotonic() - started:.1f} s")
+        results = {}
+        for name, app in (
+            ("framework", "cardsystem.wsgi:application"),
+            ("baseline", "bench.baseline_wsgi:application"),
+        ):
+            log = workdir / f"gunicorn-{name}.log"
+            with gunicorn(app, env, args, log) as ports:
+                note(f"{kind}: {name} on 127.0.0.1:{','.join(map(str, ports))}, {args.seconds:g} s ...")
+                results[name] = load(
+                    ports, world["key"], world["cards"], clients=args.clients, seconds=args.seconds
+                )
+            output = log.stat().st_size
+            if output > 10_000:
+                note(f"{kind}: {name} server wrote {output / 1e6:.1f} MB to stdout/stderr during the run")
+            for sample in results[name].error_samples:
+                note(f"{kind}: {name} error: {sample[:200]}")
+            if results[name].errors:
+                tail = "\n".join(log.read_text(errors="replace").splitlines()[-40:])
+                note(f"{kind}: {name} server log, last lines:\n{tail}")
+        return results
+
+
+def note(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def table(command: str, args, outcomes: dict, load: float) -> str:
+    lines = [
+        f"command: {command}",
+        f"settings: {args.clients} keep-alive clients over {args.workers} gunicorn gthread workers "
+        f"(--threads {args.threads}), {args.seconds:g} s each after {WARM_UP_SECONDS:g} s warm-up, "
+        f"{args.cards} cards, {os.cpu_count()} CPUs, load average {load:.2f} at the start",
+        "",
+        f"{'database':<10} {'server':<10} {'requests':>9} {'req/s':>8} "
+        f"{'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'declined':>9}",
+    ]
+    for kind, results in outcomes.items():
+        for name, result in results.items():
+            lines.append(
+                f"{kind:<10} {name:<10} {len(result.latencies_ms):>9} {result.throughput:>8.1f} "
+                f"{result.percentile(0.50):>8.2f} {result.percentile(0.99):>8.2f} {result.errors:>7} "
+                f"{result.declined:>9}"
+            )
+        if results["baseline"].throughput:
+            ratio = results["framework"].throughput / results["baseline"].throughput
+            verdict = f"{ratio:.2f} ({'at least half' if ratio >= 0.5 else 'below half'})"
+        else:
+            verdict = "n/a (the baseline completed no request)"
+        lines.append(f"{kind:<10} {'ratio':<10} framework/baseline throughput = {verdict}")
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=20, help="measured seconds per server (default 20)")
+    parser.add_argument("--clients", type=int, default=8, help="concurrent keep-alive clients (default 8)")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes (default 2)")
+    parser.add_argument("--threads", type=int, default=1, help="threads per gunicorn worker (default 1)")
+    parser.add_argument(
+        "--cards", type=int, default=1000, help="cards to spread requests over (default 1000)"
+    )
+    parser.add_argument("--databases", default="sqlite,postgres", help="comma-separated: sqlite, postgres")
+    parser.add_argument(
+        "--postgres-url",
+        default="postgres://postgres@127.0.0.1:5432/postgres",
+        help="a loopback PostgreSQL server, to create and drop the throwaway database",
+    )
+    parser.add_argument("--prepare", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.prepare is not None:
+        prepare(args.prepare)
+        return 0
+    kinds = [kind.strip() for kind in args.databases.split(",") if kind.strip()]
+    if not kinds or set(kinds) - {"sqlite", "postgres"}:
+        parser.error("--databases takes sqlite and/or postgres")
+    if urlsplit(args.postgres_url).hostname not in LOOPBACK:
+        parser.error("--postgres-url must point at 127.0.0.1")
+    if args.clients < 1 or args.workers < 1 or args.threads < 1 or args.seconds <= 0:
+        parser.error("--clients, --workers, --threads and --seconds must be positive")
+    if args.cards < args.clients:
+        parser.error("give at least one card per client")
+    command = shlex.join(
+        [os.path.relpath(sys.executable, ROOT), os.path.relpath(__file__, ROOT), *sys.argv[1:]]
+    )
+    load_before = os.getloadavg()[0]
+    if load_before > 0.5 * (os.cpu_count() or 1):
+        note(f"load average {load_before:.2f}: other work on this machine will skew the numbers")
+    outcomes = {kind: run_database(kind, args) for kind in kinds}
+    print(table(command, args, outcomes, load_before))
+    return 1 if any(result.errors for results in outcomes.values() for result in results.values()) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,289 @@
+"""Where an authorization's time goes: one process, no HTTP server, no concurrency.
+
+    .venv/bin/python bench/profile_authorization.py [--requests 500] [--database sqlite|postgres]
+                                                    [--what-if persistent-connection,quiet-console]
+                                                    [--cprofile 30]
+
+Sets up a fresh database the way bench/authorizations.py does (same environment:
+DEBUG=false, LOG_LEVEL=WARNING, a temporary LOG_DIR), then calls the WSGI callables
+directly with a prepared environ, so the numbers are the application's alone. Prints:
+
+1. the SQL statements of one authorization through `cardsystem.wsgi:application`,
+   with each statement's mean time over all the timed requests;
+2. the mean time per request of the framework and of `bench/baseline_wsgi.py`;
+3. the framework's time by phase (wrappers timed around the project's functions);
+4. with `--cprofile N`, the top N functions of a cProfile run.
+
+`--what-if` changes this process only (never the project's files), to size a
+suggestion: `persistent-connection` keeps the database connection between requests
+(CONN_MAX_AGE=None, as settings.py already does for PostgreSQL), `quiet-console` stops
+the decision log line from also going to the console handler.
+"""
+
+import argparse
+import contextlib
+import cProfile
+import importlib
+import io
+import json
+import os
+import pstats
+import random
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from authorizations import ROOT, bodies_for, database, server_env
+
+WARM_UP = 50
+WHAT_IFS = ("persistent-connection", "quiet-console")
+
+# (label, module, attribute): the phases timed by wrapping the project's functions.
+# Nested phases are included in their parents' time.
+PHASES = [
+    ("whole request (Django WSGI handler)", "django.core.handlers.wsgi", "WSGIHandler.__call__"),
+    ("  open database connection", "django.db.backends.base.base", "BaseDatabaseWrapper.connect"),
+    ("  close database connection", "django.db.backends.base.base", "BaseDatabaseWrapper.close"),
+    ("  commit", "django.db.backends.base.base", "BaseDatabaseWrapper.commit"),
+    ("  DRF dispatch", "rest_framework.views", "APIView.dispatch"),
+    ("    authenticate (api_client_for_key)", "cardsystem.authentication", "api_client_for_key"),
+    ("    view: parse, validate, serialize", "transactions.api", "AuthorizationApi.post"),
+    ("      input: serializer is_valid", "rest_framework.serializers", "BaseSerializer.is_valid"),
+    ("      authorization_decide", "transactions.api", "authorization_decide"),
+    ("        card_get_by_pan", "transactions.services", "card_get_by_pan"),
+    ("        risk: scoring.assess", "fraud.scoring", "assess"),
+    ("          features.card_activity", "fraud.features", "card_activity"),
+    ("          features.merchant_fraud_cards", "fraud.features", "merchant_fraud_cards"),
+    ("        _debit", "transactions.services", "_debit"),
+    ("        _record (INSERT transaction)", "transactions.services", "_record"),
+    ("        _log_decision (file + console)", "transactions.services", "_log_decision"),
+    ("      TransactionOutput(...).data", "rest_framework.serializers", "Serializer.data"),
+]
+
+
+def wsgi_call(app, body: bytes, key: str, path: str = "/api/v1/authorizations/") -> tuple[str, bytes]:
+    environ = {
+        "REQUEST_METHOD": "POST",
+        "PATH_INFO": path,
+        "QUERY_STRING": "",
+        "SERVER_NAME": "127.0.0.1",
+        "SERVER_PORT": "8000",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "REMOTE_ADDR": "127.0.0.1",
+        "HTTP_HOST": "127.0.0.1",
+        "HTTP_AUTHORIZATION": f"Bearer {key}",
+        "CONTENT_TYPE": "application/json",
+        "CONTENT_LENGTH": str(len(body)),
+        "wsgi.input": io.BytesIO(body),
+        "wsgi.errors": sys.stderr,
+        "wsgi.url_scheme": "http",
+        "wsgi.version": (1, 0),
+        "wsgi.multithread": False,
+        "wsgi.multiprocess": True,
+        "wsgi.run_once": False,
+    }
+    status = []
+
+    def start_response(line, headers, exc_info=None):
+        status.append(line)
+
+    chunks = app(environ, start_response)
+    data = b"".join(chunks)
+    if hasattr(chunks, "close"):
+        chunks.close()
+    return status[0], data
+
+
+class Phases:
+    """Accumulates wall time spent inside wrapped functions (reentrant calls count once)."""
+
+    def __init__(self):
+        self.seconds = defaultdict(float)
+        self.depth = defaultdict(int)
+
+    def wrap(self, label, function):
+        def timed(*args, **kwargs):
+            self.depth[label] += 1
+            started = time.perf_counter()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                self.depth[label] -= 1
+                if not self.depth[label]:
+                    self.seconds[label] += time.perf_counter() - started
+
+        return timed
+
+    @contextlib.contextmanager
+    def installed(self):
+        undo = []
+        for label, module_name, attribute in PHASES:
+            owner = importlib.import_module(module_name)
+            *path, name = attribute.split(".")
+            for part in path:
+                owner = getattr(owner, part)
+            original = owner.__dict__[name]
+            if isinstance(original, property):
+                replacement = property(self.wrap(label, original.fget))
+            else:
+                replacement = self.wrap(label, original)
+            setattr(owner, name, replacement)
+            undo.append((owner, name, original))
+        try:
+            yield
+        finally:
+            for owner, name, original in reversed(undo):
+                setattr(owner, name, original)
+
+
+def statement_shape(sql: str) -> str:
+    """A statement without its literal values, cut to a readable length."""
+    sql = re.sub(r"'[^']*'", "?", sql.replace("%s", "?"))
+    sql = re.sub(r'"[a-z_]+"\."([a-z_]+)"', r"\1", sql)
+    sql = re.sub(r'"s\d+_x\d+"', "?", sql)  # savepoint names
+    return sql[:140]
+
+
+def apply_what_ifs(what_ifs: list[str]) -> None:
+    import logging
+
+    from django.db import connection
+
+    if "persistent-connection" in what_ifs:
+        connection.settings_dict["CONN_MAX_AGE"] = None
+    if "quiet-console" in what_ifs:
+        logging.getLogger("cardsystem.authorizations").propagate = False
+
+
+def profile(args, world: dict) -> None:
+    import django
+
+    django.setup()
+    from django.db import connection
+
+    apply_what_ifs(args.what_if)
+    from cardsystem.wsgi import application as framework
+
+    baseline = importlib.import_module("baseline_wsgi").application
+    bodies = bodies_for(world["cards"], random.Random(2))
+    key = world["key"]
+    for body in bodies[:WARM_UP]:
+        status, data = wsgi_call(framework, body, key)
+        if not status.startswith("201"):
+            raise RuntimeError(f"The framework answered {status}: {data[:300]!r}")
+        wsgi_call(baseline, body, key)
+    timed = bodies[WARM_UP : WARM_UP + args.requests]
+
+    means, cpu = {}, {}
+    for name, app in (("framework", framework), ("baseline", baseline)):
+        started, started_cpu = time.perf_counter(), time.process_time()
+        for body in timed:
+            wsgi_call(app, body, key)
+        means[name] = (time.perf_counter() - started) / len(timed) * 1000
+        cpu[name] = (time.process_time() - started_cpu) / len(timed) * 1000
+
+    phases = Phases()
+    decisions = defaultdict(int)
+    with phases.installed():
+        for body in timed:
+            _, data = wsgi_call(framework, body, key)
+            decisions[json.loads(data)["status"]] += 1
+
+    executed = []
+
+    def timed_sql(execute, sql, params, many, context):
+        started = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            executed.append((sql, time.perf_counter() - started))
+
+    with connection.execute_wrapper(timed_sql):
+        for body in timed:
+            wsgi_call(framework, body, key)
+    statements = defaultdict(lambda: [0, 0.0])
+    for sql, seconds in executed:
+        statements[statement_shape(sql)][0] += 1
+        statements[statement_shape(sql)][1] += seconds
+
+    n = len(timed)
+    what_if = f" (what-if: {', '.join(args.what_if)})" if args.what_if else ""
+    print(f"{args.database}, {n} requests each, in process{what_if}; decisions: {dict(decisions)}\n")
+    print(f"Mean per request: framework {means['framework']:.2f} ms, baseline {means['baseline']:.2f} ms "
+          f"(baseline/framework {means['baseline'] / means['framework']:.2f}); CPU of this process: "
+          f"framework {cpu['framework']:.2f} ms, baseline {cpu['baseline']:.2f} ms\n")  # fmt: skip
+    print(f"SQL per authorization ({sum(c for c, _ in statements.values()) / n:.1f} statements):")
+    for shape, (count, seconds) in statements.items():
+        print(f"  {count / n:4.1f} x {seconds / count * 1e6:7.0f} us  {shape}")
+    sql_ms = sum(seconds for _, seconds in statements.values()) / n * 1000
+    print(f"  SQL total {sql_ms:.2f} ms per request (execution incl. driver, not query building)\n")
+    print("Framework time by phase, mean ms per request (wrapped; nested phases included in parents):")
+    for label, _, _ in PHASES:
+        print(f"  {phases.seconds[label] / n * 1000:7.2f}  {label}")
+
+    if args.cprofile:
+        profiler = cProfile.Profile()
+        profiler.enable()
+        for body in timed:
+            wsgi_call(framework, body, key)
+        profiler.disable()
+        out = io.StringIO()
+        pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(args.cprofile)
+        print(f"\ncProfile of the framework over {n} requests, by own time:")
+        print(out.getvalue())
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--requests", type=int, default=500)
+    parser.add_argument("--database", choices=["sqlite", "postgres"], default="sqlite")
+    parser.add_argument("--postgres-url", default="postgres://postgres@127.0.0.1:5432/postgres")
+    parser.add_argument(
+        "--what-if",
+        default="",
+        type=lambda text: [item for item in text.split(",") if item],
+        help=f"comma-separated, in this process only: {', '.join(WHAT_IFS)}",
+    )
+    parser.add_argument("--cprofile", type=int, default=0, metavar="N", help="print the top N functions")
+    args = parser.parse_args()
+    if set(args.what_if) - set(WHAT_IFS):
+        parser.error(f"--what-if takes {', '.join(WHAT_IFS)}")
+    if args.requests < 1:
+        parser.error("--requests must be positive")
+    cards = (args.requests + WARM_UP) // 3 + 1
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-profile-") as tmp,
+        database(args.database, Path(tmp), args.postgres_url) as url,
+    ):
+        (Path(tmp) / "logs").mkdir()
+        env = server_env(url, Path(tmp) / "logs")
+        prepared = subprocess.run(
+            [sys.executable, str(ROOT / "bench" / "authorizations.py"), "--prepare", str(cards)],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        world = json.loads(prepared.stdout.strip().splitlines()[-1])
+        os.environ.update(env)
+        sys.path.insert(0, str(ROOT))
+        # The decision log's console copy goes to stderr, like gunicorn's; keep it off the report.
+        with open(os.devnull, "w") as devnull, contextlib.redirect_stderr(devnull):
+            try:
+                profile(args, world)
+            finally:
+                from django.db import connections
+
+                connections.close_all()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
