@@ -292,3 +292,23 @@ class AwareDateTimeField(serializers.DateTimeField):
         if not 2000 <= parsed.year <= 2100:
             self.fail("range")
         return parsed
+
+
+_COUNTRY_CODES = frozenset(code for code, _ in COUNTRY_CHOICES)
+
+
+@extend_schema_field({"type": "string", "enum": sorted(_COUNTRY_CODES), "example": "US"})
+class CountryCodeField(serializers.CharField):
+    """An ISO 3166-1 alpha-2 code. A set lookup: a ChoiceField of 249 countries is
+    deep-copied with its serializer on every request, which the hot path cannot afford."""
+
+    default_error_messages = {"unknown": '"{value}" is not an ISO 3166-1 alpha-2 country code.'}
+
+    def __init__(self, **kwargs):
+        super().__init__(max_length=2, trim_whitespace=False, **kwargs)
+
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data)
+        if value not in _COUNTRY_CODES:
+            self.fail("unknown", value=value)
+        return value

@@ -101,10 +101,10 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
     # Tests use a file, not shared-cache memory, so that threads get real,
     # separate connections and the concurrency tests mean something.
     _db["TEST"] = {"NAME": env.str("SQLITE_TEST_NAME", default=str(BASE_DIR / ".test-db.sqlite3"))}
-else:
-    # Without persistent connections PostgreSQL reconnects on every request.
-    _db["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
-    _db["CONN_HEALTH_CHECKS"] = True
+# Persistent connections: without them every request reconnects (and on SQLite
+# re-runs the PRAGMAs above).
+_db["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+_db["CONN_HEALTH_CHECKS"] = True
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # The service layer is the transaction boundary (STYLE.md).
@@ -237,7 +237,7 @@ LOGGING = {
         },
     },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "json"},
+        "console": {"class": "logging.StreamHandler", "formatter": "json", "level": LOG_LEVEL},
         "decisions_file": {
             # Rotation under a file lock: several gunicorn workers share the file.
             "class": "concurrent_log_handler.ConcurrentRotatingFileHandler",

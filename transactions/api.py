@@ -19,9 +19,9 @@ from rest_framework.views import APIView
 
 from cards.pan import luhn_valid
 from cardsystem.api import (
-    COUNTRY_CHOICES,
     AmountField,
     AwareDateTimeField,
+    CountryCodeField,
     CurrencyField,
     InputSerializer,
     MoneyOutputField,
@@ -136,7 +136,7 @@ class AuthorizationApi(APIView):
         mcc = serializers.RegexField(
             r"\A[0-9]{4}\Z", trim_whitespace=False, error_messages={"invalid": "An MCC is 4 digits."}
         )
-        merchant_country = serializers.ChoiceField(choices=COUNTRY_CHOICES)
+        merchant_country = CountryCodeField()
         channel = serializers.ChoiceField(
             choices=Transaction.Channel.choices, default=Transaction.Channel.POS
         )
