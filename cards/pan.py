@@ -15,6 +15,7 @@ purpose, so a leaked fingerprint key tells nothing about the encryption key.
 import hashlib
 import hmac
 import os
+import re
 import secrets
 from dataclasses import dataclass
 from functools import cache
@@ -23,6 +24,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from django.conf import settings
+from django.core.exceptions import ValidationError
 
 MIN_KEY_LENGTH = 32
 _NONCE_BYTES = 12
@@ -198,3 +200,18 @@ def request_digest(data: bytes) -> str:
     """A keyed hash of a request body, so that stored digests cannot be brute-forced
     back to the CVV a body may hold (PCI DSS forbids keeping it, even hashed plainly)."""
     return hmac.new(_current().digest, data, hashlib.sha256).hexdigest()
+
+
+# 12 to 19 digits, possibly grouped by single spaces or dashes, as people type them.
+_PAN_IN_TEXT = re.compile(r"(?<![0-9])[0-9](?:[ -]?[0-9]){11,18}(?![0-9])")
+
+
+def contains_pan(text: str) -> bool:
+    """Whether free text (a reason, a reference, a merchant name) holds a card number."""
+    return any(luhn_valid(re.sub(r"[ -]", "", match.group())) for match in _PAN_IN_TEXT.finditer(text))
+
+
+def reject_pan(text: str, field: str) -> None:
+    """Raise a ValidationError naming `field` if `text` holds a card number."""
+    if text and contains_pan(text):
+        raise ValidationError({field: "This looks like a card number: never write card data here."})

@@ -17,6 +17,7 @@ from django.utils import timezone
 from bins.models import Bin
 from cards import pan as card_data
 from cards.models import Card, Cardholder, LedgerEntry
+from cardsystem import money
 from cardsystem.audit import Actor, AuditAction, audit_record
 from cardsystem.exceptions import ConflictError
 
@@ -277,6 +278,7 @@ def card_change_status(*, card: Card, status: str, reason: str, actor: Actor) ->
         raise ValidationError({"reason": "Say why the status changes."})
     if len(reason) > 200:
         raise ValidationError({"reason": "At most 200 characters."})
+    card_data.reject_pan(reason, "reason")
     card.refresh_from_db(fields=["status", "cardholder", "expiry_month", "expiry_year"])
     current = card.status
     if status == current:
@@ -341,12 +343,15 @@ def card_top_up(*, card: Card, amount_minor: int, actor: Actor, reference: str =
         raise ValidationError({"amount": "Must be greater than zero."})
     if len(reference) > 64:
         raise ValidationError({"reference": "At most 64 characters."})
+    card_data.reject_pan(reference, "reference")
     with transaction.atomic():
         # One conditional UPDATE: concurrent top-ups add up, none is lost.
-        updated = Card.objects.filter(pk=card.pk, status__in=CREDITABLE).update(
-            balance_minor=F("balance_minor") + amount_minor, updated_at=timezone.now()
-        )
+        updated = Card.objects.filter(
+            pk=card.pk, status__in=CREDITABLE, balance_minor__lte=money.MAX_MINOR - amount_minor
+        ).update(balance_minor=F("balance_minor") + amount_minor, updated_at=timezone.now())
         if not updated:
+            if Card.objects.filter(pk=card.pk, status__in=CREDITABLE).exists():
+                raise ValidationError({"amount": "The balance would exceed the largest a card can hold."})
             raise ValidationError(
                 {"card": "This card is lost, stolen, expired or closed and takes no top-ups."}
             )

@@ -1,5 +1,7 @@
 """What every API view shares: parsing, errors, pagination, filters, money fields."""
 
+import datetime
+
 import django_filters
 from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -12,6 +14,7 @@ from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from cards.pan import contains_pan
 from cardsystem import money
 from cardsystem.exceptions import ConflictError
 
@@ -232,6 +235,9 @@ class InputSerializer(serializers.Serializer):
     field takes a JSON string only, where DRF would turn 411111 into "411111" and
     12.5 into "12.5"."""
 
+    # The fields that carry card data on purpose; every other text field refuses it.
+    card_data_fields: frozenset[str] = frozenset()
+
     def to_internal_value(self, data):
         errors = {}
         if isinstance(data, dict):
@@ -243,6 +249,16 @@ class InputSerializer(serializers.Serializer):
                     if isinstance(field, serializers.CharField)
                     and data.get(name) is not None
                     and not isinstance(data[name], str)
+                }
+            )
+            errors.update(
+                {
+                    name: ["This looks like a card number: never write card data here."]
+                    for name, field in self.fields.items()
+                    if isinstance(field, serializers.CharField)
+                    and name not in self.card_data_fields
+                    and isinstance(data.get(name), str)
+                    and contains_pan(data[name])
                 }
             )
             data = {name: value for name, value in data.items() if name not in errors}
@@ -289,6 +305,8 @@ class AwareDateTimeField(serializers.DateTimeField):
             self.fail("invalid", format="ISO 8601")
         if parsed.tzinfo is None:
             self.fail("naive")
+        # In UTC: PostgreSQL refuses offsets of 16 hours or more, which Python allows.
+        parsed = parsed.astimezone(datetime.UTC)
         if not 2000 <= parsed.year <= 2100:
             self.fail("range")
         return parsed

@@ -61,7 +61,7 @@ def idempotent(
             key = request.headers.get(HEADER)
             if key is None:
                 return handler(view, request, *args, **kwargs)
-            if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
+            if not key.strip() or len(key) > MAX_KEY_LENGTH or not key.isprintable():
                 raise serializers.ValidationError(
                     {HEADER: [f"Give 1 to {MAX_KEY_LENGTH} printable characters."]}
                 )

@@ -15,6 +15,11 @@ import iso4217
 _AMOUNT_RE = re.compile(r"\A(0|[1-9][0-9]{0,14})(?:\.([0-9]+))?\Z")
 
 
+# The largest amount or balance, in minor units: far below a 64-bit integer, so that
+# no sum of a balance and an amount can overflow the database column.
+MAX_MINOR = 10**17
+
+
 class MoneyError(ValueError):
     """An amount or currency that cannot be accepted; the message is safe to show."""
 
@@ -60,7 +65,10 @@ def to_minor(amount: str, currency: str) -> int:
         if places == 0:
             raise MoneyError(f"{currency} has no minor unit: give a whole amount.")
         raise MoneyError(f"{currency} amounts have at most {places} decimal places.")
-    return int(whole) * 10**places + int(fraction.ljust(places, "0") or 0)
+    minor = int(whole) * 10**places + int(fraction.ljust(places, "0") or 0)
+    if minor > MAX_MINOR:
+        raise MoneyError(f"The amount is too large: at most {to_major(MAX_MINOR, currency)} {currency}.")
+    return minor
 
 
 def to_major(amount_minor: int, currency: str) -> str:

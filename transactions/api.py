@@ -115,6 +115,7 @@ class AuthorizationApi(APIView):
 
     @extend_schema_serializer(component_name="Authorization")
     class InputSerializer(InputSerializer):
+        card_data_fields = frozenset({"card_number", "cvv"})
         card_number = serializers.RegexField(
             r"\A[0-9]{12,19}\Z",
             max_length=19,
@@ -220,7 +221,7 @@ class AwareDateTimeFormField(forms.DateTimeField):
             raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
         if parsed.tzinfo is None:
             raise forms.ValidationError(self.error_messages["naive"], code="naive")
-        return parsed
+        return parsed.astimezone(datetime.UTC)  # PostgreSQL refuses offsets of 16 h and more
 
 
 class AwareDateTimeFilter(django_filters.IsoDateTimeFilter):

@@ -129,7 +129,15 @@ def authorization_decide(*, request: AuthorizationRequest, client: ApiClient | N
 def _cvv_result(card: Card, request: AuthorizationRequest) -> str:
     if request.cvv is None:
         return Transaction.CvvResult.ABSENT
-    # The CVV is derived from the card's own expiry: a wrong expiry fails on its own (54).
+    # Checked only where it can decide: on an active card with the right, unexpired
+    # expiry. Anywhere else its result would leak through the risk factors of a
+    # decline (62, 41, 43, 54), an oracle for guessing expiry and CVV from a PAN alone.
+    if (
+        card.status != Status.ACTIVE
+        or (request.expiry_month, request.expiry_year) != (card.expiry_month, card.expiry_year)
+        or card.is_expired(on=request.transaction_time.astimezone(datetime.UTC).date())
+    ):
+        return Transaction.CvvResult.UNCHECKED
     matches = card_data.cvv_matches(
         cvv=request.cvv,
         pan=request.card_number,
@@ -357,6 +365,8 @@ def fraud_report_create(
     errors = {}
     if not reason:
         errors["reason"] = "Say what the cardholder reported."
+    elif card_data.contains_pan(reason):
+        errors["reason"] = "This looks like a card number: never write card data here."
     if reported_at > now:
         errors["reported_at"] = "A report cannot be dated in the future."
     elif reported_at < transaction.transaction_time:
