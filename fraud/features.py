@@ -9,7 +9,7 @@ whole history.
 import datetime
 from dataclasses import dataclass
 
-from django.db.models import Count, Q, Sum
+from django.db import connection
 
 from cards.models import Card
 from transactions.models import FraudReport, Transaction
@@ -19,7 +19,6 @@ HOUR = datetime.timedelta(hours=1)
 DAY = datetime.timedelta(days=1)
 HISTORY = datetime.timedelta(days=30)
 
-APPROVED = Q(status=Transaction.Status.APPROVED)
 # Only where the card itself was: an online merchant's country says nothing about
 # where the cardholder is.
 CARD_PRESENT = [Transaction.Channel.POS, Transaction.Channel.ATM]
@@ -49,29 +48,50 @@ class CardActivity:
         return self.approved_amount_30d / self.approved_count_30d
 
 
+# One statement, written out: the same query built through the ORM (seven filtered
+# aggregates) cost about 4 ms of Python per decision for 0.1 ms of SQL. Portable
+# SQL (CASE inside SUM) for SQLite and PostgreSQL alike.
+_ACTIVITY_SQL = """
+SELECT
+    COALESCE(SUM(CASE WHEN transaction_time >= %(m1)s THEN 1 ELSE 0 END), 0),
+    COALESCE(SUM(CASE WHEN transaction_time >= %(h1)s THEN 1 ELSE 0 END), 0),
+    COALESCE(SUM(CASE WHEN transaction_time >= %(d1)s THEN 1 ELSE 0 END), 0),
+    COALESCE(SUM(CASE WHEN status = %(ok)s AND transaction_time >= %(h1)s THEN amount_minor ELSE 0 END), 0),
+    COALESCE(SUM(CASE WHEN status = %(ok)s AND transaction_time >= %(d1)s THEN amount_minor ELSE 0 END), 0),
+    COALESCE(SUM(CASE WHEN status = %(ok)s THEN 1 ELSE 0 END), 0),
+    COALESCE(SUM(CASE WHEN status = %(ok)s THEN amount_minor ELSE 0 END), 0)
+FROM {table}
+WHERE card_id = %(card)s AND transaction_time <= %(at)s AND transaction_time >= %(d30)s
+"""
+
+
 def card_activity(card: Card, at: datetime.datetime) -> CardActivity:
     """Windows end at `at` inclusive and start at `at - window` inclusive. A transaction
     recorded earlier with the same time is part of the history: acquirers often send
     whole seconds, and a burst within one second must still count. A transaction with a
     later time (recorded first, by store-and-forward) never counts."""
-    before = Transaction.objects.filter(card=card, transaction_time__lte=at)
-    totals = before.filter(transaction_time__gte=at - HISTORY).aggregate(
-        count_1m=Count("pk", filter=Q(transaction_time__gte=at - MINUTE)),
-        count_1h=Count("pk", filter=Q(transaction_time__gte=at - HOUR)),
-        count_24h=Count("pk", filter=Q(transaction_time__gte=at - DAY)),
-        approved_amount_1h=Sum("amount_minor", filter=APPROVED & Q(transaction_time__gte=at - HOUR)),
-        approved_amount_24h=Sum("amount_minor", filter=APPROVED & Q(transaction_time__gte=at - DAY)),
-        approved_count_30d=Count("pk", filter=APPROVED),
-        approved_amount_30d=Sum("amount_minor", filter=APPROVED),
-    )
+    adapt = connection.ops.adapt_datetimefield_value
+    params = {
+        "card": Transaction._meta.get_field("card").get_db_prep_value(card.pk, connection),
+        "ok": Transaction.Status.APPROVED.value,
+        "at": adapt(at),
+        "m1": adapt(at - MINUTE),
+        "h1": adapt(at - HOUR),
+        "d1": adapt(at - DAY),
+        "d30": adapt(at - HISTORY),
+    }
+    sql = _ACTIVITY_SQL.format(table=connection.ops.quote_name(Transaction._meta.db_table))
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        totals = [int(value) for value in cursor.fetchone()]
     previous = (
-        before.filter(channel__in=CARD_PRESENT)
+        Transaction.objects.filter(card=card, transaction_time__lte=at, channel__in=CARD_PRESENT)
         .order_by("-transaction_time", "-created_at")
         .values("transaction_time", "merchant_country")
         .first()
     )
     return CardActivity(
-        **{name: value or 0 for name, value in totals.items()},
+        *totals,
         previous_time=previous["transaction_time"] if previous else None,
         previous_country=previous["merchant_country"] if previous else None,
     )
@@ -96,18 +116,25 @@ def cvv_mismatches_in_a_row(card: Card, look_back: int) -> int:
     return streak
 
 
+_MERCHANT_FRAUD_SQL = """
+SELECT COUNT(DISTINCT t.card_id)
+FROM {transactions} t INNER JOIN {reports} r ON r.transaction_id = t.id
+WHERE t.merchant_id = %(merchant)s AND t.card_id IS NOT NULL
+  AND t.transaction_time >= %(since)s AND t.transaction_time < %(at)s
+  AND r.reported_at < %(at)s
+"""
+
+
 def merchant_fraud_cards(merchant_id: str, at: datetime.datetime, window: datetime.timedelta) -> int:
     """Distinct cards with confirmed fraud at this merchant in the window, counting only
-    reports filed strictly before `at`."""
-    return (
-        FraudReport.objects.filter(
-            reported_at__lt=at,
-            transaction__merchant_id=merchant_id,
-            transaction__card__isnull=False,  # unknown-card attempts are not "cards"
-            transaction__transaction_time__gte=at - window,
-            transaction__transaction_time__lt=at,
-        )
-        .values("transaction__card")
-        .distinct()
-        .count()
+    reports filed strictly before `at`. Unknown-card attempts are not cards. Written out
+    like _ACTIVITY_SQL, for the same reason; driven by the (merchant_id, transaction_time)
+    index."""
+    adapt = connection.ops.adapt_datetimefield_value
+    sql = _MERCHANT_FRAUD_SQL.format(
+        transactions=connection.ops.quote_name(Transaction._meta.db_table),
+        reports=connection.ops.quote_name(FraudReport._meta.db_table),
     )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, {"merchant": merchant_id, "since": adapt(at - window), "at": adapt(at)})
+        return int(cursor.fetchone()[0])
