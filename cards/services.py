@@ -237,7 +237,7 @@ def card_get_by_pan(pan: str, *, lock: bool = False) -> Card | None:
     the card row stays locked until the caller's transaction ends (PostgreSQL; SQLite
     serialises write transactions anyway)."""
     fingerprints = card_data.pan_fingerprints(pan)
-    cards = Card.objects.select_related("bin", "cardholder")
+    cards = Card.objects.select_related("cardholder")  # the decision never reads the BIN
     if lock:
         cards = cards.select_for_update(of=("self",))
     if len(fingerprints) == 1:
