@@ -1,42 +1,17 @@
 """Concurrent top-ups through the API, on real threads with their own database
 connections (SQLite: a file database with IMMEDIATE transactions; PostgreSQL)."""
 
-import threading
-
 import pytest
-from django.db import connection
 from django.db.models import Sum
 from rest_framework.test import APIClient
 
 from cards.models import LedgerEntry
+from tests.concurrency import run_concurrently
 from tests.factories import CardFactory, make_api_client
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 THREADS = 20
-
-
-def run_concurrently(count, work):
-    """Run `work(index)` on `count` threads released together; return their results."""
-    barrier = threading.Barrier(count)
-    results, errors = [None] * count, []
-
-    def target(index):
-        try:
-            barrier.wait(timeout=10)
-            results[index] = work(index)
-        except Exception as error:  # reported below, so a thread's failure fails the test
-            errors.append(error)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=target, args=(index,)) for index in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert not errors, errors
-    return results
 
 
 def test_concurrent_top_ups_all_add_up():

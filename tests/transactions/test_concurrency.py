@@ -3,14 +3,12 @@ database connections (SQLite: a file database with IMMEDIATE transactions; Postg
 the card row locked for each decision). Money is measured, not scoring: the velocity
 rules, which would score the burst, are off."""
 
-import threading
-
 import pytest
-from django.db import connection
 from rest_framework.test import APIClient
 
 from cards.models import LedgerEntry
 from cards.services import ledger_mismatches
+from tests.concurrency import run_concurrently
 from tests.factories import CardFactory, make_api_client
 from tests.transactions.authorizing import authorize, balance, disable_velocity_rules
 from transactions.models import Transaction
@@ -18,29 +16,6 @@ from transactions.models import Transaction
 pytestmark = pytest.mark.django_db(transaction=True)
 
 THREADS = 20
-
-
-def run_concurrently(count, work):
-    """Run `work(index)` on `count` threads released together; return their results."""
-    barrier = threading.Barrier(count)
-    results, errors = [None] * count, []
-
-    def target(index):
-        try:
-            barrier.wait(timeout=10)
-            results[index] = work(index)
-        except Exception as error:  # reported below, so a thread's failure fails the test
-            errors.append(error)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=target, args=(index,)) for index in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert not errors, errors
-    return results
 
 
 @pytest.fixture
