@@ -75,6 +75,19 @@ class AuthorizationRequest:
     channel: str
     transaction_time: datetime.datetime
 
+    def facts(self) -> dict:
+        """Everything but the card data: what the risk attempt and the record both keep."""
+        return {
+            "amount_minor": self.amount_minor,
+            "currency": self.currency,
+            "merchant_id": self.merchant_id,
+            "merchant_name": self.merchant_name,
+            "mcc": self.mcc,
+            "merchant_country": self.merchant_country,
+            "channel": self.channel,
+            "transaction_time": self.transaction_time,
+        }
+
     def __repr__(self):  # never print the card number or CVV
         masked = card_data.mask_pan(self.card_number)
         return f"AuthorizationRequest({masked}, {self.amount_minor} {self.currency})"
@@ -149,18 +162,7 @@ def _cvv_result(card: Card, request: AuthorizationRequest) -> str:
 
 
 def _assess(card: Card, request: AuthorizationRequest, cvv_result: str) -> RiskAssessment:
-    attempt = AuthorizationAttempt(
-        card=card,
-        amount_minor=request.amount_minor,
-        currency=request.currency,
-        merchant_id=request.merchant_id,
-        merchant_name=request.merchant_name,
-        mcc=request.mcc,
-        merchant_country=request.merchant_country,
-        channel=request.channel,
-        transaction_time=request.transaction_time,
-        cvv_result=cvv_result,
-    )
+    attempt = AuthorizationAttempt(card=card, cvv_result=cvv_result, **request.facts())
     # In a savepoint of its own: on PostgreSQL a receiver's failed query aborts the whole
     # transaction, and only rolling back to here lets the decision still be recorded.
     with db.atomic():
@@ -272,14 +274,7 @@ def _record(request, card, decision, cvv_result, assessment, client) -> Transact
     return Transaction.objects.create(
         card=card,
         masked_pan=card.masked_pan if card else card_data.mask_pan(request.card_number),
-        amount_minor=request.amount_minor,
-        currency=request.currency,
-        merchant_id=request.merchant_id,
-        merchant_name=request.merchant_name,
-        mcc=request.mcc,
-        merchant_country=request.merchant_country,
-        channel=request.channel,
-        transaction_time=request.transaction_time,
+        **request.facts(),
         status=Transaction.Status.APPROVED if decision.approved else Transaction.Status.DECLINED,
         response_code=decision.code,
         reason=decision.reason,

@@ -4,12 +4,10 @@ rejected request writes nothing, its key included."""
 
 import datetime
 import json
-import threading
 import time
 
 import pytest
 import time_machine
-from django.db import connection
 from rest_framework.renderers import JSONRenderer
 from rest_framework.test import APIClient
 
@@ -17,6 +15,7 @@ from bins.models import Bin
 from cards import api as cards_api
 from cards.models import Card, Cardholder, LedgerEntry
 from cardsystem.models import AuditLog, IdempotencyRecord
+from tests.concurrency import run_concurrently
 from tests.factories import BinFactory, CardFactory, CardholderFactory, make_api_client
 
 pytestmark = pytest.mark.django_db
@@ -373,27 +372,13 @@ def test_two_requests_with_one_key_at_once_do_the_work_once(endpoint, monkeypatc
         url, body = "/api/v1/cards/", {"bin": card.bin.bin, "cardholder": str(card.cardholder_id)}
     else:
         url, body = f"/api/v1/cards/{card.pk}/top-ups/", {"amount": "10.00"}
-    barrier = threading.Barrier(2)
-    responses, errors = [None, None], []
 
     def send(index):
-        try:
-            api = APIClient()
-            api.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
-            barrier.wait(timeout=10)
-            responses[index] = api.post(url, body, format="json", HTTP_IDEMPOTENCY_KEY="same-key")
-        except Exception as error:
-            errors.append(error)
-        finally:
-            connection.close()
+        api = APIClient()
+        api.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
+        return api.post(url, body, format="json", HTTP_IDEMPOTENCY_KEY="same-key")
 
-    threads = [threading.Thread(target=send, args=(index,)) for index in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-
-    assert not errors, errors
+    responses = run_concurrently(2, send)
     assert [response.status_code for response in responses] == [201, 201]
     assert responses[0].json() == responses[1].json()
     assert sorted(response.get("Idempotent-Replayed", "") for response in responses) == ["", "true"]

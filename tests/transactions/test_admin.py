@@ -16,6 +16,7 @@ from cardsystem.audit import Actor
 from cardsystem.models import AuditLog
 from fraud import scoring
 from fraud.models import CountryRisk, FraudAlert
+from tests.authorizing import api_body
 from tests.authorizing import authorize as shared_authorize
 from tests.factories import CardFactory
 from transactions.models import Transaction
@@ -179,19 +180,7 @@ def test_no_page_shows_a_full_card_number(admin_client, authorize_api):
     card = CardFactory(balance_minor=10_000_000)
     CountryRisk.objects.create(country="NG", level=CountryRisk.Level.HIGH_RISK)
     scoring.forget_config()
-    base = {
-        "card_number": card.pan,
-        "expiry_month": card.expiry_month,
-        "expiry_year": card.expiry_year,
-        "cvv": card.cvv,
-        "amount": "42.00",
-        "currency": "USD",
-        "merchant_id": "M-1001",
-        "merchant_name": "Corner Coffee",
-        "mcc": "5814",
-        "merchant_country": "US",
-        "channel": "pos",
-    }
+    base = api_body(card)
     for changes in ({}, {"merchant_country": "NG", "mcc": "7995"}, {"merchant_country": "NG", "mcc": "7995"}):
         assert (
             authorize_api.post("/api/v1/authorizations/", {**base, **changes}, format="json").status_code

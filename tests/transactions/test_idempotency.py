@@ -1,17 +1,16 @@
 """`Idempotency-Key` on authorizations and reversals: a retry replays the first
 decision and debits nothing more; the key with another body is a 409."""
 
-import threading
 import time
 
 import pytest
-from django.db import connection
 from rest_framework.renderers import JSONRenderer
 from rest_framework.test import APIClient
 
 from cards.models import LedgerEntry
 from cards.services import ledger_mismatches
 from cardsystem.models import IdempotencyRecord
+from tests.concurrency import run_concurrently
 from tests.factories import CardFactory, make_api_client
 from tests.transactions.authorizing import authorize, balance, body, written
 from transactions import api as transactions_api
@@ -134,27 +133,13 @@ def test_one_key_sent_twice_at_once_decides_and_debits_once(monkeypatch):
         return decided
 
     monkeypatch.setattr(transactions_api, "authorization_decide", slow_decide)
-    barrier = threading.Barrier(2)
-    responses, errors = [None, None], []
 
     def send(index):
-        try:
-            api = APIClient()
-            api.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
-            barrier.wait(timeout=10)
-            responses[index] = authorize(api, card, key="same-key")
-        except Exception as error:  # reported below, so a thread's failure fails the test
-            errors.append(error)
-        finally:
-            connection.close()
+        api = APIClient()
+        api.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
+        return authorize(api, card, key="same-key")
 
-    threads = [threading.Thread(target=send, args=(index,)) for index in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-
-    assert not errors, errors
+    responses = run_concurrently(2, send)
     assert [response.status_code for response in responses] == [201, 201]
     assert responses[0].json() == responses[1].json()
     assert sorted(response.get("Idempotent-Replayed", "") for response in responses) == ["", "true"]
