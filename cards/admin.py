@@ -6,12 +6,9 @@ rendered by the issuing view (cards.admin_views.issue_card).
 """
 
 import json
-import re
 
-from django.contrib import admin, messages
-from django.contrib.admin.views.main import SEARCH_VAR
+from django.contrib import admin
 from django.db.models import Count
-from django.http import HttpResponseRedirect
 from django.template.loader import render_to_string
 from django.urls import path, reverse
 from django.utils.html import format_html
@@ -21,14 +18,13 @@ from django_countries.filters import CountryFilter
 from cards import admin_views
 from cards.forms import LIMIT_FORM_FIELDS, CardChangeForm
 from cards.models import Card, Cardholder, LedgerEntry
+from cardsystem.admin import PanSafeSearchMixin
 from cardsystem.audit import Actor
 from cardsystem.models import AuditLog
 from cardsystem.money import format_amount, to_major
 
 TABLE_ROWS = 50
 TABLE_TEMPLATE = "admin/readonly_table.html"
-# What a person may paste into the search box when they hold a card number.
-_PAN_SEARCH = re.compile(r"\A\d(?:[\d -]*\d)?\Z")
 
 
 def _table(headers, rows, *, more_url=None, more_label="", empty="None yet."):
@@ -102,7 +98,7 @@ class CardholderAdmin(admin.ModelAdmin):
 
 
 @admin.register(Card)
-class CardAdmin(admin.ModelAdmin):
+class CardAdmin(PanSafeSearchMixin, admin.ModelAdmin):
     form = CardChangeForm
     list_display = ["masked_pan", "cardholder", "bin_display", "status", "balance_display", "expiry"]
     list_select_related = ["bin", "cardholder"]
@@ -173,22 +169,6 @@ class CardAdmin(admin.ModelAdmin):
         # "Save and add another" would lead to issuing a card: not what saving limits means.
         extra_context = {**(extra_context or {}), "show_save_and_add_another": False}
         return super().change_view(request, object_id, form_url, extra_context)
-
-    def changelist_view(self, request, extra_context=None):
-        # A pasted card number would be echoed in the search box and kept in the
-        # page: search by its last four digits instead.
-        term = request.GET.get(SEARCH_VAR, "").strip()
-        digits = re.sub(r"[ -]", "", term)
-        if _PAN_SEARCH.match(term) and len(digits) >= 12:
-            query = request.GET.copy()
-            query[SEARCH_VAR] = digits[-4:]
-            self.message_user(
-                request,
-                "Full card numbers are never searched or shown: searching by the last four digits.",
-                messages.WARNING,
-            )
-            return HttpResponseRedirect(f"{request.path}?{query.urlencode()}")
-        return super().changelist_view(request, extra_context)
 
     # --- Columns and read-only fields ---
 

@@ -211,6 +211,17 @@ def contains_pan(text: str) -> bool:
     return any(luhn_valid(re.sub(r"[ -]", "", match.group())) for match in _PAN_IN_TEXT.finditer(text))
 
 
+_DIGITS_AND_SEPARATORS = re.compile(r"\A[0-9](?:[0-9 -]*[0-9])?\Z")
+
+
+def pan_like_digits(term: str) -> str | None:
+    """The digits of `term` when the whole of it looks like a card number (12 digits or
+    more, perhaps grouped): what a person pastes into a search box or a filter."""
+    term = (term or "").strip()
+    digits = re.sub(r"[ -]", "", term)
+    return digits if _DIGITS_AND_SEPARATORS.match(term) and len(digits) >= 12 else None
+
+
 def reject_pan(text: str, field: str) -> None:
     """Raise a ValidationError naming `field` if `text` holds a card number."""
     if text and contains_pan(text):

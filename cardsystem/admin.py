@@ -6,12 +6,15 @@ import json
 from django import forms
 from django.apps import apps
 from django.contrib import admin, messages
+from django.contrib.admin.views.main import SEARCH_VAR
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, reverse
 from django.utils.cache import add_never_cache_headers
 from django.utils.html import format_html
 
+from cards.pan import pan_like_digits
 from cardsystem.audit import Actor
 from cardsystem.exceptions import ConflictError
 from cardsystem.models import ApiClient, AuditLog
@@ -81,6 +84,24 @@ def form_page(
             **context,
         },
     )
+
+
+class PanSafeSearchMixin:
+    """Search by the last four digits when someone pastes a whole card number: it would
+    otherwise stay in the search box, the URL and the browser history."""
+
+    def changelist_view(self, request, extra_context=None):
+        digits = pan_like_digits(request.GET.get(SEARCH_VAR, ""))
+        if digits:
+            query = request.GET.copy()
+            query[SEARCH_VAR] = digits[-4:]
+            self.message_user(
+                request,
+                "Full card numbers are never searched or shown: searching by the last four digits.",
+                messages.WARNING,
+            )
+            return HttpResponseRedirect(f"{request.path}?{query.urlencode()}")
+        return super().changelist_view(request, extra_context)
 
 
 # --- API clients ----------------------------------------------------------------------------

@@ -7,18 +7,16 @@ search box is searched by its last four digits and never echoed.
 
 import datetime
 
-from django.contrib import admin, messages
-from django.contrib.admin.views.main import SEARCH_VAR
-from django.http import HttpResponseRedirect
+from django.contrib import admin
 from django.template.loader import render_to_string
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django_countries import countries
 
+from cardsystem.admin import PanSafeSearchMixin
 from cardsystem.money import format_amount
 from transactions import admin_views
-from transactions.admin_views import pan_like_digits
 from transactions.models import FraudReport, Transaction
 
 TABLE_TEMPLATE = "admin/readonly_table.html"
@@ -46,24 +44,6 @@ def factors_table(factors: list[dict]) -> str:
 def transaction_link(txn: Transaction, text: str | None = None) -> str:
     url = reverse("admin:transactions_transaction_change", args=[txn.pk])
     return format_html('<a href="{}">{}</a>', url, text or txn.masked_pan)
-
-
-class PanSafeSearchMixin:
-    """Search by the last four digits when someone pastes a whole card number: it would
-    otherwise stay in the search box, the URL and the browser history."""
-
-    def changelist_view(self, request, extra_context=None):
-        digits = pan_like_digits(request.GET.get(SEARCH_VAR, ""))
-        if digits:
-            query = request.GET.copy()
-            query[SEARCH_VAR] = digits[-4:]
-            self.message_user(
-                request,
-                "Full card numbers are never searched or shown: searching by the last four digits.",
-                messages.WARNING,
-            )
-            return HttpResponseRedirect(f"{request.path}?{query.urlencode()}")
-        return super().changelist_view(request, extra_context)
 
 
 class MerchantCountryFilter(admin.SimpleListFilter):

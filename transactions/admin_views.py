@@ -8,7 +8,6 @@ period (cardsystem/sessions.py).
 """
 
 import datetime
-import re
 import uuid
 
 from django import forms
@@ -21,6 +20,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import urlencode
 
+from cards.pan import pan_like_digits
 from cardsystem.money import format_amount
 from cardsystem.sessions import does_not_extend_session
 from transactions.models import Transaction
@@ -37,14 +37,6 @@ _MICROSECOND = datetime.timedelta(microseconds=1)
 _LAST_ID = uuid.UUID(int=2**128 - 1)
 # Cursors come from this server's clock or another app server's; none is from the future.
 _MAX_CLOCK_SKEW = datetime.timedelta(minutes=1)
-_PAN_LIKE = re.compile(r"\A\d(?:[\d -]*\d)?\Z")
-
-
-def pan_like_digits(term: str) -> str | None:
-    """The digits of `term` when it looks like a card number (12 digits or more)."""
-    term = (term or "").strip()
-    digits = re.sub(r"[ -]", "", term)
-    return digits if _PAN_LIKE.match(term) and len(digits) >= 12 else None
 
 
 class LiveFilterForm(forms.Form):
