@@ -81,6 +81,12 @@ def mask_pan(pan: str) -> str:
     return pan[:first] + "*" * (len(pan) - first - last) + pan[-last:]
 
 
+def bin_prefix(pan: str) -> str:
+    """The leading digits the masked number shows (six for 16 to 19 digits): the issuer's
+    range, for counting attempts across its cards, never more than mask_pan reveals."""
+    return pan[: visible_digits(len(pan))[0]]
+
+
 # --- Keys ------------------------------------------------------------------------------
 
 

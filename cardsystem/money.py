@@ -83,3 +83,22 @@ def format_amount(amount_minor: int | None, currency: str) -> str:
     if amount_minor is None:
         return "—"
     return f"{to_major(amount_minor, currency)} {currency}"
+
+
+# Units of each currency to one US dollar, roughly (late 2026). For statistics only:
+# the fraud features compare spending across currencies in approximate dollars, so one
+# model serves every card programme. Never used to move money. A currency not listed
+# counts one unit as one dollar.
+APPROXIMATE_PER_USD = {
+    "USD": 1, "EUR": 0.9, "GBP": 0.8, "CHF": 0.85, "CAD": 1.4, "AUD": 1.5, "NZD": 1.7, "JPY": 150,
+    "CNY": 7, "HKD": 7.8, "SGD": 1.3, "KRW": 1300, "TWD": 32, "INR": 80, "IDR": 15000, "PHP": 55,
+    "THB": 35, "VND": 25000, "MXN": 18, "BRL": 5, "ARS": 1000, "CLP": 900, "COP": 4000, "ZAR": 18,
+    "NGN": 1500, "KES": 130, "EGP": 48, "TRY": 30, "RUB": 90, "UAH": 41, "PLN": 4, "CZK": 23,
+    "HUF": 350, "SEK": 10, "NOK": 10, "DKK": 7, "ISK": 140, "PKR": 280, "AED": 3.67, "SAR": 3.75,
+}  # fmt: skip
+
+
+def approximate_usd(amount_minor: int, currency: str) -> float:
+    """About how many US dollars an amount is (see APPROXIMATE_PER_USD)."""
+    major = amount_minor / 10 ** _exponents().get(currency, 2)
+    return major / APPROXIMATE_PER_USD.get(currency, 1)

@@ -20,6 +20,7 @@ from cardsystem.admin import message_failures
 from cardsystem.audit import Actor
 from cardsystem.exceptions import ConflictError
 from cardsystem.money import format_amount
+from fraud import catalogue
 from fraud.forms import DecisionForm
 from fraud.models import FraudAlert
 from fraud.services import alert_decide
@@ -196,26 +197,17 @@ def risk_factors(txn: Transaction) -> str:
 
 
 def card_activity(txn: Transaction) -> str:
-    """The card's activity as the decision saw it (stored with the transaction)."""
+    """The behavioural features as the decision saw them (stored with the transaction),
+    in words, in the catalogue's order; amounts also in the transaction's currency."""
     if txn.card is None:
         return "An unknown card: no history."
-    f = txn.risk_features or {}
-    if not f:
+    stored = txn.risk_features or {}
+    if not stored:
         return "No feature values were stored with this decision."
-
-    def amount(key):
-        return format_amount(f[key], txn.currency) if f.get(key) is not None else "—"
-
     rows = [
-        (
-            "Transactions in the minute / hour / 24 hours before",
-            f"{f.get('count_1m', '—')} / {f.get('count_1h', '—')} / {f.get('count_24h', '—')}",
-        ),
-        ("Approved in the hour before", amount("approved_amount_1h_minor")),
-        ("Approved in the 24 hours before", amount("approved_amount_24h_minor")),
-        ("Approvals in the 30 days before", f.get("approved_count_30d", "—")),
-        ("30-day average", amount("average_amount_30d_minor")),
-        ("Previous country", f.get("previous_country") or "—"),
+        (feature.label, catalogue.format_value(feature.name, stored[feature.name]))
+        for feature in catalogue.FEATURES
+        if feature.name in stored
     ]
     return render_to_string(DETAILS_TEMPLATE, {"rows": rows})
 

@@ -79,6 +79,13 @@ def forget_config() -> None:
     _cached = None
 
 
+def reported_merchant_window(config: FraudConfig) -> datetime.timedelta:
+    """How far back fraud at a merchant counts: the reported_merchant rule's window, also
+    the window of the stored merchant features."""
+    rule_config = config.rules.get("reported_merchant")
+    return datetime.timedelta(days=int((rule_config.params if rule_config else {}).get("window_days", 90)))
+
+
 def _number(params: dict, key: str, default) -> Decimal:
     """A numeric param, exact (0.5 stays one half, not a binary float)."""
     return Decimal(str(params.get(key, default)))
@@ -88,7 +95,8 @@ def _number(params: dict, key: str, default) -> Decimal:
 class Context:
     attempt: AuthorizationAttempt
     config: FraudConfig
-    activity: features.CardActivity
+    activity: features.CardHistory
+    cross: features.CrossCardActivity
 
     def amount(self, minor: int | float | Decimal) -> str:
         return money.format_amount(round(minor), self.attempt.currency)
@@ -254,24 +262,25 @@ def _impossible_travel(ctx, params):
     """Between two card-present transactions only (the country of an online merchant is
     not where the cardholder is), and never between neighbours (see geography.py)."""
     a, here = ctx.activity, ctx.attempt.merchant_country
+    previous_time, previous_country = a.previous_present_time, a.previous_present_country
     if (
         ctx.attempt.channel not in features.CARD_PRESENT
-        or not a.previous_time
-        or not a.previous_country
-        or a.previous_country == here
-        or neighbours(a.previous_country, here)
+        or not previous_time
+        or not previous_country
+        or previous_country == here
+        or neighbours(previous_country, here)
     ):
         return None
-    distance = distance_km(a.previous_country, here)
+    distance = distance_km(previous_country, here)
     if distance is None or distance < float(params.get("min_distance_km", 500)):
         return None
     # At least a minute: two countries at the same second would divide by zero.
-    hours = max((ctx.attempt.transaction_time - a.previous_time) / datetime.timedelta(hours=1), 1 / 60)
+    hours = max((ctx.attempt.transaction_time - previous_time) / datetime.timedelta(hours=1), 1 / 60)
     speed, max_speed = distance / hours, float(params.get("max_speed_kmh", 1200))
     if speed > max_speed:
         elapsed = f"{hours * 60:.0f} min" if hours < 1 else f"{hours:.1f} h"
         return (
-            f"{a.previous_country} to {here} ({distance:,.0f} km) in {elapsed} would need "
+            f"{previous_country} to {here} ({distance:,.0f} km) in {elapsed} would need "
             f"{speed:,.0f} km/h, above {max_speed:,.0f} km/h."
         )
     return None
@@ -286,14 +295,13 @@ def _high_risk_mcc(ctx, params):
 
 @rule("reported_merchant")
 def _reported_merchant(ctx, params):
-    window = datetime.timedelta(days=int(params.get("window_days", 90)))
     min_cards = int(params.get("min_cards", 2))
-    cards = features.merchant_fraud_cards(ctx.attempt.merchant_id, ctx.attempt.transaction_time, window)
+    cards = ctx.cross.merchant_fraud_cards_90d
     if cards >= min_cards:
         noun = "card" if cards == 1 else "cards"
         return (
             f"{cards} {noun} had confirmed fraud at merchant {ctx.attempt.merchant_id} in the last "
-            f"{window.days} days (from {min_cards})."
+            f"{reported_merchant_window(ctx.config).days} days (from {min_cards})."
         )
     return None
 
@@ -309,7 +317,8 @@ def assess(attempt: AuthorizationAttempt, config: FraudConfig | None = None) -> 
     ctx = Context(
         attempt=attempt,
         config=config,
-        activity=features.card_activity(attempt.card, attempt.transaction_time),
+        activity=features.card_history(attempt.card, attempt),
+        cross=features.cross_card_activity(attempt, reported_merchant_window(config)),
     )
     factors = []
     for code, rule_config in config.rules.items():
@@ -344,7 +353,13 @@ def assess(attempt: AuthorizationAttempt, config: FraudConfig | None = None) -> 
         review=score >= config.review_threshold,
         restriction=restriction,
         block_card=block_card,
-        features=_features_for_analysts(ctx),
+        features=features.behaviour(
+            attempt,
+            ctx.activity,
+            ctx.cross,
+            high_risk_country=config.countries.get(attempt.merchant_country) == CountryRisk.Level.HIGH_RISK,
+            high_risk_mcc=config.mccs.get(attempt.mcc) == MerchantCategoryRisk.Level.HIGH_RISK,
+        ),
     )
 
 
@@ -354,17 +369,3 @@ def _level(score: int, config: FraudConfig) -> str:
     if score >= config.review_threshold:
         return "medium"
     return "low"
-
-
-def _features_for_analysts(ctx: Context) -> dict:
-    a = ctx.activity
-    return {
-        "count_1m": a.count_1m,
-        "count_1h": a.count_1h,
-        "count_24h": a.count_24h,
-        "approved_amount_1h_minor": a.approved_amount_1h,
-        "approved_amount_24h_minor": a.approved_amount_24h,
-        "approved_count_30d": a.approved_count_30d,
-        "average_amount_30d_minor": round(a.average_amount_30d) if a.average_amount_30d is not None else None,
-        "previous_country": a.previous_country,
-    }

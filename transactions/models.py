@@ -41,6 +41,9 @@ class Transaction(models.Model):
         Card, null=True, blank=True, on_delete=models.PROTECT, related_name="transactions"
     )
     masked_pan = models.CharField(max_length=19)
+    bin_prefix = models.CharField(
+        max_length=6, blank=True, help_text="The leading digits the masked number shows: the issuer's range."
+    )
     amount_minor = models.BigIntegerField()
     currency = models.CharField(max_length=3)
     merchant_id = models.CharField(max_length=64)
@@ -70,6 +73,12 @@ class Transaction(models.Model):
             # Every time-window rule and limit reads one card's history by transaction_time.
             models.Index(fields=["card", "transaction_time"]),
             models.Index(fields=["merchant_id", "transaction_time"]),
+            # Card testing across a BIN; "first time here" seeks of the fraud features.
+            models.Index(fields=["bin_prefix", "transaction_time"]),
+            models.Index(fields=["card", "merchant_id", "transaction_time"]),
+            models.Index(fields=["card", "merchant_country", "transaction_time"]),
+            models.Index(fields=["card", "mcc", "transaction_time"]),
+            models.Index(fields=["card", "channel", "transaction_time"]),
             models.Index(fields=["created_at"]),
             models.Index(fields=["transaction_time"]),
             models.Index(fields=["response_code", "created_at"]),

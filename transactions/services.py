@@ -86,6 +86,7 @@ class AuthorizationRequest:
             "merchant_country": self.merchant_country,
             "channel": self.channel,
             "transaction_time": self.transaction_time,
+            "bin_prefix": card_data.bin_prefix(self.card_number),
         }
 
     def __repr__(self):  # never print the card number or CVV

@@ -37,6 +37,7 @@ class AuthorizationAttempt:
     channel: str
     transaction_time: datetime.datetime
     cvv_result: str
+    bin_prefix: str = ""  # the card number's leading digits, as its masked form shows them
 
 
 @dataclass(frozen=True)

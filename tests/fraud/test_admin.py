@@ -545,7 +545,9 @@ def test_alert_page_shows_transaction_factors_activity_and_the_cards_recent_tran
     assert "Lucky Bets (M-1001), MCC 7995" in html and "NG Nigeria" in html and "42.00 USD" in html
     assert "<td>high_risk_country</td>" in html and "<td>30</td>" in html
     assert "Merchant country NG is on the high-risk list." in html
-    assert "Approvals in the 30 days before</th><td>25" in html.replace("\n", "").replace("  ", "")
+    compact = html.replace("\n", "").replace("  ", "")
+    assert "transactions on this card in the last 30 days</th><td>25" in compact
+    assert "first purchase at this merchant</th><td>no" in compact
     assert "(this one)" in html and "Shop-07" in html and "Shop-06" not in html  # the latest 20
     assert html.count(rich_card.masked_pan) >= 20
     assert 'formaction="' + decide_url(alert) in html and 'name="note"' in html

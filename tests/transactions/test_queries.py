@@ -4,8 +4,9 @@ Each decision reads the card (locked) and the fraud features in a bounded window
 writes the transaction and, for an approval, the debit and its ledger entry. Counted
 here, for the whole request:
   approved (card with daily and monthly limits) = 1 API key + 1 card + 2 savepoint
-      statements around the risk receivers + 3 fraud reads (card activity, previous
-      transaction, merchant reports) + 1 limits + 1 debit + 1 transaction + 1 ledger entry
+      statements around the risk receivers + 2 fraud reads (the card's windows and
+      first uses; the merchant's and the BIN's windows and reports) + 1 limits
+      + 1 debit + 1 transaction + 1 ledger entry
   declined for funds = the same without the debit and the ledger entry
   declined for the CVV = no limits read, one more fraud read (wrong CVVs in a row)
   unknown card = 1 API key + 1 card lookup + 1 transaction
@@ -39,9 +40,9 @@ def card(request, authorize_api):
 @pytest.mark.parametrize(
     ("changes", "code", "queries"),
     [
-        ({}, "00", 11),
-        ({"amount": "990.00"}, "51", 9),
-        ({"cvv": "wrong"}, "N7", 9),
+        ({}, "00", 10),
+        ({"amount": "990.00"}, "51", 8),
+        ({"cvv": "wrong"}, "N7", 8),
         ({"card_number": "4000001234567899"}, "14", 3),
     ],
     ids=["approved", "declined for funds", "declined for the cvv", "unknown card"],

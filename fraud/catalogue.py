@@ -1,0 +1,106 @@
+"""The behavioural features a decision stores and the model reads, with words for analysts.
+
+Every decision stores these (all of them, under these names) in
+`Transaction.risk_features`, computed point in time by fraud/features.py. Values are
+numbers, booleans or None (nothing to compare with: no earlier transaction, say).
+Amounts are in approximate US dollars (`*_usd`), so that one model serves every
+currency; the analyst sees the transaction's own amount beside them.
+"""
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Feature:
+    name: str
+    label: str  # what it is, for an analyst: "wrong CVVs at this merchant in the last hour"
+    unit: str = ""  # "", "usd", "flag", "hours", "km", "km/h", "share", "times", "sd"
+
+
+FEATURES: tuple[Feature, ...] = (
+    # The attempt itself.
+    Feature("amount_usd", "amount", "usd"),
+    Feature("card_present", "card present (POS or ATM)", "flag"),
+    Feature("ecommerce", "online purchase", "flag"),
+    Feature("cvv_absent", "no CVV given", "flag"),
+    Feature("cvv_mismatch", "wrong CVV", "flag"),
+    Feature("high_risk_country", "merchant country on the high-risk list", "flag"),
+    Feature("high_risk_mcc", "merchant category on the high-risk list", "flag"),
+    Feature("night", "between midnight and 6 am at the cardholder's home", "flag"),
+    # The card's own history (attempts counted, approved amounts summed), before this one.
+    Feature("card_count_10m", "transactions on this card in the last 10 minutes"),
+    Feature("card_count_1h", "transactions on this card in the last hour"),
+    Feature("card_count_24h", "transactions on this card in the last 24 hours"),
+    Feature("card_count_7d", "transactions on this card in the last 7 days"),
+    Feature("card_count_30d", "transactions on this card in the last 30 days"),
+    Feature("card_spend_10m_usd", "approved on this card in the last 10 minutes", "usd"),
+    Feature("card_spend_1h_usd", "approved on this card in the last hour", "usd"),
+    Feature("card_spend_24h_usd", "approved on this card in the last 24 hours", "usd"),
+    Feature("card_spend_7d_usd", "approved on this card in the last 7 days", "usd"),
+    Feature("card_spend_30d_usd", "approved on this card in the last 30 days", "usd"),
+    Feature("amount_to_mean", "amount against the card's 30-day average", "times"),
+    Feature("amount_zscore", "amount in standard deviations from the card's 30-day average", "sd"),
+    Feature("first_merchant", "first purchase at this merchant", "flag"),
+    Feature("first_country", "first purchase in this country", "flag"),
+    Feature("first_mcc", "first purchase in this merchant category", "flag"),
+    Feature("first_channel", "first purchase through this channel", "flag"),
+    Feature("hours_since_last", "hours since the card's previous transaction", "hours"),
+    Feature("km_from_last", "distance from the previous transaction's country", "km"),
+    Feature("kmh_from_last", "speed needed from the previous transaction's country", "km/h"),
+    Feature("night_share_30d", "share of the card's last 30 days spent at night", "share"),
+    Feature("declines_24h", "declines on this card in the last 24 hours"),
+    Feature("declines_cvv_24h", "wrong-CVV declines on this card in the last 24 hours"),
+    Feature("declines_funds_24h", "insufficient-funds declines on this card in the last 24 hours"),
+    Feature("declines_limit_24h", "over-limit declines on this card in the last 24 hours"),
+    # Across all cards: card testing spread over many cards, compromised terminals.
+    Feature("merchant_count_1h", "transactions at this merchant in the last hour"),
+    Feature("merchant_cvv_mismatch_1h", "wrong CVVs at this merchant in the last hour"),
+    Feature("merchant_declines_1h", "declines at this merchant in the last hour"),
+    Feature("merchant_fraud_cards_90d", "cards with reported fraud at this merchant in 90 days"),
+    Feature(
+        "merchant_fraud_share_90d", "share of this merchant's 90-day transactions reported as fraud", "share"
+    ),
+    Feature("bin_count_1h", "transactions in this card's BIN in the last hour"),
+    Feature("bin_cvv_mismatch_1h", "wrong CVVs in this card's BIN in the last hour"),
+    Feature("bin_declines_1h", "declines in this card's BIN in the last hour"),
+    # The cardholder.
+    Feature("cardholder_age", "cardholder's age"),
+    Feature("foreign", "merchant outside the cardholder's home country", "flag"),
+    Feature("km_from_home", "distance from the cardholder's home country", "km"),
+)
+
+BY_NAME = {feature.name: feature for feature in FEATURES}
+NAMES: tuple[str, ...] = tuple(BY_NAME)
+
+
+def describe(name: str, value) -> str:
+    """One feature and its value in words: "first purchase in this country: yes"."""
+    return f"{label(name)}: {format_value(name, value)}"
+
+
+def label(name: str) -> str:
+    feature = BY_NAME.get(name)
+    return feature.label if feature else name.replace("_", " ")
+
+
+def format_value(name: str, value) -> str:
+    """A feature's value for people: "yes", "about 1,250.00 USD", "35%", "6.2x"."""
+    feature = BY_NAME.get(name)
+    unit = feature.unit if feature else ""
+    if value is None:
+        return "none before"
+    if unit == "flag":
+        return "yes" if value else "no"
+    if unit == "usd":
+        return f"about {value:,.2f} USD"
+    if unit == "share":
+        return f"{value:.0%}"
+    if unit == "times":
+        return f"{value:.1f}x"
+    if unit == "sd":
+        return f"{value:+.1f}"
+    if unit == "hours":
+        return f"{value:,.1f} hours"
+    if unit in ("km", "km/h"):
+        return f"{value:,.0f} {unit}"
+    return f"{value:g}" if isinstance(value, float) else str(value)
