@@ -372,7 +372,13 @@ def fraud_report_create(
     try:
         with db.atomic():
             report = FraudReport.objects.create(
-                transaction=transaction, reason=reason, reported_at=reported_at, client=actor.client
+                transaction=transaction,
+                reason=reason,
+                reported_at=reported_at,
+                client=actor.client,
+                merchant_id=transaction.merchant_id,
+                card_id=transaction.card_id,
+                transaction_time=transaction.transaction_time,
             )
             audit_record(
                 actor=actor,
