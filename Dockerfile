@@ -8,6 +8,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     DEBUG=false
 
 WORKDIR /app
+# libgomp1: the OpenMP runtime LightGBM (the fraud model) loads.
+RUN apt-get update && apt-get install -y --no-install-recommends libgomp1 && rm -rf /var/lib/apt/lists/*
 RUN useradd --create-home --uid 10001 cardsystem
 
 COPY requirements/ requirements/

@@ -65,6 +65,9 @@ class AuditLog(models.Model):
         FRAUD_CONFIG_CHANGED = "fraud.config_changed", "fraud rules or settings changed"
         AUTHORIZATION_REVERSED = "authorization.reversed", "authorization reversed"
         FRAUD_REPORTED = "transaction.fraud_reported", "transaction reported as fraud"
+        MODEL_TRAINED = "fraud.model_trained", "fraud model trained"
+        MODEL_ACTIVATED = "fraud.model_activated", "fraud model activated"
+        MODEL_DEACTIVATED = "fraud.model_deactivated", "fraud model deactivated"
 
     class ActorType(models.TextChoices):
         USER = "user", "staff user"

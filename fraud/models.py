@@ -143,3 +143,39 @@ class FraudAlert(models.Model):
     @property
     def is_resolved(self) -> bool:
         return self.status in (self.Status.CONFIRMED_FRAUD, self.Status.FALSE_POSITIVE)
+
+
+class FraudModel(models.Model):
+    """A trained fraud model (fraud/learning.py): the LightGBM model as text, the feature
+    names in the order it reads them, and how it was trained and measured. Kept in the
+    database so that every app server reads the same one. At most one is active; with
+    none, decisions are by the rules alone."""
+
+    version = models.PositiveIntegerField(unique=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.CharField(max_length=150, editable=False, help_text="Who trained it.")
+    artifact = models.TextField(
+        editable=False, help_text="The LightGBM model, as model_to_string() wrote it."
+    )
+    features = models.JSONField(
+        default=list, editable=False, help_text="Feature names, in the model's order."
+    )
+    metadata = models.JSONField(
+        default=dict,
+        editable=False,
+        help_text="Training window, label delay, row and fraud counts, held-out metrics, parameters, "
+        "library versions.",
+    )
+    active = models.BooleanField(default=False, editable=False)
+    activated_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["-version"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["active"], condition=Q(active=True), name="fraud_model_one_active"
+            ),
+        ]
+
+    def __str__(self):
+        return f"fraud model v{self.version}{' (active)' if self.active else ''}"

@@ -54,6 +54,7 @@ SCHEMAS: dict[str, dict[str, Param]] = {
         "amount_fraction": Param(NUMBER, "share of the large amount from which age matters"),
     },
     "foreign_country": {},
+    "model": {},
     "high_risk_country": {},
     "impossible_travel": {
         "max_speed_kmh": Param(NUMBER, "fastest plausible travel, km/h"),

@@ -7,6 +7,7 @@ numbers that made the rule fire (never card data).
 """
 
 import datetime
+import logging
 import math
 import time
 from collections.abc import Callable
@@ -14,11 +15,13 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from cardsystem import money
-from fraud import features
+from fraud import features, learning
 from fraud.geography import distance_km, neighbours
 from fraud.models import CountryRisk, FraudSettings, MerchantCategoryRisk, Rule
 from transactions.models import Transaction
 from transactions.signals import AuthorizationAttempt, RiskAssessment, RiskFactor
+
+logger = logging.getLogger(__name__)
 
 CONFIG_TTL_SECONDS = 5.0
 DEFAULT_LARGE_AMOUNT = "1000"
@@ -320,14 +323,25 @@ def assess(attempt: AuthorizationAttempt, config: FraudConfig | None = None) -> 
         activity=features.card_history(attempt.card, attempt),
         cross=features.cross_card_activity(attempt, reported_merchant_window(config)),
     )
+    values = features.behaviour(
+        attempt,
+        ctx.activity,
+        ctx.cross,
+        high_risk_country=config.countries.get(attempt.merchant_country) == CountryRisk.Level.HIGH_RISK,
+        high_risk_mcc=config.mccs.get(attempt.mcc) == MerchantCategoryRisk.Level.HIGH_RISK,
+    )
     factors = []
     for code, rule_config in config.rules.items():
         function = RULES.get(code)
         detail = function(ctx, rule_config.params) if function and rule_config.enabled else None
         if detail:
             factors.append(RiskFactor(code=code, score=rule_config.score, detail=detail))
-    factors.sort(key=lambda f: (-f.score, f.code))
     score = min(100, sum(f.score for f in factors))
+    model = _model_factor(config, values)
+    if model:
+        factors.append(model)
+        score = max(score, model.score)
+    factors.sort(key=lambda f: (-f.score, f.code))
 
     restriction = None
     if config.countries.get(attempt.merchant_country) == CountryRisk.Level.BLOCKED:
@@ -353,14 +367,32 @@ def assess(attempt: AuthorizationAttempt, config: FraudConfig | None = None) -> 
         review=score >= config.review_threshold,
         restriction=restriction,
         block_card=block_card,
-        features=features.behaviour(
-            attempt,
-            ctx.activity,
-            ctx.cross,
-            high_risk_country=config.countries.get(attempt.merchant_country) == CountryRisk.Level.HIGH_RISK,
-            high_risk_mcc=config.mccs.get(attempt.mcc) == MerchantCategoryRisk.Level.HIGH_RISK,
-        ),
+        features=values,
     )
+
+
+def _model_factor(config: FraudConfig, values: dict) -> RiskFactor | None:
+    """The active model's opinion as a factor: its probability times the `model` rule's
+    points (the model's weight), with the features that pushed it most.
+
+    The risk score is the larger of the rules' sum and these points, not their sum: the
+    model reads the signals the rules do (a wrong CVV, a foreign country) and adding
+    would count them twice. No active model, or the rule switched off: rules alone. A
+    model that cannot be read or run never stops a decision: it is logged, shown as a
+    0-point factor, and the rules decide."""
+    rule_config = config.rules.get("model")
+    if not rule_config or not rule_config.enabled:
+        return None
+    try:
+        model = learning.active_model()
+        if model is None:
+            return None
+        prediction = learning.predict(model, values)
+    except Exception:
+        logger.exception("the fraud model failed; deciding by the rules alone")
+        return RiskFactor("model_error", 0, "The fraud model could not run; the rules alone decided.")
+    points = learning.model_points(prediction, weight=rule_config.score)
+    return RiskFactor("model", points, learning.explain(prediction))
 
 
 def _level(score: int, config: FraudConfig) -> str:

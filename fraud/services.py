@@ -163,3 +163,64 @@ def fraud_config_delete(*, obj, actor: Actor) -> None:
         stored.delete()
         transaction.on_commit(scoring.forget_config)
     scoring.forget_config()
+
+
+# --- The fraud model: staff choose which one scores (fraud/learning.py) ---------------------------
+
+
+def model_activate(*, model, actor: Actor):
+    """Make this model the one that scores, in place of the active one if any, with its
+    audit row. Activating the active model changes nothing. ConflictError when another
+    activation commits at the same moment (nothing written; try again). This process
+    scores with it at once, the others within fraud.learning.MODEL_TTL_SECONDS."""
+    from django.db import IntegrityError
+
+    from fraud import learning
+    from fraud.models import FraudModel
+
+    try:
+        with transaction.atomic():
+            model = FraudModel.objects.select_for_update().get(pk=model.pk)
+            if model.active:
+                return model
+            previous = list(FraudModel.objects.select_for_update().filter(active=True))
+            for other in previous:
+                other.active = False
+                other.save(update_fields=["active"])
+            model.active = True
+            model.activated_at = timezone.now()
+            model.save(update_fields=["active", "activated_at"])
+            audit_record(
+                actor=actor,
+                action=AuditAction.MODEL_ACTIVATED,
+                target=model,
+                details={"version": model.version, "replaces": [other.version for other in previous]},
+            )
+            transaction.on_commit(learning.forget_model)
+    except IntegrityError:
+        raise ConflictError("Another model was activated at the same moment; try again.") from None
+    learning.forget_model()
+    return model
+
+
+def model_deactivate(*, model, actor: Actor):
+    """Stop scoring with this model, with its audit row: decisions go by the rules alone
+    until staff activate another. Deactivating an inactive model changes nothing."""
+    from fraud import learning
+    from fraud.models import FraudModel
+
+    with transaction.atomic():
+        model = FraudModel.objects.select_for_update().get(pk=model.pk)
+        if not model.active:
+            return model
+        model.active = False
+        model.save(update_fields=["active"])
+        audit_record(
+            actor=actor,
+            action=AuditAction.MODEL_DEACTIVATED,
+            target=model,
+            details={"version": model.version},
+        )
+        transaction.on_commit(learning.forget_model)
+    learning.forget_model()
+    return model

@@ -18,15 +18,17 @@ def _fast_and_isolated(settings):
 def _clear_cache():
     from django.core.cache import cache
 
-    from fraud import scoring
+    from fraud import learning, scoring
 
-    # The fraud configuration is cached per process; a test's rolled-back rule
-    # changes must not leak into the next test's decisions.
+    # The fraud configuration and the active model are cached per process; a test's
+    # rolled-back rule changes or models must not leak into the next test's decisions.
     cache.clear()
     scoring.forget_config()
+    learning.forget_model()
     yield
     cache.clear()
     scoring.forget_config()
+    learning.forget_model()
 
 
 def _api(*scopes):

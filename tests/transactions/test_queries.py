@@ -10,13 +10,16 @@ here, for the whole request:
   declined for funds = the same without the debit and the ledger entry
   declined for the CVV = no limits read, one more fraud read (wrong CVVs in a row)
   unknown card = 1 API key + 1 card lookup + 1 transaction
+  approved under a fresh Idempotency-Key = approved + 2 savepoint statements around the
+      request (one transaction with the key's record) + 2 around the key's INSERT (a
+      taken key fails there and is then read) + 1 INSERT + 1 UPDATE storing the answer
 """
 
 import datetime
 
 import pytest
 
-from fraud import scoring
+from fraud import learning, scoring
 from tests.factories import CardFactory
 from tests.transactions.authorizing import authorize, decide, wrong_cvv
 
@@ -33,7 +36,9 @@ def card(request, authorize_api):
     start = datetime.datetime.now(tz=datetime.UTC) - 25 * DAY
     for day in range(request.param):
         decide(authorize_api, card, transaction_time=(start + day * DAY).isoformat())
-    scoring.load_config()  # cached: staff changes reach decisions within seconds, not per query
+    # Cached: staff changes reach decisions within seconds, not per query.
+    scoring.load_config()
+    learning.active_model()
     return card
 
 
@@ -44,8 +49,9 @@ def card(request, authorize_api):
         ({"amount": "990.00"}, "51", 8),
         ({"cvv": "wrong"}, "N7", 8),
         ({"card_number": "4000001234567899"}, "14", 3),
+        ({"key": "first-use"}, "00", 16),
     ],
-    ids=["approved", "declined for funds", "declined for the cvv", "unknown card"],
+    ids=["approved", "declined for funds", "declined for the cvv", "unknown card", "idempotency key"],
 )
 def test_a_decision_takes_a_fixed_number_of_queries(
     authorize_api, card, django_assert_num_queries, changes, code, queries

@@ -1,0 +1,507 @@
+"""The supervised fraud model beside the rules: training on the labelled history,
+the active model per process, and predictions an analyst can read.
+
+Labels: a transaction is fraud when a fraud report confirms it, and only reports filed
+by the cut-off count, so a model trained "as of" a past date sees what was known then.
+Features: the ones every decision stored in `Transaction.risk_features`, computed point
+in time at the decision (fraud/features.py), so training reads no future.
+
+The model is LightGBM gradient-boosted trees. Its text (model_to_string) is stored in
+the database with its metadata, so every app server reads the same model; each process
+parses it once per version and predicts one row in well under a millisecond with its
+exact per-feature contributions (TreeSHAP), which name the features in words.
+
+LightGBM, NumPy and scikit-learn are imported on first use: a process with no active
+model never loads them.
+"""
+
+import datetime
+import math
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from importlib import metadata as package_metadata
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import Max
+from django.db.models.signals import post_delete, post_save
+from django.utils import timezone
+
+from cardsystem.audit import Actor, AuditAction, audit_record
+from fraud import catalogue
+from fraud.models import FraudModel
+from transactions.models import Transaction
+
+MODEL_TTL_SECONDS = 5.0
+
+# A transaction shortly before the cut-off may be fraud whose report has not arrived:
+# as a training row it would teach "this is fine". Cardholders dispute most card fraud
+# within days of seeing it in their app or statement; chargebacks take longer. One week
+# keeps most of the recent history, which matters most as fraud patterns move; the
+# metadata records the report delays seen (report_delay_days) to check the choice
+# against the bank's own data.
+DEFAULT_LABEL_DELAY = datetime.timedelta(days=7)
+DEFAULT_WINDOW = datetime.timedelta(days=90)
+DEFAULT_MIN_FRAUDS = 30
+DEFAULT_MIN_ROWS = 1000
+HOLDOUT_SHARE = 0.2  # the latest fifth of the rows, by transaction_time
+THRESHOLDS = (0.1, 0.3, 0.5, 0.8)  # probabilities at which the metrics report precision and recall
+TOP_IMPORTANCE = 10
+CHUNK = 5000  # rows read and converted at a time
+
+# Deterministic (same rows, same model) and small: the model scores one row at a time.
+# No class weights: the output stays a probability ("87% likely fraud"), not a rank.
+# One thread: the command may run on a machine that also serves decisions.
+DEFAULT_PARAMS: dict[str, Any] = {
+    "objective": "binary",
+    "learning_rate": 0.05,
+    "num_leaves": 15,
+    "min_data_in_leaf": 20,
+    "feature_fraction": 0.9,
+    "lambda_l2": 1.0,
+    "seed": 20260615,
+    "deterministic": True,
+    "force_col_wise": True,
+    "num_threads": 1,
+    "verbose": -1,
+}
+DEFAULT_ROUNDS = 200
+
+
+class NotEnoughLabels(Exception):
+    """Too few rows or confirmed frauds to train, or to measure, a model."""
+
+
+# --- The training set --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TrainingSet:
+    """Rows in transaction_time order. `X` holds floats (NaN for a missing value), `y`
+    1 for confirmed fraud."""
+
+    features: tuple[str, ...]
+    X: Any  # numpy.ndarray, rows x features, float64
+    y: Any  # numpy.ndarray of 0/1
+    times: list[datetime.datetime]
+    since: datetime.datetime
+    until: datetime.datetime  # rows before this time; the cut-off less the label delay
+    cutoff: datetime.datetime  # reports filed by this time label their transaction
+    without_features: int  # transactions in the window that stored no features (not used)
+    report_delays: list[float] = field(default_factory=list)  # days, report - transaction, of frauds
+
+    @property
+    def rows(self) -> int:
+        return len(self.times)
+
+    @property
+    def frauds(self) -> int:
+        return int(self.y.sum())
+
+
+def as_number(value) -> float:
+    """A stored feature value as LightGBM reads it: booleans 0/1, None (nothing to
+    compare with) and anything not a number NaN."""
+    if value is None or isinstance(value, str):
+        return math.nan
+    if isinstance(value, bool):
+        return 1.0 if value else 0.0
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def vector(features: Mapping, names: Sequence[str]) -> list[float]:
+    return [as_number(features.get(name)) for name in names]
+
+
+def training_set(
+    *,
+    since: datetime.datetime,
+    cutoff: datetime.datetime,
+    label_delay: datetime.timedelta = DEFAULT_LABEL_DELAY,
+    features: Sequence[str] = catalogue.NAMES,
+) -> TrainingSet:
+    """The labelled rows known at `cutoff`: transactions on known cards with
+    `since <= transaction_time < cutoff - label_delay` that stored their features; fraud
+    when a fraud report filed by `cutoff` confirms it."""
+    import numpy as np
+
+    until = cutoff - label_delay
+    if until <= since:
+        raise ValueError(
+            f"The window from {format_moment(since)} to {format_moment(until)} "
+            "(the cut-off less the label delay) is empty."
+        )
+    rows = (
+        Transaction.objects.filter(
+            card__isnull=False, transaction_time__gte=since, transaction_time__lt=until
+        )
+        .order_by("transaction_time", "pk")
+        .values_list("transaction_time", "risk_features", "fraud_report__reported_at")
+    )
+    # Rows become float arrays a chunk at a time: a million rows of Python floats would
+    # take gigabytes, as float64 a third of one.
+    chunks, chunk, y, times, delays = [], [], [], [], []
+    without_features = 0
+    for when, stored, reported_at in rows.iterator(chunk_size=CHUNK):
+        if not stored:
+            without_features += 1
+            continue
+        fraud = reported_at is not None and reported_at <= cutoff
+        chunk.append(vector(stored, features))
+        y.append(1 if fraud else 0)
+        times.append(when)
+        if fraud:
+            delays.append((reported_at - when).total_seconds() / 86400)
+        if len(chunk) == CHUNK:
+            chunks.append(np.array(chunk, dtype=np.float64))
+            chunk = []
+    chunks.append(np.array(chunk, dtype=np.float64).reshape(len(chunk), len(features)))
+    return TrainingSet(
+        features=tuple(features),
+        X=np.concatenate(chunks),
+        y=np.array(y, dtype=np.int8),
+        times=times,
+        since=since,
+        until=until,
+        cutoff=cutoff,
+        without_features=without_features,
+        report_delays=delays,
+    )
+
+
+# --- Training ----------------------------------------------------------------------------------
+
+
+def train(
+    *,
+    actor: Actor,
+    cutoff: datetime.datetime,
+    since: datetime.datetime | None = None,
+    label_delay: datetime.timedelta = DEFAULT_LABEL_DELAY,
+    min_frauds: int = DEFAULT_MIN_FRAUDS,
+    min_rows: int = DEFAULT_MIN_ROWS,
+    params: Mapping[str, Any] | None = None,
+    rounds: int = DEFAULT_ROUNDS,
+) -> FraudModel:
+    """Train a model on what was known at `cutoff` and store it, inactive, as the next
+    version with its audit row.
+
+    The latest HOLDOUT_SHARE of the rows (by transaction_time) measures the recipe: a
+    model fitted on the earlier rows is scored on them (ROC AUC, average precision,
+    precision and recall at THRESHOLDS). The stored model is then fitted the same way
+    (same parameters and rounds, no early stopping, so the held-out rows choose nothing)
+    on all rows, because the latest fraud matters most. Raises NotEnoughLabels (nothing
+    written) below `min_rows` rows or `min_frauds` frauds, or when either part holds no
+    fraud; ValueError on an empty window."""
+    since = since if since is not None else cutoff - DEFAULT_WINDOW
+    data = training_set(since=since, cutoff=cutoff, label_delay=label_delay)
+    span = f"from {format_moment(data.since)} to {format_moment(data.until)}"
+    if data.frauds < min_frauds:
+        raise NotEnoughLabels(
+            f"Only {data.frauds} confirmed frauds among {data.rows} transactions {span}; "
+            f"need at least {min_frauds}."
+        )
+    if data.rows < min_rows:
+        raise NotEnoughLabels(f"Only {data.rows} transactions {span}; need at least {min_rows}.")
+    split = _holdout_start(data)
+    held_out_frauds = int(data.y[split:].sum())
+    if held_out_frauds == 0 or held_out_frauds == data.frauds:
+        part = "latest" if held_out_frauds == 0 else "earlier"
+        raise NotEnoughLabels(
+            f"No confirmed fraud among the {part} transactions (held out from "
+            f"{format_moment(data.times[split])}); the model could not be measured."
+        )
+    settings = {**DEFAULT_PARAMS, **(params or {})}
+    started = time.monotonic()
+    trial = _fit(data.X[:split], data.y[:split], settings, rounds)
+    metrics = holdout_metrics(data.y[split:], trial.predict(data.X[split:]))
+    booster = _fit(data.X, data.y, settings, rounds)
+    seconds = time.monotonic() - started
+    meta = {
+        "since": data.since.isoformat(),
+        "until": data.until.isoformat(),
+        "cutoff": cutoff.isoformat(),
+        "label_delay_days": label_delay.total_seconds() / 86400,
+        "rows": data.rows,
+        "frauds": data.frauds,
+        "without_features": data.without_features,
+        "report_delay_days": _quantiles(data.report_delays),
+        "holdout": {
+            "from": data.times[split].isoformat(),
+            "train_rows": split,
+            "train_frauds": data.frauds - held_out_frauds,
+            **metrics,
+        },
+        "importance": _importance(booster, data.features),
+        "params": settings,
+        "rounds": rounds,
+        "trees": booster.num_trees(),
+        "training_seconds": round(seconds, 2),
+        "libraries": {name: _version(name) for name in ("lightgbm", "numpy", "scikit-learn")},
+    }
+    return _store(actor=actor, booster=booster, features=data.features, metadata=meta)
+
+
+def _holdout_start(data: TrainingSet) -> int:
+    """The index of the first held-out row. Rows at the same instant stay together."""
+    split = min(max(1, round(data.rows * (1 - HOLDOUT_SHARE))), data.rows - 1)
+    while split < data.rows - 1 and data.times[split] == data.times[split - 1]:
+        split += 1
+    return split
+
+
+def _fit(X, y, params: Mapping[str, Any], rounds: int):
+    import lightgbm
+
+    dataset = lightgbm.Dataset(X, label=y, free_raw_data=True, params={"verbose": -1})
+    return lightgbm.train(dict(params), dataset, num_boost_round=rounds)
+
+
+def holdout_metrics(y, probabilities) -> dict:
+    """ROC AUC, average precision, and per threshold: how many were flagged, precision
+    and recall. Both classes must be present in `y`."""
+    import numpy as np
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
+    y = np.asarray(y)
+    probabilities = np.asarray(probabilities)
+    frauds = int(y.sum())
+    by_threshold = []
+    for threshold in THRESHOLDS:
+        flagged = probabilities >= threshold
+        caught = int((flagged & (y == 1)).sum())
+        by_threshold.append(
+            {
+                "threshold": threshold,
+                "flagged": int(flagged.sum()),
+                "precision": round(caught / int(flagged.sum()), 4) if flagged.any() else None,
+                "recall": round(caught / frauds, 4),
+            }
+        )
+    return {
+        "rows": len(y),
+        "frauds": frauds,
+        "roc_auc": round(float(roc_auc_score(y, probabilities)), 4),
+        "average_precision": round(float(average_precision_score(y, probabilities)), 4),
+        "thresholds": by_threshold,
+    }
+
+
+def _importance(booster, names: Sequence[str]) -> list[dict]:
+    gains = booster.feature_importance(importance_type="gain")
+    total = float(gains.sum()) or 1.0
+    ranked = sorted(zip(names, gains, strict=True), key=lambda item: -item[1])[:TOP_IMPORTANCE]
+    return [{"feature": name, "share": round(float(gain) / total, 4)} for name, gain in ranked if gain > 0]
+
+
+def _quantiles(days: list[float]) -> dict:
+    if not days:
+        return {}
+    ordered = sorted(days)
+
+    def at(q: float) -> float:
+        return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 2)
+
+    return {"median": at(0.5), "p90": at(0.9), "max": round(ordered[-1], 2)}
+
+
+def _version(package: str) -> str:
+    try:
+        return package_metadata.version(package)
+    except package_metadata.PackageNotFoundError:
+        return ""
+
+
+def _store(*, actor: Actor, booster, features: Sequence[str], metadata: dict) -> FraudModel:
+    artifact = booster.model_to_string()
+    # Two trainings at once may pick the same next version: the unique constraint
+    # refuses the second, which takes the one after.
+    for attempt in range(3):
+        try:
+            with transaction.atomic():
+                version = (FraudModel.objects.aggregate(latest=Max("version"))["latest"] or 0) + 1
+                model = FraudModel.objects.create(
+                    version=version,
+                    created_by=actor.label[:150],
+                    artifact=artifact,
+                    features=list(features),
+                    metadata=metadata,
+                )
+                holdout = metadata["holdout"]
+                audit_record(
+                    actor=actor,
+                    action=AuditAction.MODEL_TRAINED,
+                    target=model,
+                    details={
+                        "version": version,
+                        "since": metadata["since"],
+                        "cutoff": metadata["cutoff"],
+                        "rows": metadata["rows"],
+                        "frauds": metadata["frauds"],
+                        "roc_auc": holdout["roc_auc"],
+                        "average_precision": holdout["average_precision"],
+                    },
+                )
+                return model
+        except IntegrityError:
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
+# --- The active model, per process -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A stored model ready to predict: parsed once per process and version."""
+
+    pk: int
+    version: int
+    features: tuple[str, ...]
+    booster: Any  # lightgbm.Booster
+
+
+_active: tuple[float, LoadedModel | None] | None = None
+_loaded: dict[tuple[int, int], LoadedModel] = {}
+
+
+def active_model() -> LoadedModel | None:
+    """The model staff made active, or None (decide by the rules alone). Looked up at
+    most every MODEL_TTL_SECONDS per process; parsed once per version. Activating,
+    deactivating or saving a FraudModel through the ORM forgets this process's copy at
+    once (connect_receivers); other processes see the change within MODEL_TTL_SECONDS."""
+    global _active
+    now = time.monotonic()
+    if _active is not None and now - _active[0] < MODEL_TTL_SECONDS:
+        return _active[1]
+    row = FraudModel.objects.filter(active=True).values_list("pk", "version").first()
+    model = load(*row) if row else None
+    _active = (now, model)
+    return model
+
+
+def load(pk: int, version: int) -> LoadedModel:
+    """The model of this row, parsed at the first call (in this process) only."""
+    key = (pk, version)
+    if key not in _loaded:
+        import lightgbm
+
+        stored = FraudModel.objects.values_list("artifact", "features").get(pk=pk)
+        model = LoadedModel(
+            pk=pk, version=version, features=tuple(stored[1]), booster=lightgbm.Booster(model_str=stored[0])
+        )
+        # A process keeps the active model and at most one other (predict() of a FraudModel).
+        while len(_loaded) >= 2:
+            _loaded.pop(next(iter(_loaded)))
+        _loaded[key] = model
+    return _loaded[key]
+
+
+def forget_model() -> None:
+    """Drop this process's copy of which model is active, and the parsed models: the
+    next decision reads the database (and parses the active model again, a few ms)."""
+    global _active
+    _active = None
+    _loaded.clear()
+
+
+def _forget(sender, **kwargs):
+    forget_model()
+    # Once more at commit: a decision in this process between the save and its commit
+    # would read the old row and keep it for the whole MODEL_TTL_SECONDS.
+    transaction.on_commit(forget_model)
+
+
+def connect_receivers() -> None:
+    """Forget the active model whenever a FraudModel is saved or deleted (fraud/apps.py)."""
+    post_save.connect(_forget, sender=FraudModel, dispatch_uid="fraud.learning.forget_model.save")
+    post_delete.connect(_forget, sender=FraudModel, dispatch_uid="fraud.learning.forget_model.delete")
+
+
+# --- Predictions and their words ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Prediction:
+    version: int
+    probability: float  # 0..1
+    # (feature name, stored value, contribution in log-odds), highest contribution first.
+    # The contributions and the model's base value add up to the log-odds of `probability`.
+    contributions: list[tuple[str, Any, float]]
+
+
+def predict(model: LoadedModel | FraudModel, features: Mapping) -> Prediction:
+    """The model's probability of fraud for one decision's features (a missing name
+    counts as "nothing to compare with") and each feature's exact contribution."""
+    import numpy as np
+
+    if isinstance(model, FraudModel):
+        model = load(model.pk, model.version)
+    row = np.array([vector(features, model.features)], dtype=np.float64)
+    # One pass gives both: the contributions (TreeSHAP) plus the base value add up to
+    # the raw score, so the probability needs no second prediction.
+    contributions = model.booster.predict(row, pred_contrib=True, num_threads=1)[0]
+    raw = float(contributions.sum())
+    ranked = sorted(
+        (
+            (name, _shown(features.get(name)), float(value))
+            for name, value in zip(model.features, contributions[:-1], strict=True)
+        ),
+        key=lambda item: -item[2],
+    )
+    return Prediction(version=model.version, probability=_sigmoid(raw), contributions=ranked)
+
+
+def _shown(value):
+    """The value as the words show it: what the model read as missing is None."""
+    return None if math.isnan(as_number(value)) else value
+
+
+def _sigmoid(raw: float) -> float:
+    if raw >= 0:
+        return 1.0 / (1.0 + math.exp(-raw))
+    odds = math.exp(raw)
+    return odds / (1.0 + odds)
+
+
+def percent(probability: float) -> str:
+    if probability < 0.01:
+        return "under 1%"
+    if probability > 0.99:
+        return "over 99%"
+    return f"{probability:.0%}"
+
+
+def pushed_up(prediction: Prediction, top: int = 3) -> list[tuple[str, Any, float]]:
+    """The features that raised the probability most, at most `top` of them."""
+    return [item for item in prediction.contributions if item[2] > 0][:top]
+
+
+def explain(prediction: Prediction, top: int = 3) -> str:
+    """The prediction in an analyst's words: "Model: 87% likely fraud. Pushed up most
+    by: first purchase in this country: yes; amount against the card's 30-day average:
+    6.2x; wrong CVVs at this merchant in the last hour: 4." """
+    head = f"Model v{prediction.version}: {percent(prediction.probability)} likely fraud."
+    reasons = pushed_up(prediction, top)
+    if not reasons:
+        return f"{head} No feature pushed it up."
+    return f"{head} Pushed up most by: {_words(reasons)}."
+
+
+def _words(items: Iterable[tuple[str, Any, float]]) -> str:
+    return "; ".join(catalogue.describe(name, value) for name, value, _ in items)
+
+
+def model_points(prediction: Prediction, weight: int = 100) -> int:
+    """The model's points on the 0-100 scale of the rules: `weight` x probability,
+    rounded (a weight of 100 turns 87% into 87 points)."""
+    return max(0, min(100, round(weight * prediction.probability)))
+
+
+def format_moment(moment: datetime.datetime) -> str:
+    return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M")

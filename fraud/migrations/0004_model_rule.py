@@ -1,0 +1,28 @@
+"""The `model` rule: the trained model's weight, a switch staff can turn off."""
+
+from django.db import migrations
+
+MODEL_RULE = {
+    "name": "Fraud model",
+    "description": (
+        "The active trained model's fraud probability times these points. The risk score is the larger of "
+        "the other rules' sum and the model's points. Without an active model (Fraud models), the rules "
+        "alone decide."
+    ),
+    "score": 100,
+    "params": {},
+}
+
+
+def create_model_rule(apps, schema_editor):
+    apps.get_model("fraud", "Rule").objects.get_or_create(code="model", defaults=MODEL_RULE)
+
+
+def delete_model_rule(apps, schema_editor):
+    apps.get_model("fraud", "Rule").objects.filter(code="model").delete()
+
+
+class Migration(migrations.Migration):
+    dependencies = [("fraud", "0003_fraudmodel")]
+
+    operations = [migrations.RunPython(create_model_rule, delete_model_rule)]

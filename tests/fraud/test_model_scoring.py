@@ -1,0 +1,105 @@
+"""Decisions with and without an active model: the one 0-100 score, the model's factor
+in words, the `model` rule as its weight and switch, and a broken model that never
+stops a decision."""
+
+import logging
+
+import pytest
+
+from fraud.models import FraudModel
+from fraud.services import model_activate
+from tests.factories import TEST_ACTOR, CardFactory
+from tests.fraud.authorizations import MINUTE, NOW, authorize, factors, set_rule, wrong_cvv
+from tests.fraud.modelling import history, train
+
+pytestmark = pytest.mark.django_db
+
+# Abroad, online, for the first time, at about 22 times the card's 30-day average of
+# 42.00, at a merchant where wrong CVVs pile up, in a burst on the card: what the model
+# learnt fraud looks like (tests/fraud/modelling.py).
+FRAUD_LIKE = {
+    "amount_minor": 950_00,
+    "merchant_id": "M-TESTING",
+    "merchant_country": "FR",
+    "channel": "ecommerce",
+    "cvv": None,
+}
+
+
+def burst_before(card):
+    """In the last hour: four wrong CVVs on other cards at the merchant, then three
+    small purchases on this card elsewhere."""
+    for _ in range(4):
+        other = CardFactory(balance_minor=100_00)
+        authorize(other, merchant_id="M-TESTING", cvv=wrong_cvv(other), transaction_time=NOW - 30 * MINUTE)
+    for n in range(3):
+        authorize(card, amount_minor=5_00, merchant_id=f"M-SHOP-{n}", transaction_time=NOW - 20 * MINUTE)
+
+
+@pytest.fixture
+def active(card):
+    """The card's history of 1,200 decisions (tests/fraud/modelling.py) and a model
+    trained on it, made active."""
+    history(card)
+    model = train()
+    model_activate(model=model, actor=TEST_ACTOR)
+    return model
+
+
+def test_without_an_active_model_the_rules_alone_decide(card):
+    history(card)
+    train()  # trained, but staff have not made it active
+    decided = authorize(card, **FRAUD_LIKE, transaction_time=NOW)
+    assert "model" not in factors(decided)
+    assert decided.risk_score == sum(f["score"] for f in decided.risk_factors)
+
+
+def test_a_fraud_like_decision_is_declined_by_the_model_and_explained(card, active):
+    burst_before(card)
+    decided = authorize(card, **FRAUD_LIKE, transaction_time=NOW)
+    model = factors(decided)["model"]
+    assert decided.risk_factors[0]["code"] == "model"  # the most points first
+    assert decided.response_code == "59" and decided.risk_level == "high"
+    assert decided.risk_score == model["score"] >= 80
+    assert model["detail"].startswith(f"Model v{active.version}: ")
+    assert " likely fraud. Pushed up most by: " in model["detail"]
+    # In the analyst's words, with the values this decision stored.
+    assert "wrong CVVs at this merchant in the last hour: 4" in model["detail"]
+    assert decided.risk_features["merchant_cvv_mismatch_1h"] == 4
+
+
+def test_a_usual_decision_keeps_a_low_score_with_the_model_saying_so(card, active):
+    decided = authorize(card, transaction_time=NOW)
+    model = factors(decided)["model"]
+    assert decided.response_code == "00" and model["score"] < 20
+    rules = sum(f["score"] for f in decided.risk_factors if f["code"] != "model")
+    assert decided.risk_score == max(rules, model["score"])
+
+
+def test_the_score_is_the_larger_of_the_rules_and_the_model(card, active):
+    # The model's weight down to 10 points: the rules' sum (abroad, no CVV online, a
+    # large and unusual amount) now decides the score.
+    set_rule("model", score=10)
+    burst_before(card)
+    decided = authorize(card, **FRAUD_LIKE, transaction_time=NOW)
+    rules = sum(f["score"] for f in decided.risk_factors if f["code"] != "model")
+    assert factors(decided)["model"]["score"] <= 10 < rules
+    assert decided.risk_score == min(100, rules)
+
+
+def test_switching_the_model_rule_off_decides_by_the_rules_alone(card, active):
+    set_rule("model", enabled=False)
+    decided = authorize(card, **FRAUD_LIKE, transaction_time=NOW)
+    assert "model" not in factors(decided)
+
+
+def test_a_model_that_cannot_run_leaves_the_decision_to_the_rules(card, active, caplog):
+    FraudModel.objects.filter(pk=active.pk).update(artifact="not a model")
+    from fraud import learning
+
+    learning.forget_model()
+    with caplog.at_level(logging.ERROR, logger="fraud.scoring"):
+        decided = authorize(card, transaction_time=NOW)
+    assert decided.response_code == "00"
+    assert factors(decided)["model_error"]["score"] == 0
+    assert "the fraud model failed" in caplog.text
