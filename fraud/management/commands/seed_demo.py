@@ -6,7 +6,8 @@ from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from cardsystem.audit import Actor
-from fraud.management.demo_data import DEMO_BINS, DatabaseNotEmpty, DemoSummary, seed_demo_data
+from fraud.management.demo_data import FRAUD_MINIMUM, DatabaseNotEmpty, DemoSummary, seed_demo_data
+from fraud.simulation.population import BINS
 
 MAX_CARDHOLDERS = 100_000
 MAX_TRANSACTIONS = 1_000_000
@@ -14,12 +15,13 @@ MAX_TRANSACTIONS = 1_000_000
 
 class Command(BaseCommand):
     help = (
-        f"Fill an empty database with demo data through the services: {len(DEMO_BINS)} BINs of different "
-        "networks, countries and currencies, cardholders with one or two cards each, balances, limits, "
-        "a few blocked or lost cards, and a day of authorizations decided by the fraud engine (ordinary "
-        "spending, CVV typos, card testing, a stolen card used abroad, cloned cards) with fraud reports "
-        "on some of the fraud. Reproducible with --seed. Idempotent: does nothing when the demo data is "
-        "already there; refuses a database that holds other data."
+        f"Fill an empty database with demo data through the services: {len(BINS)} BINs of different "
+        "networks, countries and currencies, then a simulated day (as simulate_traffic makes): "
+        "cardholders with one or two cards each, balances, limits, a few blocked or lost cards, and "
+        "authorizations decided by the fraud engine (ordinary spending, travel, CVV typos and, from "
+        f"{FRAUD_MINIMUM} transactions on, every kind of fraud the simulator knows, with the reports "
+        "due within the day). Reproducible with --seed. Idempotent: does nothing when the demo data "
+        "is already there; refuses a database that holds other data."
     )
 
     def add_arguments(self, parser):
@@ -30,7 +32,7 @@ class Command(BaseCommand):
             "--transactions",
             type=int,
             default=1500,
-            help="How many authorizations over the last 24 hours (default 1500; fraud from 100 on).",
+            help=f"How many authorizations in the last 24 hours (default 1500; fraud from {FRAUD_MINIMUM}).",
         )
         parser.add_argument("--seed", type=int, default=42, help="Seed of the random choices (default 42).")
 
@@ -41,7 +43,7 @@ class Command(BaseCommand):
             raise CommandError(f"Give --transactions from 0 to {MAX_TRANSACTIONS}.")
         try:
             with (
-                _decisions_to_their_file_only(),
+                decisions_to_their_file_only(),
                 tqdm(
                     total=cardholders + transactions,
                     file=sys.stderr,
@@ -66,9 +68,9 @@ class Command(BaseCommand):
 
 
 @contextlib.contextmanager
-def _decisions_to_their_file_only():
+def decisions_to_their_file_only():
     """Each authorization logs one line; a day of them would bury the progress bar on the
-    console, so while seeding they go to the decisions file only."""
+    console, so while seeding (or simulating) they go to the decisions file only."""
     decisions = logging.getLogger("cardsystem.authorizations")
     before = decisions.propagate
     decisions.propagate = False
