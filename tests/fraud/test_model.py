@@ -17,8 +17,9 @@ from cardsystem.models import AuditLog
 from fraud import catalogue, learning
 from fraud.models import FraudModel
 from fraud.services import model_activate, model_deactivate
+from fraud.simulation import plan_world, replay_world
 from tests.factories import TEST_ACTOR, UserFactory
-from tests.fraud.authorizations import DAY, HOUR
+from tests.fraud.authorizations import DAY, HOUR, NOW
 from tests.fraud.modelling import (
     CUTOFF,
     FEW_TREES,
@@ -48,6 +49,29 @@ def trained(card):
 
 
 # --- Training ----------------------------------------------------------------------------------
+
+
+def test_training_on_a_tiny_simulated_world_uses_the_reports_known_at_the_cutoff(db):
+    since = NOW - 30 * DAY
+    world = plan_world(cardholders=40, days=30, seed=1, end=NOW, fraud="showcase")
+    replay_world(world, actor=TEST_ACTOR)
+    rows = Transaction.objects.filter(
+        card__isnull=False,
+        transaction_time__gte=since,
+        transaction_time__lt=NOW - learning.DEFAULT_LABEL_DELAY,
+    )
+    frauds = rows.filter(fraud_report__reported_at__lte=NOW).count()
+    assert frauds >= 10  # the showcase world's disputes, days after the fraud
+
+    model = learning.train(
+        actor=TEST_ACTOR, cutoff=NOW, since=since, min_frauds=10, min_rows=200, rounds=FEW_TREES
+    )
+
+    assert (model.metadata["rows"], model.metadata["frauds"]) == (rows.count(), frauds)
+    assert model.features == list(catalogue.NAMES)
+    assert 0.5 < model.metadata["holdout"]["roc_auc"] <= 1
+    probability = learning.predict(model, rows.first().risk_features).probability
+    assert 0 <= probability <= 1
 
 
 def test_training_on_a_labelled_history_stores_a_measured_inactive_model(card):
