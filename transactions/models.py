@@ -72,9 +72,13 @@ class Transaction(models.Model):
         indexes = [
             # Every time-window rule and limit reads one card's history by transaction_time.
             models.Index(fields=["card", "transaction_time"]),
-            models.Index(fields=["merchant_id", "transaction_time"]),
-            # Card testing across a BIN; "first time here" seeks of the fraud features.
-            models.Index(fields=["bin_prefix", "transaction_time"]),
+            # The fraud features' windows across cards (a merchant's, a BIN's last hour and
+            # a merchant's latest transactions) read these keys alone: with the status and
+            # CVV result in the key, PostgreSQL scans the index only, and never picks the
+            # plain transaction_time index to filter an issuer's whole last hour.
+            models.Index(fields=["merchant_id", "transaction_time", "status", "cvv_result"]),
+            models.Index(fields=["bin_prefix", "transaction_time", "status", "cvv_result"]),
+            # "First time here" seeks of the fraud features.
             models.Index(fields=["card", "merchant_id", "transaction_time"]),
             models.Index(fields=["card", "merchant_country", "transaction_time"]),
             models.Index(fields=["card", "mcc", "transaction_time"]),
