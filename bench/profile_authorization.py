@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/profile_authorization.py [--requests 500] [--database sqlite|postgres]
                                                     [--what-if persistent-connection,quiet-console]
-                                                    [--cprofile 30]
+                                                    [--idempotency-keys] [--cprofile 30]
 
 Sets up a fresh database the way bench/authorizations.py does (same environment:
 DEBUG=false, LOG_LEVEL=WARNING, a temporary LOG_DIR), then calls the WSGI callables
@@ -13,6 +13,9 @@ directly with a prepared environ, so the numbers are the application's alone. Pr
 2. the mean time per request of the framework and of `bench/baseline_wsgi.py`;
 3. the framework's time by phase (wrappers timed around the project's functions);
 4. with `--cprofile N`, the top N functions of a cProfile run.
+
+`--idempotency-keys` sends every framework request with a fresh `Idempotency-Key`
+(the baseline has no such thing), to time the claim of the key and the stored answer.
 
 `--what-if` changes this process only (never the project's files), to size a
 suggestion: `persistent-connection` keeps the database connection between requests
@@ -25,6 +28,7 @@ import contextlib
 import cProfile
 import importlib
 import io
+import itertools
 import json
 import os
 import pstats
@@ -58,16 +62,21 @@ PHASES = [
     ("      authorization_decide", "transactions.api", "authorization_decide"),
     ("        card_get_by_pan", "transactions.services", "card_get_by_pan"),
     ("        risk: scoring.assess", "fraud.scoring", "assess"),
-    ("          features.card_activity", "fraud.features", "card_activity"),
-    ("          features.merchant_fraud_cards", "fraud.features", "merchant_fraud_cards"),
+    ("          features.card_history", "fraud.features", "card_history"),
+    ("          features.cross_card_activity", "fraud.features", "cross_card_activity"),
+    ("          features.behaviour", "fraud.features", "behaviour"),
+    ("          learning.predict (the active model)", "fraud.learning", "predict"),
     ("        _debit", "transactions.services", "_debit"),
     ("        _record (INSERT transaction)", "transactions.services", "_record"),
     ("        _log_decision (file + console)", "transactions.services", "_log_decision"),
-    ("      TransactionOutput(...).data", "rest_framework.serializers", "Serializer.data"),
+    ("      AuthorizationOutput(...).data", "rest_framework.serializers", "Serializer.data"),
+    ("      Idempotency-Key: claim", "cardsystem.idempotency", "_claim"),
 ]
 
 
-def wsgi_call(app, body: bytes, key: str, path: str = "/api/v1/authorizations/") -> tuple[str, bytes]:
+def wsgi_call(
+    app, body: bytes, key: str, path: str = "/api/v1/authorizations/", idempotency_key: str | None = None
+) -> tuple[str, bytes]:
     environ = {
         "REQUEST_METHOD": "POST",
         "PATH_INFO": path,
@@ -88,6 +97,8 @@ def wsgi_call(app, body: bytes, key: str, path: str = "/api/v1/authorizations/")
         "wsgi.multiprocess": True,
         "wsgi.run_once": False,
     }
+    if idempotency_key is not None:
+        environ["HTTP_IDEMPOTENCY_KEY"] = idempotency_key
     status = []
 
     def start_response(line, headers, exc_info=None):
@@ -106,6 +117,7 @@ class Phases:
     def __init__(self):
         self.seconds = defaultdict(float)
         self.depth = defaultdict(int)
+        self.missing = set()  # phases whose function is gone (renamed): shown as such, not fatal
 
     def wrap(self, label, function):
         def timed(*args, **kwargs):
@@ -128,7 +140,10 @@ class Phases:
             *path, name = attribute.split(".")
             for part in path:
                 owner = getattr(owner, part)
-            original = owner.__dict__[name]
+            original = owner.__dict__.get(name)
+            if original is None:
+                self.missing.add(label)
+                continue
             if isinstance(original, property):
                 replacement = property(self.wrap(label, original.fget))
             else:
@@ -173,18 +188,24 @@ def profile(args, world: dict) -> None:
     baseline = importlib.import_module("baseline_wsgi").application
     bodies = bodies_for(world["cards"], random.Random(2))
     key = world["key"]
+    fresh_keys = (f"profile-{number}" for number in itertools.count())
+
+    def call(app, body: bytes) -> tuple[str, bytes]:
+        idempotency_key = next(fresh_keys) if args.idempotency_keys and app is framework else None
+        return wsgi_call(app, body, key, idempotency_key=idempotency_key)
+
     for body in bodies[:WARM_UP]:
-        status, data = wsgi_call(framework, body, key)
+        status, data = call(framework, body)
         if not status.startswith("201"):
             raise RuntimeError(f"The framework answered {status}: {data[:300]!r}")
-        wsgi_call(baseline, body, key)
+        call(baseline, body)
     timed = bodies[WARM_UP : WARM_UP + args.requests]
 
     means, cpu = {}, {}
     for name, app in (("framework", framework), ("baseline", baseline)):
         started, started_cpu = time.perf_counter(), time.process_time()
         for body in timed:
-            wsgi_call(app, body, key)
+            call(app, body)
         means[name] = (time.perf_counter() - started) / len(timed) * 1000
         cpu[name] = (time.process_time() - started_cpu) / len(timed) * 1000
 
@@ -192,7 +213,7 @@ def profile(args, world: dict) -> None:
     decisions = defaultdict(int)
     with phases.installed():
         for body in timed:
-            _, data = wsgi_call(framework, body, key)
+            _, data = call(framework, body)
             decisions[json.loads(data)["status"]] += 1
 
     executed = []
@@ -206,7 +227,7 @@ def profile(args, world: dict) -> None:
 
     with connection.execute_wrapper(timed_sql):
         for body in timed:
-            wsgi_call(framework, body, key)
+            call(framework, body)
     statements = defaultdict(lambda: [0, 0.0])
     for sql, seconds in executed:
         statements[statement_shape(sql)][0] += 1
@@ -214,6 +235,7 @@ def profile(args, world: dict) -> None:
 
     n = len(timed)
     what_if = f" (what-if: {', '.join(args.what_if)})" if args.what_if else ""
+    what_if += ", each with a fresh Idempotency-Key" if args.idempotency_keys else ""
     print(f"{args.database}, {n} requests each, in process{what_if}; decisions: {dict(decisions)}\n")
     print(f"Mean per request: framework {means['framework']:.2f} ms, baseline {means['baseline']:.2f} ms "
           f"(baseline/framework {means['baseline'] / means['framework']:.2f}); CPU of this process: "
@@ -224,14 +246,17 @@ def profile(args, world: dict) -> None:
     sql_ms = sum(seconds for _, seconds in statements.values()) / n * 1000
     print(f"  SQL total {sql_ms:.2f} ms per request (execution incl. driver, not query building)\n")
     print("Framework time by phase, mean ms per request (wrapped; nested phases included in parents):")
-    for label, _, _ in PHASES:
-        print(f"  {phases.seconds[label] / n * 1000:7.2f}  {label}")
+    for label, module_name, attribute in PHASES:
+        if label in phases.missing:
+            print(f"      n/a  {label} (no {module_name}.{attribute} any more)")
+        else:
+            print(f"  {phases.seconds[label] / n * 1000:7.2f}  {label}")
 
     if args.cprofile:
         profiler = cProfile.Profile()
         profiler.enable()
         for body in timed:
-            wsgi_call(framework, body, key)
+            call(framework, body)
         profiler.disable()
         out = io.StringIO()
         pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(args.cprofile)
@@ -249,6 +274,9 @@ def main() -> int:
         default="",
         type=lambda text: [item for item in text.split(",") if item],
         help=f"comma-separated, in this process only: {', '.join(WHAT_IFS)}",
+    )
+    parser.add_argument(
+        "--idempotency-keys", action="store_true", help="a fresh Idempotency-Key on each framework request"
     )
     parser.add_argument("--cprofile", type=int, default=0, metavar="N", help="print the top N functions")
     args = parser.parse_args()

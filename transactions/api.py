@@ -1,5 +1,6 @@
 """Authorizations, reversals, the transaction list and fraud reports (API.md)."""
 
+import copy
 import datetime
 
 import django_filters
@@ -18,6 +19,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from cards.pan import luhn_valid
+from cardsystem import money
 from cardsystem.api import (
     AmountField,
     AwareDateTimeField,
@@ -49,6 +51,10 @@ RISK_LEVEL_SCHEMA = {
     "nullable": True,
     "description": "low, medium or high; null for an unknown card.",
 }
+
+
+# Renders a time as every DateTimeField of the API does (ISO 8601, the current zone, "Z").
+_TIME = serializers.DateTimeField()
 
 
 class RiskFactorOutput(serializers.Serializer):
@@ -89,9 +95,35 @@ class AuthorizationOutput(serializers.ModelSerializer):
     def get_risk_level(self, transaction) -> str | None:
         return transaction.risk_level or None
 
+    def to_representation(self, transaction):
+        """What the fields above render, written out: a ModelSerializer builds its fields
+        from the model for every instance, about 0.3 ms of each authorization. A test
+        keeps this equal to the generic rendering."""
+        return {
+            "id": str(transaction.id),
+            "status": str(transaction.status),
+            "response_code": str(transaction.response_code),
+            "reason": str(transaction.reason),
+            "risk_score": None if transaction.risk_score is None else int(transaction.risk_score),
+            "risk_level": transaction.risk_level or None,
+            "risk_factors": [
+                {"code": str(f["code"]), "score": int(f["score"]), "detail": str(f["detail"])}
+                for f in transaction.risk_factors
+            ],
+            "flagged": bool(transaction.flagged),
+            "amount": money.to_major(transaction.amount_minor, transaction.currency),
+            "currency": str(transaction.currency),
+            "masked_pan": str(transaction.masked_pan),
+            "transaction_time": _TIME.to_representation(transaction.transaction_time),
+            "created_at": _TIME.to_representation(transaction.created_at),
+        }
+
 
 class TransactionOutput(AuthorizationOutput):
     """The decision and the rest of what was recorded, for the back office."""
+
+    # Every declared field, rendered generically: not the decision's written-out subset.
+    to_representation = serializers.Serializer.to_representation
 
     card = serializers.UUIDField(source="card_id", allow_null=True)
     merchant_country = serializers.CharField(source="merchant_country.code")
@@ -142,6 +174,12 @@ class AuthorizationApi(APIView):
             choices=Transaction.Channel.choices, default=Transaction.Channel.POS
         )
         transaction_time = AwareDateTimeField(required=False)
+
+        def get_fields(self):
+            # Shallow copies where DRF deep-copies, rebuilding each field and its validators
+            # (about 0.15 ms a request). Enough for these flat fields: binding sets attributes
+            # of the copy only, and validating only reads what the copies share.
+            return {name: copy.copy(field) for name, field in self._declared_fields.items()}
 
         def validate_card_number(self, value):
             if not luhn_valid(value):

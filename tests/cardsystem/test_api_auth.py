@@ -11,7 +11,7 @@ from bins.models import Bin
 from cards.models import Card, Cardholder, LedgerEntry
 from cardsystem.audit import Actor
 from cardsystem.models import AuditLog, IdempotencyRecord
-from cardsystem.services import api_client_revoke
+from cardsystem.services import api_client_for_key, api_client_revoke
 from tests.factories import CardFactory, make_api_client
 
 pytestmark = pytest.mark.django_db
@@ -105,6 +105,28 @@ def test_a_revoked_key_is_refused(card):
         assert response.status_code == 401, (method, url)
         assert response["WWW-Authenticate"] == 'Bearer realm="api"'
     assert written() == before
+
+
+def test_a_key_revoked_between_requests_is_refused_from_the_next_one(card):
+    client, key = make_api_client("manage")
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
+    assert api.get("/api/v1/cards/").status_code == 200
+
+    api_client_revoke(client=client, actor=Actor.system("tests"))
+
+    assert api.get("/api/v1/cards/").status_code == 401
+
+
+def test_a_key_finds_its_whole_client_in_one_query(django_assert_num_queries):
+    client, key = make_api_client("authorize", "manage")
+
+    with django_assert_num_queries(1):
+        found = api_client_for_key(key)
+        assert (found.pk, found.name, found.key_hash) == (client.pk, client.name, client.key_hash)
+        assert (found.scopes, found.is_active, found.created_at) == (client.scopes, True, client.created_at)
+    assert not found.get_deferred_fields()
+    assert api_client_for_key(key[:-1]) is None and api_client_for_key("x" + key) is None
 
 
 def test_a_key_without_the_manage_scope_is_forbidden(authorize_api, card):

@@ -4,17 +4,23 @@ what it never shows (the card number and the CVV)."""
 import datetime
 import json
 import logging
+import zoneinfo
 from types import SimpleNamespace
 
 import pytest
+from django.db import transaction as db
+from django.utils import timezone
+from rest_framework.renderers import JSONRenderer
+from rest_framework.serializers import BaseSerializer, ModelSerializer
 
-from cards.models import LedgerEntry
-from cards.services import ledger_mismatches
+from cards.models import Card, LedgerEntry
+from cards.services import card_change_status, card_get_by_pan, card_issue_bulk, ledger_mismatches
 from cardsystem.models import AuditLog, IdempotencyRecord
-from tests.factories import CardFactory
+from tests.authorizing import authorize as authorize_service
+from tests.factories import TEST_ACTOR, CardFactory
 from tests.transactions.authorizing import authorize as send
 from tests.transactions.authorizing import balance, body, decide, written, wrong_cvv
-from transactions.api import AuthorizationOutput
+from transactions.api import AuthorizationApi, AuthorizationOutput
 from transactions.models import Transaction
 
 pytestmark = pytest.mark.django_db
@@ -36,6 +42,7 @@ CONTRACT_FIELDS = {
 }
 # Luhn-valid, issued by nobody here.
 STRANGER = SimpleNamespace(pan="4000001234567899", cvv="123", expiry_month=1, expiry_year=2030)
+NOON_IN_PARIS = datetime.datetime(2026, 1, 5, 12, 0, 0, 250, tzinfo=zoneinfo.ZoneInfo("Europe/Paris"))
 
 
 def leaves(value):
@@ -95,6 +102,65 @@ def test_amounts_are_rendered_in_the_currencys_own_digits(authorize_api):
 
     assert (answer["response_code"], answer["amount"], answer["currency"]) == ("00", "1200", "JPY")
     assert balance(yen) == 3800
+
+
+def test_the_written_out_answer_renders_exactly_what_the_serializer_declares(card, rule):
+    # AuthorizationOutput renders the decision by hand, for speed; the schema and the
+    # back office's TransactionOutput use the declared fields. The two must not drift.
+    rule("foreign_country", 10)
+    decisions = [
+        authorize_service(card),
+        authorize_service(card, merchant_country="GB", transaction_time=NOON_IN_PARIS),
+        authorize_service(card, amount_minor=500_00),
+        authorize_service(SimpleNamespace(**vars(STRANGER), currency="USD")),
+        authorize_service(CardFactory(bin__currency="JPY", balance_minor=5000), amount_minor=1200),
+    ]
+    decisions += [Transaction.objects.get(pk=t.pk) for t in decisions]  # as read back, too
+    assert {t.status for t in decisions} == {"approved", "declined"}
+    assert any(t.risk_factors for t in decisions) and any(t.risk_score is None for t in decisions)
+
+    for zone in ("UTC", "Europe/Paris"):
+        with timezone.override(zone):
+            for transaction in decisions:
+                written_out = AuthorizationOutput(transaction).data
+                generic = ModelSerializer.to_representation(AuthorizationOutput(transaction), transaction)
+                assert list(written_out.items()) == list(generic.items())
+                assert JSONRenderer().render(written_out) == JSONRenderer().render(generic)
+
+
+def test_the_input_fields_are_flat_so_that_shallow_copies_serve_each_request():
+    # AuthorizationApi.InputSerializer copies its fields shallowly: a nested serializer
+    # or a list field would share its inner fields between concurrent requests.
+    fields = AuthorizationApi.InputSerializer._declared_fields.values()
+
+    assert not [f for f in fields if isinstance(f, BaseSerializer) or hasattr(f, "child")]
+    first, second = AuthorizationApi.InputSerializer(), AuthorizationApi.InputSerializer()
+    assert all(first.fields[name] is not second.fields[name] for name in first.fields)
+    assert {field.parent for field in first.fields.values()} == {first}
+
+
+def test_the_card_a_decision_reads_is_the_one_the_orm_reads(django_assert_num_queries):
+    # card_get_by_pan reads the card and its cardholder by a written-out statement, for speed.
+    limited = CardFactory(balance_minor=123_45, limits={"daily": 500_00, "monthly": 900_00})
+    blocked = CardFactory(bin__currency="JPY")
+    card_change_status(card=blocked, status="blocked", reason="stolen wallet", actor=TEST_ACTOR)
+    unassigned = []
+    card_issue_bulk(bin=limited.bin, count=1, actor=TEST_ACTOR, on_issued=unassigned.append)
+    cards = [(limited.pan, limited.pk), (blocked.pan, blocked.pk), (unassigned[0].pan, unassigned[0].card.pk)]
+
+    for pan, pk in cards:
+        with db.atomic():
+            found = card_get_by_pan(pan, lock=True)
+        expected = Card.objects.select_related("cardholder").get(pk=pk)
+        with django_assert_num_queries(0):
+            pairs = [(found, expected), (found.cardholder, expected.cardholder)]
+        for read, orm in pairs if expected.cardholder else pairs[:1]:
+            values = [(getattr(read, f.attname), getattr(orm, f.attname)) for f in orm._meta.concrete_fields]
+            assert [(type(a), a) for a, _ in values] == [(type(b), b) for _, b in values]
+            assert (read._state.adding, read._state.db) == (False, "default")
+            assert not read.get_deferred_fields()
+        assert (found.cardholder is None) == (expected.cardholder is None)
+    assert card_get_by_pan(STRANGER.pan, lock=True) is None
 
 
 # --- What a decision writes --------------------------------------------------------------------------
