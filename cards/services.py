@@ -19,7 +19,7 @@ from django.utils import timezone
 from bins.models import Bin
 from cards import pan as card_data
 from cards.models import Card, Cardholder, LedgerEntry
-from cardsystem import money
+from cardsystem import money, sql
 from cardsystem.audit import Actor, AuditAction, audit_record
 from cardsystem.exceptions import ConflictError
 
@@ -265,9 +265,9 @@ def _card_by_fingerprint(fingerprint: str, *, lock: bool) -> Card | None:
         row = cursor.fetchone()
     if row is None:
         return None
-    card = _from_row(Card, _CARD_FIELDS, row[: len(_CARD_FIELDS)])
+    card = sql.from_row(Card, _CARD_FIELDS, row[: len(_CARD_FIELDS)])
     if card.cardholder_id is not None:
-        card.cardholder = _from_row(Cardholder, _CARDHOLDER_FIELDS, row[len(_CARD_FIELDS) :])
+        card.cardholder = sql.from_row(Cardholder, _CARDHOLDER_FIELDS, row[len(_CARD_FIELDS) :])
     return card
 
 
@@ -284,25 +284,6 @@ def _card_by_fingerprint_sql(vendor: str, lock: bool) -> str:
         f"SELECT {columns} FROM {cards} c LEFT OUTER JOIN {cardholders} h ON h.id = c.cardholder_id "  # noqa: S608
         "WHERE c.pan_fingerprint = %s" + (" FOR UPDATE OF c" if lock else "")
     )
-
-
-@functools.cache
-def _converters(vendor: str, field) -> tuple:
-    """What the ORM applies to `field`'s value as `vendor`'s database returns it (UUIDs and
-    times from SQLite's text, for instance). They depend on the vendor, not the connection."""
-    column = field.get_col(field.model._meta.db_table)
-    return column, (*connection.ops.get_db_converters(column), *column.get_db_converters(connection))
-
-
-def _from_row(model, fields, values):
-    """An instance of `model` from the values of its concrete `fields`, as the ORM builds it."""
-    converted = []
-    for field, value in zip(fields, values, strict=True):
-        column, converters = _converters(connection.vendor, field)
-        for convert in converters:
-            value = convert(value, column, connection)
-        converted.append(value)
-    return model.from_db(connection.alias, [field.attname for field in fields], converted)
 
 
 def card_assign(*, card: Card, cardholder: Cardholder, actor: Actor) -> Card:
