@@ -44,6 +44,7 @@ MODEL_TTL_SECONDS = 5.0
 DEFAULT_LABEL_DELAY = datetime.timedelta(days=7)
 DEFAULT_WINDOW = datetime.timedelta(days=90)
 DEFAULT_MIN_FRAUDS = 30
+TRAINING_STATUSES = (Transaction.Status.APPROVED, Transaction.Status.REVERSED)
 DEFAULT_MIN_ROWS = 1000
 HOLDOUT_SHARE = 0.2  # the latest fifth of the rows, by transaction_time
 THRESHOLDS = (0.1, 0.3, 0.5, 0.8)  # probabilities at which the metrics report precision and recall
@@ -124,9 +125,12 @@ def training_set(
     label_delay: datetime.timedelta = DEFAULT_LABEL_DELAY,
     features: Sequence[str] = catalogue.NAMES,
 ) -> TrainingSet:
-    """The labelled rows known at `cutoff`: transactions on known cards with
-    `since <= transaction_time < cutoff - label_delay` that stored their features; fraud
-    when a fraud report filed by `cutoff` confirms it."""
+    """The labelled rows known at `cutoff`: approvals (reversed ones included) on known
+    cards with `since <= transaction_time < cutoff - label_delay` that stored their
+    features; fraud when a fraud report filed by `cutoff` confirms it.
+
+    Declines are left out: nobody disputes money that was never taken, so a declined
+    fraud attempt would be learnt as legitimate, the most fraud-like rows labelled wrong."""
     import numpy as np
 
     until = cutoff - label_delay
@@ -137,7 +141,10 @@ def training_set(
         )
     rows = (
         Transaction.objects.filter(
-            card__isnull=False, transaction_time__gte=since, transaction_time__lt=until
+            card__isnull=False,
+            status__in=TRAINING_STATUSES,
+            transaction_time__gte=since,
+            transaction_time__lt=until,
         )
         .order_by("transaction_time", "pk")
         .values_list("transaction_time", "risk_features", "fraud_report__reported_at")

@@ -57,9 +57,11 @@ def test_training_on_a_tiny_simulated_world_uses_the_reports_known_at_the_cutoff
     replay_world(world, actor=TEST_ACTOR)
     rows = Transaction.objects.filter(
         card__isnull=False,
+        status__in=["approved", "reversed"],  # nobody disputes a decline
         transaction_time__gte=since,
         transaction_time__lt=NOW - learning.DEFAULT_LABEL_DELAY,
     )
+    assert Transaction.objects.filter(status="declined", card__isnull=False).exists()
     frauds = rows.filter(fraud_report__reported_at__lte=NOW).count()
     assert frauds >= 10  # the showcase world's disputes, days after the fraud
 
