@@ -22,8 +22,8 @@ risk score; precision, recall and false-positive rate (legitimate transactions a
 above the threshold, of all legitimate ones) at the decline and the review thresholds;
 and per scenario the share of attacks stopped (at least one of its attempts scored at
 the decline threshold) and of its attempts declined. The same for the rules alone: the
-rules' own points of the same decisions (the score without the model's factor; the
-traffic is the one the engine with the model shaped). Prints a Markdown table.
+rules' own full points of the same decisions (without the model's factor and the rule
+weight; the traffic is the one the engine with the model shaped). Prints Markdown tables.
 """
 
 import argparse
@@ -143,9 +143,11 @@ def keep(directory: Path, outcomes) -> None:
 
 def scored(outcomes) -> list[dict]:
     """One row per decision on a known card: truth, the engine's score, the rules' alone."""
+    from fraud.models import Rule
     from transactions.models import Transaction
 
     truth = {o.transaction_id: o for o in outcomes}
+    full_points = dict(Rule.objects.exclude(code__in=MODEL_CODES).values_list("code", "score"))
     rows = []
     ids = list(truth)
     for start in range(0, len(ids), 5000):
@@ -154,7 +156,8 @@ def scored(outcomes) -> list[dict]:
             pk__in=chunk, risk_score__isnull=False
         ).values_list("pk", "risk_score", "risk_factors"):
             outcome = truth[pk]
-            rules = min(100, sum(f["score"] for f in factors if f["code"] not in MODEL_CODES))
+            # The rules' own points: beside the model each counts at the rule weight.
+            rules = min(100, sum(full_points.get(f["code"], 0) for f in factors))
             rows.append(
                 {
                     "fraud": outcome.is_fraud,

@@ -54,7 +54,9 @@ SCHEMAS: dict[str, dict[str, Param]] = {
         "amount_fraction": Param(NUMBER, "share of the large amount from which age matters"),
     },
     "foreign_country": {},
-    "model": {},
+    "model": {
+        "rule_weight": Param(NUMBER, "share of each rule's points that counts while a model is active"),
+    },
     "high_risk_country": {},
     "impossible_travel": {
         "max_speed_kmh": Param(NUMBER, "fastest plausible travel, km/h"),

@@ -25,6 +25,7 @@ logger = logging.getLogger(__name__)
 
 CONFIG_TTL_SECONDS = 5.0
 DEFAULT_LARGE_AMOUNT = "1000"
+DEFAULT_RULE_WEIGHT = "0.3"
 
 
 @dataclass(frozen=True)
@@ -336,12 +337,17 @@ def assess(attempt: AuthorizationAttempt, config: FraudConfig | None = None) -> 
         detail = function(ctx, rule_config.params) if function and rule_config.enabled else None
         if detail:
             factors.append(RiskFactor(code=code, score=rule_config.score, detail=detail))
-    score = min(100, sum(f.score for f in factors))
     model = _model_factor(config, values)
+    if model and model.code == "model":
+        # Beside a model each rule counts at the `model` rule's rule_weight: the model
+        # reads the signals the rules do, and alone they over-react (a big purchase at a
+        # busy merchant with some reported fraud is mostly honest).
+        weight = Decimal(str(config.rules["model"].params.get("rule_weight", DEFAULT_RULE_WEIGHT)))
+        factors = [RiskFactor(f.code, round(f.score * weight), f.detail) for f in factors]
     if model:
         factors.append(model)
-        score = max(score, model.score)
     factors.sort(key=lambda f: (-f.score, f.code))
+    score = min(100, sum(f.score for f in factors))
 
     restriction = None
     if config.countries.get(attempt.merchant_country) == CountryRisk.Level.BLOCKED:
@@ -373,13 +379,12 @@ def assess(attempt: AuthorizationAttempt, config: FraudConfig | None = None) -> 
 
 def _model_factor(config: FraudConfig, values: dict) -> RiskFactor | None:
     """The active model's opinion as a factor: its probability times the `model` rule's
-    points (the model's weight), with the features that pushed it most.
+    points (the model's weight), with the features that pushed it most. Its points add
+    to the rules' (each scaled by the rule's `rule_weight`).
 
-    The risk score is the larger of the rules' sum and these points, not their sum: the
-    model reads the signals the rules do (a wrong CVV, a foreign country) and adding
-    would count them twice. No active model, or the rule switched off: rules alone. A
-    model that cannot be read or run never stops a decision: it is logged, shown as a
-    0-point factor, and the rules decide."""
+    No active model, or the rule switched off: rules alone, at full points. A model that
+    cannot be read or run never stops a decision: it is logged, shown as a 0-point
+    factor, and the rules decide alone."""
     rule_config = config.rules.get("model")
     if not rule_config or not rule_config.enabled:
         return None

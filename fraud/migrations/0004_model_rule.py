@@ -5,12 +5,12 @@ from django.db import migrations
 MODEL_RULE = {
     "name": "Fraud model",
     "description": (
-        "The active trained model's fraud probability times these points. The risk score is the larger of "
-        "the other rules' sum and the model's points. Without an active model (Fraud models), the rules "
-        "alone decide."
+        "The active trained model's fraud probability times these points, added to the other rules' points, "
+        "each counted at `rule_weight` while a model is active. Without an active model (Fraud models), the "
+        "rules alone decide, at full points."
     ),
     "score": 100,
-    "params": {},
+    "params": {"rule_weight": 0.3},
 }
 
 

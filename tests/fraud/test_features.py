@@ -15,6 +15,7 @@ from fraud import catalogue, features
 from tests.factories import CardFactory, CardholderFactory
 from tests.fraud.authorizations import DAY, HOUR, MINUTE, NOW, SECOND, TICK, authorize, wrong_cvv
 from transactions.services import fraud_report_create
+from transactions.signals import AuthorizationAttempt
 
 pytestmark = pytest.mark.django_db
 
@@ -232,9 +233,8 @@ def test_a_report_filed_after_a_decision_never_changes_what_it_used(card, clock)
     )
 
 
-def _attempt_of(txn):
-    from transactions.signals import AuthorizationAttempt
-
+def _attempt_of(txn) -> AuthorizationAttempt:
+    """The attempt as the decision of `txn` saw it."""
     return AuthorizationAttempt(
         card=txn.card,
         amount_minor=txn.amount_minor,

@@ -1,6 +1,6 @@
-"""Decisions with and without an active model: the one 0-100 score, the model's factor
-in words, the `model` rule as its weight and switch, and a broken model that never
-stops a decision."""
+"""Decisions with and without an active model: the one 0-100 score (the model's points
+plus the rules' at their weight), the model's factor in words, the `model` rule as the
+weights and the switch, and a broken model that never stops a decision."""
 
 import logging
 
@@ -54,13 +54,17 @@ def test_without_an_active_model_the_rules_alone_decide(card):
     assert decided.risk_score == sum(f["score"] for f in decided.risk_factors)
 
 
+def points(decided) -> dict[str, int]:
+    return {f["code"]: f["score"] for f in decided.risk_factors}
+
+
 def test_a_fraud_like_decision_is_declined_by_the_model_and_explained(card, active):
     burst_before(card)
     decided = authorize(card, **FRAUD_LIKE, transaction_time=NOW)
     model = factors(decided)["model"]
     assert decided.risk_factors[0]["code"] == "model"  # the most points first
     assert decided.response_code == "59" and decided.risk_level == "high"
-    assert decided.risk_score == model["score"] >= 80
+    assert model["score"] >= 80 and decided.risk_score == min(100, sum(points(decided).values()))
     assert model["detail"].startswith(f"Model v{active.version}: ")
     assert " likely fraud. Pushed up most by: " in model["detail"]
     # In the analyst's words, with the values this decision stored.
@@ -68,23 +72,33 @@ def test_a_fraud_like_decision_is_declined_by_the_model_and_explained(card, acti
     assert decided.risk_features["merchant_cvv_mismatch_1h"] == 4
 
 
+def test_beside_a_model_each_rule_counts_at_the_rule_weight(card, active):
+    burst_before(card)
+    set_rule("model", enabled=False)  # the rules alone first, to compare
+    alone = points(authorize(card, **FRAUD_LIKE, transaction_time=NOW - MINUTE))
+    set_rule("model", enabled=True, rule_weight=0.5)
+    with_model = points(authorize(card, **FRAUD_LIKE, transaction_time=NOW))
+    rules = {code for code, score in alone.items() if score}
+    assert {"amount_unusual", "foreign_country"} <= rules
+    assert all(with_model[code] == round(alone[code] * 0.5) for code in rules & set(with_model))
+
+
 def test_a_usual_decision_keeps_a_low_score_with_the_model_saying_so(card, active):
     decided = authorize(card, transaction_time=NOW)
     model = factors(decided)["model"]
     assert decided.response_code == "00" and model["score"] < 20
-    rules = sum(f["score"] for f in decided.risk_factors if f["code"] != "model")
-    assert decided.risk_score == max(rules, model["score"])
+    assert decided.risk_score == sum(points(decided).values())
 
 
-def test_the_score_is_the_larger_of_the_rules_and_the_model(card, active):
-    # The model's weight down to 10 points: the rules' sum (abroad, no CVV online, a
-    # large and unusual amount) now decides the score.
-    set_rule("model", score=10)
+def test_the_models_points_and_the_weighted_rules_add_up(card, active):
+    # The model's weight down to 10 points, the rules at full weight: the rules (abroad,
+    # no CVV online, a large and unusual amount) now make most of the score.
+    set_rule("model", score=10, rule_weight=1)
     burst_before(card)
     decided = authorize(card, **FRAUD_LIKE, transaction_time=NOW)
-    rules = sum(f["score"] for f in decided.risk_factors if f["code"] != "model")
-    assert factors(decided)["model"]["score"] <= 10 < rules
-    assert decided.risk_score == min(100, rules)
+    rules = sum(score for code, score in points(decided).items() if code != "model")
+    assert points(decided)["model"] <= 10 < rules
+    assert decided.risk_score == min(100, rules + points(decided)["model"])
 
 
 def test_switching_the_model_rule_off_decides_by_the_rules_alone(card, active):
