@@ -36,6 +36,14 @@ def readonly_table(headers, rows, *, empty="None.") -> str:
     return render_to_string(TABLE_TEMPLATE, {"headers": headers, "rows": rows, "empty": empty})
 
 
+def _shown(value) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
+
+
 def factors_table(factors: list[dict]) -> str:
     rows = [(f.get("code", ""), f.get("score", ""), f.get("detail", "")) for f in factors]
     return readonly_table(["code", "points", "detail"], rows, empty="No rule fired.")
@@ -119,7 +127,10 @@ class TransactionAdmin(PanSafeSearchMixin, ReadOnlyAdmin):
             "Decision",
             {"fields": ["status", "response_code", "reason", "cvv_result", "reversed_at", "client"]},
         ),
-        ("Risk", {"fields": ["risk_display", "risk_level", "flagged", "factors_display"]}),
+        (
+            "Risk",
+            {"fields": ["risk_display", "risk_level", "flagged", "factors_display", "features_display"]},
+        ),
     ]
     readonly_fields = [
         "id",
@@ -142,6 +153,7 @@ class TransactionAdmin(PanSafeSearchMixin, ReadOnlyAdmin):
         "risk_level",
         "flagged",
         "factors_display",
+        "features_display",
     ]
 
     class Media:
@@ -169,6 +181,12 @@ class TransactionAdmin(PanSafeSearchMixin, ReadOnlyAdmin):
     @admin.display(description="risk factors")
     def factors_display(self, txn):
         return factors_table(txn.risk_factors)
+
+    @admin.display(description="features the decision used")
+    def features_display(self, txn):
+        """As the scorer stored them (its names; the fraud alert page puts them in words)."""
+        rows = [(name, _shown(value)) for name, value in (txn.risk_features or {}).items()]
+        return readonly_table(["feature", "value"], rows, empty="None stored.")
 
     def get_urls(self):
         view = self.admin_site.admin_view

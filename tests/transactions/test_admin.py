@@ -148,6 +148,14 @@ def test_transaction_page_shows_the_risk_factors_as_a_table(admin_client):
     assert "Merchant country NG is on the high-risk list." in html
 
 
+def test_transaction_page_shows_the_features_the_decision_used(admin_client):
+    txn = high_risk()
+    html = admin_client.get(change_url(txn)).content.decode().replace("</td><td>", "</td>\n<td>")
+    assert '<th scope="col">feature</th><th scope="col">value</th>' in html
+    assert "<td>foreign</td>\n<td>yes</td>" in html  # the cardholder lives in the US
+    assert f"<td>amount_usd</td>\n<td>{txn.risk_features['amount_usd']}</td>" in html
+
+
 def test_transaction_list_query_count_does_not_grow_with_rows(admin_client, django_assert_max_num_queries):
     authorize()
     admin_client.get(TRANSACTIONS)  # the session's first request
