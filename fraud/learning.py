@@ -41,7 +41,9 @@ MODEL_TTL_SECONDS = 5.0
 # keeps most of the recent history, which matters most as fraud patterns move; the
 # metadata records the report delays seen (report_delay_days) to check the choice
 # against the bank's own data.
-DEFAULT_LABEL_DELAY = datetime.timedelta(days=7)
+# Every transaction before the cut-off by default (the operator contract); a delay
+# leaves out the latest days, whose fraud may not be reported yet.
+DEFAULT_LABEL_DELAY = datetime.timedelta(0)
 DEFAULT_WINDOW = datetime.timedelta(days=90)
 DEFAULT_MIN_FRAUDS = 30
 TRAINING_STATUSES = (Transaction.Status.APPROVED, Transaction.Status.REVERSED)
@@ -154,7 +156,9 @@ def training_set(
     chunks, chunk, y, times, delays = [], [], [], [], []
     without_features = 0
     for when, stored, reported_at in rows.iterator(chunk_size=CHUNK):
-        if not stored:
+        # Decisions that stored none of these features (none at all, or only the names of
+        # an earlier engine) would be learnt as "nothing to compare with" everywhere.
+        if not stored or not any(name in stored for name in features):
             without_features += 1
             continue
         fraud = reported_at is not None and reported_at <= cutoff
@@ -386,8 +390,11 @@ def active_model() -> LoadedModel | None:
     now = time.monotonic()
     if _active is not None and now - _active[0] < MODEL_TTL_SECONDS:
         return _active[1]
-    row = FraudModel.objects.filter(active=True).values_list("pk", "version").first()
-    model = load(*row) if row else None
+    # In a savepoint of its own (only here, on a cache miss): on PostgreSQL a failed
+    # read (a timeout, say) would otherwise abort the decision's whole transaction.
+    with transaction.atomic():
+        row = FraudModel.objects.filter(active=True).values_list("pk", "version").first()
+        model = load(*row) if row else None
     _active = (now, model)
     return model
 
@@ -406,7 +413,8 @@ def load(pk: int, version: int) -> LoadedModel:
         while len(_loaded) >= 2:
             _loaded.pop(next(iter(_loaded)))
         _loaded[key] = model
-    return _loaded[key]
+        return model
+    return _loaded.get(key) or load(pk, version)  # forgotten meanwhile by another thread
 
 
 def forget_model() -> None:

@@ -11,6 +11,7 @@ from cardsystem import money
 
 WHOLE = "whole"  # a positive whole number (a count, days, years)
 NUMBER = "number"  # a positive number, whole or not (a multiple, a fraction, km)
+SHARE = "share"  # a number above 0, at most 1
 AMOUNT = "amount"  # a decimal string in major units ("1000", "12.50")
 AMOUNTS_BY_CURRENCY = "amounts_by_currency"  # {"JPY": "150000", ...}
 
@@ -55,7 +56,7 @@ SCHEMAS: dict[str, dict[str, Param]] = {
     },
     "foreign_country": {},
     "model": {
-        "rule_weight": Param(NUMBER, "share of each rule's points that counts while a model is active"),
+        "rule_weight": Param(SHARE, "share of each rule's points that counts while a model is active"),
     },
     "high_risk_country": {},
     "impossible_travel": {
@@ -88,6 +89,7 @@ def describe(code: str) -> str:
 _KIND_LABELS = {
     WHOLE: "a whole number above 0",
     NUMBER: "a number above 0",
+    SHARE: "a number above 0, at most 1",
     AMOUNT: 'a decimal string such as "1000"',
     AMOUNTS_BY_CURRENCY: 'an object such as {"JPY": "150000"}',
 }
@@ -118,6 +120,10 @@ def _check(name: str, kind: str, value) -> dict[str, str]:
         if isinstance(value, bool) or not isinstance(value, int):
             return {name: "Must be a whole number (without quotes)."}
         return {} if 0 < value <= _MAX_NUMBER else {name: "Must be above 0."}
+    if kind == SHARE:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return {name: "Must be a number (without quotes)."}
+        return {} if math.isfinite(value) and 0 < value <= 1 else {name: "Must be above 0 and at most 1."}
     if kind == NUMBER:
         if isinstance(value, bool) or not isinstance(value, int | float):
             return {name: "Must be a number (without quotes)."}

@@ -393,11 +393,14 @@ def _model_factor(config: FraudConfig, values: dict) -> RiskFactor | None:
         if model is None:
             return None
         prediction = learning.predict(model, values)
+        if not math.isfinite(prediction.probability):
+            raise ValueError(f"model v{prediction.version} gave a probability of {prediction.probability}")
+        return RiskFactor(
+            "model", learning.model_points(prediction, weight=rule_config.score), learning.explain(prediction)
+        )
     except Exception:
         logger.exception("the fraud model failed; deciding by the rules alone")
         return RiskFactor("model_error", 0, "The fraud model could not run; the rules alone decided.")
-    points = learning.model_points(prediction, weight=rule_config.score)
-    return RiskFactor("model", points, learning.explain(prediction))
 
 
 def _level(score: int, config: FraudConfig) -> str:

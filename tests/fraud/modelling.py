@@ -1,5 +1,6 @@
 """A labelled history with stored features, and training on it: for the model's tests."""
 
+import datetime
 import random
 
 from fraud import catalogue, learning
@@ -11,6 +12,7 @@ from transactions.models import FraudReport, Transaction
 CUTOFF = NOW - DAY
 SINCE = CUTOFF - 70 * DAY
 FEW_TREES = 40
+LABEL_DELAY = datetime.timedelta(days=7)  # the history ends 8 days before the cut-off
 
 FRAUD_LIKE = {
     "amount_usd": 950.0,
@@ -99,5 +101,12 @@ def transaction_on(card, when, stored_features, *, merchant="M-1") -> Transactio
 
 def train(**changes) -> FraudModel:
     return learning.train(
-        **{"actor": TEST_ACTOR, "cutoff": CUTOFF, "since": SINCE, "rounds": FEW_TREES, **changes}
+        **{
+            "actor": TEST_ACTOR,
+            "cutoff": CUTOFF,
+            "since": SINCE,
+            "label_delay": LABEL_DELAY,
+            "rounds": FEW_TREES,
+            **changes,
+        }
     )

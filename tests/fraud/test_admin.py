@@ -181,6 +181,9 @@ VELOCITY = {"per_minute": 3, "per_hour": 10, "per_day": 30}
         ("impossible_travel", {"max_speed_kmh": 900, "min_distance_km": None}, "min_distance_km"),
         ("cvv_mismatch", {"points": 5}, "points"),
         ("reported_merchant", ["window_days"], None),
+        ("model", {"rule_weight": 1.5}, "rule_weight"),
+        ("model", {"rule_weight": 0}, "rule_weight"),
+        ("model", {"rule_weight": "0.3"}, "rule_weight"),
     ],
 )
 def test_rejects_params_the_engine_cannot_use_and_writes_nothing(admin_client, code, params, key):

@@ -32,6 +32,8 @@ from tests.fraud.modelling import (
 )
 from transactions.models import FraudReport, Transaction
 
+WEEK = datetime.timedelta(days=7)
+
 
 @pytest.fixture(autouse=True)
 def _fresh_active_model():
@@ -59,14 +61,20 @@ def test_training_on_a_tiny_simulated_world_uses_the_reports_known_at_the_cutoff
         card__isnull=False,
         status__in=["approved", "reversed"],  # nobody disputes a decline
         transaction_time__gte=since,
-        transaction_time__lt=NOW - learning.DEFAULT_LABEL_DELAY,
+        transaction_time__lt=NOW - WEEK,
     )
     assert Transaction.objects.filter(status="declined", card__isnull=False).exists()
     frauds = rows.filter(fraud_report__reported_at__lte=NOW).count()
     assert frauds >= 10  # the showcase world's disputes, days after the fraud
 
     model = learning.train(
-        actor=TEST_ACTOR, cutoff=NOW, since=since, min_frauds=10, min_rows=200, rounds=FEW_TREES
+        actor=TEST_ACTOR,
+        cutoff=NOW,
+        since=since,
+        label_delay=WEEK,  # the latest week's fraud is not reported yet
+        min_frauds=10,
+        min_rows=200,
+        rounds=FEW_TREES,
     )
 
     assert (model.metadata["rows"], model.metadata["frauds"]) == (rows.count(), frauds)
@@ -120,6 +128,7 @@ def test_training_sees_only_what_was_known_at_the_cutoff(card, monkeypatch):
     before_since = transaction_on(card, SINCE - HOUR, dict(FRAUD_LIKE))
     unknown_card = transaction_on(None, SINCE + 4 * DAY, dict(FRAUD_LIKE))
     without_features = transaction_on(card, SINCE + 5 * DAY, {})
+    earlier_engine = transaction_on(card, SINCE + 6 * DAY, {"count_1m": 0, "previous_country": "US"})
     Transaction.objects.bulk_create(
         [
             reported_in_time,
@@ -130,6 +139,7 @@ def test_training_sees_only_what_was_known_at_the_cutoff(card, monkeypatch):
             before_since,
             unknown_card,
             without_features,
+            earlier_engine,
         ]
     )
     for txn, reported_at in [
@@ -145,7 +155,7 @@ def test_training_sees_only_what_was_known_at_the_cutoff(card, monkeypatch):
 
     assert data.times == [t.transaction_time for t in (reported_in_time, reported_too_late, unreported)]
     assert data.y.tolist() == [1, 0, 0]
-    assert data.without_features == 1
+    assert data.without_features == 2
     assert data.until == CUTOFF - label_delay
     column = data.features.index("amount_to_mean")
     assert data.X[:, column].tolist() == [6.2, 6.2, 0.9]
@@ -375,13 +385,14 @@ def run(*args) -> str:
 def test_the_command_trains_and_activates(card):
     history(card)
 
-    output = run("--cutoff", CUTOFF.isoformat(), "--since", "2026-04-05T12:00Z", "--activate")
+    output = run("--until", CUTOFF.isoformat(), "--since", "2026-04-05T12:00Z", "--activate")
 
     model = FraudModel.objects.get()
     assert model.active
     assert output.startswith("Trained fraud model v1 on 1,200 transactions (")
     assert f"ROC AUC            {model.metadata['holdout']['roc_auc']:.3f}" in output
     assert "Active now: decisions are scored with v1." in output
+    assert output.splitlines()[-1] == "1"  # the version alone on the last line
     assert AuditLog.objects.get(action=AuditLog.Action.MODEL_TRAINED).actor_label == "manage.py train_model"
 
 
@@ -391,15 +402,19 @@ def test_the_command_refuses_too_few_labels_with_advice(card):
     with pytest.raises(
         CommandError, match=r"^Only 12 confirmed frauds .* File fraud reports or widen --since\.$"
     ):
-        run("--cutoff", CUTOFF.isoformat(), "--since", SINCE.isoformat())
+        run("--until", CUTOFF.isoformat(), "--since", SINCE.isoformat())
 
 
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--cutoff", "yesterday"], "--cutoff: give an ISO date"),
-        (["--cutoff", "2099-01-01"], "--cutoff: give a moment in the past"),
-        (["--since", "2026-06-10", "--cutoff", "2026-06-12"], "--since must be before"),
+        (["--until", "yesterday"], "--until: give an ISO date"),
+        (["--until", "2099-01-01"], "--until: give a moment in the past"),
+        (["--since", "0001-01-01"], "--since: give a moment from 2000 to 2100"),
+        (
+            ["--since", "2026-06-10", "--until", "2026-06-12", "--label-delay-days", "3"],
+            "--since must be before",
+        ),
         (["--label-delay-days", "-1"], "--label-delay-days: give 0 to 365"),
         (["--min-frauds", "0"], "--min-frauds and --min-rows"),
     ],

@@ -3,9 +3,12 @@ plus the rules' at their weight), the model's factor in words, the `model` rule 
 weights and the switch, and a broken model that never stops a decision."""
 
 import logging
+import math
 
 import pytest
+from django.db import connection
 
+from fraud import learning
 from fraud.models import FraudModel
 from fraud.services import model_activate
 from tests.factories import TEST_ACTOR, CardFactory
@@ -117,3 +120,26 @@ def test_a_model_that_cannot_run_leaves_the_decision_to_the_rules(card, active, 
     assert decided.response_code == "00"
     assert factors(decided)["model_error"]["score"] == 0
     assert "the fraud model failed" in caplog.text
+
+
+def test_a_failed_read_of_the_model_never_aborts_the_decision(card, active, monkeypatch):
+    """On PostgreSQL a failed query aborts the transaction it ran in: the model's read
+    has a savepoint of its own, so the decision still stands on the rules."""
+
+    def failing_load(pk, version):
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT no_such_column FROM fraud_fraudmodel")
+
+    learning.forget_model()
+    monkeypatch.setattr(learning, "load", failing_load)
+    decided = authorize(card, transaction_time=NOW)
+    assert decided.response_code == "00"
+    assert points(decided)["model_error"] == 0 and "model" not in points(decided)
+
+
+def test_a_model_answering_nan_leaves_the_decision_to_the_rules(card, active, monkeypatch):
+    monkeypatch.setattr(
+        learning, "predict", lambda model, values: learning.Prediction(active.version, math.nan, [])
+    )
+    decided = authorize(card, transaction_time=NOW)
+    assert decided.response_code == "00" and "model_error" in points(decided)

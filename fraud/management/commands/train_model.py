@@ -9,6 +9,7 @@ from fraud import learning
 from fraud.services import model_activate
 
 MAX_LABEL_DELAY_DAYS = 365
+FIRST_YEAR, LAST_YEAR = 2000, 2100  # as the API accepts transaction times
 
 
 def moment(text: str, option: str) -> datetime.datetime:
@@ -24,6 +25,8 @@ def moment(text: str, option: str) -> datetime.datetime:
         raise CommandError(
             f"{option}: give an ISO date or date and time, e.g. 2026-06-15 or 2026-06-15T12:00."
         )
+    if not FIRST_YEAR <= value.year <= LAST_YEAR:
+        raise CommandError(f"{option}: give a moment from {FIRST_YEAR} to {LAST_YEAR}.")
     return timezone.make_aware(value) if timezone.is_naive(value) else value
 
 
@@ -37,7 +40,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument(
-            "--cutoff", help="Train on what was known at this moment (ISO date or datetime; default now)."
+            "--until",
+            help="Train on what was known at this moment (ISO date or datetime; default now): the "
+            "transactions before it and the fraud reports filed by then.",
         )
         parser.add_argument(
             "--since",
@@ -48,8 +53,8 @@ class Command(BaseCommand):
             "--label-delay-days",
             type=float,
             default=learning.DEFAULT_LABEL_DELAY.days,
-            help="Leave out the transactions of the last days before the cut-off: their fraud may not be "
-            f"reported yet (default {learning.DEFAULT_LABEL_DELAY.days}).",
+            help="Leave out the transactions of the last days before --until: their fraud may not be "
+            f"reported yet (default {learning.DEFAULT_LABEL_DELAY.days}: every transaction before it).",
         )
         parser.add_argument(
             "--min-frauds",
@@ -67,18 +72,18 @@ class Command(BaseCommand):
             "--activate", action="store_true", help="Make the new model the active one right away."
         )
 
-    def handle(self, *args, cutoff, since, label_delay_days, min_frauds, min_rows, activate, **options):
+    def handle(self, *args, until, since, label_delay_days, min_frauds, min_rows, activate, **options):
         now = timezone.now()
-        cutoff = moment(cutoff, "--cutoff") if cutoff else now
+        cutoff = moment(until, "--until") if until else now
         if cutoff > now:
-            raise CommandError("--cutoff: give a moment in the past; no report is known after now.")
+            raise CommandError("--until: give a moment in the past; no report is known after now.")
         since = moment(since, "--since") if since else cutoff - learning.DEFAULT_WINDOW
         if not 0 <= label_delay_days <= MAX_LABEL_DELAY_DAYS:
             raise CommandError(f"--label-delay-days: give 0 to {MAX_LABEL_DELAY_DAYS} days.")
         label_delay = datetime.timedelta(days=label_delay_days)
         if since >= cutoff - label_delay:
             raise CommandError(
-                "--since must be before the cut-off less the label delay "
+                "--since must be before --until less the label delay "
                 f"({learning.format_moment(cutoff - label_delay)})."
             )
         if min_frauds < 2 or min_rows < 2:
@@ -98,6 +103,7 @@ class Command(BaseCommand):
         if activate:
             model = model_activate(model=model, actor=actor)
         self.stdout.write(report(model))
+        self.stdout.write(str(model.version))  # alone on the last line, for scripts
 
 
 def report(model) -> str:
