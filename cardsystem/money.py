@@ -88,7 +88,7 @@ def format_amount(amount_minor: int | None, currency: str) -> str:
 # Units of each currency to one US dollar, roughly (late 2026). For statistics only:
 # the fraud features compare spending across currencies in approximate dollars, so one
 # model serves every card programme. Never used to move money. A currency not listed
-# counts one unit as one dollar.
+# has no rate: its amounts are not compared in dollars.
 APPROXIMATE_PER_USD = {
     "USD": 1, "EUR": 0.9, "GBP": 0.8, "CHF": 0.85, "CAD": 1.4, "AUD": 1.5, "NZD": 1.7, "JPY": 150,
     "CNY": 7, "HKD": 7.8, "SGD": 1.3, "KRW": 1300, "TWD": 32, "INR": 80, "IDR": 15000, "PHP": 55,
@@ -98,7 +98,9 @@ APPROXIMATE_PER_USD = {
 }  # fmt: skip
 
 
-def approximate_usd(amount_minor: int, currency: str) -> float:
-    """About how many US dollars an amount is (see APPROXIMATE_PER_USD)."""
-    major = amount_minor / 10 ** _exponents().get(currency, 2)
-    return major / APPROXIMATE_PER_USD.get(currency, 1)
+def approximate_usd(amount_minor: int, currency: str) -> float | None:
+    """About how many US dollars an amount is (see APPROXIMATE_PER_USD); None for a
+    currency without a rate there."""
+    if currency not in APPROXIMATE_PER_USD:
+        return None
+    return amount_minor / 10 ** exponent(currency) / APPROXIMATE_PER_USD[currency]

@@ -88,7 +88,7 @@ def format_value(name: str, value) -> str:
     feature = BY_NAME.get(name)
     unit = feature.unit if feature else ""
     if value is None:
-        return "none before"
+        return "no dollar rate for this currency" if unit == "usd" else "none before"
     if unit == "flag":
         return "yes" if value else "no"
     if unit == "usd":

@@ -9,7 +9,7 @@ reports by their own index; index seeks for "first time at this merchant, countr
 category, channel". Never a scan of a card's whole history, nor of a busy merchant's.
 Built through the ORM the same statements cost about 4 ms of Python per decision for
 0.1 ms of SQL, so they are SQL; portable between SQLite and PostgreSQL but for the
-hour of a timestamp.
+minute of the day of a timestamp.
 
 `behaviour()` gives every feature of fraud/catalogue.py, stored with the decision.
 """
@@ -90,10 +90,13 @@ class CardHistory:
         return math.sqrt(max(self.approved_square_sum_30d / self.approved_count_30d - mean * mean, 0.0))
 
 
-# The hour (0-23, UTC) of a transaction's time, the one part SQL does not spell alike.
-_UTC_HOUR = {
-    "sqlite": "CAST(strftime('%%H', transaction_time) AS INTEGER)",
-    "postgresql": "CAST(EXTRACT(HOUR FROM transaction_time AT TIME ZONE 'UTC') AS INTEGER)",
+# The minute of the day (0-1439, UTC) of a transaction's time, the one part SQL does
+# not spell alike.
+_UTC_MINUTE = {
+    "sqlite": "(CAST(strftime('%%H', transaction_time) AS INTEGER) * 60"
+    " + CAST(strftime('%%M', transaction_time) AS INTEGER))",
+    "postgresql": "CAST(EXTRACT(HOUR FROM transaction_time AT TIME ZONE 'UTC') * 60"
+    " + EXTRACT(MINUTE FROM transaction_time AT TIME ZONE 'UTC') AS INTEGER)",
 }
 
 _CARD_SQL = """
@@ -112,7 +115,8 @@ SELECT
     COALESCE(SUM(CASE WHEN status = %(ok)s THEN 1 ELSE 0 END), 0),
     COALESCE(SUM(CASE WHEN status = %(ok)s
         THEN CAST(amount_minor AS DOUBLE PRECISION) * amount_minor ELSE 0 END), 0),
-    COALESCE(SUM(CASE WHEN status = %(ok)s AND ({hour} + %(offset)s) %% 24 < %(night)s THEN 1 ELSE 0 END), 0),
+    COALESCE(SUM(CASE WHEN status = %(ok)s AND ({minute} + %(offset)s) %% 1440 < %(night)s
+        THEN 1 ELSE 0 END), 0),
     COALESCE(SUM(CASE WHEN status = %(no)s AND transaction_time >= %(d1)s THEN 1 ELSE 0 END), 0),
     COALESCE(SUM(CASE WHEN response_code = %(cvv)s AND transaction_time >= %(d1)s THEN 1 ELSE 0 END), 0),
     COALESCE(SUM(CASE WHEN response_code = %(funds)s AND transaction_time >= %(d1)s THEN 1 ELSE 0 END), 0),
@@ -149,7 +153,7 @@ def card_history(card: Card, attempt: AuthorizationAttempt) -> CardHistory:
     table = connection.ops.quote_name(Transaction._meta.db_table)
     sql = _CARD_SQL.format(
         table=table,
-        hour=_UTC_HOUR[connection.vendor],
+        minute=_UTC_MINUTE[connection.vendor],
         seen=",\n    ".join(_SEEN_SQL.format(table=table, column=column) for column in SEEN_COLUMNS),
     )
     params = {
@@ -161,9 +165,11 @@ def card_history(card: Card, attempt: AuthorizationAttempt) -> CardHistory:
         "limit": Decision.EXCEEDS_LIMIT.code,
         "pos": Transaction.Channel.POS.value,
         "atm": Transaction.Channel.ATM.value,
-        # + 24 keeps the hour positive before the modulo (SQLite's % keeps the sign).
-        "offset": home_utc_offset_hours(card, at) + 24,
-        "night": NIGHT_ENDS,
+        # + 1440 keeps the minute positive before the modulo (SQLite's % keeps the sign).
+        # The offset is today's: across a change to or from summer time, an hour of the
+        # 30 days is judged an hour off.
+        "offset": home_utc_offset_minutes(card, at) + 1440,
+        "night": NIGHT_ENDS * 60,
         "merchant_id": attempt.merchant_id,
         "merchant_country": attempt.merchant_country,
         "mcc": attempt.mcc,
@@ -313,11 +319,23 @@ def cvv_mismatches_in_a_row(card: Card, look_back: int) -> int:
 # --- Time at home ---------------------------------------------------------------------------
 
 
+# Where a country spans several zones, the one most of its people live in; zone.tab
+# lists them by position, not population (Canada first at St John's).
+PRINCIPAL_ZONES = {
+    "AR": "America/Argentina/Buenos_Aires", "AU": "Australia/Sydney", "BR": "America/Sao_Paulo",
+    "CA": "America/Toronto", "CD": "Africa/Kinshasa", "CL": "America/Santiago", "CN": "Asia/Shanghai",
+    "DE": "Europe/Berlin", "EC": "America/Guayaquil", "ES": "Europe/Madrid", "ID": "Asia/Jakarta",
+    "KZ": "Asia/Almaty", "MN": "Asia/Ulaanbaatar", "MX": "America/Mexico_City", "MY": "Asia/Kuala_Lumpur",
+    "NZ": "Pacific/Auckland", "PT": "Europe/Lisbon", "RU": "Europe/Moscow", "UA": "Europe/Kyiv",
+    "US": "America/New_York", "UZ": "Asia/Tashkent",
+}  # fmt: skip
+
+
 @cache
 def _country_zones() -> dict[str, str]:
-    """Country -> its first time zone in the tz database's zone.tab (its most populous
-    or principal one for most countries: America/New_York, Europe/London)."""
-    zones = {}
+    """Country -> its principal time zone: PRINCIPAL_ZONES, else the first zone.tab of the
+    tz database lists for it (the only one for most countries)."""
+    zones = dict(PRINCIPAL_ZONES)
     text = resources.files("tzdata.zoneinfo").joinpath("zone.tab").read_text(encoding="utf-8")
     for line in text.splitlines():
         if line and not line.startswith("#"):
@@ -338,9 +356,9 @@ def home_time(card: Card, at: datetime.datetime) -> datetime.datetime:
     return at.astimezone(_zone(holder.country.code if holder else ""))
 
 
-def home_utc_offset_hours(card: Card, at: datetime.datetime) -> int:
-    """The home country's offset from UTC at `at`, in whole hours (rounded down)."""
-    return math.floor(home_time(card, at).utcoffset() / HOUR)
+def home_utc_offset_minutes(card: Card, at: datetime.datetime) -> int:
+    """The home country's offset from UTC at `at`, in minutes (India: 330)."""
+    return round(home_time(card, at).utcoffset() / MINUTE)
 
 
 # --- Every feature, for storage and the model ---------------------------------------------------
@@ -358,8 +376,9 @@ def behaviour(
     is nothing to compare with. Amounts in approximate US dollars."""
     currency = attempt.currency
 
-    def usd(minor: float) -> float:
-        return round(money.approximate_usd(minor, currency), 2)
+    def usd(minor: float) -> float | None:
+        dollars = money.approximate_usd(minor, currency)
+        return round(dollars, 2) if dollars is not None else None  # no rate: not compared
 
     amount = attempt.amount_minor
     mean, deviation = card.average_amount_30d, card.deviation_30d

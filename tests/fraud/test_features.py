@@ -77,6 +77,14 @@ def test_amounts_are_in_approximate_dollars_whatever_the_currency():
     assert values["amount_usd"] == 200.0 and values["card_spend_24h_usd"] == 100.0
 
 
+def test_a_currency_without_a_dollar_rate_is_not_compared_in_dollars():
+    dinar_card = CardFactory(bin__currency="BHD", balance_minor=10_000_000)  # 3 decimal places
+    values = stored(dinar_card, amount_minor=5_000)
+    assert values["amount_usd"] is None and values["card_spend_24h_usd"] is None
+    assert values["card_count_24h"] == 0  # the rest as ever
+    assert catalogue.format_value("amount_usd", None) == "no dollar rate for this currency"
+
+
 def test_the_amount_is_compared_with_the_cards_30_day_average_and_spread(card):
     for amount in (10_00, 30_00):
         authorize(card, amount_minor=amount, transaction_time=NOW - DAY)
@@ -261,3 +269,17 @@ def test_the_attempts_own_facts(card):
     values = stored(card, channel="ecommerce", cvv=None)
     assert (values["ecommerce"], values["card_present"], values["cvv_absent"]) == (True, False, True)
     assert values["amount_usd"] == 42.0 and values["cvv_mismatch"] is False
+
+
+def test_night_follows_half_hour_zones_and_a_countrys_principal_zone():
+    india = CardFactory(cardholder=CardholderFactory(country="IN"), balance_minor=100_000_00)  # UTC+5:30
+    day = NOW - 2 * DAY
+    authorize(india, transaction_time=day.replace(hour=18, minute=45))  # 00:15 in India: night
+    authorize(india, transaction_time=day.replace(hour=0, minute=29))  # 05:59: night
+    authorize(india, transaction_time=day.replace(hour=6, minute=30))  # 12:00: day
+    authorize(india, transaction_time=day.replace(hour=18, minute=29))  # 23:59: day
+    assert stored(india)["night_share_30d"] == 0.5  # whole hours (UTC+5) would give 0.25
+    assert stored(india, transaction_time=NOW.replace(hour=18, minute=45))["night"] is True
+    # Canada is Toronto (UTC-4 in June), not St John's (UTC-2:30), the first zone listed.
+    canada = CardFactory(cardholder=CardholderFactory(country="CA"), balance_minor=100_000_00)
+    assert stored(canada, transaction_time=NOW.replace(hour=8, minute=45))["night"] is True  # 04:45
