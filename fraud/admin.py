@@ -215,7 +215,7 @@ class FraudAlertAdmin(PanSafeSearchMixin, admin.ModelAdmin):
         ),
         ("Transaction", {"fields": ["transaction_display"]}),
         ("Risk factors", {"fields": ["factors_display"]}),
-        ("Card activity up to this transaction (read now)", {"fields": ["activity_display"]}),
+        ("Behaviour the decision saw (stored with it)", {"fields": ["activity_display"]}),
         ("The card's latest transactions", {"fields": ["recent_display"]}),
     ]
     readonly_fields = [
