@@ -67,6 +67,9 @@ SCHEMAS: dict[str, dict[str, Param]] = {
     "reported_merchant": {
         "window_days": Param(WHOLE, "days of reports looked at"),
         "min_cards": Param(WHOLE, "cards with confirmed fraud at the merchant"),
+        "min_share": Param(
+            SHARE, "share of the merchant's latest transactions confirmed as fraud", required=False
+        ),
     },
 }
 

@@ -299,15 +299,22 @@ def _high_risk_mcc(ctx, params):
 
 @rule("reported_merchant")
 def _reported_merchant(ctx, params):
+    """Enough cards with confirmed fraud at the merchant and, with `min_share`, enough of
+    its latest transactions: at a busy merchant a few honest-to-goodness frauds a
+    quarter are no sign of a compromised terminal."""
     min_cards = int(params.get("min_cards", 2))
-    cards = ctx.cross.merchant_fraud_cards_90d
-    if cards >= min_cards:
-        noun = "card" if cards == 1 else "cards"
-        return (
-            f"{cards} {noun} had confirmed fraud at merchant {ctx.attempt.merchant_id} in the last "
-            f"{reported_merchant_window(ctx.config).days} days (from {min_cards})."
-        )
-    return None
+    cards, share = ctx.cross.merchant_fraud_cards_90d, ctx.cross.merchant_fraud_share_90d
+    min_share = params.get("min_share")
+    if cards < min_cards or (min_share is not None and share < _number(params, "min_share", 0)):
+        return None
+    noun = "card" if cards == 1 else "cards"
+    detail = (
+        f"{cards} {noun} had confirmed fraud at merchant {ctx.attempt.merchant_id} in the last "
+        f"{reported_merchant_window(ctx.config).days} days (from {min_cards})"
+    )
+    if min_share is None:
+        return detail + "."
+    return f"{detail}, {share:.1%} of its latest transactions (from {float(min_share):.1%})."
 
 
 # --- The assessment ------------------------------------------------------------------------------

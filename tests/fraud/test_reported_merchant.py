@@ -36,7 +36,8 @@ def test_a_merchant_with_fraud_on_two_cards_is_a_risk_factor(card, cards, fires)
         assert factors(decided)["reported_merchant"] == {
             "code": "reported_merchant",
             "score": 35,
-            "detail": f"{cards} cards had confirmed fraud at merchant M-666 in the last 90 days (from 2).",
+            "detail": f"{cards} cards had confirmed fraud at merchant M-666 in the last 90 days (from 2), "
+            "100.0% of its latest transactions (from 2.0%).",
         }
 
 
@@ -75,10 +76,24 @@ def test_the_number_of_cards_window_and_points_are_data(card):
     _fraud_at_shop(reported_at=T - HOUR, at=T - 10 * DAY)
     set_rule("reported_merchant", score=8, min_cards=1)
     assert factors(_decide_at_shop(card))["reported_merchant"]["detail"] == (
-        "1 card had confirmed fraud at merchant M-666 in the last 90 days (from 1)."
+        "1 card had confirmed fraud at merchant M-666 in the last 90 days (from 1), "
+        "100.0% of its latest transactions (from 2.0%)."
     )
     assert factors(_decide_at_shop(card))["reported_merchant"]["score"] == 8
     set_rule("reported_merchant", window_days=7)
     assert "reported_merchant" not in codes(_decide_at_shop(card))
-    set_rule("reported_merchant", window_days=90, enabled=False)
+    set_rule("reported_merchant", window_days=90, min_share=1)
+    assert "reported_merchant" in codes(_decide_at_shop(card))  # all its sales: 100 %
+    set_rule("reported_merchant", enabled=False)
     assert "reported_merchant" not in codes(_decide_at_shop(card))
+
+
+@pytest.mark.parametrize(("honest_sales", "fires"), [(98, True), (99, False)])
+def test_at_a_busy_merchant_the_fraud_must_also_be_a_share_of_its_sales(card, honest_sales, fires):
+    for _ in range(2):
+        _fraud_at_shop(reported_at=T - HOUR)
+    regular = CardFactory(balance_minor=100_000_00)
+    for n in range(honest_sales):
+        authorize(regular, merchant_id=SHOP, amount_minor=1_00, transaction_time=T - 2 * DAY + n * SECOND)
+    # 2 frauds of 100 sales is 2.0 %, the default min_share; of 101, below it.
+    assert ("reported_merchant" in codes(_decide_at_shop(card))) is fires
