@@ -340,7 +340,7 @@ def assess(attempt: AuthorizationAttempt, config: FraudConfig | None = None) -> 
     )
     factors = []
     for code, rule_config in config.rules.items():
-        function = RULES.get(code)
+        function = RULES.get(code)  # none for `model`: its row holds weights, read below
         detail = function(ctx, rule_config.params) if function and rule_config.enabled else None
         if detail:
             factors.append(RiskFactor(code=code, score=rule_config.score, detail=detail))

@@ -24,6 +24,7 @@ from tests.fraud.modelling import (
     CUTOFF,
     FEW_TREES,
     FRAUD_LIKE,
+    LABEL_DELAY,
     SINCE,
     USUAL,
     history,
@@ -31,8 +32,6 @@ from tests.fraud.modelling import (
     transaction_on,
 )
 from transactions.models import FraudReport, Transaction
-
-WEEK = datetime.timedelta(days=7)
 
 
 @pytest.fixture(autouse=True)
@@ -61,7 +60,7 @@ def test_training_on_a_tiny_simulated_world_uses_the_reports_known_at_the_cutoff
         card__isnull=False,
         status__in=["approved", "reversed"],  # nobody disputes a decline
         transaction_time__gte=since,
-        transaction_time__lt=NOW - WEEK,
+        transaction_time__lt=NOW - LABEL_DELAY,
     )
     assert Transaction.objects.filter(status="declined", card__isnull=False).exists()
     frauds = rows.filter(fraud_report__reported_at__lte=NOW).count()
@@ -71,7 +70,7 @@ def test_training_on_a_tiny_simulated_world_uses_the_reports_known_at_the_cutoff
         actor=TEST_ACTOR,
         cutoff=NOW,
         since=since,
-        label_delay=WEEK,  # the latest week's fraud is not reported yet
+        label_delay=LABEL_DELAY,  # the latest week's fraud is not reported yet
         min_frauds=10,
         min_rows=200,
         rounds=FEW_TREES,
@@ -119,7 +118,7 @@ def test_each_training_is_the_next_version_and_the_same_rows_give_the_same_model
 
 def test_training_sees_only_what_was_known_at_the_cutoff(card, monkeypatch):
     monkeypatch.setattr(learning, "CHUNK", 2)  # rows arrive in several chunks
-    label_delay = datetime.timedelta(days=7)
+    label_delay = LABEL_DELAY
     reported_in_time = transaction_on(card, SINCE + DAY, dict(FRAUD_LIKE))
     reported_too_late = transaction_on(card, SINCE + 2 * DAY, dict(FRAUD_LIKE))
     unreported = transaction_on(card, SINCE + 3 * DAY, dict(USUAL))
