@@ -27,7 +27,7 @@ from cards.models import Card
 from cards.services import TRANSITIONS, card_change_status, card_issue, card_top_up, cardholder_create
 from cardsystem.admin import add_service_errors, form_page, message_failures, no_store
 from cardsystem.audit import Actor
-from cardsystem.exceptions import ConflictError
+from cardsystem.exceptions import ConflictError, error_text
 from cardsystem.money import format_amount
 
 # Issue-form tokens already used in this session, and the card each one issued.
@@ -46,10 +46,6 @@ def _card_to_change(model_admin, request, object_id) -> Card:
     if not model_admin.has_change_permission(request, card):
         raise PermissionDenied
     return card
-
-
-def _error_text(error: ValidationError | ConflictError) -> str:
-    return error.message if isinstance(error, ConflictError) else " ".join(error.messages)
 
 
 # --- Issuing ----------------------------------------------------------------------------------
@@ -200,7 +196,7 @@ def bulk_status(model_admin, request, queryset, *, action: str, status: str, don
             try:
                 card_change_status(card=card, status=status, reason=form.cleaned_data["reason"], actor=actor)
             except (ValidationError, ConflictError) as error:
-                failures.append((card, _error_text(error)))
+                failures.append((card, error_text(error)))
             else:
                 changed += 1
         if changed:

@@ -1,4 +1,4 @@
-"""Card data protection: the only module that touches key material.
+"""Card data protection: the only module that uses the card data keys.
 
 Everything here is a pure function of its arguments and the configured keys:
 - PAN generation (cryptographically random, Luhn-valid) and masking;
@@ -8,51 +8,30 @@ Everything here is a pure function of its arguments and the configured keys:
 - CVV derivation: never stored, recomputed from PAN, expiry and a secret key, as an
   issuer's HSM derives CVV2 (service code 000) from its card verification key.
 
-All keys are derived from one CARD_DATA_KEY string with HKDF, a separate key per
-purpose, so a leaked fingerprint key tells nothing about the encryption key.
+The keys are derived from one CARD_DATA_KEY string by cardsystem/keys.py, a separate
+key per purpose, so a leaked fingerprint key tells nothing about the encryption key.
+Recognising a card number in text needs no key and lives below, in
+cardsystem/card_numbers.py.
 """
 
 import hashlib
 import hmac
 import os
-import re
 import secrets
 from dataclasses import dataclass
 from functools import cache
 
-from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from django.conf import settings
-from django.core.exceptions import ValidationError
 
-MIN_KEY_LENGTH = 32
+from cardsystem.card_numbers import luhn_check_digit
+from cardsystem.keys import CardDataError, derive
+
 _NONCE_BYTES = 12
 _AAD = b"cardsystem:pan:v1"
 
 
-class CardDataError(Exception):
-    """Key material missing or a ciphertext that cannot be read. Never carries card data."""
-
-
 # --- Numbers ---------------------------------------------------------------------------
-
-
-def luhn_check_digit(partial: str) -> str:
-    """The digit that makes `partial + digit` pass the Luhn check."""
-    total = 0
-    for index, char in enumerate(reversed(partial)):
-        digit = int(char)
-        if index % 2 == 0:  # these positions are doubled once the check digit is appended
-            digit *= 2
-            if digit > 9:
-                digit -= 9
-        total += digit
-    return str((10 - total % 10) % 10)
-
-
-def luhn_valid(number: str) -> bool:
-    return len(number) >= 2 and number.isdigit() and luhn_check_digit(number[:-1]) == number[-1]
 
 
 def generate_pan(prefix: str, length: int) -> str:
@@ -96,26 +75,15 @@ class _KeySet:
     encryption: bytes
     fingerprint: bytes
     cvv: bytes
-    digest: bytes
-
-
-def _derive(material: str, purpose: str) -> bytes:
-    return HKDF(
-        algorithm=hashes.SHA256(), length=32, salt=None, info=f"cardsystem:{purpose}".encode()
-    ).derive(material.encode())
 
 
 @cache
 def _keyset(material: str) -> _KeySet:
-    if len(material) < MIN_KEY_LENGTH:
-        raise CardDataError(f"CARD_DATA_KEY must be at least {MIN_KEY_LENGTH} characters.")
-    key_id = hashlib.sha256(_derive(material, "key-id")).hexdigest()[:8]
     return _KeySet(
-        key_id=key_id,
-        encryption=_derive(material, "pan-encryption"),
-        fingerprint=_derive(material, "pan-fingerprint"),
-        cvv=_derive(material, "cvv"),
-        digest=_derive(material, "request-digest"),
+        key_id=hashlib.sha256(derive(material, "key-id")).hexdigest()[:8],
+        encryption=derive(material, "pan-encryption"),
+        fingerprint=derive(material, "pan-fingerprint"),
+        cvv=derive(material, "cvv"),
     )
 
 
@@ -132,15 +100,6 @@ def _by_id(key_id: str) -> _KeySet:
         if keyset.key_id == key_id:
             return keyset
     raise CardDataError(f"No configured card data key has id {key_id}.")
-
-
-def current_key_id() -> str:
-    return _current().key_id
-
-
-def validate_key(material: str) -> None:
-    """Raise CardDataError if `material` cannot serve as CARD_DATA_KEY."""
-    _keyset(material)
 
 
 # --- Encryption and lookup ----------------------------------------------------------
@@ -162,10 +121,9 @@ def decrypt_pan(key_id: str, blob: bytes) -> str:
         raise CardDataError("A stored card number could not be decrypted.") from error
 
 
-def pan_fingerprint(pan: str, key_id: str | None = None) -> str:
-    """The keyed hash a card is stored and found under."""
-    keyset = _by_id(key_id) if key_id else _current()
-    return hmac.new(keyset.fingerprint, pan.encode(), hashlib.sha256).hexdigest()
+def pan_fingerprint(pan: str) -> str:
+    """The keyed hash, under the current key, that a new card is stored and found under."""
+    return hmac.new(_current().fingerprint, pan.encode(), hashlib.sha256).hexdigest()
 
 
 def pan_fingerprints(pan: str) -> list[str]:
@@ -197,38 +155,3 @@ def compute_cvv(*, pan: str, expiry_month: int, expiry_year: int, key_id: str) -
 def cvv_matches(*, cvv: str, pan: str, expiry_month: int, expiry_year: int, key_id: str) -> bool:
     expected = compute_cvv(pan=pan, expiry_month=expiry_month, expiry_year=expiry_year, key_id=key_id)
     return hmac.compare_digest(expected.encode(), cvv.encode())
-
-
-# --- Other keyed digests ----------------------------------------------------------
-
-
-def request_digest(data: bytes) -> str:
-    """A keyed hash of a request body, so that stored digests cannot be brute-forced
-    back to the CVV a body may hold (PCI DSS forbids keeping it, even hashed plainly)."""
-    return hmac.new(_current().digest, data, hashlib.sha256).hexdigest()
-
-
-# 12 to 19 digits, possibly grouped by single spaces or dashes, as people type them.
-_PAN_IN_TEXT = re.compile(r"(?<![0-9])[0-9](?:[ -]?[0-9]){11,18}(?![0-9])")
-
-
-def contains_pan(text: str) -> bool:
-    """Whether free text (a reason, a reference, a merchant name) holds a card number."""
-    return any(luhn_valid(re.sub(r"[ -]", "", match.group())) for match in _PAN_IN_TEXT.finditer(text))
-
-
-_DIGITS_AND_SEPARATORS = re.compile(r"\A[0-9](?:[0-9 -]*[0-9])?\Z")
-
-
-def pan_like_digits(term: str) -> str | None:
-    """The digits of `term` when the whole of it looks like a card number (12 digits or
-    more, perhaps grouped): what a person pastes into a search box or a filter."""
-    term = (term or "").strip()
-    digits = re.sub(r"[ -]", "", term)
-    return digits if _DIGITS_AND_SEPARATORS.match(term) and len(digits) >= 12 else None
-
-
-def reject_pan(text: str, field: str) -> None:
-    """Raise a ValidationError naming `field` if `text` holds a card number."""
-    if text and contains_pan(text):
-        raise ValidationError({field: "This looks like a card number: never write card data here."})

@@ -21,6 +21,7 @@ from cards import pan as card_data
 from cards.models import Card, Cardholder, LedgerEntry
 from cardsystem import money, sql
 from cardsystem.audit import Actor, AuditAction, audit_record
+from cardsystem.card_numbers import reject_pan
 from cardsystem.exceptions import ConflictError
 
 Status = Card.Status
@@ -319,7 +320,7 @@ def card_change_status(*, card: Card, status: str, reason: str, actor: Actor) ->
         raise ValidationError({"reason": "Say why the status changes."})
     if len(reason) > 200:
         raise ValidationError({"reason": "At most 200 characters."})
-    card_data.reject_pan(reason, "reason")
+    reject_pan(reason, "reason")
     card.refresh_from_db(fields=["status", "cardholder", "expiry_month", "expiry_year"])
     current = card.status
     if status == current:
@@ -384,7 +385,7 @@ def card_top_up(*, card: Card, amount_minor: int, actor: Actor, reference: str =
         raise ValidationError({"amount": "Must be greater than zero."})
     if len(reference) > 64:
         raise ValidationError({"reference": "At most 64 characters."})
-    card_data.reject_pan(reference, "reference")
+    reject_pan(reference, "reference")
     with transaction.atomic():
         # One conditional UPDATE: concurrent top-ups add up, none is lost.
         updated = Card.objects.filter(

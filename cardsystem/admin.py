@@ -14,9 +14,9 @@ from django.urls import NoReverseMatch, reverse
 from django.utils.cache import add_never_cache_headers
 from django.utils.html import format_html
 
-from cards.pan import pan_like_digits
 from cardsystem.audit import Actor
-from cardsystem.exceptions import ConflictError
+from cardsystem.card_numbers import pan_like_digits
+from cardsystem.exceptions import ConflictError, error_messages
 from cardsystem.models import ApiClient, AuditLog
 from cardsystem.services import api_client_create, api_client_revoke
 
@@ -35,13 +35,7 @@ def add_service_errors(
 ) -> None:
     """Show a service's error on the form: next to the field it names when the form has
     that field (renamed through `field_map`), above the form otherwise."""
-    if isinstance(error, ConflictError):
-        by_field = {error.field or None: [error.message]}
-    elif hasattr(error, "error_dict"):
-        by_field = error.message_dict
-    else:
-        by_field = {None: error.messages}
-    for field, field_messages in by_field.items():
+    for field, field_messages in error_messages(error).items():
         name = (field_map or {}).get(field, field)
         for message in field_messages:
             form.add_error(name if name in form.fields else None, message)

@@ -14,9 +14,9 @@ from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from cards.pan import contains_pan
 from cardsystem import money
-from cardsystem.exceptions import ConflictError
+from cardsystem.card_numbers import contains_pan
+from cardsystem.exceptions import NO_FIELD, ConflictError, error_messages
 
 # ISO 3166-1 alpha-2 codes with their names, for every country field of the API.
 COUNTRY_CHOICES = [(code, name) for code, name in countries]
@@ -27,10 +27,11 @@ COUNTRY_CHOICES = [(code, name) for code, name in countries]
 def exception_handler(exc, context):
     """One error shape: 400 {"field": ["message"]}, otherwise {"detail": "message"}."""
     if isinstance(exc, DjangoValidationError):
-        detail = exc.message_dict if hasattr(exc, "error_dict") else {"detail": exc.messages}
-        return Response(detail, status=status.HTTP_400_BAD_REQUEST)
+        return Response(error_messages(exc), status=status.HTTP_400_BAD_REQUEST)
     if isinstance(exc, ConflictError):
-        return Response(exc.message_dict, status=status.HTTP_409_CONFLICT)
+        # A conflict that names no field answers as DRF's own errors do: {"detail": "message"}.
+        body = error_messages(exc) if exc.field else {NO_FIELD: exc.message}
+        return Response(body, status=status.HTTP_409_CONFLICT)
     if isinstance(exc, RequestDataTooBig):
         return Response(
             {"detail": "The request body is too large."}, status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE

@@ -4,11 +4,11 @@ from django.conf import settings
 from django.core.checks import Error, Tags, register
 from django.core.exceptions import ImproperlyConfigured
 
+from cardsystem.keys import CardDataError, validate_key
+
 
 @register(Tags.security, deploy=False)
 def check_card_data_key(app_configs, **kwargs):
-    from cards.pan import CardDataError, validate_key
-
     errors = []
     for name, material in [("CARD_DATA_KEY", settings.CARD_DATA_KEY)] + [
         ("CARD_DATA_OLD_KEYS", old) for old in settings.CARD_DATA_OLD_KEYS

@@ -4,8 +4,7 @@ import re
 
 from django.views.debug import SafeExceptionReporterFilter
 
-# A run of 12-19 digits, possibly separated by spaces or dashes, may be a PAN.
-_PAN_LIKE = re.compile(r"(?<!\d)(?:\d[ -]?){11,18}\d(?!\d)")
+from cardsystem.card_numbers import has_pan_like_run
 
 
 class CardDataExceptionReporterFilter(SafeExceptionReporterFilter):
@@ -34,6 +33,6 @@ class CardDataExceptionReporterFilter(SafeExceptionReporterFilter):
             text = repr(value)
         except Exception:
             return self.cleansed_substitute
-        if _PAN_LIKE.search(text) or "cvv" in text.lower():
+        if has_pan_like_run(text) or "cvv" in text.lower():
             return self.cleansed_substitute
         return value

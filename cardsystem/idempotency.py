@@ -12,10 +12,13 @@ work itself, so the record commits exactly when the work does:
 """
 
 import functools
+import hashlib
+import hmac
 import json
 from collections.abc import Callable
 from datetime import timedelta
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -23,8 +26,8 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.utils.encoders import JSONEncoder
 
-from cards.pan import request_digest
 from cardsystem.exceptions import ConflictError
+from cardsystem.keys import derive
 from cardsystem.models import IdempotencyRecord
 
 HEADER = "Idempotency-Key"
@@ -100,7 +103,10 @@ def _digest(request) -> str:
         separators=(",", ":"),
         cls=JSONEncoder,
     )
-    return request_digest(canonical.encode())
+    # Keyed, so that stored digests cannot be brute-forced back to the CVV a body may
+    # hold (PCI DSS forbids keeping it, even hashed plainly).
+    key = derive(settings.CARD_DATA_KEY, "request-digest")
+    return hmac.new(key, canonical.encode(), hashlib.sha256).hexdigest()
 
 
 def _claim(client, key: str, digest: str) -> tuple[IdempotencyRecord, bool]:

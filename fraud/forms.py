@@ -5,10 +5,10 @@ applies: a form shows them on its fields, the service refuses whatever slips pas
 """
 
 import json
-import re
 
 from django import forms
 
+from cardsystem.card_numbers import has_pan_like_run
 from fraud.models import FraudSettings, Rule
 from fraud.params import describe, param_messages, validate_rule_params, validate_thresholds
 
@@ -71,10 +71,6 @@ class DecisionForm(forms.Form):
 
     def clean_note(self):
         note = self.cleaned_data["note"].strip()
-        if _CARD_NUMBER.search(note):
+        if has_pan_like_run(note):
             raise forms.ValidationError("This looks like a card number: write its last four digits only.")
         return note
-
-
-# Twelve or more digits, perhaps grouped by spaces or dashes: a card number's shape.
-_CARD_NUMBER = re.compile(r"\d(?:[ -]?\d){11,}")

@@ -20,7 +20,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import urlencode
 
-from cards.pan import pan_like_digits
+from cardsystem.card_numbers import pan_like_digits
 from cardsystem.money import format_amount
 from cardsystem.sessions import does_not_extend_session
 from transactions.models import Transaction

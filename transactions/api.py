@@ -18,7 +18,6 @@ from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from cards.pan import luhn_valid
 from cardsystem import money
 from cardsystem.api import (
     AmountField,
@@ -33,6 +32,7 @@ from cardsystem.api import (
     error_responses,
 )
 from cardsystem.audit import Actor
+from cardsystem.card_numbers import luhn_valid
 from cardsystem.idempotency import idempotent
 from transactions.models import FraudReport, Transaction
 from transactions.services import (

@@ -24,6 +24,7 @@ from cards.models import Card, LedgerEntry
 from cards.services import card_get_by_pan
 from cardsystem import sql
 from cardsystem.audit import Actor, AuditAction, audit_record
+from cardsystem.card_numbers import contains_pan
 from cardsystem.exceptions import ConflictError
 from cardsystem.models import ApiClient
 from transactions.codes import Decision
@@ -384,7 +385,7 @@ def fraud_report_create(
     errors = {}
     if not reason:
         errors["reason"] = "Say what the cardholder reported."
-    elif card_data.contains_pan(reason):
+    elif contains_pan(reason):
         errors["reason"] = "This looks like a card number: never write card data here."
     if reported_at > now:
         errors["reported_at"] = "A report cannot be dated in the future."

@@ -7,21 +7,16 @@ shows the same messages, one "field: message" per problem, and exits non-zero.
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.core.management.base import CommandError
 
-from cardsystem.exceptions import ConflictError
+from cardsystem.exceptions import NO_FIELD, ConflictError, error_messages
 
 
 def error_lines(error: ValidationError | ConflictError | dict) -> list[str]:
     """["field: message", ...] for every message of the error, in order."""
-    if isinstance(error, dict):
-        by_field = error
-    elif isinstance(error, ConflictError) or hasattr(error, "error_dict"):
-        by_field = error.message_dict
-    else:
-        by_field = {NON_FIELD_ERRORS: error.messages}
+    by_field = error if isinstance(error, dict) else error_messages(error)
     lines = []
     for field, messages in by_field.items():
         for message in [messages] if isinstance(messages, str) else messages:
-            lines.append(message if field in (NON_FIELD_ERRORS, "detail") else f"{field}: {message}")
+            lines.append(message if field in (NON_FIELD_ERRORS, NO_FIELD) else f"{field}: {message}")
     return lines
 
 

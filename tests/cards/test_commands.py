@@ -10,8 +10,9 @@ from django.core.management import CommandError, call_command, load_command_clas
 
 from bins.models import Bin
 from cards.models import Card, Cardholder, LedgerEntry
-from cards.pan import cvv_matches, luhn_valid
+from cards.pan import cvv_matches
 from cards.services import card_get_by_pan
+from cardsystem.card_numbers import luhn_valid
 from cardsystem.models import AuditLog
 from tests.factories import BinFactory, CardFactory
 

@@ -3,22 +3,13 @@ import re
 import pytest
 
 from cards import pan as card_data
+from cardsystem.card_numbers import luhn_valid
+from cardsystem.keys import CardDataError, validate_key
 
 
-@pytest.mark.parametrize(
-    ("number", "valid"),
-    [
-        ("4111111111111111", True),
-        ("5555555555554444", True),
-        ("378282246310005", True),
-        ("6011111111111117", True),
-        ("4111111111111112", False),
-        ("0", False),
-        ("41111111111a1111", False),
-    ],
-)
-def test_luhn_check_matches_published_test_numbers(number, valid):
-    assert card_data.luhn_valid(number) is valid
+def current_key_id() -> str:
+    """The key id the current CARD_DATA_KEY stamps on what it encrypts."""
+    return card_data.encrypt_pan("4000001234567899")[0]
 
 
 @pytest.mark.parametrize(
@@ -26,7 +17,7 @@ def test_luhn_check_matches_published_test_numbers(number, valid):
 )
 def test_generated_pans_have_the_prefix_length_and_a_valid_check_digit(prefix, length):
     numbers = {card_data.generate_pan(prefix, length) for _ in range(200)}
-    assert all(n.startswith(prefix) and len(n) == length and card_data.luhn_valid(n) for n in numbers)
+    assert all(n.startswith(prefix) and len(n) == length and luhn_valid(n) for n in numbers)
     assert len(numbers) > 150  # random, not a counter
 
 
@@ -46,7 +37,7 @@ def test_masking_shows_at_most_first_six_and_last_four_and_hides_at_least_six(nu
 
 def test_encryption_round_trips_and_the_ciphertext_holds_no_digits_of_the_pan():
     key_id, blob = card_data.encrypt_pan("4000001234567899")
-    assert key_id == card_data.current_key_id()
+    assert key_id == current_key_id()
     assert b"4000001234567899" not in blob and b"7899" not in blob
     assert card_data.decrypt_pan(key_id, blob) == "4000001234567899"
 
@@ -58,7 +49,7 @@ def test_each_encryption_uses_a_fresh_nonce():
 def test_a_tampered_ciphertext_is_refused_without_revealing_anything():
     key_id, blob = card_data.encrypt_pan("4000001234567899")
     tampered = blob[:-1] + bytes([blob[-1] ^ 1])
-    with pytest.raises(card_data.CardDataError) as error:
+    with pytest.raises(CardDataError) as error:
         card_data.decrypt_pan(key_id, tampered)
     assert "4000" not in str(error.value)
 
@@ -73,36 +64,35 @@ def test_fingerprint_is_keyed_stable_and_not_a_plain_hash():
 
 
 def test_a_different_key_gives_a_different_fingerprint_and_key_id(settings):
-    before = card_data.pan_fingerprint("4000001234567899"), card_data.current_key_id()
+    before = card_data.pan_fingerprint("4000001234567899"), current_key_id()
     settings.CARD_DATA_KEY = "another-key-of-at-least-thirty-two-characters!"
-    assert (card_data.pan_fingerprint("4000001234567899"), card_data.current_key_id()) != before
+    assert (card_data.pan_fingerprint("4000001234567899"), current_key_id()) != before
 
 
 def test_old_keys_still_decrypt_and_verify_after_rotation(settings):
     key_id, blob = card_data.encrypt_pan("4000001234567899")
+    fingerprint = card_data.pan_fingerprint("4000001234567899")
     cvv = card_data.compute_cvv(pan="4000001234567899", expiry_month=12, expiry_year=2029, key_id=key_id)
     old = settings.CARD_DATA_KEY
     settings.CARD_DATA_KEY = "the-rotated-key-of-at-least-thirty-two-chars"
     settings.CARD_DATA_OLD_KEYS = [old]
-    assert card_data.current_key_id() != key_id
+    assert current_key_id() != key_id
     assert card_data.decrypt_pan(key_id, blob) == "4000001234567899"
     assert card_data.cvv_matches(
         cvv=cvv, pan="4000001234567899", expiry_month=12, expiry_year=2029, key_id=key_id
     )
-    assert card_data.pan_fingerprint("4000001234567899", key_id) in card_data.pan_fingerprints(
-        "4000001234567899"
-    )
+    assert fingerprint in card_data.pan_fingerprints("4000001234567899")
 
 
 def test_a_ciphertext_under_an_unknown_key_is_refused(settings):
     key_id, blob = card_data.encrypt_pan("4000001234567899")
     settings.CARD_DATA_KEY = "the-rotated-key-of-at-least-thirty-two-chars"
-    with pytest.raises(card_data.CardDataError):
+    with pytest.raises(CardDataError):
         card_data.decrypt_pan(key_id, blob)
 
 
 def test_cvv_is_recomputable_and_depends_on_pan_expiry_and_key(settings):
-    key_id = card_data.current_key_id()
+    key_id = current_key_id()
     base = {"pan": "4000001234567899", "expiry_month": 12, "expiry_year": 2029, "key_id": key_id}
     cvv = card_data.compute_cvv(**base)
     assert re.fullmatch(r"\d{3}", cvv)
@@ -119,11 +109,11 @@ def test_cvv_is_recomputable_and_depends_on_pan_expiry_and_key(settings):
 
 
 def test_amex_gets_a_four_digit_cid():
-    key_id = card_data.current_key_id()
+    key_id = current_key_id()
     cid = card_data.compute_cvv(pan="378282246310005", expiry_month=1, expiry_year=2030, key_id=key_id)
     assert re.fullmatch(r"\d{4}", cid)
 
 
 def test_a_short_card_data_key_is_refused():
-    with pytest.raises(card_data.CardDataError):
-        card_data.validate_key("too-short")
+    with pytest.raises(CardDataError):
+        validate_key("too-short")

@@ -9,8 +9,8 @@ import json
 
 import pytest
 
-from cards import pan as card_data
 from cardsystem.audit import Actor
+from cardsystem.card_numbers import luhn_check_digit
 from fraud import catalogue, features
 from tests.factories import CardFactory, CardholderFactory
 from tests.fraud.authorizations import DAY, HOUR, MINUTE, NOW, SECOND, TICK, authorize, wrong_cvv
@@ -182,7 +182,7 @@ def test_over_limit_declines_are_counted_too():
 def _made_up_number(card) -> str:
     """A Luhn-valid number of the card's BIN that no card has."""
     number = card.pan[:6] + "9" * 9
-    return number + card_data.luhn_check_digit(number)
+    return number + luhn_check_digit(number)
 
 
 def test_the_merchant_and_the_bin_count_attempts_across_cards_in_the_last_hour(card):

@@ -8,7 +8,7 @@ import pytest
 import time_machine
 from django.conf import settings
 
-from cards.pan import luhn_check_digit
+from cardsystem.card_numbers import luhn_check_digit
 from tests.factories import CardFactory
 from tests.transactions.authorizing import URL, authorize, body, decide, written
 
