@@ -6,6 +6,8 @@ with UnionPay (co-branded cards), so a prefix can agree with more than one netwo
 
 from django.db import models
 
+from cardsystem.money import is_currency
+
 
 class Network(models.TextChoices):
     VISA = "visa", "Visa"
@@ -61,8 +63,6 @@ def describe_lengths(network: str) -> str:
 def bin_rule_errors(*, bin: str, network: str, currency: str, pan_length: int | None) -> dict[str, str]:
     """Cross-field rules of a BIN, as {field: message}. Field-level syntax (digits,
     choices, ranges) is the model fields' job; this assumes it or skips the rule."""
-    from cardsystem.money import is_currency
-
     errors: dict[str, str] = {}
     if currency and not is_currency(currency):
         errors["currency"] = f"Unknown currency {currency!r}: use an ISO 4217 code such as USD."
