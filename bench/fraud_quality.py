@@ -8,7 +8,7 @@ In one fresh database (a temporary SQLite file, or a throwaway PostgreSQL databa
 127.0.0.1:5432 with `--database postgres`), with the environment of production:
 
 1. A training world (`--train-seed`): `--cardholders` cardholders over the `--days`
-   days before the evaluation world, simulated by fraud/simulation and played through
+   days before the evaluation world, simulated by demo/simulation and played through
    the authorization service with the rules alone; cardholders report fraud days later.
 2. `learning.train` on what was known at the training world's end (the reports filed
    by then), and the model made active.
@@ -77,11 +77,11 @@ def run(args) -> int:
     from django.core.management import call_command
 
     from cardsystem.audit import Actor
+    from demo.simulation import plan_world, replay_world
+    from demo.simulation.world import default_end
     from fraud import learning
     from fraud.models import FraudSettings
     from fraud.services import model_activate
-    from fraud.simulation import plan_world, replay_world
-    from fraud.simulation.world import default_end
 
     call_command("migrate", verbosity=0)
     actor = Actor.system("bench/fraud_quality.py")

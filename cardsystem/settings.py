@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "cards",
     "transactions",
     "fraud",
+    "demo",
 ]
 
 MIDDLEWARE = [

@@ -14,10 +14,10 @@ from django.db import IntegrityError, transaction
 from django.urls import reverse
 
 from cardsystem.models import AuditLog
+from demo.simulation import plan_world, replay_world
 from fraud import catalogue, learning
 from fraud.models import FraudModel
 from fraud.services import model_activate, model_deactivate
-from fraud.simulation import plan_world, replay_world
 from tests.factories import TEST_ACTOR, UserFactory
 from tests.fraud.authorizations import DAY, HOUR, NOW
 from tests.fraud.modelling import (

@@ -8,7 +8,7 @@ import datetime
 import random
 from dataclasses import dataclass
 
-from fraud.simulation.merchants import (
+from demo.simulation.merchants import (
     AIRLINE,
     BIG_TICKET,
     GLOBAL_ONLINE,
@@ -21,8 +21,8 @@ from fraud.simulation.merchants import (
     shop,
     to_minor,
 )
-from fraud.simulation.places import COUNTRIES, TRAVEL
-from fraud.simulation.plan import (
+from demo.simulation.places import COUNTRIES, TRAVEL
+from demo.simulation.plan import (
     DAY,
     EVERYDAY,
     RIGHT,
@@ -35,7 +35,7 @@ from fraud.simulation.plan import (
     hours,
     poisson,
 )
-from fraud.simulation.population import HolderPlan
+from demo.simulation.population import HolderPlan
 
 ON_A_TRIP = Truth(False, "travel")
 SPREE = Truth(False, "spree")

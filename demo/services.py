@@ -1,13 +1,13 @@
 """Believable demo data for a local trial, written through the same services as real data.
 
-The issuer's BINs, then a simulated day (fraud/simulation): cardholders with one or two
+The issuer's BINs, then a simulated day (demo/simulation): cardholders with one or two
 cards, balances, limits and a few blocked or lost cards, and a day of authorizations
 decided by the fraud engine, fraud among them from 100 transactions on. Deterministic for
 a seed (relative to the minute of seeding); only the card numbers differ between runs,
 since the issuing service draws them from `secrets`, as it must.
 
-It lives in the fraud app because the day goes through `transactions` (and the fraud
-engine): the cards app may not import either.
+It lives in the demo app, above every other: the day goes through `transactions` and the
+fraud engine, and no app that decides may depend on the tools that exercise it.
 """
 
 from collections.abc import Callable
@@ -20,9 +20,9 @@ from bins.models import Bin
 from bins.services import bin_create
 from cards.models import Card, Cardholder
 from cardsystem.audit import Actor
+from demo.simulation import plan_world, replay_world
+from demo.simulation.population import BINS
 from fraud.models import FraudAlert
-from fraud.simulation import plan_world, replay_world
-from fraud.simulation.population import BINS
 from transactions.models import Transaction
 
 # Below this many transactions the day is ordinary spending only.

@@ -4,8 +4,8 @@ from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from cardsystem.audit import Actor
-from fraud.management.commands.seed_demo import decisions_to_their_file_only
-from fraud.simulation import SCENARIOS, CannotReplay, ReplayResult, World, plan_world, replay_world
+from demo.management.commands.seed_demo import decisions_to_their_file_only
+from demo.simulation import SCENARIOS, CannotReplay, ReplayResult, World, plan_world, replay_world
 
 MAX_CARDHOLDERS = 100_000
 MAX_DAYS = 365

@@ -24,7 +24,7 @@ from collections import defaultdict
 from dataclasses import replace
 
 from cards import pan as card_data
-from fraud.simulation.merchants import (
+from demo.simulation.merchants import (
     CARD_TESTERS,
     CASH_OUT,
     RESELLABLE_ONLINE,
@@ -35,8 +35,8 @@ from fraud.simulation.merchants import (
     to_minor,
     usd_of,
 )
-from fraud.simulation.places import FAR_APART, FRAUD_ABROAD, HOMES
-from fraud.simulation.plan import (
+from demo.simulation.places import FAR_APART, FRAUD_ABROAD, HOMES
+from demo.simulation.plan import (
     ABSENT,
     DAY,
     MADE_UP,
@@ -52,8 +52,8 @@ from fraud.simulation.plan import (
     local_midnight,
     poisson,
 )
-from fraud.simulation.population import BIN_FIELDS, HolderPlan
-from fraud.simulation.spending import Spending, twist
+from demo.simulation.population import BIN_FIELDS, HolderPlan
+from demo.simulation.spending import Spending, twist
 
 # Attacks per cardholder per day: together about 1% of all transactions.
 RATES = {

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from functools import cache
 
 from cardsystem import money
-from fraud.simulation.places import COUNTRIES
+from demo.simulation.places import COUNTRIES
 
 
 @dataclass(frozen=True, slots=True)

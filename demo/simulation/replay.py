@@ -31,9 +31,9 @@ from cards.models import Card, Cardholder
 from cards.services import IssuedCard, card_change_status, card_issue, card_top_up, cardholder_create
 from cardsystem.audit import Actor
 from cardsystem.exceptions import ConflictError
-from fraud.simulation.plan import ABSENT, DAY, MADE_UP, RIGHT, Attempt, CardNotice, TopUp
-from fraud.simulation.population import BIN_FIELDS, CardPlan
-from fraud.simulation.world import World
+from demo.simulation.plan import ABSENT, DAY, MADE_UP, RIGHT, Attempt, CardNotice, TopUp
+from demo.simulation.population import BIN_FIELDS, CardPlan
+from demo.simulation.world import World
 from transactions.codes import Decision
 from transactions.models import Transaction
 from transactions.services import AuthorizationRequest, authorization_decide, fraud_report_create

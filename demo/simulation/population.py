@@ -8,8 +8,8 @@ from dataclasses import dataclass
 
 from faker import Faker
 
-from fraud.simulation.merchants import GLOBAL_ONLINE, Merchant, catalogue, to_minor
-from fraud.simulation.places import COUNTRIES, EURO, HOMES, REMITTING
+from demo.simulation.merchants import GLOBAL_ONLINE, Merchant, catalogue, to_minor
+from demo.simulation.places import COUNTRIES, EURO, HOMES, REMITTING
 
 # The issuer's BINs: one per network, spread over countries and currencies (a zero-decimal
 # JPY, and 6- and 8-digit BINs with 15-, 16- and 19-digit PANs); each agrees with bins.networks.

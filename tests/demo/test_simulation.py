@@ -12,9 +12,9 @@ from cards import pan as card_data
 from cards.models import Card, Cardholder
 from cards.services import ledger_mismatches
 from cardsystem.audit import Actor
-from fraud.simulation import SCENARIOS, CannotReplay, plan_world, replay_world
-from fraud.simulation.plan import MADE_UP, WRONG, Attempt
-from fraud.simulation.population import BIN_FIELDS
+from demo.simulation import SCENARIOS, CannotReplay, plan_world, replay_world
+from demo.simulation.plan import MADE_UP, WRONG, Attempt
+from demo.simulation.population import BIN_FIELDS
 from tests.factories import BinFactory
 from tests.fraud.authorizations import DAY, NOW
 from transactions.models import FraudReport, Transaction

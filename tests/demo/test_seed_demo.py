@@ -12,9 +12,9 @@ from bins.networks import bin_rule_errors
 from cards.models import Card, Cardholder, LedgerEntry
 from cards.services import ledger_mismatches
 from cardsystem.models import AuditLog
+from demo.simulation.places import EURO
+from demo.simulation.population import BINS as DEMO_BINS
 from fraud.models import FraudAlert
-from fraud.simulation.places import EURO
-from fraud.simulation.population import BINS as DEMO_BINS
 from tests.factories import BinFactory
 from tests.fraud.authorizations import NOW
 from transactions.models import FraudReport, Transaction
@@ -114,7 +114,7 @@ def test_the_day_includes_fraud_that_the_engine_flags():
     assert Transaction.objects.filter(flagged=True).exists()
     assert FraudAlert.objects.count() == Transaction.objects.filter(flagged=True).count()
     # Cardholders report fraud days later, as in life: the day holds only the reports due
-    # within it (tests/fraud/test_simulation.py checks them over longer worlds).
+    # within it (tests/demo/test_simulation.py checks them over longer worlds).
     reports = FraudReport.objects.select_related("transaction")
     now = timezone.now()
     for report in reports:

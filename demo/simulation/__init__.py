@@ -6,7 +6,7 @@ when in their day they buy, night owls included; how much; their usual shops; ho
 online), paid for by regular top-ups. Legitimate life holds what a single rule would call
 suspicious: trips abroad, shopping sprees, big one-off purchases, first visits to new
 shops, money sent home through a high-risk category, mistyped CVVs. Fraud comes as
-attacks (fraud/simulation/attacks.py): card testing, a lost or stolen card's burst, a
+attacks (demo/simulation/attacks.py): card testing, a lost or stolen card's burst, a
 skimmed terminal whose cards are cloned a week later, card details used abroad, CVV
 guessing, account takeover. Cardholders report fraud days after it (only what was
 approved, only reports due by the world's end); the bank then blocks and replaces the card.
@@ -25,9 +25,9 @@ stream has reached each time: to train a model midway, say. manage.py simulate_t
 and seed_demo are built on these two calls.
 """
 
-from fraud.simulation.attacks import SCENARIOS
-from fraud.simulation.replay import CannotReplay, Outcome, ReplayResult, replay_world
-from fraud.simulation.world import World, default_end, plan_world
+from demo.simulation.attacks import SCENARIOS
+from demo.simulation.replay import CannotReplay, Outcome, ReplayResult, replay_world
+from demo.simulation.world import World, default_end, plan_world
 
 __all__ = [
     "SCENARIOS",

@@ -6,8 +6,8 @@ from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from cardsystem.audit import Actor
-from fraud.management.demo_data import FRAUD_MINIMUM, DatabaseNotEmpty, DemoSummary, seed_demo_data
-from fraud.simulation.population import BINS
+from demo.services import FRAUD_MINIMUM, DatabaseNotEmpty, DemoSummary, seed_demo_data
+from demo.simulation.population import BINS
 
 MAX_CARDHOLDERS = 100_000
 MAX_TRANSACTIONS = 1_000_000

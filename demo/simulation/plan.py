@@ -2,7 +2,7 @@
 
 A plan is data only (no database, no card numbers): a card is named by its cardholder's
 index in the world and a slot (the cardholder's first or second card), and the replay
-(fraud/simulation/replay.py) finds the card that slot holds at the time.
+(demo/simulation/replay.py) finds the card that slot holds at the time.
 """
 
 import datetime
@@ -10,7 +10,7 @@ import math
 import random
 from dataclasses import dataclass, field
 
-from fraud.simulation.merchants import Merchant
+from demo.simulation.merchants import Merchant
 
 HOUR = datetime.timedelta(hours=1)
 DAY = datetime.timedelta(days=1)

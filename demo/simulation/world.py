@@ -8,10 +8,10 @@ from dataclasses import dataclass
 
 from django.utils import timezone
 
-from fraud.simulation.attacks import Attacks
-from fraud.simulation.plan import DAY, Attempt, Event, Window
-from fraud.simulation.population import HolderPlan, plan_population
-from fraud.simulation.spending import Spending
+from demo.simulation.attacks import Attacks
+from demo.simulation.plan import DAY, Attempt, Event, Window
+from demo.simulation.population import HolderPlan, plan_population
+from demo.simulation.spending import Spending
 
 FRAUD_MODES = ("natural", "showcase", "none")
 
