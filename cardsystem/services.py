@@ -1,13 +1,8 @@
 import hashlib
 import secrets
-from dataclasses import dataclass
 
-from django.conf import settings
-from django.contrib.auth import get_user_model
-from django.contrib.auth.password_validation import validate_password
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from cardsystem.audit import Actor, AuditAction, audit_record
@@ -78,57 +73,3 @@ def api_client_for_key(key: str) -> ApiClient | None:
     if not key.startswith(KEY_PREFIX):
         return None
     return next(iter(ApiClient.objects.raw(_CLIENT_BY_KEY_HASH, [hash_api_key(key)])), None)
-
-
-# --- Demo credentials (local trial only) ---------------------------------------------------
-
-DEMO_USERNAME = "admin"
-DEMO_CLIENT_NAME = "demo"
-
-
-@dataclass(frozen=True)
-class DemoCredentials:
-    """What a local trial needs to log in; the password and key exist nowhere else."""
-
-    username: str
-    password: str
-    client: ApiClient
-    key: str
-    revoked: list[str]
-
-
-def demo_credentials_issue(*, actor: Actor) -> DemoCredentials:
-    """For a local trial: make sure the superuser "admin" exists and give it a fresh random
-    password, revoke earlier demo API clients ("demo", "demo-…") and create a new one with
-    every scope. All or nothing. Raises PermissionDenied, writing nothing, unless DEBUG is
-    on: an admin password is never reset this way in production."""
-    if not settings.DEBUG:
-        raise PermissionDenied(
-            "Demo credentials are for a local trial with DEBUG=true; "
-            "with DEBUG off no admin password is reset. Nothing was changed."
-        )
-    user_model = get_user_model()
-    with transaction.atomic():
-        user, _ = user_model._default_manager.get_or_create(**{user_model.USERNAME_FIELD: DEMO_USERNAME})
-        password = secrets.token_urlsafe(24)
-        validate_password(password, user)
-        user.set_password(password)
-        user.is_active = user.is_staff = user.is_superuser = True
-        user.save()
-        earlier = ApiClient.objects.filter(
-            Q(name=DEMO_CLIENT_NAME) | Q(name__startswith=f"{DEMO_CLIENT_NAME}-"), is_active=True
-        )
-        revoked = []
-        for client in earlier:
-            api_client_revoke(client=client, actor=actor)
-            revoked.append(client.name)
-        # ApiClient names are unique: each run's client gets its own.
-        name = f"{DEMO_CLIENT_NAME}-{timezone.now():%Y%m%d-%H%M%S}-{secrets.token_hex(2)}"
-        client, key = api_client_create(name=name, scopes=list(ApiClient.Scope.values), actor=actor)
-        audit_record(
-            actor=actor,
-            action=AuditAction.DEMO_CREDENTIALS,
-            target=user,
-            details={"api_client": client.name, "revoked_api_clients": revoked},
-        )
-    return DemoCredentials(username=DEMO_USERNAME, password=password, client=client, key=key, revoked=revoked)

@@ -1,4 +1,5 @@
-"""Believable demo data for a local trial, written through the same services as real data.
+"""Believable demo data and credentials for a local trial, written through the same
+services as real data.
 
 The issuer's BINs, then a simulated day (demo/simulation): cardholders with one or two
 cards, balances, limits and a few blocked or lost cards, and a day of authorizations
@@ -10,16 +11,26 @@ It lives in the demo app, above every other: the day goes through `transactions`
 fraud engine, and no app that decides may depend on the tools that exercise it.
 """
 
+import contextlib
+import logging
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.db.models import Count
+from django.db.models import Count, Q
+from django.utils import timezone
 
 from bins.models import Bin
 from bins.services import bin_create
 from cards.models import Card, Cardholder
-from cardsystem.audit import Actor
+from cardsystem.audit import Actor, AuditAction, audit_record
+from cardsystem.models import ApiClient
+from cardsystem.services import api_client_create, api_client_revoke
 from demo.simulation import plan_world, replay_world
 from demo.simulation.population import BINS
 from fraud.models import FraudAlert
@@ -101,3 +112,70 @@ def seed_demo_data(
         blocked_by_engine=played.blocked_by_engine,
         fraud_reports=played.reports,
     )
+
+
+@contextlib.contextmanager
+def decisions_to_their_file_only():
+    """Each authorization logs one line; a day of them would bury the progress bar on the
+    console, so while seeding (or simulating) they go to the decisions file only."""
+    decisions = logging.getLogger("cardsystem.authorizations")
+    before = decisions.propagate
+    decisions.propagate = False
+    try:
+        yield
+    finally:
+        decisions.propagate = before
+
+
+# --- Credentials for a local trial -------------------------------------------------------------
+
+DEMO_USERNAME = "admin"
+DEMO_CLIENT_NAME = "demo"
+
+
+@dataclass(frozen=True)
+class DemoCredentials:
+    """What a local trial needs to log in; the password and key exist nowhere else."""
+
+    username: str
+    password: str
+    client: ApiClient
+    key: str
+    revoked: list[str]
+
+
+def demo_credentials_issue(*, actor: Actor) -> DemoCredentials:
+    """For a local trial: make sure the superuser "admin" exists and give it a fresh random
+    password, revoke earlier demo API clients ("demo", "demo-…") and create a new one with
+    every scope. All or nothing. Raises PermissionDenied, writing nothing, unless DEBUG is
+    on: an admin password is never reset this way in production."""
+    if not settings.DEBUG:
+        raise PermissionDenied(
+            "Demo credentials are for a local trial with DEBUG=true; "
+            "with DEBUG off no admin password is reset. Nothing was changed."
+        )
+    user_model = get_user_model()
+    with transaction.atomic():
+        user, _ = user_model._default_manager.get_or_create(**{user_model.USERNAME_FIELD: DEMO_USERNAME})
+        password = secrets.token_urlsafe(24)
+        validate_password(password, user)
+        user.set_password(password)
+        user.is_active = user.is_staff = user.is_superuser = True
+        user.save()
+        earlier = ApiClient.objects.filter(
+            Q(name=DEMO_CLIENT_NAME) | Q(name__startswith=f"{DEMO_CLIENT_NAME}-"), is_active=True
+        )
+        revoked = []
+        for client in earlier:
+            api_client_revoke(client=client, actor=actor)
+            revoked.append(client.name)
+        # ApiClient names are unique: each run's client gets its own.
+        name = f"{DEMO_CLIENT_NAME}-{timezone.now():%Y%m%d-%H%M%S}-{secrets.token_hex(2)}"
+        client, key = api_client_create(name=name, scopes=list(ApiClient.Scope.values), actor=actor)
+        audit_record(
+            actor=actor,
+            action=AuditAction.DEMO_CREDENTIALS,
+            target=user,
+            details={"api_client": client.name, "revoked_api_clients": revoked},
+        )
+    return DemoCredentials(username=DEMO_USERNAME, password=password, client=client, key=key, revoked=revoked)

@@ -23,7 +23,7 @@ import random
 from collections import defaultdict
 from dataclasses import replace
 
-from cards import pan as card_data
+from cardsystem.card_numbers import luhn_check_digit
 from demo.simulation.merchants import (
     CARD_TESTERS,
     CASH_OUT,
@@ -323,7 +323,7 @@ class Attacks:
         as unknown: the tester learns the BIN's numbers are not all live)."""
         fields = BIN_FIELDS[bin]
         body = "".join(str(self.rng.randrange(10)) for _ in range(fields["pan_length"] - len(bin) - 1))
-        pan = bin + body + card_data.luhn_check_digit(bin + body)
+        pan = bin + body + luhn_check_digit(bin + body)
         currency = fields["currency"]
         amount = price(self.rng, merchant, currency)
         return Attempt(at, MADE_UP, 0, merchant, amount, currency, truth, made_up_pan=pan)

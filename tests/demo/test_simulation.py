@@ -8,10 +8,10 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from bins.models import Bin
-from cards import pan as card_data
 from cards.models import Card, Cardholder
 from cards.services import ledger_mismatches
 from cardsystem.audit import Actor
+from cardsystem.card_numbers import luhn_valid
 from demo.simulation import SCENARIOS, CannotReplay, plan_world, replay_world
 from demo.simulation.plan import MADE_UP, WRONG, Attempt
 from demo.simulation.population import BIN_FIELDS
@@ -61,7 +61,7 @@ def test_a_natural_world_holds_every_fraud_scenario_at_a_realistic_share(natural
     assert made_up and {attempt.truth.scenario for attempt in made_up} == {"card_testing"}
     for attempt in made_up:
         fields = next(f for prefix, f in BIN_FIELDS.items() if attempt.made_up_pan.startswith(prefix))
-        assert len(attempt.made_up_pan) == fields["pan_length"] and card_data.luhn_valid(attempt.made_up_pan)
+        assert len(attempt.made_up_pan) == fields["pan_length"] and luhn_valid(attempt.made_up_pan)
         assert attempt.currency == fields["currency"]
     assert "made_up_pan" not in repr(made_up[0])
 

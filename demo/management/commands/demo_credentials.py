@@ -6,7 +6,7 @@ from django.urls import reverse
 
 from cardsystem.audit import Actor
 from cardsystem.management.errors import command_error
-from cardsystem.services import demo_credentials_issue
+from demo.services import demo_credentials_issue
 
 
 class Command(BaseCommand):

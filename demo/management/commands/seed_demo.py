@@ -1,12 +1,16 @@
-import contextlib
-import logging
 import sys
 
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from cardsystem.audit import Actor
-from demo.services import FRAUD_MINIMUM, DatabaseNotEmpty, DemoSummary, seed_demo_data
+from demo.services import (
+    FRAUD_MINIMUM,
+    DatabaseNotEmpty,
+    DemoSummary,
+    decisions_to_their_file_only,
+    seed_demo_data,
+)
 from demo.simulation.population import BINS
 
 MAX_CARDHOLDERS = 100_000
@@ -65,19 +69,6 @@ class Command(BaseCommand):
             self.stdout.write("Demo data already present; nothing to do.")
             return
         self.stdout.write(_describe(summary))
-
-
-@contextlib.contextmanager
-def decisions_to_their_file_only():
-    """Each authorization logs one line; a day of them would bury the progress bar on the
-    console, so while seeding (or simulating) they go to the decisions file only."""
-    decisions = logging.getLogger("cardsystem.authorizations")
-    before = decisions.propagate
-    decisions.propagate = False
-    try:
-        yield
-    finally:
-        decisions.propagate = before
 
 
 def _describe(summary: DemoSummary) -> str:

@@ -4,7 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from cardsystem.audit import Actor
-from demo.management.commands.seed_demo import decisions_to_their_file_only
+from demo.services import decisions_to_their_file_only
 from demo.simulation import SCENARIOS, CannotReplay, ReplayResult, World, plan_world, replay_world
 
 MAX_CARDHOLDERS = 100_000
