@@ -25,9 +25,9 @@ from cardsystem.money import format_amount
 from fraud import admin_views
 from fraud.catalogue import BY_NAME
 from fraud.forms import FraudSettingsForm, RuleForm
-from fraud.learning import format_moment
 from fraud.models import CountryRisk, FraudAlert, FraudModel, FraudSettings, MerchantCategoryRisk, Rule
 from fraud.services import fraud_config_delete, fraud_config_save, model_activate, model_deactivate
+from fraud.training import format_moment
 from transactions.admin import ADMIN_CSS, PanSafeSearchMixin, readonly_table, risk_badge
 
 # Per-currency overrides shown in the rule list; the rule's page has them all.
@@ -364,7 +364,7 @@ class FraudAlertAdmin(PanSafeSearchMixin, admin.ModelAdmin):
         admin_views.bulk_decide(self, request, queryset, "false_positive")
 
 
-# --- The fraud model (fraud/learning.py) ----------------------------------------------------------
+# --- The fraud model (fraud/inference.py) ---------------------------------------------------------
 
 
 @admin.register(FraudModel)
