@@ -19,6 +19,7 @@ from django.utils.html import format_html
 from django.utils.timesince import timesince
 from django_countries.filters import CountryFilter
 
+from cardsystem.admin import PanSafeSearchMixin, ReadOnlyAdminMixin
 from cardsystem.audit import Actor
 from cardsystem.exceptions import ConflictError
 from cardsystem.money import format_amount
@@ -28,7 +29,7 @@ from fraud.forms import FraudSettingsForm, RuleForm
 from fraud.models import CountryRisk, FraudAlert, FraudModel, FraudSettings, MerchantCategoryRisk, Rule
 from fraud.services import fraud_config_delete, fraud_config_save, model_activate, model_deactivate
 from fraud.training import format_moment
-from transactions.admin import ADMIN_CSS, PanSafeSearchMixin, readonly_table, risk_badge
+from transactions.admin import ADMIN_CSS, readonly_table, risk_badge
 
 # Per-currency overrides shown in the rule list; the rule's page has them all.
 SUMMARY_ENTRIES = 4
@@ -175,7 +176,7 @@ STATUS_RANK = Case(
 
 
 @admin.register(FraudAlert)
-class FraudAlertAdmin(PanSafeSearchMixin, admin.ModelAdmin):
+class FraudAlertAdmin(PanSafeSearchMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     """The analysts' queue. Nothing here is edited as a form: alerts change only by
     decisions (row buttons, the alert page, bulk actions), which lead to alert_decide."""
 
@@ -248,16 +249,8 @@ class FraudAlertAdmin(PanSafeSearchMixin, admin.ModelAdmin):
         return [STATUS_RANK.asc(), "-risk_score", "-created_at"]
 
     # Alerts are opened by the engine and changed by decisions only: the change form
-    # is a page to read, and "decide" is the permission the buttons and actions need.
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
+    # is a page to read (ReadOnlyAdminMixin), and "decide" is the permission the buttons
+    # and actions need.
     def has_decide_permission(self, request, obj=None):
         return request.user.has_perm(f"{self.opts.app_label}.change_{self.opts.model_name}")
 
@@ -368,10 +361,11 @@ class FraudAlertAdmin(PanSafeSearchMixin, admin.ModelAdmin):
 
 
 @admin.register(FraudModel)
-class FraudModelAdmin(admin.ModelAdmin):
+class FraudModelAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Models are trained by `manage.py train_model` and never edited: staff read how
     each was trained and measured, and choose the active one (or none: rules alone).
-    Activation goes through fraud.services.model_activate / model_deactivate."""
+    Activation goes through fraud.services.model_activate / model_deactivate. None is
+    deleted: audit rows and decisions name versions."""
 
     list_display = [
         "version",
@@ -409,15 +403,6 @@ class FraudModelAdmin(admin.ModelAdmin):
     def get_queryset(self, request):
         # The artifact is large and only the engine reads it.
         return super().get_queryset(request).defer("artifact")
-
-    def has_add_permission(self, request):
-        return False  # manage.py train_model
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False  # audit rows and decisions name versions
 
     def has_activate_permission(self, request, obj=None):
         return request.user.has_perm(f"{self.opts.app_label}.change_{self.opts.model_name}")
