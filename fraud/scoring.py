@@ -343,9 +343,9 @@ def assess(attempt: AuthorizationAttempt, config: FraudConfig | None = None) -> 
 
 
 def _model_factor(config: FraudConfig, values: dict) -> RiskFactor | None:
-    """The active model's factor (fraud/inference.py), its points the `model` rule's
-    points times its probability. They add to the rules' (each scaled by the rule's
-    `rule_weight`).
+    """The active model's opinion as a factor (fraud/inference.py): its probability times
+    the `model` rule's points (the model's weight). Its points add to the rules' (each
+    scaled by the rule's `rule_weight`).
 
     No active model, or the rule switched off: rules alone, at full points. A model that
     cannot be read or run never stops a decision: it is logged, shown as a 0-point
