@@ -10,7 +10,7 @@ In one fresh database (a temporary SQLite file, or a throwaway PostgreSQL databa
 1. A training world (`--train-seed`): `--cardholders` cardholders over the `--days`
    days before the evaluation world, simulated by demo/simulation and played through
    the authorization service with the rules alone; cardholders report fraud days later.
-2. `learning.train` on what was known at the training world's end (the reports filed
+2. `training.train` on what was known at the training world's end (the reports filed
    by then), and the model made active.
 3. An evaluation world (`--eval-seed`: other people, merchants and attacks) over the
    last `--days` days, played through the same service with rules and model, its
@@ -79,7 +79,7 @@ def run(args) -> int:
     from cardsystem.audit import Actor
     from demo.simulation import plan_world, replay_world
     from demo.simulation.world import default_end
-    from fraud import learning
+    from fraud import training
     from fraud.models import FraudSettings
     from fraud.services import model_activate
 
@@ -98,7 +98,7 @@ def run(args) -> int:
 
     started = time.perf_counter()
     # The last week before the split is left out: its fraud is mostly not reported yet.
-    model = learning.train(
+    model = training.train(
         actor=actor,
         cutoff=split,
         since=split - datetime.timedelta(days=args.days),

@@ -1,15 +1,15 @@
-"""What the fraud model adds to one decision: fraud.learning.predict against LightGBM alone.
+"""What the fraud model adds to one decision: fraud.inference.predict against LightGBM alone.
 
     .venv/bin/python bench/model_inference.py [--calls 1000] [--rows 20000] [--rounds 200]
 
-Self-contained, no database: trains a model with fraud.learning's parameters on
+Self-contained, no database: trains a model with fraud.training's parameters on
 `--rows` synthetic rows carrying every name of fraud.catalogue (booleans, counts,
 amounts, some None), parses it from its text as an app server does, then times one
 decision at a time, each `--calls` times after a warm-up:
 
-- `learning.predict`: the dict of stored features to a float64 row, one LightGBM
+- `inference.predict`: the dict of stored features to a float64 row, one LightGBM
   pass giving the contributions (TreeSHAP), the probability and the ranked features;
-- `learning.explain` of that prediction (the words for the analyst);
+- `inference.explain` of that prediction (the words for the analyst);
 - the floor: `booster.predict` of a prepared row, probability only;
 - `booster.predict(..., pred_contrib=True)` of a prepared row, where most of the
   difference goes.
@@ -37,7 +37,7 @@ django.setup()
 import lightgbm  # noqa: E402
 import numpy as np  # noqa: E402
 
-from fraud import catalogue, learning  # noqa: E402
+from fraud import catalogue, inference, training  # noqa: E402
 
 WARM_UP = 50
 
@@ -68,20 +68,20 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--calls", type=int, default=1000)
     parser.add_argument("--rows", type=int, default=20000)
-    parser.add_argument("--rounds", type=int, default=learning.DEFAULT_ROUNDS)
+    parser.add_argument("--rounds", type=int, default=training.DEFAULT_ROUNDS)
     args = parser.parse_args()
     print(f"load average at start: {os.getloadavg()[0]:.2f}")
 
     rng = random.Random(1)
     labels = [rng.random() < 0.05 for _ in range(args.rows)]
     rows = [synthetic_row(rng, fraud) for fraud in labels]
-    X = np.array([learning.vector(row, catalogue.NAMES) for row in rows], dtype=np.float64)
+    X = np.array([inference.vector(row, catalogue.NAMES) for row in rows], dtype=np.float64)
     started = time.perf_counter()
     trained = lightgbm.train(
-        learning.DEFAULT_PARAMS, lightgbm.Dataset(X, label=labels), num_boost_round=args.rounds
+        training.DEFAULT_PARAMS, lightgbm.Dataset(X, label=labels), num_boost_round=args.rounds
     )
     print(
-        f"trained {trained.num_trees()} trees of at most {learning.DEFAULT_PARAMS['num_leaves']} leaves on "
+        f"trained {trained.num_trees()} trees of at most {training.DEFAULT_PARAMS['num_leaves']} leaves on "
         f"{args.rows:,} rows x {len(catalogue.NAMES)} features in {time.perf_counter() - started:.2f} s"
     )
     text = trained.model_to_string()
@@ -90,21 +90,24 @@ def main():
     print(
         f"model text {len(text) / 1024:,.0f} KiB, parsed in {(time.perf_counter() - started) * 1000:.1f} ms"
     )
-    model = learning.LoadedModel(pk=0, version=0, features=catalogue.NAMES, booster=booster)
+    model = inference.LoadedModel(pk=0, version=0, features=catalogue.NAMES, booster=booster)
 
     decision = rows[next(i for i, fraud in enumerate(labels) if fraud)]
-    prepared = np.array([learning.vector(decision, catalogue.NAMES)], dtype=np.float64)
-    prediction = learning.predict(model, decision)
+    prepared = np.array([inference.vector(decision, catalogue.NAMES)], dtype=np.float64)
+    prediction = inference.predict(model, decision)
     if abs(prediction.probability - booster.predict(prepared)[0]) > 1e-9:
-        raise SystemExit("learning.predict disagrees with LightGBM's own probability")
+        raise SystemExit("inference.predict disagrees with LightGBM's own probability")
 
     floor = timed(lambda: booster.predict(prepared, num_threads=1), args.calls)
     results = [
         (
-            "learning.predict (features dict -> probability + contributions)",
-            timed(lambda: learning.predict(model, decision), args.calls),
+            "inference.predict (features dict -> probability + contributions)",
+            timed(lambda: inference.predict(model, decision), args.calls),
         ),
-        ("learning.explain (words of a prediction)", timed(lambda: learning.explain(prediction), args.calls)),
+        (
+            "inference.explain (words of a prediction)",
+            timed(lambda: inference.explain(prediction), args.calls),
+        ),
         (
             "booster.predict, pred_contrib=True, prepared row",
             timed(lambda: booster.predict(prepared, pred_contrib=True, num_threads=1), args.calls),
@@ -114,7 +117,7 @@ def main():
     print(f"\nmean over {args.calls:,} calls, one row each:")
     for label, ms in results:
         print(f"  {label:<66} {ms:7.3f} ms  {ms / floor:6.1f}x the floor")
-    print(f"\nexample: {learning.explain(prediction)}")
+    print(f"\nexample: {inference.explain(prediction)}")
 
 
 if __name__ == "__main__":

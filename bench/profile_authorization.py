@@ -65,7 +65,7 @@ PHASES = [
     ("          features.card_history", "fraud.features", "card_history"),
     ("          features.cross_card_activity", "fraud.features", "cross_card_activity"),
     ("          features.behaviour", "fraud.features", "behaviour"),
-    ("          learning.predict (the active model)", "fraud.learning", "predict"),
+    ("          inference.predict (the active model)", "fraud.inference", "predict"),
     ("        _debit", "transactions.services", "_debit"),
     ("        _record (INSERT transaction)", "transactions.services", "_record"),
     ("        _log_decision (file + console)", "transactions.services", "_log_decision"),

@@ -18,7 +18,7 @@ from django_countries.filters import CountryFilter
 from cards import admin_views
 from cards.forms import LIMIT_FORM_FIELDS, CardChangeForm
 from cards.models import Card, Cardholder, LedgerEntry
-from cardsystem.admin import PanSafeSearchMixin
+from cardsystem.admin import PanSafeSearchMixin, ReadOnlyAdminMixin
 from cardsystem.audit import Actor
 from cardsystem.models import AuditLog
 from cardsystem.money import format_amount, to_major
@@ -290,7 +290,7 @@ def _audit_summary(row: AuditLog, currency: str) -> str:
 
 
 @admin.register(LedgerEntry)
-class LedgerEntryAdmin(admin.ModelAdmin):
+class LedgerEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Read-only: entries are written by the services with the balance they change."""
 
     list_display = ["created_at", "card", "kind", "amount_display", "balance_after_display", "reference"]
@@ -309,12 +309,3 @@ class LedgerEntryAdmin(admin.ModelAdmin):
     @admin.display(description="balance after")
     def balance_after_display(self, entry):
         return format_amount(entry.balance_after_minor, entry.currency)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

@@ -98,6 +98,22 @@ class PanSafeSearchMixin:
         return super().changelist_view(request, extra_context)
 
 
+class ReadOnlyAdminMixin:
+    """A page to read, never a form: nobody adds, changes or deletes these rows here
+    (ledgers, the audit log, what the engine and the services record). The view
+    permission still shows them; actions and buttons that call a service check a
+    permission of their own."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 # --- API clients ----------------------------------------------------------------------------
 
 
@@ -181,7 +197,7 @@ class ApiClientAdmin(admin.ModelAdmin):
 
 
 @admin.register(AuditLog)
-class AuditLogAdmin(admin.ModelAdmin):
+class AuditLogAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Append-only: nobody adds, changes or deletes a row here."""
 
     list_display = ["created_at", "actor_label", "actor_type", "action", "target_link", "ip_address"]
@@ -216,15 +232,6 @@ class AuditLogAdmin(admin.ModelAdmin):
     @admin.display(description="details")
     def details_display(self, row):
         return format_html("<pre>{}</pre>", json.dumps(row.details, indent=2, sort_keys=True))
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 def _admin_change_url(target_type: str, target_id: str) -> str | None:

@@ -6,6 +6,4 @@ class FraudConfig(AppConfig):
     verbose_name = "Fraud"
 
     def ready(self):
-        from fraud import learning, receivers  # noqa: F401  (connects the authorization signals)
-
-        learning.connect_receivers()
+        from fraud import receivers  # noqa: F401  (connects the authorization and cache signals)

@@ -146,10 +146,10 @@ class FraudAlert(models.Model):
 
 
 class FraudModel(models.Model):
-    """A trained fraud model (fraud/learning.py): the LightGBM model as text, the feature
-    names in the order it reads them, and how it was trained and measured. Kept in the
-    database so that every app server reads the same one. At most one is active; with
-    none, decisions are by the rules alone."""
+    """A trained fraud model (trained by fraud/training.py, run by fraud/inference.py):
+    the LightGBM model as text, the feature names in the order it reads them, and how it
+    was trained and measured. Kept in the database so that every app server reads the
+    same one. At most one is active; with none, decisions are by the rules alone."""
 
     version = models.PositiveIntegerField(unique=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)

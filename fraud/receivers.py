@@ -1,11 +1,15 @@
-"""The fraud app's side of the authorization signals (see transactions/signals.py)."""
+"""The fraud app's side of the authorization signals (see transactions/signals.py), and
+the receivers that make this process forget its cached configuration and model when
+their rows change."""
+
+from collections.abc import Callable
 
 from django.db import transaction as db
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
-from fraud import scoring
-from fraud.models import CountryRisk, FraudSettings, MerchantCategoryRisk, Rule
+from fraud import inference, scoring
+from fraud.models import CountryRisk, FraudModel, FraudSettings, MerchantCategoryRisk, Rule
 from fraud.services import alert_open, card_block_by_engine
 from transactions.signals import authorization_attempted, authorization_recorded
 
@@ -26,12 +30,22 @@ def react_to_outcome(sender, transaction, assessment, **kwargs):
         )
 
 
+def _forget_now_and_at_commit(forget: Callable[[], None]) -> None:
+    forget()
+    # Once more at commit: a decision in this process between the save and its commit
+    # reads the old rows and would keep them for the cache's whole time to live.
+    db.on_commit(forget)
+
+
 @receiver([post_save, post_delete], sender=FraudSettings)
 @receiver([post_save, post_delete], sender=Rule)
 @receiver([post_save, post_delete], sender=CountryRisk)
 @receiver([post_save, post_delete], sender=MerchantCategoryRisk)
 def forget_config(sender, **kwargs):
-    scoring.forget_config()
-    # Once more at commit: a decision in this process between the save and its commit
-    # reads the old rows and would keep them for the whole CONFIG_TTL_SECONDS.
-    db.on_commit(scoring.forget_config)
+    _forget_now_and_at_commit(scoring.forget_config)
+
+
+@receiver([post_save, post_delete], sender=FraudModel)
+def forget_model(sender, **kwargs):
+    """Activating, deactivating or saving a model: this process scores with the change at once."""
+    _forget_now_and_at_commit(inference.forget_model)

@@ -9,15 +9,16 @@ numbers that made the rule fire (never card data).
 import datetime
 import logging
 import math
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 
 from cardsystem import money
-from fraud import features, learning
+from cardsystem.process_cache import ProcessCache
+from fraud import features, inference
+from fraud.configuration import FraudConfig, read_config, reported_merchant_window
 from fraud.geography import distance_km, neighbours
-from fraud.models import CountryRisk, FraudSettings, MerchantCategoryRisk, Rule
+from fraud.models import CountryRisk, MerchantCategoryRisk
 from transactions.models import Transaction
 from transactions.signals import AuthorizationAttempt, RiskAssessment, RiskFactor
 
@@ -27,28 +28,7 @@ CONFIG_TTL_SECONDS = 5.0
 DEFAULT_LARGE_AMOUNT = "1000"
 DEFAULT_RULE_WEIGHT = "0.3"
 
-
-@dataclass(frozen=True)
-class RuleConfig:
-    score: int
-    params: dict
-    enabled: bool = True
-
-
-@dataclass(frozen=True)
-class FraudConfig:
-    review_threshold: int
-    decline_threshold: int
-    cvv_failure_limit: int
-    # Every rule, disabled ones too: amount_large's threshold is the yardstick of other
-    # rules (velocity_amount, large_amount_velocity, cardholder_age) even when it adds no
-    # points itself.
-    rules: dict[str, RuleConfig]
-    countries: dict[str, str]  # country -> level
-    mccs: dict[str, str]  # mcc -> level
-
-
-_cached: tuple[float, FraudConfig] | None = None
+_config = ProcessCache(read_config)
 
 
 def load_config() -> FraudConfig:
@@ -56,21 +36,7 @@ def load_config() -> FraudConfig:
     a query per decision. Saving or deleting a Rule, FraudSettings, CountryRisk or
     MerchantCategoryRisk through the ORM forgets this copy at once (fraud/receivers.py);
     other processes see the change within CONFIG_TTL_SECONDS."""
-    global _cached
-    now = time.monotonic()
-    if _cached and now - _cached[0] < CONFIG_TTL_SECONDS:
-        return _cached[1]
-    stored = FraudSettings.objects.first() or FraudSettings()
-    config = FraudConfig(
-        review_threshold=stored.review_threshold,
-        decline_threshold=stored.decline_threshold,
-        cvv_failure_limit=stored.cvv_failure_limit,
-        rules={r.code: RuleConfig(r.score, r.params or {}, r.enabled) for r in Rule.objects.all()},
-        countries=dict(CountryRisk.objects.values_list("country", "level")),
-        mccs=dict(MerchantCategoryRisk.objects.values_list("mcc", "level")),
-    )
-    _cached = (now, config)
-    return config
+    return _config.get(ttl_seconds=CONFIG_TTL_SECONDS)
 
 
 def forget_config() -> None:
@@ -79,15 +45,7 @@ def forget_config() -> None:
     The receivers call it on post_save and post_delete. A queryset `.update()`,
     `.delete()` or `bulk_create()` sends no such signal: call forget_config() after one,
     or the change takes up to CONFIG_TTL_SECONDS to apply."""
-    global _cached
-    _cached = None
-
-
-def reported_merchant_window(config: FraudConfig) -> datetime.timedelta:
-    """How far back fraud at a merchant counts: the reported_merchant rule's window, also
-    the window of the stored merchant features."""
-    rule_config = config.rules.get("reported_merchant")
-    return datetime.timedelta(days=int((rule_config.params if rule_config else {}).get("window_days", 90)))
+    _config.forget()
 
 
 def _number(params: dict, key: str, default) -> Decimal:
@@ -385,9 +343,9 @@ def assess(attempt: AuthorizationAttempt, config: FraudConfig | None = None) -> 
 
 
 def _model_factor(config: FraudConfig, values: dict) -> RiskFactor | None:
-    """The active model's opinion as a factor: its probability times the `model` rule's
-    points (the model's weight), with the features that pushed it most. Its points add
-    to the rules' (each scaled by the rule's `rule_weight`).
+    """The active model's opinion as a factor (fraud/inference.py): its probability times
+    the `model` rule's points (the model's weight). Its points add to the rules' (each
+    scaled by the rule's `rule_weight`).
 
     No active model, or the rule switched off: rules alone, at full points. A model that
     cannot be read or run never stops a decision: it is logged, shown as a 0-point
@@ -396,15 +354,7 @@ def _model_factor(config: FraudConfig, values: dict) -> RiskFactor | None:
     if not rule_config or not rule_config.enabled:
         return None
     try:
-        model = learning.active_model()
-        if model is None:
-            return None
-        prediction = learning.predict(model, values)
-        if not math.isfinite(prediction.probability):
-            raise ValueError(f"model v{prediction.version} gave a probability of {prediction.probability}")
-        return RiskFactor(
-            "model", learning.model_points(prediction, weight=rule_config.score), learning.explain(prediction)
-        )
+        return inference.model_factor(features=values, weight=rule_config.score)
     except Exception:
         logger.exception("the fraud model failed; deciding by the rules alone")
         return RiskFactor("model_error", 0, "The fraud model could not run; the rules alone decided.")

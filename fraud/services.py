@@ -165,17 +165,17 @@ def fraud_config_delete(*, obj, actor: Actor) -> None:
     scoring.forget_config()
 
 
-# --- The fraud model: staff choose which one scores (fraud/learning.py) ---------------------------
+# --- The fraud model: staff choose which one scores (fraud/inference.py) --------------------------
 
 
 def model_activate(*, model, actor: Actor):
     """Make this model the one that scores, in place of the active one if any, with its
     audit row. Activating the active model changes nothing. ConflictError when another
     activation commits at the same moment (nothing written; try again). This process
-    scores with it at once, the others within fraud.learning.MODEL_TTL_SECONDS."""
+    scores with it at once, the others within fraud.inference.MODEL_TTL_SECONDS."""
     from django.db import IntegrityError
 
-    from fraud import learning
+    from fraud import inference
     from fraud.models import FraudModel
 
     try:
@@ -196,17 +196,17 @@ def model_activate(*, model, actor: Actor):
                 target=model,
                 details={"version": model.version, "replaces": [other.version for other in previous]},
             )
-            transaction.on_commit(learning.forget_model)
+            transaction.on_commit(inference.forget_model)
     except IntegrityError:
         raise ConflictError("Another model was activated at the same moment; try again.") from None
-    learning.forget_model()
+    inference.forget_model()
     return model
 
 
 def model_deactivate(*, model, actor: Actor):
     """Stop scoring with this model, with its audit row: decisions go by the rules alone
     until staff activate another. Deactivating an inactive model changes nothing."""
-    from fraud import learning
+    from fraud import inference
     from fraud.models import FraudModel
 
     with transaction.atomic():
@@ -221,6 +221,6 @@ def model_deactivate(*, model, actor: Actor):
             target=model,
             details={"version": model.version},
         )
-        transaction.on_commit(learning.forget_model)
-    learning.forget_model()
+        transaction.on_commit(inference.forget_model)
+    inference.forget_model()
     return model

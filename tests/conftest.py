@@ -18,17 +18,15 @@ def _fast_and_isolated(settings):
 def _clear_cache():
     from django.core.cache import cache
 
-    from fraud import learning, scoring
+    from cardsystem import process_cache
 
     # The fraud configuration and the active model are cached per process; a test's
     # rolled-back rule changes or models must not leak into the next test's decisions.
     cache.clear()
-    scoring.forget_config()
-    learning.forget_model()
+    process_cache.forget_all()
     yield
     cache.clear()
-    scoring.forget_config()
-    learning.forget_model()
+    process_cache.forget_all()
 
 
 def _api(*scopes):

@@ -14,7 +14,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django_countries import countries
 
-from cardsystem.admin import PanSafeSearchMixin
+from cardsystem.admin import PanSafeSearchMixin, ReadOnlyAdminMixin
 from cardsystem.money import format_amount
 from transactions import admin_views
 from transactions.models import FraudReport, Transaction
@@ -78,19 +78,8 @@ class MerchantCountryFilter(admin.SimpleListFilter):
         return queryset.filter(merchant_country=value) if value else queryset
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
 @admin.register(Transaction)
-class TransactionAdmin(PanSafeSearchMixin, ReadOnlyAdmin):
+class TransactionAdmin(PanSafeSearchMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     """Recorded by the authorization service; nobody changes a transaction by hand."""
 
     list_display = [
@@ -207,7 +196,7 @@ class TransactionAdmin(PanSafeSearchMixin, ReadOnlyAdmin):
 
 
 @admin.register(FraudReport)
-class FraudReportAdmin(PanSafeSearchMixin, ReadOnlyAdmin):
+class FraudReportAdmin(PanSafeSearchMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     """Disputes and chargebacks filed through the API; read-only."""
 
     list_display = ["reported_at", "transaction_display", "amount_display", "merchant", "reason", "client"]

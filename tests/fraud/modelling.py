@@ -3,7 +3,7 @@
 import datetime
 import random
 
-from fraud import catalogue, learning
+from fraud import catalogue, training
 from fraud.models import FraudModel
 from tests.factories import TEST_ACTOR
 from tests.fraud.authorizations import DAY, NOW
@@ -100,7 +100,7 @@ def transaction_on(card, when, stored_features, *, merchant="M-1") -> Transactio
 
 
 def train(**changes) -> FraudModel:
-    return learning.train(
+    return training.train(
         **{
             "actor": TEST_ACTOR,
             "cutoff": CUTOFF,

@@ -15,7 +15,7 @@ from django.urls import reverse
 
 from cardsystem.models import AuditLog
 from demo.simulation import plan_world, replay_world
-from fraud import catalogue, learning
+from fraud import catalogue, inference, training
 from fraud.models import FraudModel
 from fraud.services import model_activate, model_deactivate
 from tests.factories import TEST_ACTOR, UserFactory
@@ -38,9 +38,9 @@ from transactions.models import FraudReport, Transaction
 def _fresh_active_model():
     # Which model is active is cached per process for a few seconds; a test's rolled-back
     # activation sends no post_save, so without this the next test would see it.
-    learning.forget_model()
+    inference.forget_model()
     yield
-    learning.forget_model()
+    inference.forget_model()
 
 
 @pytest.fixture
@@ -66,7 +66,7 @@ def test_training_on_a_tiny_simulated_world_uses_the_reports_known_at_the_cutoff
     frauds = rows.filter(fraud_report__reported_at__lte=NOW).count()
     assert frauds >= 10  # the showcase world's disputes, days after the fraud
 
-    model = learning.train(
+    model = training.train(
         actor=TEST_ACTOR,
         cutoff=NOW,
         since=since,
@@ -79,7 +79,7 @@ def test_training_on_a_tiny_simulated_world_uses_the_reports_known_at_the_cutoff
     assert (model.metadata["rows"], model.metadata["frauds"]) == (rows.count(), frauds)
     assert model.features == list(catalogue.NAMES)
     assert 0.5 < model.metadata["holdout"]["roc_auc"] <= 1
-    probability = learning.predict(model, rows.first().risk_features).probability
+    probability = inference.predict(model, rows.first().risk_features).probability
     assert 0 <= probability <= 1
 
 
@@ -98,13 +98,13 @@ def test_training_on_a_labelled_history_stores_a_measured_inactive_model(card):
     assert holdout["rows"] == 240 and holdout["train_rows"] == 960
     assert holdout["frauds"] + holdout["train_frauds"] == frauds
     assert holdout["roc_auc"] > 0.95 and holdout["average_precision"] > 0.8
-    assert [row["threshold"] for row in holdout["thresholds"]] == list(learning.THRESHOLDS)
+    assert [row["threshold"] for row in holdout["thresholds"]] == list(training.THRESHOLDS)
     assert meta["trees"] == FEW_TREES
     assert meta["libraries"]["lightgbm"]
     assert "first_country" in [item["feature"] for item in meta["importance"]]
     audit = AuditLog.objects.get(action=AuditLog.Action.MODEL_TRAINED)
     assert (audit.target_id, audit.details["version"], audit.details["frauds"]) == (str(model.pk), 1, frauds)
-    assert learning.active_model() is None  # trained, not chosen
+    assert inference.active_model() is None  # trained, not chosen
 
 
 def test_each_training_is_the_next_version_and_the_same_rows_give_the_same_model(card):
@@ -117,7 +117,7 @@ def test_each_training_is_the_next_version_and_the_same_rows_give_the_same_model
 
 
 def test_training_sees_only_what_was_known_at_the_cutoff(card, monkeypatch):
-    monkeypatch.setattr(learning, "CHUNK", 2)  # rows arrive in several chunks
+    monkeypatch.setattr(training, "CHUNK", 2)  # rows arrive in several chunks
     label_delay = LABEL_DELAY
     reported_in_time = transaction_on(card, SINCE + DAY, dict(FRAUD_LIKE))
     reported_too_late = transaction_on(card, SINCE + 2 * DAY, dict(FRAUD_LIKE))
@@ -150,7 +150,7 @@ def test_training_sees_only_what_was_known_at_the_cutoff(card, monkeypatch):
     ]:
         FraudReport.objects.create(transaction=txn, reason="dispute", reported_at=reported_at)
 
-    data = learning.training_set(since=SINCE, cutoff=CUTOFF, label_delay=label_delay)
+    data = training.training_set(since=SINCE, cutoff=CUTOFF, label_delay=label_delay)
 
     assert data.times == [t.transaction_time for t in (reported_in_time, reported_too_late, unreported)]
     assert data.y.tolist() == [1, 0, 0]
@@ -166,7 +166,7 @@ def test_training_sees_only_what_was_known_at_the_cutoff(card, monkeypatch):
 def test_refuses_to_train_on_too_few_confirmed_frauds(card):
     history(card, rows=1000, fraud_share=0.012)
 
-    with pytest.raises(learning.NotEnoughLabels) as refused:
+    with pytest.raises(training.NotEnoughLabels) as refused:
         train(min_frauds=30)
 
     assert str(refused.value) == (
@@ -180,7 +180,7 @@ def test_refuses_to_train_on_too_few_confirmed_frauds(card):
 def test_refuses_to_train_on_too_few_transactions(card):
     history(card, rows=600, fraud_share=0.1)
 
-    with pytest.raises(learning.NotEnoughLabels, match=r"^Only 600 transactions .*need at least 1000\.$"):
+    with pytest.raises(training.NotEnoughLabels, match=r"^Only 600 transactions .*need at least 1000\.$"):
         train()
 
     assert not FraudModel.objects.exists()
@@ -192,7 +192,7 @@ def test_refuses_a_model_it_could_not_measure(card):
     for txn in transactions[:40]:
         FraudReport.objects.create(transaction=txn, reason="dispute", reported_at=txn.transaction_time + DAY)
 
-    with pytest.raises(learning.NotEnoughLabels, match="No confirmed fraud among the latest transactions"):
+    with pytest.raises(training.NotEnoughLabels, match="No confirmed fraud among the latest transactions"):
         train()
 
     assert not FraudModel.objects.exists()
@@ -202,7 +202,7 @@ def test_refuses_a_model_it_could_not_measure(card):
 
 
 def test_a_fresh_install_has_no_active_model(db):
-    assert learning.active_model() is None
+    assert inference.active_model() is None
 
 
 def test_activating_a_model_replaces_the_active_one_with_audit_rows(card):
@@ -210,12 +210,12 @@ def test_activating_a_model_replaces_the_active_one_with_audit_rows(card):
     first, second = train(), train()
 
     model_activate(model=first, actor=TEST_ACTOR)
-    assert learning.active_model().version == 1
+    assert inference.active_model().version == 1
     model_activate(model=second, actor=TEST_ACTOR)
     model_activate(model=second, actor=TEST_ACTOR)  # already active: nothing changes
 
     assert list(FraudModel.objects.filter(active=True).values_list("version", flat=True)) == [2]
-    assert learning.active_model().version == 2  # this process at once, not after the TTL
+    assert inference.active_model().version == 2  # this process at once, not after the TTL
     activations = AuditLog.objects.filter(action=AuditLog.Action.MODEL_ACTIVATED).order_by("id")
     assert [(a.details["version"], a.details["replaces"]) for a in activations] == [(1, []), (2, [1])]
 
@@ -223,7 +223,7 @@ def test_activating_a_model_replaces_the_active_one_with_audit_rows(card):
     model_deactivate(model=first, actor=TEST_ACTOR)  # not active: nothing changes
 
     assert not FraudModel.objects.filter(active=True).exists()
-    assert learning.active_model() is None
+    assert inference.active_model() is None
     deactivation = AuditLog.objects.get(action=AuditLog.Action.MODEL_DEACTIVATED)
     assert deactivation.details == {"version": 2}
 
@@ -241,15 +241,15 @@ def test_the_database_holds_at_most_one_active_model(trained):
 
 def test_the_active_model_is_cached_per_process_until_forgotten(trained, django_assert_num_queries):
     model_activate(model=trained, actor=TEST_ACTOR)
-    learning.active_model()
+    inference.active_model()
 
     with django_assert_num_queries(0):
-        loaded = learning.active_model()
+        loaded = inference.active_model()
     # A change made without post_save (a queryset update) is seen once forgotten.
     FraudModel.objects.update(active=False)
-    assert learning.active_model() is loaded
-    learning.forget_model()
-    assert learning.active_model() is None
+    assert inference.active_model() is loaded
+    inference.forget_model()
+    assert inference.active_model() is None
 
 
 # --- Predictions and their words ---------------------------------------------------------------
@@ -258,14 +258,14 @@ def test_the_active_model_is_cached_per_process_until_forgotten(trained, django_
 def test_a_fraud_like_decision_is_likely_fraud_and_explained_in_words(trained):
     model_activate(model=trained, actor=TEST_ACTOR)
 
-    prediction = learning.predict(learning.active_model(), FRAUD_LIKE)
+    prediction = inference.predict(inference.active_model(), FRAUD_LIKE)
 
     assert prediction.version == 1
     assert prediction.probability > 0.8
     assert {name for name, _, _ in prediction.contributions} == set(catalogue.NAMES)
     contributions = [c for _, _, c in prediction.contributions]
     assert contributions == sorted(contributions, reverse=True)
-    top = [name for name, _, _ in learning.pushed_up(prediction)]
+    top = [name for name, _, _ in inference.pushed_up(prediction)]
     assert len(top) == 3
     assert set(top) <= {
         "first_country",
@@ -274,7 +274,7 @@ def test_a_fraud_like_decision_is_likely_fraud_and_explained_in_words(trained):
         "amount_usd",
         "card_count_1h",
     }
-    text = learning.explain(prediction)
+    text = inference.explain(prediction)
     assert text.startswith(f"Model v1: {prediction.probability:.0%} likely fraud. Pushed up most by: ")
     words = {
         "first_country": "first purchase in this country: yes",
@@ -284,23 +284,23 @@ def test_a_fraud_like_decision_is_likely_fraud_and_explained_in_words(trained):
         "card_count_1h": "transactions on this card in the last hour: 5",
     }
     assert text.endswith("; ".join(words[name] for name in top) + ".")
-    assert learning.model_points(prediction) == round(100 * prediction.probability)
+    assert inference.model_points(prediction) == round(100 * prediction.probability)
 
 
 def test_a_usual_decision_is_unlikely_fraud(trained):
-    prediction = learning.predict(trained, USUAL)
+    prediction = inference.predict(trained, USUAL)
 
     assert prediction.probability < 0.1
-    assert learning.model_points(prediction, weight=50) <= 5
+    assert inference.model_points(prediction, weight=50) <= 5
 
 
 def test_the_contributions_add_up_to_the_models_probability(trained):
-    loaded = learning.load(trained.pk, trained.version)
+    loaded = inference.load(trained.pk, trained.version)
     row = {**FRAUD_LIKE, "hours_since_last": None, "night": "not a number"}
 
-    prediction = learning.predict(loaded, row)
+    prediction = inference.predict(loaded, row)
 
-    plain = loaded.booster.predict(np.array([learning.vector(row, loaded.features)]))[0]
+    plain = loaded.booster.predict(np.array([inference.vector(row, loaded.features)]))[0]
     assert prediction.probability == pytest.approx(plain, rel=1e-9)
     values = {name: value for name, value, _ in prediction.contributions}
     assert values["hours_since_last"] is None and values["night"] is None  # what the model read as missing
@@ -308,9 +308,11 @@ def test_the_contributions_add_up_to_the_models_probability(trained):
 
 
 def test_an_explanation_with_nothing_pushing_up_says_so():
-    prediction = learning.Prediction(version=3, probability=0.004, contributions=[("amount_usd", 12.0, -0.4)])
+    prediction = inference.Prediction(
+        version=3, probability=0.004, contributions=[("amount_usd", 12.0, -0.4)]
+    )
 
-    assert learning.explain(prediction) == "Model v3: under 1% likely fraud. No feature pushed it up."
+    assert inference.explain(prediction) == "Model v3: under 1% likely fraud. No feature pushed it up."
 
 
 # --- The admin ---------------------------------------------------------------------------------

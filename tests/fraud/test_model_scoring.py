@@ -8,7 +8,7 @@ import math
 import pytest
 from django.db import connection
 
-from fraud import learning
+from fraud import inference
 from fraud.models import FraudModel
 from fraud.services import model_activate
 from tests.factories import TEST_ACTOR, CardFactory
@@ -112,9 +112,9 @@ def test_switching_the_model_rule_off_decides_by_the_rules_alone(card, active):
 
 def test_a_model_that_cannot_run_leaves_the_decision_to_the_rules(card, active, caplog):
     FraudModel.objects.filter(pk=active.pk).update(artifact="not a model")
-    from fraud import learning
+    from fraud import inference
 
-    learning.forget_model()
+    inference.forget_model()
     with caplog.at_level(logging.ERROR, logger="fraud.scoring"):
         decided = authorize(card, transaction_time=NOW)
     assert decided.response_code == "00"
@@ -130,8 +130,8 @@ def test_a_failed_read_of_the_model_never_aborts_the_decision(card, active, monk
         with connection.cursor() as cursor:
             cursor.execute("SELECT no_such_column FROM fraud_fraudmodel")
 
-    learning.forget_model()
-    monkeypatch.setattr(learning, "load", failing_load)
+    inference.forget_model()
+    monkeypatch.setattr(inference, "load", failing_load)
     decided = authorize(card, transaction_time=NOW)
     assert decided.response_code == "00"
     assert points(decided)["model_error"] == 0 and "model" not in points(decided)
@@ -139,7 +139,7 @@ def test_a_failed_read_of_the_model_never_aborts_the_decision(card, active, monk
 
 def test_a_model_answering_nan_leaves_the_decision_to_the_rules(card, active, monkeypatch):
     monkeypatch.setattr(
-        learning, "predict", lambda model, values: learning.Prediction(active.version, math.nan, [])
+        inference, "predict", lambda model, values: inference.Prediction(active.version, math.nan, [])
     )
     decided = authorize(card, transaction_time=NOW)
     assert decided.response_code == "00" and "model_error" in points(decided)

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from cards.services import card_get_by_pan
-from fraud import learning, scoring
+from fraud import inference, scoring
 from fraud.models import FraudAlert
 from tests.factories import CardFactory
 from tests.fraud.authorizations import (
@@ -172,7 +172,7 @@ def test_no_factor_or_feature_shows_the_card_number():
 def test_assessing_takes_two_queries_once_the_configuration_is_read(card, django_assert_num_queries):
     attempt = _attempt(card)
     scoring.load_config()
-    learning.active_model()
+    inference.active_model()
     # The card's windows and first uses; the merchant's and the BIN's windows and reports.
     with django_assert_num_queries(2):
         scoring.assess(attempt)
@@ -181,6 +181,6 @@ def test_assessing_takes_two_queries_once_the_configuration_is_read(card, django
 def test_a_wrong_cvv_adds_one_query_for_the_streak(card, django_assert_num_queries):
     attempt = _attempt(card, cvv_result="mismatch")
     scoring.load_config()
-    learning.active_model()
+    inference.active_model()
     with django_assert_num_queries(3):
         scoring.assess(attempt)

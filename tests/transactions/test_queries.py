@@ -19,7 +19,7 @@ import datetime
 
 import pytest
 
-from fraud import learning, scoring
+from fraud import inference, scoring
 from tests.factories import CardFactory
 from tests.transactions.authorizing import authorize, decide, wrong_cvv
 
@@ -38,7 +38,7 @@ def card(request, authorize_api):
         decide(authorize_api, card, transaction_time=(start + day * DAY).isoformat())
     # Cached: staff changes reach decisions within seconds, not per query.
     scoring.load_config()
-    learning.active_model()
+    inference.active_model()
     return card
 
 

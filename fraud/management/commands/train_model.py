@@ -5,7 +5,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
 from cardsystem.audit import Actor
-from fraud import learning
+from fraud import training
 from fraud.services import model_activate
 
 MAX_LABEL_DELAY_DAYS = 365
@@ -47,26 +47,26 @@ class Command(BaseCommand):
         parser.add_argument(
             "--since",
             help=f"First transaction time of the window (default the cut-off less "
-            f"{learning.DEFAULT_WINDOW.days} days).",
+            f"{training.DEFAULT_WINDOW.days} days).",
         )
         parser.add_argument(
             "--label-delay-days",
             type=float,
-            default=learning.DEFAULT_LABEL_DELAY.days,
+            default=training.DEFAULT_LABEL_DELAY.days,
             help="Leave out the transactions of the last days before --until: their fraud may not be "
-            f"reported yet (default {learning.DEFAULT_LABEL_DELAY.days}: every transaction before it).",
+            f"reported yet (default {training.DEFAULT_LABEL_DELAY.days}: every transaction before it).",
         )
         parser.add_argument(
             "--min-frauds",
             type=int,
-            default=learning.DEFAULT_MIN_FRAUDS,
-            help=f"Refuse to train on fewer confirmed frauds (default {learning.DEFAULT_MIN_FRAUDS}).",
+            default=training.DEFAULT_MIN_FRAUDS,
+            help=f"Refuse to train on fewer confirmed frauds (default {training.DEFAULT_MIN_FRAUDS}).",
         )
         parser.add_argument(
             "--min-rows",
             type=int,
-            default=learning.DEFAULT_MIN_ROWS,
-            help=f"Refuse to train on fewer transactions (default {learning.DEFAULT_MIN_ROWS}).",
+            default=training.DEFAULT_MIN_ROWS,
+            help=f"Refuse to train on fewer transactions (default {training.DEFAULT_MIN_ROWS}).",
         )
         parser.add_argument(
             "--activate", action="store_true", help="Make the new model the active one right away."
@@ -77,20 +77,20 @@ class Command(BaseCommand):
         cutoff = moment(until, "--until") if until else now
         if cutoff > now:
             raise CommandError("--until: give a moment in the past; no report is known after now.")
-        since = moment(since, "--since") if since else cutoff - learning.DEFAULT_WINDOW
+        since = moment(since, "--since") if since else cutoff - training.DEFAULT_WINDOW
         if not 0 <= label_delay_days <= MAX_LABEL_DELAY_DAYS:
             raise CommandError(f"--label-delay-days: give 0 to {MAX_LABEL_DELAY_DAYS} days.")
         label_delay = datetime.timedelta(days=label_delay_days)
         if since >= cutoff - label_delay:
             raise CommandError(
                 "--since must be before --until less the label delay "
-                f"({learning.format_moment(cutoff - label_delay)})."
+                f"({training.format_moment(cutoff - label_delay)})."
             )
         if min_frauds < 2 or min_rows < 2:
             raise CommandError("--min-frauds and --min-rows: give at least 2.")
         actor = Actor.system("manage.py train_model")
         try:
-            model = learning.train(
+            model = training.train(
                 actor=actor,
                 cutoff=cutoff,
                 since=since,
@@ -98,7 +98,7 @@ class Command(BaseCommand):
                 min_frauds=min_frauds,
                 min_rows=min_rows,
             )
-        except learning.NotEnoughLabels as error:
+        except training.NotEnoughLabels as error:
             raise CommandError(f"{error} File fraud reports or widen --since.") from None
         if activate:
             model = model_activate(model=model, actor=actor)
@@ -143,7 +143,7 @@ def report(model) -> str:
 
 
 def _day(iso: str) -> str:
-    return learning.format_moment(datetime.datetime.fromisoformat(iso))
+    return training.format_moment(datetime.datetime.fromisoformat(iso))
 
 
 def _span(days: float) -> str:

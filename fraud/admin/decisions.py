@@ -1,7 +1,8 @@
-"""The alert queue's decisions and the alert page's tables.
+"""What analysts decide on an alert: the decisions, the alert page's and the queue's
+buttons (one click each, with a note), and the bulk actions.
 
-Every decision (a row's button, the alert page's panel, a bulk action) goes through
-fraud.services.alert_decide, which writes the audit row and blocks the card when asked.
+Every decision goes through fraud.services.alert_decide, which writes the audit row and
+blocks the card when asked.
 """
 
 from dataclasses import dataclass
@@ -10,7 +11,6 @@ from django.contrib import messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect
-from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
@@ -19,16 +19,10 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from cardsystem.admin import message_failures
 from cardsystem.audit import Actor
 from cardsystem.exceptions import ConflictError
-from cardsystem.money import format_amount
-from fraud import catalogue
 from fraud.forms import DecisionForm
 from fraud.models import FraudAlert
 from fraud.services import alert_decide
-from transactions.admin import factors_table, readonly_table, risk_badge, transaction_link
-from transactions.models import Transaction
 
-RECENT_TRANSACTIONS = 20
-DETAILS_TEMPLATE = "admin/fraud/fraudalert/details_table.html"
 Status = FraudAlert.Status
 
 
@@ -147,9 +141,6 @@ def bulk_decide(model_admin, request, queryset, key: str) -> None:
     message_failures(model_admin, request, failures)
 
 
-# --- What the queue and the alert page show ------------------------------------------------------
-
-
 def decision_buttons(alert: FraudAlert, *, short: bool) -> str:
     """Submit buttons for the surrounding admin form (the queue's or the alert page's),
     each posting to the alert's decide URL with its own decision."""
@@ -167,86 +158,3 @@ def decision_buttons(alert: FraudAlert, *, short: bool) -> str:
         ),
     )
     return format_html('<div class="decide">{}</div>', buttons)
-
-
-def transaction_details(txn: Transaction) -> str:
-    card = (
-        format_html(
-            '<a href="{}">{}</a>', reverse("admin:cards_card_change", args=[txn.card_id]), txn.masked_pan
-        )
-        if txn.card_id
-        else txn.masked_pan
-    )
-    rows = [
-        ("Transaction", transaction_link(txn, str(txn.pk))),
-        ("Time", timezone.localtime(txn.transaction_time).strftime("%Y-%m-%d %H:%M:%S")),
-        ("Card", card),
-        ("Amount", format_amount(txn.amount_minor, txn.currency)),
-        ("Merchant", f"{txn.merchant_name or '—'} ({txn.merchant_id}), MCC {txn.mcc}"),
-        ("Country", f"{txn.merchant_country.code} {txn.merchant_country.name}"),
-        ("Channel", txn.get_channel_display()),
-        ("CVV", txn.get_cvv_result_display()),
-        ("Decision", f"{txn.get_status_display()}, {txn.response_code} {txn.reason}"),
-        ("Risk", risk_badge(txn.risk_score, txn.risk_level)),
-    ]
-    return render_to_string(DETAILS_TEMPLATE, {"rows": rows})
-
-
-def risk_factors(txn: Transaction) -> str:
-    return factors_table(txn.risk_factors)
-
-
-def card_activity(txn: Transaction) -> str:
-    """The behavioural features as the decision saw them (stored with the transaction),
-    in words, in the catalogue's order; amounts also in the transaction's currency."""
-    if txn.card is None:
-        return "An unknown card: no history."
-    stored = txn.risk_features or {}
-    if not stored:
-        return "No feature values were stored with this decision."
-    rows = [
-        (feature.label, catalogue.format_value(feature.name, stored[feature.name]))
-        for feature in catalogue.FEATURES
-        if feature.name in stored
-    ]
-    return render_to_string(DETAILS_TEMPLATE, {"rows": rows})
-
-
-def recent_transactions(txn: Transaction) -> str:
-    if txn.card_id is None:
-        return "An unknown card: no history."
-    recent = Transaction.objects.filter(card_id=txn.card_id).order_by("-created_at", "-id")[
-        :RECENT_TRANSACTIONS
-    ]
-
-    def when(t: Transaction) -> str:
-        text = timezone.localtime(t.transaction_time).strftime("%Y-%m-%d %H:%M:%S")
-        return (
-            format_html("<strong>{}</strong> (this one)", text)
-            if t.pk == txn.pk
-            else transaction_link(t, text)
-        )
-
-    rows = [
-        (
-            when(t),
-            t.masked_pan,
-            format_amount(t.amount_minor, t.currency),
-            t.merchant_name or t.merchant_id,
-            t.merchant_country.code,
-            f"{t.get_status_display()} {t.response_code}",
-            risk_badge(t.risk_score, t.risk_level),
-            ", ".join(f.get("code", "") for f in t.risk_factors),
-        )
-        for t in recent
-    ]
-    more = reverse("admin:transactions_transaction_changelist") + f"?card__id__exact={txn.card_id}"
-    return format_html(
-        '{}<p><a href="{}">All of this card\'s transactions</a></p>',
-        readonly_table(
-            ["time", "card", "amount", "merchant", "country", "decision", "risk", "factors"],
-            rows,
-            empty="None.",
-        ),
-        more,
-    )
