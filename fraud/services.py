@@ -1,14 +1,23 @@
 """Fraud alerts: opened by the engine, decided by analysts."""
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from cards.models import Card
 from cards.services import card_change_status
 from cardsystem.audit import Actor, AuditAction, audit_record
 from cardsystem.exceptions import ConflictError
-from fraud.models import FraudAlert
+from fraud import inference, scoring
+from fraud.models import (
+    CountryRisk,
+    FraudAlert,
+    FraudModel,
+    FraudSettings,
+    MerchantCategoryRisk,
+    Rule,
+)
+from fraud.params import param_messages, validate_rule_params, validate_thresholds
 from transactions.models import Transaction
 
 ENGINE = Actor.system("fraud engine")
@@ -104,8 +113,6 @@ def _config_snapshot(obj) -> dict:
 
 
 def _config_check(obj) -> None:
-    from fraud.models import FraudSettings, Rule
-    from fraud.params import param_messages, validate_rule_params, validate_thresholds
 
     if isinstance(obj, FraudSettings):
         errors = validate_thresholds(review=obj.review_threshold, decline=obj.decline_threshold)
@@ -123,8 +130,6 @@ def fraud_config_save(*, obj, actor: Actor):
     after). Raises ValidationError (nothing written) for values the engine cannot use.
     The next authorization in this process scores with the change; other processes
     re-read within fraud.scoring.CONFIG_TTL_SECONDS."""
-    from fraud import scoring
-
     _config_check(obj)
     model = type(obj)
     with transaction.atomic():
@@ -144,9 +149,6 @@ def fraud_config_save(*, obj, actor: Actor):
 
 def fraud_config_delete(*, obj, actor: Actor) -> None:
     """Delete a risk-list entry with its audit row. Settings and rules are never deleted."""
-    from fraud import scoring
-    from fraud.models import CountryRisk, MerchantCategoryRisk
-
     if not isinstance(obj, CountryRisk | MerchantCategoryRisk):
         raise ValidationError("Only risk-list entries can be deleted; switch a rule off instead.")
     model = type(obj)
@@ -173,10 +175,6 @@ def model_activate(*, model, actor: Actor):
     audit row. Activating the active model changes nothing. ConflictError when another
     activation commits at the same moment (nothing written; try again). This process
     scores with it at once, the others within fraud.inference.MODEL_TTL_SECONDS."""
-    from django.db import IntegrityError
-
-    from fraud import inference
-    from fraud.models import FraudModel
 
     try:
         with transaction.atomic():
@@ -206,9 +204,6 @@ def model_activate(*, model, actor: Actor):
 def model_deactivate(*, model, actor: Actor):
     """Stop scoring with this model, with its audit row: decisions go by the rules alone
     until staff activate another. Deactivating an inactive model changes nothing."""
-    from fraud import inference
-    from fraud.models import FraudModel
-
     with transaction.atomic():
         model = FraudModel.objects.select_for_update().get(pk=model.pk)
         if not model.active:

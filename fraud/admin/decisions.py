@@ -18,7 +18,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 
 from cardsystem.admin import message_failures
 from cardsystem.audit import Actor
-from cardsystem.exceptions import ConflictError
+from cardsystem.exceptions import ConflictError, error_text
 from fraud.forms import DecisionForm
 from fraud.models import FraudAlert
 from fraud.services import alert_decide
@@ -77,10 +77,6 @@ def _decide(request, alert: FraudAlert, key: str, note: str = "") -> FraudAlert:
     )
 
 
-def _error_text(error: ValidationError | ConflictError) -> str:
-    return error.message if isinstance(error, ConflictError) else " ".join(error.messages)
-
-
 def _done(alert: FraudAlert, key: str) -> str:
     blocked = " The card is blocked." if DECISIONS[key].block_card else ""
     return f"Alert {alert.pk}: {alert.get_status_display().lower()}.{blocked}"
@@ -117,7 +113,7 @@ def decide(model_admin, request, object_id):
         try:
             alert = _decide(request, alert, key, form.cleaned_data["note"])
         except (ValidationError, ConflictError) as error:
-            model_admin.message_user(request, f"Alert {alert.pk}: {_error_text(error)}", messages.ERROR)
+            model_admin.message_user(request, f"Alert {alert.pk}: {error_text(error)}", messages.ERROR)
         else:
             model_admin.message_user(request, _done(alert, key), messages.SUCCESS)
     return back
@@ -130,7 +126,7 @@ def bulk_decide(model_admin, request, queryset, key: str) -> None:
         try:
             _decide(request, alert, key)
         except (ValidationError, ConflictError) as error:
-            failures.append((alert, _error_text(error)))
+            failures.append((alert, error_text(error)))
         else:
             decided += 1
     if decided:
