@@ -14,20 +14,21 @@ import time
 from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, connection
+from django.db import IntegrityError
 from django.db import transaction as db
 from django.db.models import F, Q, Sum
 from django.utils import timezone
 
 from cards import pan as card_data
 from cards.models import Card, LedgerEntry
+from cards.queries import card_debit, ledger_entry_insert
 from cards.services import card_get_by_pan
-from cardsystem import sql
 from cardsystem.audit import Actor, AuditAction, audit_record
 from cardsystem.exceptions import ConflictError
 from cardsystem.models import ApiClient
 from transactions.codes import Decision
 from transactions.models import FraudReport, Transaction
+from transactions.queries import transaction_insert
 from transactions.signals import (
     NO_RISK,
     AuthorizationAttempt,
@@ -124,8 +125,7 @@ def authorization_decide(*, request: AuthorizationRequest, client: ApiClient | N
                 decision = Decision.INSUFFICIENT_FUNDS
         recorded = _record(request, card, decision, cvv_result, assessment, client)
         if decision.approved:
-            sql.insert(
-                LedgerEntry,
+            ledger_entry_insert(
                 card=card,
                 kind=LedgerEntry.Kind.DEBIT,
                 amount_minor=-request.amount_minor,
@@ -263,39 +263,16 @@ def _exceeds_limits(card: Card, request: AuthorizationRequest) -> bool:
 
 
 def _debit(card: Card, amount_minor: int) -> bool:
-    # Conditional even under the row lock: the balance can never go below zero. Written
-    # out (see cardsystem/sql.py): the ORM took about 0.2 ms to build this UPDATE.
-    updated = sql.execute(
-        _debit_sql(connection.vendor),
-        [
-            amount_minor,
-            _CARD_UPDATED_AT.get_db_prep_save(timezone.now(), connection),
-            Card._meta.pk.get_db_prep_save(card.pk, connection),
-            amount_minor,
-        ],
-    )
-    if updated:
+    # Conditional even under the row lock: the balance can never go below zero.
+    debited = card_debit(card_id=card.pk, amount_minor=amount_minor, now=timezone.now())
+    if debited:
         card.balance_minor -= amount_minor  # exact: the row is locked for this transaction
-    return bool(updated)
-
-
-_CARD_UPDATED_AT = Card._meta.get_field("updated_at")
-
-
-@functools.cache
-def _debit_sql(vendor: str) -> str:
-    """`Card.objects.filter(pk=..., balance_minor__gte=amount).update(balance_minor=
-    F("balance_minor") - amount, updated_at=now)`. Cached per `vendor`, whose quoting it uses."""
-    return (
-        f"UPDATE {connection.ops.quote_name(Card._meta.db_table)} "  # noqa: S608
-        "SET balance_minor = balance_minor - %s, updated_at = %s WHERE id = %s AND balance_minor >= %s"
-    )
+    return debited
 
 
 def _record(request, card, decision, cvv_result, assessment, client) -> Transaction:
     flagged = bool(assessment and (assessment.review or assessment.block_card))
-    return sql.insert(
-        Transaction,
+    return transaction_insert(
         card=card,
         masked_pan=card.masked_pan if card else card_data.mask_pan(request.card_number),
         **request.facts(),
