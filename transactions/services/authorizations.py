@@ -1,4 +1,4 @@
-"""Authorizations: decide, record, debit. Reversals and fraud reports.
+"""Authorizations: decide, record, debit.
 
 One authorization is one database transaction: the card row is locked, risk is
 assessed through the `authorization_attempted` signal, the decision is taken in the
@@ -13,21 +13,17 @@ import logging
 import time
 from dataclasses import dataclass
 
-from django.core.exceptions import ValidationError
-from django.db import IntegrityError
 from django.db import transaction as db
-from django.db.models import F, Q, Sum
+from django.db.models import Q, Sum
 from django.utils import timezone
 
 from cards import pan as card_data
 from cards.models import Card, LedgerEntry
 from cards.queries import card_debit, ledger_entry_insert
 from cards.services import card_get_by_pan
-from cardsystem.audit import Actor, AuditAction, audit_record
-from cardsystem.exceptions import ConflictError
 from cardsystem.models import ApiClient
 from transactions.codes import Decision
-from transactions.models import FraudReport, Transaction
+from transactions.models import Transaction
 from transactions.queries import transaction_insert
 from transactions.signals import (
     NO_RISK,
@@ -309,83 +305,3 @@ def _log_decision(recorded: Transaction, started: float) -> None:
             "latency_ms": round(elapsed * 1000, 2),
         },
     )
-
-
-# --- Reversal ----------------------------------------------------------------------------------
-
-
-def authorization_reverse(*, transaction: Transaction, actor: Actor) -> Transaction:
-    """Reverse an approval once, crediting the amount back with a ledger entry and an
-    audit row. ConflictError (nothing written) for a decline or a second reversal."""
-    now = timezone.now()
-    with db.atomic():
-        # Conditional on the status: of two concurrent reversals exactly one matches.
-        if not Transaction.objects.filter(pk=transaction.pk, status=Transaction.Status.APPROVED).update(
-            status=Transaction.Status.REVERSED, reversed_at=now
-        ):
-            current = Transaction.objects.values_list("status", flat=True).get(pk=transaction.pk)
-            what = "was already reversed" if current == Transaction.Status.REVERSED else "was declined"
-            raise ConflictError(f"This authorization {what}; only an approval can be reversed, once.")
-        Card.objects.filter(pk=transaction.card_id).update(
-            balance_minor=F("balance_minor") + transaction.amount_minor, updated_at=now
-        )
-        balance = Card.objects.values_list("balance_minor", flat=True).get(pk=transaction.card_id)
-        LedgerEntry.objects.create(
-            card_id=transaction.card_id,
-            kind=LedgerEntry.Kind.REVERSAL,
-            amount_minor=transaction.amount_minor,
-            balance_after_minor=balance,
-            currency=transaction.currency,
-            reference=str(transaction.pk),
-        )
-        audit_record(
-            actor=actor,
-            action=AuditAction.AUTHORIZATION_REVERSED,
-            target=transaction,
-            details={"amount_minor": transaction.amount_minor, "currency": transaction.currency},
-        )
-    transaction.status, transaction.reversed_at = Transaction.Status.REVERSED, now
-    return transaction
-
-
-# --- Fraud reports -----------------------------------------------------------------------------
-
-
-def fraud_report_create(
-    *, transaction: Transaction, reason: str, actor: Actor, reported_at: datetime.datetime | None = None
-) -> FraudReport:
-    """Label a transaction confirmed fraud (a dispute or chargeback), from `reported_at` on."""
-    now = timezone.now()
-    reported_at = reported_at or now
-    reason = (reason or "").strip()
-    errors = {}
-    if not reason:
-        errors["reason"] = "Say what the cardholder reported."
-    elif card_data.contains_pan(reason):
-        errors["reason"] = "This looks like a card number: never write card data here."
-    if reported_at > now:
-        errors["reported_at"] = "A report cannot be dated in the future."
-    elif reported_at < transaction.transaction_time:
-        errors["reported_at"] = "A report cannot predate its transaction."
-    if errors:
-        raise ValidationError(errors)
-    try:
-        with db.atomic():
-            report = FraudReport.objects.create(
-                transaction=transaction,
-                reason=reason,
-                reported_at=reported_at,
-                client=actor.client,
-                merchant_id=transaction.merchant_id,
-                card_id=transaction.card_id,
-                transaction_time=transaction.transaction_time,
-            )
-            audit_record(
-                actor=actor,
-                action=AuditAction.FRAUD_REPORTED,
-                target=transaction,
-                details={"reason": reason, "reported_at": reported_at.isoformat()},
-            )
-            return report
-    except IntegrityError:
-        raise ConflictError("This transaction was already reported as fraud.") from None
