@@ -120,7 +120,7 @@ DECLINES = (
     ("61", "exceeds_amount_limit", 0.008),
 )
 REVERSED_SHARE = 0.003
-# Statement markers: the card's 30-day statement and the cross-card one (fraud/features.py).
+# Statement markers: the card's 30-day statement and the cross-card one (transactions/queries.py).
 CARD_SQL_MARK = "(SELECT MAX(transaction_time) FROM"
 CROSS_SQL_MARK = "WITH sample AS"
 

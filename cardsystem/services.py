@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from cardsystem.audit import Actor, AuditAction, audit_record
 from cardsystem.models import ApiClient
+from cardsystem.queries import api_client_by_key_hash
 
 KEY_PREFIX = "csk_"
 
@@ -60,16 +61,8 @@ def api_client_revoke(*, client: ApiClient, actor: Actor) -> ApiClient:
     return client
 
 
-# Written out: building this SELECT through the ORM cost about 0.2 ms of every API request.
-# key_hash is unique, so no ORDER BY; every column, so that nothing is deferred.
-_CLIENT_BY_KEY_HASH = "SELECT {columns} FROM {table} WHERE key_hash = %s AND is_active".format(  # noqa: S608
-    columns=", ".join(field.column for field in ApiClient._meta.concrete_fields),
-    table=ApiClient._meta.db_table,
-)
-
-
 def api_client_for_key(key: str) -> ApiClient | None:
     """The active client with this key, or None. One indexed read, on every API request."""
     if not key.startswith(KEY_PREFIX):
         return None
-    return next(iter(ApiClient.objects.raw(_CLIENT_BY_KEY_HASH, [hash_api_key(key)])), None)
+    return api_client_by_key_hash(hash_api_key(key))

@@ -1,9 +1,11 @@
-"""Written-out SQL for the authorization path, giving the values the ORM would.
+"""The machinery of the written-out SQL on the authorization path, giving the values the
+ORM would. The statements themselves are named functions in the apps' queries modules
+(cards/queries.py, transactions/queries.py, cardsystem/queries.py).
 
 On that path, building an ORM statement (a queryset, its compiler, its SQL) costs more
-Python than the database takes to run it: about 0.2 ms for each INSERT or UPDATE, on
-every request. The helpers here build each statement once per database vendor and
-convert values exactly as the ORM does, in both directions:
+Python than the database takes to run it, on every request. The helpers here build each
+statement once per database vendor and convert values exactly as the ORM does, in both
+directions:
 
 - `from_row` turns the columns of a written-out SELECT into a model instance, with the
   vendor's converters applied (UUIDs and times come back as text from SQLite);
@@ -13,7 +15,7 @@ convert values exactly as the ORM does, in both directions:
 
 They are for rows built from saved objects on the hot path only: no pre_save/post_save
 signals are sent and no related-object checks are made (the models written here have no
-such receivers; tests/cardsystem/test_sql.py keeps it so). Anywhere else, use the ORM.
+such receivers; tests/test_queries.py keeps it so). Anywhere else, use the ORM.
 """
 
 import functools

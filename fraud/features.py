@@ -7,9 +7,9 @@ the merchant's and the BIN's last hour and the merchant's latest transactions by
 (merchant_id / bin_prefix, transaction_time), capped in rows; the merchant's fraud
 reports by their own index; index seeks for "first time at this merchant, country,
 category, channel". Never a scan of a card's whole history, nor of a busy merchant's.
-Built through the ORM the same statements cost about 4 ms of Python per decision for
-0.1 ms of SQL, so they are SQL; portable between SQLite and PostgreSQL but for the
-minute of the day of a timestamp.
+Built through the ORM the same statements cost far more Python than their SQL takes,
+so they are written out, in transactions/queries.py beside the tables they read;
+this module says what their values mean.
 
 `behaviour()` gives every feature of fraud/catalogue.py, stored with the decision.
 """
@@ -21,24 +21,18 @@ from functools import cache
 from importlib import resources
 from zoneinfo import ZoneInfo
 
-from django.db import connection
-
 from cards.models import Card
 from cardsystem import money
 from fraud.geography import distance_km
-from transactions.codes import Decision
-from transactions.models import FraudReport, Transaction
+from transactions import queries
+from transactions.models import Transaction
+from transactions.queries import CARD_PRESENT, HOUR, MINUTE
 from transactions.signals import AuthorizationAttempt
 
-MINUTE = datetime.timedelta(minutes=1)
-HOUR = datetime.timedelta(hours=1)
-DAY = datetime.timedelta(days=1)
-HISTORY = datetime.timedelta(days=30)
 NIGHT_ENDS = 6  # night is from midnight to 6 am, at the cardholder's home
 
-# Only where the card itself was: an online merchant's country says nothing about
-# where the cardholder is.
-CARD_PRESENT = [Transaction.Channel.POS, Transaction.Channel.ATM]
+# Only where the card itself was (CARD_PRESENT): an online merchant's country says
+# nothing about where the cardholder is.
 CVV_CHECKED = [Transaction.CvvResult.MATCH, Transaction.CvvResult.MISMATCH]
 
 
@@ -90,58 +84,6 @@ class CardHistory:
         return math.sqrt(max(self.approved_square_sum_30d / self.approved_count_30d - mean * mean, 0.0))
 
 
-# The minute of the day (0-1439, UTC) of a transaction's time, the one part SQL does
-# not spell alike.
-_UTC_MINUTE = {
-    "sqlite": "(CAST(strftime('%%H', transaction_time) AS INTEGER) * 60"
-    " + CAST(strftime('%%M', transaction_time) AS INTEGER))",
-    "postgresql": "CAST(EXTRACT(HOUR FROM transaction_time AT TIME ZONE 'UTC') * 60"
-    " + EXTRACT(MINUTE FROM transaction_time AT TIME ZONE 'UTC') AS INTEGER)",
-}
-
-_CARD_SQL = """
-SELECT
-    COALESCE(SUM(CASE WHEN transaction_time >= %(m1)s THEN 1 ELSE 0 END), 0),
-    COALESCE(SUM(CASE WHEN transaction_time >= %(m10)s THEN 1 ELSE 0 END), 0),
-    COALESCE(SUM(CASE WHEN transaction_time >= %(h1)s THEN 1 ELSE 0 END), 0),
-    COALESCE(SUM(CASE WHEN transaction_time >= %(d1)s THEN 1 ELSE 0 END), 0),
-    COALESCE(SUM(CASE WHEN transaction_time >= %(d7)s THEN 1 ELSE 0 END), 0),
-    COUNT(*),
-    COALESCE(SUM(CASE WHEN status = %(ok)s AND transaction_time >= %(m10)s THEN amount_minor ELSE 0 END), 0),
-    COALESCE(SUM(CASE WHEN status = %(ok)s AND transaction_time >= %(h1)s THEN amount_minor ELSE 0 END), 0),
-    COALESCE(SUM(CASE WHEN status = %(ok)s AND transaction_time >= %(d1)s THEN amount_minor ELSE 0 END), 0),
-    COALESCE(SUM(CASE WHEN status = %(ok)s AND transaction_time >= %(d7)s THEN amount_minor ELSE 0 END), 0),
-    COALESCE(SUM(CASE WHEN status = %(ok)s THEN amount_minor ELSE 0 END), 0),
-    COALESCE(SUM(CASE WHEN status = %(ok)s THEN 1 ELSE 0 END), 0),
-    COALESCE(SUM(CASE WHEN status = %(ok)s
-        THEN CAST(amount_minor AS DOUBLE PRECISION) * amount_minor ELSE 0 END), 0),
-    COALESCE(SUM(CASE WHEN status = %(ok)s AND ({minute} + %(offset)s) %% 1440 < %(night)s
-        THEN 1 ELSE 0 END), 0),
-    COALESCE(SUM(CASE WHEN status = %(no)s AND transaction_time >= %(d1)s THEN 1 ELSE 0 END), 0),
-    COALESCE(SUM(CASE WHEN response_code = %(cvv)s AND transaction_time >= %(d1)s THEN 1 ELSE 0 END), 0),
-    COALESCE(SUM(CASE WHEN response_code = %(funds)s AND transaction_time >= %(d1)s THEN 1 ELSE 0 END), 0),
-    COALESCE(SUM(CASE WHEN response_code = %(limit)s AND transaction_time >= %(d1)s THEN 1 ELSE 0 END), 0),
-    {seen},
-    (SELECT MAX(transaction_time) FROM {table}
-        WHERE card_id = %(card)s AND transaction_time <= %(at)s),
-    (SELECT MAX(transaction_time) FROM {table}
-        WHERE card_id = %(card)s AND channel IN (%(pos)s, %(atm)s)
-        AND transaction_time <= %(at)s AND transaction_time >= %(d30)s),
-    (SELECT merchant_country FROM {table}
-        WHERE card_id = %(card)s AND channel IN (%(pos)s, %(atm)s)
-        AND transaction_time <= %(at)s AND transaction_time >= %(d30)s
-        ORDER BY transaction_time DESC, created_at DESC LIMIT 1)
-FROM {table}
-WHERE card_id = %(card)s AND transaction_time <= %(at)s AND transaction_time >= %(d30)s
-"""
-
-# "Has the card been used here before": an index seek each, on (card, column, time),
-# over the card's whole past but reading one row. Declines are not uses.
-_SEEN_SQL = """EXISTS (SELECT 1 FROM {table} WHERE card_id = %(card)s AND {column} = %({column})s
-        AND transaction_time <= %(at)s AND status <> %(no)s)"""
-SEEN_COLUMNS = ("merchant_id", "merchant_country", "mcc", "channel")
-
-
 def card_history(card: Card, attempt: AuthorizationAttempt) -> CardHistory:
     """Windows end at the attempt's time inclusive and start at `time - window`
     inclusive. A transaction recorded earlier with the same time is part of the
@@ -149,63 +91,19 @@ def card_history(card: Card, attempt: AuthorizationAttempt) -> CardHistory:
     still count. A transaction with a later time (recorded first, by store-and-forward)
     never counts."""
     at = attempt.transaction_time
-    adapt = connection.ops.adapt_datetimefield_value
-    table = connection.ops.quote_name(Transaction._meta.db_table)
-    sql = _CARD_SQL.format(
-        table=table,
-        minute=_UTC_MINUTE[connection.vendor],
-        seen=",\n    ".join(_SEEN_SQL.format(table=table, column=column) for column in SEEN_COLUMNS),
+    row = queries.card_history_row(
+        card_id=card.pk,
+        at=at,
+        merchant_id=attempt.merchant_id,
+        merchant_country=attempt.merchant_country,
+        mcc=attempt.mcc,
+        channel=attempt.channel,
+        # Today's offset: across a change to or from summer time, an hour of the 30 days
+        # is judged an hour off.
+        utc_offset_minutes=home_utc_offset_minutes(card, at),
+        night_ends_minute=NIGHT_ENDS * 60,
     )
-    params = {
-        "card": Transaction._meta.get_field("card").get_db_prep_value(card.pk, connection),
-        "ok": Transaction.Status.APPROVED.value,
-        "no": Transaction.Status.DECLINED.value,
-        "cvv": Decision.CVV_MISMATCH.code,
-        "funds": Decision.INSUFFICIENT_FUNDS.code,
-        "limit": Decision.EXCEEDS_LIMIT.code,
-        "pos": Transaction.Channel.POS.value,
-        "atm": Transaction.Channel.ATM.value,
-        # + 1440 keeps the minute positive before the modulo (SQLite's % keeps the sign).
-        # The offset is today's: across a change to or from summer time, an hour of the
-        # 30 days is judged an hour off.
-        "offset": home_utc_offset_minutes(card, at) + 1440,
-        "night": NIGHT_ENDS * 60,
-        "merchant_id": attempt.merchant_id,
-        "merchant_country": attempt.merchant_country,
-        "mcc": attempt.mcc,
-        "channel": attempt.channel,
-        "at": adapt(at),
-        "m1": adapt(at - MINUTE),
-        "m10": adapt(at - 10 * MINUTE),
-        "h1": adapt(at - HOUR),
-        "d1": adapt(at - DAY),
-        "d7": adapt(at - 7 * DAY),
-        "d30": adapt(at - HISTORY),
-    }
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        row = cursor.fetchone()
-    numbers, (merchant, country, mcc, channel, previous, present, present_country) = row[:18], row[18:]
-    return CardHistory(
-        *(int(n) for n in numbers[:12]),
-        float(numbers[12]),
-        *(int(n) for n in numbers[13:]),
-        seen_merchant=bool(merchant),
-        seen_country=bool(country),
-        seen_mcc=bool(mcc),
-        seen_channel=bool(channel),
-        previous_time=_aware(previous),
-        previous_present_time=_aware(present),
-        previous_present_country=present_country,
-    )
-
-
-def _aware(value) -> datetime.datetime | None:
-    """A timestamp from raw SQL: PostgreSQL gives it aware; SQLite gives the text Django
-    stored (UTC), which a subquery's result carries no declared type to convert."""
-    if value is None or isinstance(value, datetime.datetime):
-        return value
-    return datetime.datetime.fromisoformat(value).replace(tzinfo=datetime.UTC)
+    return CardHistory(**row)
 
 
 @dataclass(frozen=True)
@@ -220,7 +118,7 @@ class CrossCardActivity:
     bin_count_1h: int
     bin_cvv_mismatch_1h: int
     bin_declines_1h: int
-    merchant_recent_count: int  # its latest transactions in the fraud window, at most MERCHANT_SAMPLE
+    merchant_recent_count: int  # its latest transactions in the fraud window, at most queries.MERCHANT_SAMPLE
     merchant_recent_fraud: int  # of those, the ones reported as fraud
     merchant_fraud_cards_90d: int  # cards with reported fraud there in the whole window
 
@@ -231,70 +129,18 @@ class CrossCardActivity:
         return self.merchant_recent_fraud / self.merchant_recent_count
 
 
-# Bounds on the work across cards, whatever the volume of a merchant or a BIN: a
-# window reads at most this many of the latest index entries. Card testing is plain
-# long before a thousand attempts an hour, and the share of fraud at a busy merchant
-# is measured over its latest transactions.
-WINDOW_CAP = 1000
-MERCHANT_SAMPLE = 5000
-
-_WINDOW_SQL = """(SELECT COUNT(*) AS n,
-        COALESCE(SUM(CASE WHEN cvv_result = %(mismatch)s THEN 1 ELSE 0 END), 0) AS cvv,
-        COALESCE(SUM(CASE WHEN status = %(no)s THEN 1 ELSE 0 END), 0) AS declined
-    FROM (SELECT cvv_result, status FROM {transactions} WHERE {column} = %({column})s
-        AND transaction_time >= %(h1)s AND transaction_time <= %(at)s
-        ORDER BY transaction_time DESC LIMIT {cap}) latest)"""
-
-# The merchant's latest transactions in the window (at most MERCHANT_SAMPLE, read from
-# the index alone) and the reports on transactions since the earliest of them; the
-# reports are few, and read by their own (merchant_id, transaction_time) index.
-_CROSS_CARD_SQL = """
-WITH sample AS (
-    SELECT COUNT(*) AS n, MIN(transaction_time) AS since
-    FROM (SELECT transaction_time FROM {transactions} WHERE merchant_id = %(merchant_id)s
-        AND transaction_time >= %(d90)s AND transaction_time < %(at)s
-        ORDER BY transaction_time DESC LIMIT {sample}) latest
-)
-SELECT m.n, m.cvv, m.declined, b.n, b.cvv, b.declined, sample.n,
-    (SELECT COUNT(*) FROM {reports} WHERE merchant_id = %(merchant_id)s
-        AND transaction_time >= sample.since AND transaction_time < %(at)s AND reported_at < %(at)s),
-    (SELECT COUNT(DISTINCT card_id) FROM {reports} WHERE merchant_id = %(merchant_id)s
-        AND transaction_time >= %(d90)s AND transaction_time < %(at)s AND reported_at < %(at)s)
-FROM {merchant_window} m, {bin_window} b, sample
-"""
-
-
 def cross_card_activity(attempt: AuthorizationAttempt, fraud_window: datetime.timedelta) -> CrossCardActivity:
     """The hour windows end at the attempt's time inclusive, like the card's; the
     `fraud_window` (90 days by default) ends strictly before it. Unknown-card attempts
     count at the merchant and in the BIN (card testing tries made-up numbers) but are
     not cards with fraud."""
-    at = attempt.transaction_time
-    adapt = connection.ops.adapt_datetimefield_value
-    transactions = connection.ops.quote_name(Transaction._meta.db_table)
-
-    def window(column: str) -> str:
-        return _WINDOW_SQL.format(transactions=transactions, column=column, cap=WINDOW_CAP)
-
-    sql = _CROSS_CARD_SQL.format(
-        transactions=transactions,
-        reports=connection.ops.quote_name(FraudReport._meta.db_table),
-        merchant_window=window("merchant_id"),
-        bin_window=window("bin_prefix"),
-        sample=MERCHANT_SAMPLE,
+    row = queries.cross_card_row(
+        merchant_id=attempt.merchant_id,
+        bin_prefix=attempt.bin_prefix,
+        at=attempt.transaction_time,
+        fraud_window=fraud_window,
     )
-    params = {
-        "merchant_id": attempt.merchant_id,
-        "bin_prefix": attempt.bin_prefix,
-        "mismatch": Transaction.CvvResult.MISMATCH.value,
-        "no": Transaction.Status.DECLINED.value,
-        "at": adapt(at),
-        "h1": adapt(at - HOUR),
-        "d90": adapt(at - fraud_window),
-    }
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return CrossCardActivity(*(int(n or 0) for n in cursor.fetchone()))
+    return CrossCardActivity(**row)
 
 
 def cvv_mismatches_in_a_row(card: Card, look_back: int) -> int:

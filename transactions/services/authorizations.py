@@ -1,4 +1,4 @@
-"""Authorizations: decide, record, debit. Reversals and fraud reports.
+"""Authorizations: decide, record, debit.
 
 One authorization is one database transaction: the card row is locked, risk is
 assessed through the `authorization_attempted` signal, the decision is taken in the
@@ -13,22 +13,18 @@ import logging
 import time
 from dataclasses import dataclass
 
-from django.core.exceptions import ValidationError
-from django.db import IntegrityError, connection
 from django.db import transaction as db
-from django.db.models import F, Q, Sum
+from django.db.models import Q, Sum
 from django.utils import timezone
 
 from cards import pan as card_data
 from cards.models import Card, LedgerEntry
+from cards.queries import card_debit, ledger_entry_insert
 from cards.services import card_get_by_pan
-from cardsystem import sql
-from cardsystem.audit import Actor, AuditAction, audit_record
-from cardsystem.card_numbers import contains_pan
-from cardsystem.exceptions import ConflictError
 from cardsystem.models import ApiClient
 from transactions.codes import Decision
-from transactions.models import FraudReport, Transaction
+from transactions.models import Transaction
+from transactions.queries import transaction_insert
 from transactions.signals import (
     NO_RISK,
     AuthorizationAttempt,
@@ -125,8 +121,7 @@ def authorization_decide(*, request: AuthorizationRequest, client: ApiClient | N
                 decision = Decision.INSUFFICIENT_FUNDS
         recorded = _record(request, card, decision, cvv_result, assessment, client)
         if decision.approved:
-            sql.insert(
-                LedgerEntry,
+            ledger_entry_insert(
                 card=card,
                 kind=LedgerEntry.Kind.DEBIT,
                 amount_minor=-request.amount_minor,
@@ -264,39 +259,16 @@ def _exceeds_limits(card: Card, request: AuthorizationRequest) -> bool:
 
 
 def _debit(card: Card, amount_minor: int) -> bool:
-    # Conditional even under the row lock: the balance can never go below zero. Written
-    # out (see cardsystem/sql.py): the ORM took about 0.2 ms to build this UPDATE.
-    updated = sql.execute(
-        _debit_sql(connection.vendor),
-        [
-            amount_minor,
-            _CARD_UPDATED_AT.get_db_prep_save(timezone.now(), connection),
-            Card._meta.pk.get_db_prep_save(card.pk, connection),
-            amount_minor,
-        ],
-    )
-    if updated:
+    # Conditional even under the row lock: the balance can never go below zero.
+    debited = card_debit(card_id=card.pk, amount_minor=amount_minor, now=timezone.now())
+    if debited:
         card.balance_minor -= amount_minor  # exact: the row is locked for this transaction
-    return bool(updated)
-
-
-_CARD_UPDATED_AT = Card._meta.get_field("updated_at")
-
-
-@functools.cache
-def _debit_sql(vendor: str) -> str:
-    """`Card.objects.filter(pk=..., balance_minor__gte=amount).update(balance_minor=
-    F("balance_minor") - amount, updated_at=now)`. Cached per `vendor`, whose quoting it uses."""
-    return (
-        f"UPDATE {connection.ops.quote_name(Card._meta.db_table)} "  # noqa: S608
-        "SET balance_minor = balance_minor - %s, updated_at = %s WHERE id = %s AND balance_minor >= %s"
-    )
+    return debited
 
 
 def _record(request, card, decision, cvv_result, assessment, client) -> Transaction:
     flagged = bool(assessment and (assessment.review or assessment.block_card))
-    return sql.insert(
-        Transaction,
+    return transaction_insert(
         card=card,
         masked_pan=card.masked_pan if card else card_data.mask_pan(request.card_number),
         **request.facts(),
@@ -333,83 +305,3 @@ def _log_decision(recorded: Transaction, started: float) -> None:
             "latency_ms": round(elapsed * 1000, 2),
         },
     )
-
-
-# --- Reversal ----------------------------------------------------------------------------------
-
-
-def authorization_reverse(*, transaction: Transaction, actor: Actor) -> Transaction:
-    """Reverse an approval once, crediting the amount back with a ledger entry and an
-    audit row. ConflictError (nothing written) for a decline or a second reversal."""
-    now = timezone.now()
-    with db.atomic():
-        # Conditional on the status: of two concurrent reversals exactly one matches.
-        if not Transaction.objects.filter(pk=transaction.pk, status=Transaction.Status.APPROVED).update(
-            status=Transaction.Status.REVERSED, reversed_at=now
-        ):
-            current = Transaction.objects.values_list("status", flat=True).get(pk=transaction.pk)
-            what = "was already reversed" if current == Transaction.Status.REVERSED else "was declined"
-            raise ConflictError(f"This authorization {what}; only an approval can be reversed, once.")
-        Card.objects.filter(pk=transaction.card_id).update(
-            balance_minor=F("balance_minor") + transaction.amount_minor, updated_at=now
-        )
-        balance = Card.objects.values_list("balance_minor", flat=True).get(pk=transaction.card_id)
-        LedgerEntry.objects.create(
-            card_id=transaction.card_id,
-            kind=LedgerEntry.Kind.REVERSAL,
-            amount_minor=transaction.amount_minor,
-            balance_after_minor=balance,
-            currency=transaction.currency,
-            reference=str(transaction.pk),
-        )
-        audit_record(
-            actor=actor,
-            action=AuditAction.AUTHORIZATION_REVERSED,
-            target=transaction,
-            details={"amount_minor": transaction.amount_minor, "currency": transaction.currency},
-        )
-    transaction.status, transaction.reversed_at = Transaction.Status.REVERSED, now
-    return transaction
-
-
-# --- Fraud reports -----------------------------------------------------------------------------
-
-
-def fraud_report_create(
-    *, transaction: Transaction, reason: str, actor: Actor, reported_at: datetime.datetime | None = None
-) -> FraudReport:
-    """Label a transaction confirmed fraud (a dispute or chargeback), from `reported_at` on."""
-    now = timezone.now()
-    reported_at = reported_at or now
-    reason = (reason or "").strip()
-    errors = {}
-    if not reason:
-        errors["reason"] = "Say what the cardholder reported."
-    elif contains_pan(reason):
-        errors["reason"] = "This looks like a card number: never write card data here."
-    if reported_at > now:
-        errors["reported_at"] = "A report cannot be dated in the future."
-    elif reported_at < transaction.transaction_time:
-        errors["reported_at"] = "A report cannot predate its transaction."
-    if errors:
-        raise ValidationError(errors)
-    try:
-        with db.atomic():
-            report = FraudReport.objects.create(
-                transaction=transaction,
-                reason=reason,
-                reported_at=reported_at,
-                client=actor.client,
-                merchant_id=transaction.merchant_id,
-                card_id=transaction.card_id,
-                transaction_time=transaction.transaction_time,
-            )
-            audit_record(
-                actor=actor,
-                action=AuditAction.FRAUD_REPORTED,
-                target=transaction,
-                details={"reason": reason, "reported_at": reported_at.isoformat()},
-            )
-            return report
-    except IntegrityError:
-        raise ConflictError("This transaction was already reported as fraud.") from None

@@ -1,0 +1,31 @@
+"""Cardholders: the people cards are issued to."""
+
+import datetime
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from cards.models import Cardholder
+from cardsystem.audit import Actor, AuditAction, audit_record
+
+
+def cardholder_create(
+    *, name: str, date_of_birth: datetime.date, country: str, actor: Actor, email: str = ""
+) -> Cardholder:
+    cardholder = Cardholder(
+        name=(name or "").strip(), date_of_birth=date_of_birth, country=country, email=email or ""
+    )
+    cardholder.full_clean()
+    errors = {}
+    today = timezone.localdate()
+    if date_of_birth >= today:
+        errors["date_of_birth"] = "The date of birth must be in the past."
+    elif date_of_birth < datetime.date(1900, 1, 1):
+        errors["date_of_birth"] = "The date of birth must be after 1900-01-01."
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic():
+        cardholder.save()
+        audit_record(actor=actor, action=AuditAction.CARDHOLDER_CREATED, target=cardholder)
+    return cardholder

@@ -1,0 +1,674 @@
+"""Every written-out statement (the queries modules) against its ORM twin, and the
+machinery they share (cardsystem/sql.py): same rows, same values, same row locks.
+
+The suite runs on SQLite and on PostgreSQL, so each comparison runs on both."""
+
+import datetime
+import random
+import uuid
+
+import pytest
+import time_machine
+from django.db import DatabaseError, IntegrityError, connection, transaction
+from django.db.models import Count, F, FloatField, Max, Min, Q, Sum, Value
+from django.db.models.functions import Cast, Coalesce, ExtractHour, ExtractMinute, Mod
+from django.db.models.signals import post_save, pre_save
+from django.db.transaction import TransactionManagementError
+from django.test.utils import CaptureQueriesContext
+
+from cards.models import Card, Cardholder, LedgerEntry
+from cards.queries import card_by_fingerprint, card_debit, ledger_entry_insert
+from cardsystem import sql
+from cardsystem.audit import Actor
+from cardsystem.models import ApiClient
+from cardsystem.queries import api_client_by_key_hash
+from cardsystem.services import api_client_revoke, hash_api_key
+from tests.concurrency import run_concurrently
+from tests.factories import CardFactory, make_api_client
+from transactions.codes import Decision
+from transactions.models import FraudReport, Transaction
+from transactions.queries import card_history_row, cross_card_row, transaction_insert
+
+pytestmark = pytest.mark.django_db
+
+NOW = datetime.datetime(2026, 3, 14, 15, 9, 26, 535897, tzinfo=datetime.UTC)
+
+
+def stored(model, **lookup) -> dict:
+    """Every concrete field of one row, as the ORM reads it back."""
+    row = model.objects.get(**lookup)
+    return {f.attname: getattr(row, f.attname) for f in model._meta.concrete_fields}
+
+
+def without(values: dict, *names: str) -> dict:
+    return {k: v for k, v in values.items() if k not in names}
+
+
+@pytest.fixture
+def card():
+    return CardFactory(balance_minor=100_00)
+
+
+def transaction_values(card) -> dict:
+    return {
+        "card": card,
+        "masked_pan": card.masked_pan,
+        "bin_prefix": "400000",
+        "amount_minor": 42_50,
+        "currency": "EUR",
+        "merchant_id": "m-1",
+        "merchant_name": "Café Ünïcode",
+        "mcc": "5411",
+        "merchant_country": "DE",
+        "transaction_time": NOW - datetime.timedelta(minutes=3),
+        "status": Transaction.Status.APPROVED,
+        "response_code": "00",
+        "reason": "approved",
+    }
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {},  # channel, cvv_result, risk_*, flagged and client from their defaults
+        {
+            "channel": Transaction.Channel.ECOMMERCE,
+            "cvv_result": Transaction.CvvResult.MATCH,
+            "risk_score": 37,
+            "risk_level": Transaction.RiskLevel.MEDIUM,
+            "risk_factors": [{"code": "new_merchant", "points": 12, "detail": "ß → ✓"}],
+            "risk_features": {"amount_ratio": 1.25, "seen": None, "nested": {"a": [1, 2]}},
+            "flagged": True,
+            "client": "an API client",
+        },
+        {"card": None, "masked_pan": "400000******0002", "status": Transaction.Status.DECLINED},
+    ],
+    ids=["defaults", "every field given", "unknown card"],
+)
+def test_insert_stores_a_transaction_as_create_does(card, changes):
+    values = transaction_values(card) | changes
+    if "client" in values:
+        values["client"], _ = make_api_client("authorize")
+
+    with time_machine.travel(NOW, tick=False):
+        created = Transaction.objects.create(**values)
+        inserted = transaction_insert(**values)
+
+    assert inserted.pk is not None and inserted.pk != created.pk  # the UUID default, as create() sets it
+    assert without(stored(Transaction, pk=inserted.pk), "id") == without(
+        stored(Transaction, pk=created.pk), "id"
+    )
+    assert stored(Transaction, pk=inserted.pk)["created_at"] == NOW  # auto_now_add
+    assert stored(Transaction, pk=inserted.pk) == {
+        f.attname: getattr(inserted, f.attname) for f in Transaction._meta.concrete_fields
+    }
+    assert (inserted._state.adding, inserted._state.db) == (False, created._state.db)
+
+
+def test_insert_stores_a_ledger_entry_as_create_does_but_leaves_its_id_unread(card):
+    values = {
+        "card": card,
+        "kind": LedgerEntry.Kind.DEBIT,
+        "amount_minor": -42_50,
+        "balance_after_minor": 57_50,
+        "currency": "EUR",
+    }
+
+    with time_machine.travel(NOW, tick=False):
+        created = LedgerEntry.objects.create(**values, reference="by create")
+        inserted = ledger_entry_insert(**values, reference="by insert")
+
+    assert inserted.pk is None  # an AutoField: the database's, never read back
+    row = stored(LedgerEntry, reference="by insert")
+    assert row["id"] is not None and row["id"] != created.pk
+    assert without(row, "id", "reference") == without(stored(LedgerEntry, pk=created.pk), "id", "reference")
+    assert row["created_at"] == NOW
+    assert without(row, "id") == without(
+        {f.attname: getattr(inserted, f.attname) for f in LedgerEntry._meta.concrete_fields}, "id"
+    )
+    assert (inserted._state.adding, inserted._state.db) == (False, created._state.db)
+
+
+def test_insert_refuses_an_id_it_would_not_send(card):
+    with pytest.raises(ValueError, match="leaves id to the database"):
+        ledger_entry_insert(
+            id=123,
+            card=card,
+            kind=LedgerEntry.Kind.TOP_UP,
+            amount_minor=1,
+            balance_after_minor=1,
+            currency="EUR",
+        )
+
+    assert not LedgerEntry.objects.filter(pk=123).exists()
+
+
+def test_a_failed_insert_marks_the_transaction_for_rollback_as_create_does(card):
+    with transaction.atomic():
+        with pytest.raises(IntegrityError):
+            ledger_entry_insert(
+                card=card,
+                kind=LedgerEntry.Kind.DEBIT,
+                amount_minor=0,  # ledger_amount_not_zero
+                balance_after_minor=1,
+                currency="EUR",
+            )
+        assert transaction.get_rollback()
+
+    assert not LedgerEntry.objects.filter(card=card, amount_minor=0).exists()
+
+
+def test_execute_returns_the_row_count(card):
+    table = connection.ops.quote_name(Card._meta.db_table)
+    update = f"UPDATE {table} SET status_reason = %s WHERE id = %s"  # noqa: S608
+
+    for pk, count in [(card.pk, 1), (uuid.uuid4(), 0)]:
+        assert sql.execute(update, ["x", Card._meta.pk.get_db_prep_save(pk, connection)]) == count
+
+
+@pytest.mark.parametrize("model", [Transaction, LedgerEntry])
+def test_models_written_by_insert_have_no_save_receivers_it_would_skip(model):
+    assert not pre_save.has_listeners(model)
+    assert not post_save.has_listeners(model)
+
+
+@pytest.mark.parametrize("model", [Transaction, Card])
+def test_from_row_builds_what_the_orm_reads(card, model):
+    client, _ = make_api_client("authorize")
+    with time_machine.travel(NOW, tick=False):
+        recorded = Transaction.objects.create(
+            **transaction_values(card),
+            client=client,
+            risk_factors=[{"code": "x"}],
+            risk_features={"f": 0.5},
+        )
+    pk = recorded.pk if model is Transaction else card.pk
+    fields = model._meta.concrete_fields
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    table = connection.ops.quote_name(model._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {columns} FROM {table} WHERE id = %s",  # noqa: S608
+            [model._meta.pk.get_db_prep_value(pk, connection)],
+        )
+        row = cursor.fetchone()
+
+    built = sql.from_row(model, fields, row)
+
+    assert isinstance(built.pk, uuid.UUID)
+    assert {f.attname: getattr(built, f.attname) for f in fields} == stored(model, pk=pk)
+    assert (built._state.adding, built._state.db) == (False, connection.alias)
+
+
+def fields_of(instance) -> dict:
+    """Every concrete field of an instance, as it is in memory."""
+    return {f.attname: getattr(instance, f.attname) for f in type(instance)._meta.concrete_fields}
+
+
+# --- cardsystem/queries.py -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("state", ["active", "revoked", "unknown"])
+def test_the_api_key_lookup_gives_what_its_orm_twin_gives(state):
+    client, key = make_api_client("authorize")
+    make_api_client("manage")  # another client, never found
+    if state == "revoked":
+        api_client_revoke(client=client, actor=Actor.system("tests"))
+    key_hash = hash_api_key(key if state != "unknown" else key + "x")
+
+    found = api_client_by_key_hash(key_hash)
+    twin = ApiClient.objects.filter(key_hash=key_hash, is_active=True).first()
+
+    assert (found is None) == (twin is None) == (state != "active")
+    if twin is not None:
+        assert fields_of(found) == fields_of(twin) == stored(ApiClient, pk=client.pk)
+        assert found.get_deferred_fields() == set()
+
+
+# --- cards/queries.py: the card and its cardholder, locked or not ----------------------------
+
+
+def orm_card_by_fingerprint(fingerprint: str, *, lock: bool):
+    cards = Card.objects.select_related("cardholder")
+    if lock:
+        cards = cards.select_for_update(of=("self",))
+    return cards.filter(pan_fingerprint=fingerprint).first()
+
+
+@pytest.mark.parametrize("lock", [False, True], ids=["unlocked", "locked"])
+@pytest.mark.parametrize("holder", ["with a cardholder", "without a cardholder", "unknown card"])
+def test_the_card_lookup_gives_what_its_orm_twin_gives(django_assert_num_queries, holder, lock):
+    card = CardFactory(balance_minor=12_34, limits={"daily": 500_00})
+    CardFactory()  # another card, never found
+    fingerprint = card.pan_fingerprint
+    if holder == "without a cardholder":
+        Card.objects.filter(pk=card.pk).update(cardholder=None)
+    elif holder == "unknown card":
+        fingerprint = "0" * len(fingerprint)
+
+    with transaction.atomic():
+        found = card_by_fingerprint(fingerprint, lock=lock)
+        twin = orm_card_by_fingerprint(fingerprint, lock=lock)
+
+    if holder == "unknown card":
+        assert found is None and twin is None
+        return
+    assert fields_of(found) == fields_of(twin) == stored(Card, pk=card.pk)
+    assert (found._state.adding, found._state.db) == (twin._state.adding, twin._state.db)
+    with django_assert_num_queries(0):  # the cardholder came with the card, or there is none
+        holders = found.cardholder, twin.cardholder
+    if holder == "without a cardholder":
+        assert holders == (None, None)
+    else:
+        assert fields_of(holders[0]) == fields_of(holders[1]) == stored(Cardholder, pk=card.cardholder_id)
+
+
+@pytest.mark.django_db(transaction=True)  # outside any transaction, as a caller may be
+@pytest.mark.parametrize("lock", [False, True], ids=["unlocked", "locked"])
+def test_the_card_lookup_locks_outside_a_transaction_no_more_than_its_twin(lock):
+    card = CardFactory()
+    outcomes = []
+    for lookup in (card_by_fingerprint, orm_card_by_fingerprint):
+        try:
+            lookup(card.pan_fingerprint, lock=lock)
+            outcomes.append("read")
+        except TransactionManagementError:
+            outcomes.append("refused")
+
+    # PostgreSQL refuses a lock that would end at once; SQLite takes none to refuse.
+    refused = lock and connection.features.has_select_for_update
+    assert outcomes == ["refused" if refused else "read"] * 2
+
+
+@pytest.mark.parametrize("lock", [False, True], ids=["unlocked", "locked"])
+def test_the_card_lookup_asks_for_the_row_lock_its_twin_asks_for(lock):
+    card = CardFactory()
+    statements = []
+    for lookup in (card_by_fingerprint, orm_card_by_fingerprint):
+        with transaction.atomic(), CaptureQueriesContext(connection) as queries:
+            lookup(card.pan_fingerprint, lock=lock)
+        (statement,) = [q["sql"] for q in queries.captured_queries if "pan_fingerprint" in q["sql"]]
+        statements.append(statement)
+
+    # Of the card alone (`of=("self",)`): FOR UPDATE OF its table's alias. SQLite has no
+    # row locks: neither statement asks for one.
+    locking = lock and connection.features.has_select_for_update
+    assert ["FOR UPDATE OF" in statement for statement in statements] == [locking, locking]
+    assert all(statement.count("FOR UPDATE") == int(locking) for statement in statements)
+
+
+def locked_from_elsewhere(model, pk) -> bool:
+    """Whether another connection, in its own transaction, finds the row locked."""
+
+    def probe(index):
+        with transaction.atomic():
+            try:
+                list(model.objects.select_for_update(nowait=True).filter(pk=pk))
+            except DatabaseError:
+                return True
+            return False
+
+    (locked,) = run_concurrently(1, probe)
+    return locked
+
+
+@pytest.mark.skipif(
+    not connection.features.has_select_for_update, reason="row locks exist on PostgreSQL only"
+)
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("lock", [False, True], ids=["unlocked", "locked"])
+def test_the_locked_card_lookup_holds_the_cards_row_and_not_its_cardholders(lock):
+    card = CardFactory()
+    held = []
+    for lookup in (card_by_fingerprint, orm_card_by_fingerprint):
+        with transaction.atomic():
+            lookup(card.pan_fingerprint, lock=lock)
+            held.append(
+                (locked_from_elsewhere(Card, card.pk), locked_from_elsewhere(Cardholder, card.cardholder_id))
+            )
+        held.append((locked_from_elsewhere(Card, card.pk), False))  # released at commit
+
+    assert held == [(lock, False), (False, False)] * 2
+
+
+# --- cards/queries.py: the debit ---------------------------------------------------------------
+
+
+def card_outcome(card, run) -> tuple:
+    """What `run` returns and the card's row after it, then undone."""
+    with transaction.atomic():
+        result = run()
+        after = stored(Card, pk=card.pk)
+        transaction.set_rollback(True)
+    return result, after
+
+
+@pytest.mark.parametrize(
+    ("amount", "debited"),
+    [(40_00, True), (100_00, True), (100_01, False), (None, False)],
+    ids=["within the balance", "the whole balance", "more than the balance", "unknown card"],
+)
+def test_the_debit_does_what_its_orm_twin_does(card, amount, debited):
+    card_id = card.pk if amount is not None else uuid.uuid4()
+    amount = amount or 1_00
+    before = stored(Card, pk=card.pk)
+
+    with time_machine.travel(NOW, tick=False):
+        ours = card_outcome(card, lambda: card_debit(card_id=card_id, amount_minor=amount, now=NOW))
+        twin = card_outcome(
+            card,
+            lambda: bool(
+                Card.objects.filter(pk=card_id, balance_minor__gte=amount).update(
+                    balance_minor=F("balance_minor") - amount, updated_at=NOW
+                )
+            ),
+        )
+
+    assert ours == twin
+    assert ours[0] is debited
+    expected = before | {"balance_minor": 100_00 - amount, "updated_at": NOW} if debited else before
+    assert ours[1] == expected
+
+
+# --- transactions/queries.py: the feature windows -----------------------------------------------
+
+AT = datetime.datetime(2026, 3, 14, 9, 30, 15, 250000, tzinfo=datetime.UTC)
+MINUTE, HOUR, DAY = datetime.timedelta(minutes=1), datetime.timedelta(hours=1), datetime.timedelta(days=1)
+SECOND, TICK = datetime.timedelta(seconds=1), datetime.timedelta(microseconds=1)
+APPROVED, DECLINED, REVERSED = (
+    Transaction.Status.APPROVED,
+    Transaction.Status.DECLINED,
+    Transaction.Status.REVERSED,
+)
+PRESENT = [Transaction.Channel.POS, Transaction.Channel.ATM]
+DECLINES = [
+    Decision.CVV_MISMATCH,
+    Decision.INSUFFICIENT_FUNDS,
+    Decision.EXCEEDS_LIMIT,
+    Decision.SUSPECTED_FRAUD,
+]
+
+
+def record(card, *, at, status=APPROVED, decision=None, **values) -> Transaction:
+    decision = decision or (Decision.APPROVED if status != DECLINED else Decision.SUSPECTED_FRAUD)
+    return Transaction.objects.create(
+        card=card,
+        masked_pan=card.masked_pan if card else "400000******0002",
+        bin_prefix=values.pop("bin_prefix", "400000"),
+        amount_minor=values.pop("amount_minor", 42_00),
+        currency="USD",
+        merchant_id=values.pop("merchant_id", "M-1"),
+        merchant_name="A shop",
+        mcc=values.pop("mcc", "5814"),
+        merchant_country=values.pop("merchant_country", "US"),
+        channel=values.pop("channel", Transaction.Channel.POS),
+        transaction_time=at,
+        status=status,
+        response_code=decision.code,
+        reason=decision.reason,
+        cvv_result=values.pop("cvv_result", Transaction.CvvResult.MATCH),
+        **values,
+    )
+
+
+def a_history(card, *, seed: int, count: int = 60) -> None:
+    """Transactions at random times around AT, of every kind, and others on the edges of
+    every window (each edge in, a tick outside it out)."""
+    rng = random.Random(seed)
+    for _ in range(count):
+        status = rng.choice([APPROVED, APPROVED, DECLINED, REVERSED])
+        record(
+            card,
+            at=AT - rng.uniform(-2, 45) * DAY * rng.choice([1, 1 / 24, 1 / 1440]),
+            status=status,
+            decision=rng.choice(DECLINES) if status == DECLINED else None,
+            amount_minor=rng.randint(1, 500_00),
+            merchant_id=rng.choice(["M-1", "M-2", "M-3"]),
+            merchant_country=rng.choice(["US", "FR", "IN"]),
+            mcc=rng.choice(["5814", "5411", "7995"]),
+            channel=rng.choice(list(Transaction.Channel)),
+            cvv_result=rng.choice(list(Transaction.CvvResult)),
+            bin_prefix=rng.choice(["400000", "510000"]),
+        )
+    for window in (MINUTE, 10 * MINUTE, HOUR, DAY, 7 * DAY, 30 * DAY):
+        record(card, at=AT - window, amount_minor=window // MINUTE, channel=Transaction.Channel.ATM)
+        record(card, at=AT - window - TICK, amount_minor=7, merchant_country="JP")
+    record(card, at=AT, amount_minor=3, merchant_id="M-at")  # the same time, recorded earlier: in
+    record(card, at=AT + TICK, amount_minor=11, merchant_id="M-later", channel=Transaction.Channel.ATM)
+
+
+def card_history_twin(
+    *, card_id, at, merchant_id, merchant_country, mcc, channel, utc_offset_minutes, night_ends_minute
+):
+    """The ORM's answer to card_history_row, aggregation by aggregation."""
+    ok = Q(status=APPROVED)
+
+    def since(window):
+        return Q(transaction_time__gte=at - window)
+
+    def sum_of(expression, condition, output=None):
+        return Coalesce(Sum(expression, filter=condition, output_field=output), Value(0, output_field=output))
+
+    utc_minute = ExtractHour("transaction_time", tzinfo=datetime.UTC) * 60 + ExtractMinute(
+        "transaction_time", tzinfo=datetime.UTC
+    )
+    history = Transaction.objects.filter(
+        card_id=card_id, transaction_time__gte=at - 30 * DAY, transaction_time__lte=at
+    ).annotate(home_minute=Mod(utc_minute + utc_offset_minutes + 1440, 1440))
+    values = history.aggregate(
+        count_1m=Count("pk", filter=since(MINUTE)),
+        count_10m=Count("pk", filter=since(10 * MINUTE)),
+        count_1h=Count("pk", filter=since(HOUR)),
+        count_24h=Count("pk", filter=since(DAY)),
+        count_7d=Count("pk", filter=since(7 * DAY)),
+        count_30d=Count("pk"),
+        approved_amount_10m=sum_of("amount_minor", ok & since(10 * MINUTE)),
+        approved_amount_1h=sum_of("amount_minor", ok & since(HOUR)),
+        approved_amount_24h=sum_of("amount_minor", ok & since(DAY)),
+        approved_amount_7d=sum_of("amount_minor", ok & since(7 * DAY)),
+        approved_amount_30d=sum_of("amount_minor", ok),
+        approved_count_30d=Count("pk", filter=ok),
+        approved_square_sum_30d=sum_of(
+            Cast("amount_minor", FloatField()) * F("amount_minor"), ok, output=FloatField()
+        ),
+        approved_at_night_30d=Count("pk", filter=ok & Q(home_minute__lt=night_ends_minute)),
+        declines_24h=Count("pk", filter=Q(status=DECLINED) & since(DAY)),
+        declines_cvv_24h=Count("pk", filter=Q(response_code=Decision.CVV_MISMATCH.code) & since(DAY)),
+        declines_funds_24h=Count("pk", filter=Q(response_code=Decision.INSUFFICIENT_FUNDS.code) & since(DAY)),
+        declines_limit_24h=Count("pk", filter=Q(response_code=Decision.EXCEEDS_LIMIT.code) & since(DAY)),
+    )
+    used = Transaction.objects.filter(card_id=card_id, transaction_time__lte=at).exclude(status=DECLINED)
+    present = history.filter(channel__in=PRESENT)
+    values |= {
+        "seen_merchant": used.filter(merchant_id=merchant_id).exists(),
+        "seen_country": used.filter(merchant_country=merchant_country).exists(),
+        "seen_mcc": used.filter(mcc=mcc).exists(),
+        "seen_channel": used.filter(channel=channel).exists(),
+        "previous_time": Transaction.objects.filter(card_id=card_id, transaction_time__lte=at).aggregate(
+            latest=Max("transaction_time")
+        )["latest"],
+        "previous_present_time": present.aggregate(latest=Max("transaction_time"))["latest"],
+        "previous_present_country": present.order_by("-transaction_time", "-created_at")
+        .values_list("merchant_country", flat=True)
+        .first(),
+    }
+    return values
+
+
+def both_card_histories(**arguments) -> tuple[dict, dict]:
+    return card_history_row(**arguments), card_history_twin(**arguments)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+@pytest.mark.parametrize("offset", [-300, 0, 330, 840], ids=["New York", "UTC", "India", "Kiribati"])
+def test_the_card_history_gives_what_the_orm_aggregation_gives(card, seed, offset):
+    a_history(card, seed=seed)
+    a_history(CardFactory(), seed=seed + 100)  # another card's, never counted
+
+    ours, twin = both_card_histories(
+        card_id=card.pk,
+        at=AT,
+        merchant_id="M-1",
+        merchant_country="FR",
+        mcc="7995",
+        channel=Transaction.Channel.ATM,
+        utc_offset_minutes=offset,
+        night_ends_minute=6 * 60,
+    )
+
+    assert ours == twin
+    assert {type(v) for v in ours.values()} <= {int, float, bool, str, datetime.datetime}
+    assert ours["count_30d"] > ours["count_7d"] > ours["count_1m"] > 0  # the windows hold rows
+    assert ours["previous_time"] == AT and ours["previous_present_country"] == "US"
+
+
+@pytest.mark.parametrize("kind", ["no transactions", "only later ones", "only declines, long ago"])
+def test_the_card_history_of_a_card_with_nothing_to_count_gives_what_the_orm_gives(card, kind):
+    if kind == "only later ones":
+        record(card, at=AT + SECOND)
+    elif kind == "only declines, long ago":
+        record(card, at=AT - 300 * DAY, status=DECLINED)
+
+    ours, twin = both_card_histories(
+        card_id=card.pk,
+        at=AT,
+        merchant_id="M-1",
+        merchant_country="US",
+        mcc="5814",
+        channel=Transaction.Channel.POS,
+        utc_offset_minutes=0,
+        night_ends_minute=6 * 60,
+    )
+
+    assert ours == twin
+    assert ours["count_30d"] == ours["approved_amount_30d"] == 0 and ours["approved_square_sum_30d"] == 0.0
+    assert not any(ours[f"seen_{what}"] for what in ("merchant", "country", "mcc", "channel"))
+    assert ours["previous_present_time"] is ours["previous_present_country"] is None
+    assert ours["previous_time"] == (AT - 300 * DAY if kind == "only declines, long ago" else None)
+
+
+def test_a_use_long_ago_is_seen_as_the_orm_sees_it(card):
+    record(card, at=AT - 300 * DAY, merchant_id="M-old", merchant_country="JP", mcc="4111")
+
+    ours, twin = both_card_histories(
+        card_id=card.pk,
+        at=AT,
+        merchant_id="M-old",
+        merchant_country="JP",
+        mcc="4111",
+        channel=Transaction.Channel.POS,
+        utc_offset_minutes=0,
+        night_ends_minute=6 * 60,
+    )
+
+    assert ours == twin
+    assert all(ours[f"seen_{what}"] for what in ("merchant", "country", "mcc", "channel"))
+    assert ours["count_30d"] == 0 and ours["previous_time"] == AT - 300 * DAY
+
+
+def cross_card_twin(*, merchant_id, bin_prefix, at, fraud_window, cap, sample):
+    """The ORM's answer to cross_card_row, aggregation by aggregation."""
+
+    def window(**column):
+        latest = Transaction.objects.filter(
+            **column, transaction_time__gte=at - HOUR, transaction_time__lte=at
+        ).order_by("-transaction_time")[:cap]
+        return latest.aggregate(
+            n=Count("pk"),
+            cvv=Count("pk", filter=Q(cvv_result=Transaction.CvvResult.MISMATCH)),
+            declined=Count("pk", filter=Q(status=DECLINED)),
+        )
+
+    merchant, bin = window(merchant_id=merchant_id), window(bin_prefix=bin_prefix)
+    latest = Transaction.objects.filter(
+        merchant_id=merchant_id, transaction_time__gte=at - fraud_window, transaction_time__lt=at
+    ).order_by("-transaction_time")[:sample]
+    recent = latest.aggregate(n=Count("pk"), since=Min("transaction_time"))
+    reports = FraudReport.objects.filter(merchant_id=merchant_id, transaction_time__lt=at, reported_at__lt=at)
+    return {
+        "merchant_count_1h": merchant["n"],
+        "merchant_cvv_mismatch_1h": merchant["cvv"],
+        "merchant_declines_1h": merchant["declined"],
+        "bin_count_1h": bin["n"],
+        "bin_cvv_mismatch_1h": bin["cvv"],
+        "bin_declines_1h": bin["declined"],
+        "merchant_recent_count": recent["n"],
+        "merchant_recent_fraud": (
+            reports.filter(transaction_time__gte=recent["since"]).count() if recent["since"] else 0
+        ),
+        "merchant_fraud_cards_90d": reports.filter(transaction_time__gte=at - fraud_window).aggregate(
+            cards=Count("card_id", distinct=True)
+        )["cards"],
+    }
+
+
+def reported(txn, *, at) -> FraudReport:
+    return FraudReport.objects.create(
+        transaction=txn,
+        reason="not me",
+        reported_at=at,
+        merchant_id=txn.merchant_id,
+        card_id=txn.card_id,
+        transaction_time=txn.transaction_time,
+    )
+
+
+@pytest.mark.parametrize(
+    ("cap", "sample"), [(1000, 5000), (3, 4)], ids=["the real bounds", "bounds that cut the windows"]
+)
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_the_cross_card_activity_gives_what_the_orm_aggregation_gives(seed, cap, sample):
+    rng = random.Random(seed)
+    cards = [CardFactory(), CardFactory(), None]  # None: attempts on made-up numbers
+    made = []
+    for _ in range(80):
+        made.append(
+            record(
+                rng.choice(cards),
+                at=AT - rng.uniform(-0.2, 2) * rng.choice([HOUR, 60 * DAY]),
+                status=rng.choice([APPROVED, DECLINED, REVERSED]),
+                merchant_id=rng.choice(["M-1", "M-2"]),
+                bin_prefix=rng.choice(["400000", "510000"]),
+                cvv_result=rng.choice(list(Transaction.CvvResult)),
+            )
+        )
+    for edge in (AT - HOUR, AT - HOUR - TICK, AT, AT + TICK, AT - 90 * DAY, AT - 90 * DAY - TICK):
+        made.append(record(cards[0], at=edge, merchant_id="M-1", cvv_result=Transaction.CvvResult.MISMATCH))
+    latest = record(cards[1], at=AT - 2 * TICK, merchant_id="M-1")
+    reported(latest, at=AT - TICK)  # in every sample, reported just in time
+    for txn in rng.sample(made, 30):
+        reported(txn, at=max(txn.transaction_time, AT - DAY) + rng.choice([-HOUR, TICK, HOUR]) * rng.random())
+
+    arguments = {
+        "merchant_id": "M-1",
+        "bin_prefix": "400000",
+        "at": AT,
+        "fraud_window": 90 * DAY,
+        "cap": cap,
+        "sample": sample,
+    }
+    ours, twin = cross_card_row(**arguments), cross_card_twin(**arguments)
+
+    assert ours == twin
+    assert all(type(v) is int for v in ours.values())
+    assert ours["merchant_count_1h"] > 0 and ours["merchant_recent_fraud"] > 0
+    if cap == 3:
+        assert ours["merchant_count_1h"] == ours["bin_count_1h"] == 3 and ours["merchant_recent_count"] == 4
+
+
+def test_the_cross_card_activity_of_a_quiet_merchant_gives_what_the_orm_gives(card):
+    record(card, at=AT + SECOND, merchant_id="M-quiet")  # later: not yet
+    reported(record(card, at=AT - DAY, merchant_id="M-quiet"), at=AT + SECOND)  # reported later
+    arguments = {
+        "merchant_id": "M-quiet",
+        "bin_prefix": "999999",
+        "at": AT,
+        "fraud_window": 90 * DAY,
+        "cap": 1000,
+        "sample": 5000,
+    }
+
+    ours, twin = cross_card_row(**arguments), cross_card_twin(**arguments)
+
+    assert ours == twin
+    assert ours == dict.fromkeys(twin, 0) | {"merchant_recent_count": 1}

@@ -1,0 +1,53 @@
+"""Fraud reports: a transaction labelled confirmed fraud, from the time it was reported."""
+
+import datetime
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError
+from django.db import transaction as db
+from django.utils import timezone
+
+from cardsystem.audit import Actor, AuditAction, audit_record
+from cardsystem.card_numbers import contains_pan
+from cardsystem.exceptions import ConflictError
+from transactions.models import FraudReport, Transaction
+
+
+def fraud_report_create(
+    *, transaction: Transaction, reason: str, actor: Actor, reported_at: datetime.datetime | None = None
+) -> FraudReport:
+    """Label a transaction confirmed fraud (a dispute or chargeback), from `reported_at` on."""
+    now = timezone.now()
+    reported_at = reported_at or now
+    reason = (reason or "").strip()
+    errors = {}
+    if not reason:
+        errors["reason"] = "Say what the cardholder reported."
+    elif contains_pan(reason):
+        errors["reason"] = "This looks like a card number: never write card data here."
+    if reported_at > now:
+        errors["reported_at"] = "A report cannot be dated in the future."
+    elif reported_at < transaction.transaction_time:
+        errors["reported_at"] = "A report cannot predate its transaction."
+    if errors:
+        raise ValidationError(errors)
+    try:
+        with db.atomic():
+            report = FraudReport.objects.create(
+                transaction=transaction,
+                reason=reason,
+                reported_at=reported_at,
+                client=actor.client,
+                merchant_id=transaction.merchant_id,
+                card_id=transaction.card_id,
+                transaction_time=transaction.transaction_time,
+            )
+            audit_record(
+                actor=actor,
+                action=AuditAction.FRAUD_REPORTED,
+                target=transaction,
+                details={"reason": reason, "reported_at": reported_at.isoformat()},
+            )
+            return report
+    except IntegrityError:
+        raise ConflictError("This transaction was already reported as fraud.") from None
