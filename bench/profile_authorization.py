@@ -12,7 +12,9 @@ directly with a prepared environ, so the numbers are the application's alone. Pr
    with each statement's mean time over all the timed requests;
 2. the mean time per request of the framework and of `bench/baseline_wsgi.py`;
 3. the framework's time by phase (wrappers timed around the project's functions);
-4. with `--cprofile N`, the top N functions of a cProfile run.
+4. with `--cprofile N`, the top N functions of a cProfile run;
+5. with `--files`, the project's files one authorization runs code of (after the warm-up,
+   so nothing is imported or cached on the way): what a reader follows.
 
 `--idempotency-keys` sends every framework request with a fresh `Idempotency-Key`
 (the baseline has no such thing), to time the claim of the key and the stored answer.
@@ -176,6 +178,28 @@ def apply_what_ifs(what_ifs: list[str]) -> None:
         logging.getLogger("cardsystem.authorizations").propagate = False
 
 
+def print_files(authorize) -> None:
+    """The project's modules (not bench/, tests/ or installed packages) whose code runs
+    during one authorization, in the order they are first entered."""
+    seen: dict[str, None] = {}
+    elsewhere = ("bench", "tests", ".venv")
+
+    def note(frame, event, arg):
+        if event == "call":
+            path = Path(frame.f_code.co_filename)
+            if path.is_relative_to(ROOT) and path.relative_to(ROOT).parts[0] not in elsewhere:
+                seen.setdefault(str(path.relative_to(ROOT)))
+
+    sys.setprofile(note)
+    try:
+        authorize()
+    finally:
+        sys.setprofile(None)
+    print(f"{len(seen)} project files run by one authorization, in the order first entered:")
+    for name in seen:
+        print(f"  {name}")
+
+
 def profile(args, world: dict) -> None:
     import django
 
@@ -198,6 +222,9 @@ def profile(args, world: dict) -> None:
         status, data = call(framework, body)
         if not status.startswith("201"):
             raise RuntimeError(f"The framework answered {status}: {data[:300]!r}")
+    if args.files:
+        print_files(lambda: call(framework, bodies[WARM_UP]))
+        return
         call(baseline, body)
     timed = bodies[WARM_UP : WARM_UP + args.requests]
 
@@ -279,6 +306,7 @@ def main() -> int:
         "--idempotency-keys", action="store_true", help="a fresh Idempotency-Key on each framework request"
     )
     parser.add_argument("--cprofile", type=int, default=0, metavar="N", help="print the top N functions")
+    parser.add_argument("--files", action="store_true", help="list the project files one authorization runs")
     args = parser.parse_args()
     if set(args.what_if) - set(WHAT_IFS):
         parser.error(f"--what-if takes {', '.join(WHAT_IFS)}")
