@@ -3,7 +3,7 @@ import time_machine
 
 from fraud import scoring
 from tests.factories import CardFactory
-from tests.fraud.authorizations import NOW
+from tests.fraud.clock import NOW
 
 
 @pytest.fixture(autouse=True)

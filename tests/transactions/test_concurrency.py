@@ -8,9 +8,9 @@ from rest_framework.test import APIClient
 
 from cards.models import LedgerEntry
 from cards.services import ledger_mismatches
+from tests.authorizing import balance, disable_velocity_rules, post_authorization
 from tests.concurrency import run_concurrently
 from tests.factories import CardFactory, make_api_client
-from tests.transactions.authorizing import authorize, balance, disable_velocity_rules
 from transactions.models import Transaction
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -29,7 +29,7 @@ def authorizing(key, card, **changes):
         api = APIClient()
         api.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
         # A second apart, all on one UTC day long past: no window straddles midnight.
-        response = authorize(api, card, transaction_time=f"2026-01-15T12:00:{index:02d}Z", **changes)
+        response = post_authorization(api, card, transaction_time=f"2026-01-15T12:00:{index:02d}Z", **changes)
         assert response.status_code == 201, response.content[:300]
         return response.json()["response_code"]
 
@@ -65,7 +65,7 @@ def test_concurrent_reversals_of_one_approval_credit_it_once(key):
     card = CardFactory(balance_minor=100_00)
     api = APIClient()
     api.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
-    approved = authorize(api, card, amount="40.00").json()["id"]
+    approved = post_authorization(api, card, amount="40.00").json()["id"]
 
     def reverse(index):
         client = APIClient()
@@ -84,7 +84,7 @@ def test_concurrent_authorizations_and_reversals_keep_the_ledger_whole(key):
     card = CardFactory(balance_minor=100_00)
     api = APIClient()
     api.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
-    earlier = [authorize(api, card, amount="10.00").json()["id"] for _ in range(5)]
+    earlier = [post_authorization(api, card, amount="10.00").json()["id"] for _ in range(5)]
     spend = authorizing(key, card, amount="10.00")
 
     def work(index):

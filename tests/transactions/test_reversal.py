@@ -11,8 +11,8 @@ from rest_framework.test import APIClient
 from cards.models import LedgerEntry
 from cards.services import ledger_mismatches
 from cardsystem.models import AuditLog
+from tests.authorizing import balance, decide, written
 from tests.factories import CardFactory, make_api_client
-from tests.transactions.authorizing import balance, decide, written
 
 pytestmark = pytest.mark.django_db
 

@@ -7,8 +7,8 @@ import uuid
 import pytest
 import time_machine
 
+from tests.authorizing import decide, wrong_cvv
 from tests.factories import CardFactory
-from tests.transactions.authorizing import decide, wrong_cvv
 
 pytestmark = pytest.mark.django_db
 
