@@ -123,7 +123,9 @@ def test_shows_one_cardholder(manage_api):
     )
 
 
-@pytest.mark.parametrize("cardholder_id", [str(uuid.uuid4()), "not-a-uuid", "123"])
+@pytest.mark.parametrize(
+    "cardholder_id", [str(uuid.uuid4()), "not-a-uuid", "123"], ids=["unknown id", "not-a-uuid", "123"]
+)
 def test_answers_404_json_for_an_unknown_cardholder(manage_api, cardholder_id):
     response = manage_api.get(f"{CARDHOLDERS}{cardholder_id}/")
 

@@ -27,7 +27,7 @@ def test_shows_one_card(manage_api):
     assert body["masked_pan"] == card.masked_pan and body["last4"] == card.pan[-4:]
 
 
-@pytest.mark.parametrize("card_id", [str(uuid.uuid4()), "not-a-uuid"])
+@pytest.mark.parametrize("card_id", [str(uuid.uuid4()), "not-a-uuid"], ids=["unknown id", "not-a-uuid"])
 def test_answers_404_json_for_an_unknown_card(manage_api, card_id):
     for response in (
         manage_api.get(f"{CARDS}{card_id}/"),
