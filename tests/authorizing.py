@@ -7,7 +7,8 @@ add any request field, so a test names only what it is about. A request goes in 
 two ways:
 
 - through the API: `api_body` is the JSON body of POST /api/v1/authorizations/ (USD),
-  `post_authorization` sends it and `decide` returns the decision of a 201;
+  `post_authorization` sends it, `decide` returns the decision of a 201 and
+  `post_reversal` reverses one;
 - through the service the API calls: `authorize` returns the Transaction, in the card's
   currency, at the current time; `authorize_at(instant)` is the same function for tests
   whose clock, windows and limits start at a fixed instant.
@@ -74,6 +75,11 @@ def decide(api, card, **changes) -> dict:
     response = post_authorization(api, card, **changes)
     assert response.status_code == 201, response.content[:300]
     return response.json()
+
+
+def post_reversal(api, transaction_id):
+    """POST the reversal of an authorization and return the response."""
+    return api.post(f"{URL}{transaction_id}/reverse/")
 
 
 def authorize(card=None, **changes) -> Transaction:

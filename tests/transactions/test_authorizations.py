@@ -22,6 +22,7 @@ from tests.authorizing import (
     balance,
     decide,
     post_authorization,
+    post_reversal,
     written,
     wrong_cvv,
 )
@@ -304,7 +305,7 @@ def every_kind_of_request(authorize_api, manage_api, card):
         post_authorization(authorize_api, STRANGER),
     ]
     approved = answers[0].json()["id"]
-    answers.append(authorize_api.post(f"/api/v1/authorizations/{approved}/reverse/"))
+    answers.append(post_reversal(authorize_api, approved))
     answers.append(
         manage_api.post(f"/api/v1/transactions/{approved}/fraud-report/", {"reason": "x"}, format="json")
     )
