@@ -171,7 +171,7 @@ def test_tops_up_an_inactive_or_blocked_card(manage_api, card, status):
     assert response.json()["balance"] == "10.00"
 
 
-@pytest.mark.parametrize("card_id", [str(uuid.uuid4()), "not-a-uuid"])
+@pytest.mark.parametrize("card_id", [str(uuid.uuid4()), "not-a-uuid"], ids=["unknown id", "not-a-uuid"])
 def test_answers_404_json_for_a_top_up_of_an_unknown_card(manage_api, card_id):
     before = written()
 

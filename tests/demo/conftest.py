@@ -1,7 +1,7 @@
 import pytest
 import time_machine
 
-from tests.fraud.authorizations import NOW
+from tests.fraud.clock import NOW
 
 
 @pytest.fixture(autouse=True)

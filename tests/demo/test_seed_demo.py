@@ -16,7 +16,7 @@ from demo.simulation.places import EURO
 from demo.simulation.population import BINS as DEMO_BINS
 from fraud.models import FraudAlert
 from tests.factories import BinFactory
-from tests.fraud.authorizations import NOW
+from tests.fraud.clock import NOW
 from transactions.models import FraudReport, Transaction
 
 pytestmark = pytest.mark.django_db

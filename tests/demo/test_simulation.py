@@ -16,7 +16,7 @@ from demo.simulation import SCENARIOS, CannotReplay, plan_world, replay_world
 from demo.simulation.plan import MADE_UP, WRONG, Attempt
 from demo.simulation.population import BIN_FIELDS
 from tests.factories import BinFactory
-from tests.fraud.authorizations import DAY, NOW
+from tests.fraud.clock import DAY, NOW
 from transactions.models import FraudReport, Transaction
 
 END = NOW  # the clock fixture starts every test here

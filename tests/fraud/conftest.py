@@ -2,8 +2,9 @@ import pytest
 import time_machine
 
 from fraud import scoring
+from fraud.models import CountryRisk
 from tests.factories import CardFactory
-from tests.fraud.authorizations import NOW
+from tests.fraud.clock import NOW
 
 
 @pytest.fixture(autouse=True)
@@ -28,3 +29,16 @@ def clock():
 def card(db):
     """An active USD card of a US cardholder aged 41, with 1,000,000.00 to spend."""
     return CardFactory(balance_minor=100_000_000)
+
+
+@pytest.fixture
+def rich_card(db):
+    return CardFactory(balance_minor=100_000_000)
+
+
+@pytest.fixture
+def high_risk_country(db):
+    """Nigeria on the high-risk list: NG (30) + gambling MCC 7995 (20) + abroad (10) = 60,
+    above the review threshold (50), under the decline threshold (80)."""
+    CountryRisk.objects.create(country="NG", level=CountryRisk.Level.HIGH_RISK)
+    scoring.forget_config()

@@ -6,7 +6,7 @@ import random
 from fraud import catalogue, training
 from fraud.models import FraudModel
 from tests.factories import TEST_ACTOR
-from tests.fraud.authorizations import DAY, NOW
+from tests.fraud.clock import DAY, NOW
 from transactions.models import FraudReport, Transaction
 
 CUTOFF = NOW - DAY

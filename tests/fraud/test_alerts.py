@@ -10,8 +10,13 @@ from cardsystem.exceptions import ConflictError
 from cardsystem.models import AuditLog
 from fraud.models import FraudAlert
 from fraud.services import alert_decide
+from tests.authorizing import authorize_at
 from tests.factories import TEST_ACTOR, UserFactory
-from tests.fraud.authorizations import NOW, SECOND, authorize, set_rule
+from tests.fraud.clock import NOW, SECOND
+from tests.fraud.configuration import set_rule
+
+# Requests at the clock's NOW unless a test gives its own time (conftest.py `clock`).
+authorize = authorize_at(NOW)
 
 pytestmark = pytest.mark.django_db
 

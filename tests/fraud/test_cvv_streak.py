@@ -8,8 +8,13 @@ from cards.services import card_change_status
 from cardsystem.audit import AuditAction
 from cardsystem.models import AuditLog
 from fraud.models import FraudAlert
+from tests.authorizing import URL, api_body, authorize_at, wrong_cvv
 from tests.factories import TEST_ACTOR
-from tests.fraud.authorizations import HOUR, MINUTE, NOW, authorize, set_settings, wrong_cvv
+from tests.fraud.clock import HOUR, MINUTE, NOW
+from tests.fraud.configuration import set_settings
+
+# Requests at the clock's NOW unless a test gives its own time (conftest.py `clock`).
+authorize = authorize_at(NOW)
 
 pytestmark = pytest.mark.django_db
 
@@ -101,19 +106,9 @@ def test_wrong_cvvs_sent_with_a_replayed_time_still_block_the_card(card, step):
 
 
 def test_the_block_through_the_api_answers_n7_then_62(authorize_api, card):
-    body = {
-        "card_number": card.pan,
-        "expiry_month": card.expiry_month,
-        "expiry_year": card.expiry_year,
-        "cvv": wrong_cvv(card),
-        "amount": "42.00",
-        "currency": "USD",
-        "merchant_id": "M-1001",
-        "mcc": "5814",
-        "merchant_country": "US",
-    }
-    answers = [authorize_api.post("/api/v1/authorizations/", body, format="json").json() for _ in range(3)]
+    body = api_body(card, omit=("merchant_name", "channel"), cvv=wrong_cvv(card))
+    answers = [authorize_api.post(URL, body, format="json").json() for _ in range(3)]
     assert [a["response_code"] for a in answers] == ["N7", "N7", "N7"]
     assert [a["flagged"] for a in answers] == [False, False, True]
-    fourth = authorize_api.post("/api/v1/authorizations/", {**body, "cvv": card.cvv}, format="json").json()
+    fourth = authorize_api.post(URL, {**body, "cvv": card.cvv}, format="json").json()
     assert fourth["response_code"] == "62"

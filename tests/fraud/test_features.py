@@ -12,10 +12,14 @@ import pytest
 from cardsystem.audit import Actor
 from cardsystem.card_numbers import luhn_check_digit
 from fraud import catalogue, features
+from tests.authorizing import authorize_at, wrong_cvv
 from tests.factories import CardFactory, CardholderFactory
-from tests.fraud.authorizations import DAY, HOUR, MINUTE, NOW, SECOND, TICK, authorize, wrong_cvv
+from tests.fraud.clock import DAY, HOUR, MINUTE, NOW, SECOND, TICK
 from transactions.services import fraud_report_create
 from transactions.signals import AuthorizationAttempt
+
+# Requests at the clock's NOW unless a test gives its own time (conftest.py `clock`).
+authorize = authorize_at(NOW)
 
 pytestmark = pytest.mark.django_db
 

@@ -19,7 +19,7 @@ from fraud import catalogue, inference, training
 from fraud.models import FraudModel
 from fraud.services import model_activate, model_deactivate
 from tests.factories import TEST_ACTOR, UserFactory
-from tests.fraud.authorizations import DAY, HOUR, NOW
+from tests.fraud.clock import DAY, HOUR, NOW
 from tests.fraud.modelling import (
     CUTOFF,
     FEW_TREES,

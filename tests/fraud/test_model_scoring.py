@@ -11,9 +11,14 @@ from django.db import connection
 from fraud import inference
 from fraud.models import FraudModel
 from fraud.services import model_activate
+from tests.authorizing import authorize_at, factors, wrong_cvv
 from tests.factories import TEST_ACTOR, CardFactory
-from tests.fraud.authorizations import MINUTE, NOW, authorize, factors, set_rule, wrong_cvv
+from tests.fraud.clock import MINUTE, NOW
+from tests.fraud.configuration import set_rule
 from tests.fraud.modelling import history, train
+
+# Requests at the clock's NOW unless a test gives its own time (conftest.py `clock`).
+authorize = authorize_at(NOW)
 
 pytestmark = pytest.mark.django_db
 

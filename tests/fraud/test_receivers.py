@@ -5,7 +5,12 @@ import pytest
 
 from fraud import scoring
 from fraud.models import CountryRisk, FraudSettings, MerchantCategoryRisk, Rule
-from tests.fraud.authorizations import MINUTE, NOW, authorize, codes, list_country, list_mcc, set_rule
+from tests.authorizing import authorize_at, codes
+from tests.fraud.clock import MINUTE, NOW
+from tests.fraud.configuration import list_country, list_mcc, set_rule
+
+# Requests at the clock's NOW unless a test gives its own time (conftest.py `clock`).
+authorize = authorize_at(NOW)
 
 pytestmark = pytest.mark.django_db
 

@@ -4,9 +4,14 @@ distinct card."""
 
 import pytest
 
+from tests.authorizing import authorize_at, codes, factors
 from tests.factories import TEST_ACTOR, CardFactory
-from tests.fraud.authorizations import DAY, HOUR, NOW, SECOND, TICK, authorize, codes, factors, set_rule
+from tests.fraud.clock import DAY, HOUR, NOW, SECOND, TICK
+from tests.fraud.configuration import set_rule
 from transactions.services import fraud_report_create
+
+# Requests at the clock's NOW unless a test gives its own time (conftest.py `clock`).
+authorize = authorize_at(NOW)
 
 pytestmark = pytest.mark.django_db
 

@@ -6,18 +6,13 @@ import datetime
 
 import pytest
 
+from tests.authorizing import authorize_at, codes, factors, wrong_cvv
 from tests.factories import BinFactory, CardFactory
-from tests.fraud.authorizations import (
-    DAY,
-    NOW,
-    authorize,
-    codes,
-    factors,
-    list_country,
-    list_mcc,
-    set_rule,
-    wrong_cvv,
-)
+from tests.fraud.clock import DAY, NOW
+from tests.fraud.configuration import list_country, list_mcc, set_rule
+
+# Requests at the clock's NOW unless a test gives its own time (conftest.py `clock`).
+authorize = authorize_at(NOW)
 
 pytestmark = pytest.mark.django_db
 

@@ -9,20 +9,14 @@ import pytest
 from cards.services import card_get_by_pan
 from fraud import inference, scoring
 from fraud.models import FraudAlert
+from tests.authorizing import URL, api_body, authorize_at, wrong_cvv
 from tests.factories import CardFactory
-from tests.fraud.authorizations import (
-    DAY,
-    HOUR,
-    MINUTE,
-    NOW,
-    SECOND,
-    authorize,
-    list_country,
-    set_rule,
-    set_settings,
-    wrong_cvv,
-)
+from tests.fraud.clock import DAY, HOUR, MINUTE, NOW, SECOND
+from tests.fraud.configuration import list_country, set_rule, set_settings
 from transactions.signals import AuthorizationAttempt
+
+# Requests at the clock's NOW unless a test gives its own time (conftest.py `clock`).
+authorize = authorize_at(NOW)
 
 pytestmark = pytest.mark.django_db
 
@@ -104,19 +98,14 @@ def test_a_reason_that_decides_on_its_own_leads_the_factors(card):
 
 def test_the_api_answers_the_score_level_and_factors(authorize_api, card):
     set_rule("foreign_country", score=45)
-    body = {
-        "card_number": card.pan,
-        "expiry_month": card.expiry_month,
-        "expiry_year": card.expiry_year,
-        "cvv": card.cvv,
-        "amount": "1000.00",
-        "currency": "USD",
-        "merchant_id": "M-1001",
-        "mcc": "5814",
-        "merchant_country": "FR",
-        "transaction_time": NOW.isoformat(),
-    }
-    response = authorize_api.post("/api/v1/authorizations/", body, format="json")
+    body = api_body(
+        card,
+        omit=("merchant_name", "channel"),
+        amount="1000.00",
+        merchant_country="FR",
+        transaction_time=NOW.isoformat(),
+    )
+    response = authorize_api.post(URL, body, format="json")
     answer = response.json()
     assert (answer["status"], answer["response_code"], answer["risk_score"]) == ("approved", "00", 65)
     assert (answer["risk_level"], answer["flagged"]) == ("medium", True)

@@ -7,7 +7,12 @@ import math
 import pytest
 
 from fraud.geography import distance_km
-from tests.fraud.authorizations import HOUR, MINUTE, NOW, SECOND, authorize, codes, factors, set_rule
+from tests.authorizing import authorize_at, codes, factors
+from tests.fraud.clock import HOUR, MINUTE, NOW, SECOND
+from tests.fraud.configuration import set_rule
+
+# Requests at the clock's NOW unless a test gives its own time (conftest.py `clock`).
+authorize = authorize_at(NOW)
 
 pytestmark = pytest.mark.django_db
 

@@ -4,21 +4,14 @@ transaction with a later time (store-and-forward recorded before an earlier one)
 
 import pytest
 
+from tests.authorizing import authorize_at, codes, factors, wrong_cvv
 from tests.factories import TEST_ACTOR
-from tests.fraud.authorizations import (
-    DAY,
-    HOUR,
-    MINUTE,
-    NOW,
-    SECOND,
-    TICK,
-    authorize,
-    codes,
-    factors,
-    set_rule,
-    wrong_cvv,
-)
+from tests.fraud.clock import DAY, HOUR, MINUTE, NOW, SECOND, TICK
+from tests.fraud.configuration import set_rule
 from transactions.services import authorization_reverse
+
+# Requests at the clock's NOW unless a test gives its own time (conftest.py `clock`).
+authorize = authorize_at(NOW)
 
 pytestmark = pytest.mark.django_db
 

@@ -3,7 +3,6 @@ show masked card numbers only, with filters, search and a fixed number of querie
 
 import datetime
 import re
-from types import SimpleNamespace
 
 import pytest
 import time_machine
@@ -16,8 +15,7 @@ from cardsystem.audit import Actor
 from cardsystem.models import AuditLog
 from fraud import scoring
 from fraud.models import CountryRisk, FraudAlert
-from tests.authorizing import api_body
-from tests.authorizing import authorize as shared_authorize
+from tests.authorizing import STRANGER, api_body, authorize
 from tests.factories import CardFactory
 from transactions.models import Transaction
 from transactions.services import fraud_report_create
@@ -26,14 +24,6 @@ pytestmark = pytest.mark.django_db
 
 TRANSACTIONS = reverse("admin:transactions_transaction_changelist")
 REPORTS = reverse("admin:transactions_fraudreport_changelist")
-STRANGER = SimpleNamespace(
-    pan="4000001234567899", cvv="123", expiry_month=1, expiry_year=2030, currency="USD"
-)
-
-
-def authorize(card=None, **changes) -> Transaction:
-    """A 42.00 coffee in the US, now, on a card of its own unless one is given."""
-    return shared_authorize(card or CardFactory(balance_minor=10_000_000), **changes)
 
 
 def high_risk(card=None) -> Transaction:

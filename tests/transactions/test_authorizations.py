@@ -5,7 +5,6 @@ import datetime
 import json
 import logging
 import zoneinfo
-from types import SimpleNamespace
 
 import pytest
 from django.db import transaction as db
@@ -16,10 +15,18 @@ from rest_framework.serializers import BaseSerializer, ModelSerializer
 from cards.models import Card, LedgerEntry
 from cards.services import card_change_status, card_get_by_pan, card_issue_bulk, ledger_mismatches
 from cardsystem.models import AuditLog, IdempotencyRecord
-from tests.authorizing import authorize as authorize_service
+from tests.authorizing import (
+    STRANGER,
+    api_body,
+    authorize,
+    balance,
+    decide,
+    post_authorization,
+    post_reversal,
+    written,
+    wrong_cvv,
+)
 from tests.factories import TEST_ACTOR, CardFactory
-from tests.transactions.authorizing import authorize as send
-from tests.transactions.authorizing import balance, body, decide, written, wrong_cvv
 from transactions.api import AuthorizationApi, AuthorizationOutput
 from transactions.models import Transaction
 
@@ -41,7 +48,6 @@ CONTRACT_FIELDS = {
     "created_at",
 }
 # Luhn-valid, issued by nobody here.
-STRANGER = SimpleNamespace(pan="4000001234567899", cvv="123", expiry_month=1, expiry_year=2030)
 NOON_IN_PARIS = datetime.datetime(2026, 1, 5, 12, 0, 0, 250, tzinfo=zoneinfo.ZoneInfo("Europe/Paris"))
 
 
@@ -61,7 +67,7 @@ def leaves(value):
 
 
 def test_an_approval_answers_exactly_the_fields_of_the_contract(authorize_api, card):
-    response = send(authorize_api, card)
+    response = post_authorization(authorize_api, card)
 
     assert response.status_code == 201
     answer = response.json()
@@ -109,11 +115,11 @@ def test_the_written_out_answer_renders_exactly_what_the_serializer_declares(car
     # back office's TransactionOutput use the declared fields. The two must not drift.
     rule("foreign_country", 10)
     decisions = [
-        authorize_service(card),
-        authorize_service(card, merchant_country="GB", transaction_time=NOON_IN_PARIS),
-        authorize_service(card, amount_minor=500_00),
-        authorize_service(SimpleNamespace(**vars(STRANGER), currency="USD")),
-        authorize_service(CardFactory(bin__currency="JPY", balance_minor=5000), amount_minor=1200),
+        authorize(card),
+        authorize(card, merchant_country="GB", transaction_time=NOON_IN_PARIS),
+        authorize(card, amount_minor=500_00),
+        authorize(STRANGER),
+        authorize(CardFactory(bin__currency="JPY", balance_minor=5000), amount_minor=1200),
     ]
     decisions += [Transaction.objects.get(pk=t.pk) for t in decisions]  # as read back, too
     assert {t.status for t in decisions} == {"approved", "declined"}
@@ -241,7 +247,7 @@ def test_each_decision_is_logged_once_as_a_structured_record(
         approved = decide(authorize_api, card, merchant_country="GB")
         declined = decide(authorize_api, card, amount="500.00")
         unknown = decide(authorize_api, STRANGER)
-        assert send(authorize_api, card, mcc="abc").status_code == 400  # no decision, no line
+        assert post_authorization(authorize_api, card, mcc="abc").status_code == 400  # no decision, no line
 
     records = decision_records(caplog)
     assert [r.transaction for r in records] == [approved["id"], declined["id"], unknown["id"]]
@@ -276,10 +282,10 @@ def test_a_decision_rolled_back_before_its_commit_is_not_logged(
         caplog.at_level(logging.INFO, logger="cardsystem.authorizations"),
         django_capture_on_commit_callbacks(execute=True),
     ):
-        failed = send(authorize_api, card, key="auth-1")
+        failed = post_authorization(authorize_api, card, key="auth-1")
         assert failed.status_code == 500 and written() == before
         assert decision_records(caplog) == []
-        retried = send(authorize_api, card, key="auth-1")
+        retried = post_authorization(authorize_api, card, key="auth-1")
 
     assert retried.status_code == 201
     assert [r.transaction for r in decision_records(caplog)] == [retried.json()["id"]]
@@ -288,16 +294,18 @@ def test_a_decision_rolled_back_before_its_commit_is_not_logged(
 def every_kind_of_request(authorize_api, manage_api, card):
     """Approvals (one replayed), declines, rejections, a reversal, a report and a list."""
     answers = [
-        send(authorize_api, card),
-        send(authorize_api, card, key="retry-1", amount="1.00"),
-        send(authorize_api, card, key="retry-1", amount="1.00"),
-        send(authorize_api, card, cvv=wrong_cvv(card)),
-        send(authorize_api, card, mcc="abc"),
-        send(authorize_api, card, card_number=card.pan[:-1] + str((int(card.pan[-1]) + 1) % 10)),
-        send(authorize_api, STRANGER),
+        post_authorization(authorize_api, card),
+        post_authorization(authorize_api, card, key="retry-1", amount="1.00"),
+        post_authorization(authorize_api, card, key="retry-1", amount="1.00"),
+        post_authorization(authorize_api, card, cvv=wrong_cvv(card)),
+        post_authorization(authorize_api, card, mcc="abc"),
+        post_authorization(
+            authorize_api, card, card_number=card.pan[:-1] + str((int(card.pan[-1]) + 1) % 10)
+        ),
+        post_authorization(authorize_api, STRANGER),
     ]
     approved = answers[0].json()["id"]
-    answers.append(authorize_api.post(f"/api/v1/authorizations/{approved}/reverse/"))
+    answers.append(post_reversal(authorize_api, approved))
     answers.append(
         manage_api.post(f"/api/v1/transactions/{approved}/fraud-report/", {"reason": "x"}, format="json")
     )
@@ -340,7 +348,7 @@ def test_the_card_number_and_cvv_appear_in_no_answer_row_or_log(
 def test_a_key_without_the_authorize_scope_is_forbidden(manage_api, card):
     before = written()
 
-    response = send(manage_api, card)
+    response = post_authorization(manage_api, card)
 
     assert response.status_code == 403 and "detail" in response.json()
     assert written() == before
@@ -352,7 +360,7 @@ def test_no_valid_key_is_a_401(anonymous_api, card, header):
         anonymous_api.credentials(HTTP_AUTHORIZATION=header)
     before = written()
 
-    response = anonymous_api.post("/api/v1/authorizations/", body(card), format="json")
+    response = anonymous_api.post("/api/v1/authorizations/", api_body(card), format="json")
 
     assert response.status_code == 401 and "detail" in response.json()
     assert written() == before

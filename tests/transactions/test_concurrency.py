@@ -8,9 +8,9 @@ from rest_framework.test import APIClient
 
 from cards.models import LedgerEntry
 from cards.services import ledger_mismatches
+from tests.authorizing import balance, decide, disable_velocity_rules, post_authorization, post_reversal
 from tests.concurrency import run_concurrently
 from tests.factories import CardFactory, make_api_client
-from tests.transactions.authorizing import authorize, balance, disable_velocity_rules
 from transactions.models import Transaction
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -24,14 +24,18 @@ def key():
     return make_api_client("authorize")[1]
 
 
+def api_for(key) -> APIClient:
+    """A client of its own (each thread needs one) with the key's credentials."""
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
+    return api
+
+
 def authorizing(key, card, **changes):
     def one(index):
-        api = APIClient()
-        api.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
         # A second apart, all on one UTC day long past: no window straddles midnight.
-        response = authorize(api, card, transaction_time=f"2026-01-15T12:00:{index:02d}Z", **changes)
-        assert response.status_code == 201, response.content[:300]
-        return response.json()["response_code"]
+        answer = decide(api_for(key), card, transaction_time=f"2026-01-15T12:00:{index:02d}Z", **changes)
+        return answer["response_code"]
 
     return one
 
@@ -63,14 +67,10 @@ def test_concurrent_authorizations_never_pass_the_daily_limit(key):
 
 def test_concurrent_reversals_of_one_approval_credit_it_once(key):
     card = CardFactory(balance_minor=100_00)
-    api = APIClient()
-    api.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
-    approved = authorize(api, card, amount="40.00").json()["id"]
+    approved = post_authorization(api_for(key), card, amount="40.00").json()["id"]
 
     def reverse(index):
-        client = APIClient()
-        client.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
-        return client.post(f"/api/v1/authorizations/{approved}/reverse/").status_code
+        return post_reversal(api_for(key), approved).status_code
 
     statuses = run_concurrently(10, reverse)
 
@@ -82,16 +82,13 @@ def test_concurrent_reversals_of_one_approval_credit_it_once(key):
 
 def test_concurrent_authorizations_and_reversals_keep_the_ledger_whole(key):
     card = CardFactory(balance_minor=100_00)
-    api = APIClient()
-    api.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
-    earlier = [authorize(api, card, amount="10.00").json()["id"] for _ in range(5)]
+    api = api_for(key)
+    earlier = [post_authorization(api, card, amount="10.00").json()["id"] for _ in range(5)]
     spend = authorizing(key, card, amount="10.00")
 
     def work(index):
         if index < len(earlier):
-            client = APIClient()
-            client.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
-            return client.post(f"/api/v1/authorizations/{earlier[index]}/reverse/").status_code
+            return post_reversal(api_for(key), earlier[index]).status_code
         return spend(index)
 
     results = run_concurrently(15, work)

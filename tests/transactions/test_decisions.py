@@ -11,8 +11,8 @@ from cards.models import LedgerEntry
 from cards.services import card_change_status, card_set_limits
 from fraud import scoring
 from fraud.models import CountryRisk, FraudAlert, FraudSettings, MerchantCategoryRisk, Rule
+from tests.authorizing import api_body, balance, decide, wrong_cvv
 from tests.factories import TEST_ACTOR, CardFactory
-from tests.transactions.authorizing import balance, body, decide, wrong_cvv
 from transactions.models import Transaction
 
 pytestmark = pytest.mark.django_db
@@ -141,7 +141,7 @@ def test_a_blocked_country_or_category_names_itself_among_the_factors(authorize_
 
 
 def test_a_cvv_is_not_checked_when_absent(authorize_api, card):
-    without_cvv = {name: value for name, value in body(card).items() if name != "cvv"}
+    without_cvv = api_body(card, omit=("cvv",))
 
     answer = decide(authorize_api, without_cvv)
 

@@ -8,8 +8,8 @@ import pytest
 import time_machine
 
 from cardsystem.models import AuditLog
+from tests.authorizing import decide, written
 from tests.factories import CardFactory
-from tests.transactions.authorizing import decide, written
 from transactions.models import FraudReport
 
 pytestmark = pytest.mark.django_db

@@ -10,9 +10,9 @@ from rest_framework.test import APIClient
 from cards.models import LedgerEntry
 from cards.services import ledger_mismatches
 from cardsystem.models import IdempotencyRecord
+from tests.authorizing import api_body, balance, post_authorization, written
 from tests.concurrency import run_concurrently
 from tests.factories import CardFactory, make_api_client
-from tests.transactions.authorizing import authorize, balance, body, written
 from transactions import api as transactions_api
 from transactions.models import Transaction
 
@@ -20,10 +20,10 @@ pytestmark = pytest.mark.django_db
 
 
 def test_a_replayed_approval_is_the_same_decision_and_debits_once(authorize_api, card):
-    first = authorize(authorize_api, card, key="auth-1")
+    first = post_authorization(authorize_api, card, key="auth-1")
     after_first = written()
 
-    again = authorize(authorize_api, card, key="auth-1")
+    again = post_authorization(authorize_api, card, key="auth-1")
 
     assert first.status_code == again.status_code == 201
     assert again.json() == first.json()
@@ -33,10 +33,10 @@ def test_a_replayed_approval_is_the_same_decision_and_debits_once(authorize_api,
 
 
 def test_a_replayed_decline_is_not_decided_again(authorize_api, card):
-    first = authorize(authorize_api, card, key="auth-1", amount="500.00").json()
-    authorize(authorize_api, card, amount="1.00")  # changes nothing about the first answer
+    first = post_authorization(authorize_api, card, key="auth-1", amount="500.00").json()
+    post_authorization(authorize_api, card, amount="1.00")  # changes nothing about the first answer
 
-    again = authorize(authorize_api, card, key="auth-1", amount="500.00").json()
+    again = post_authorization(authorize_api, card, key="auth-1", amount="500.00").json()
 
     assert again == first and again["response_code"] == "51"
     assert Transaction.objects.count() == 2
@@ -44,28 +44,28 @@ def test_a_replayed_decline_is_not_decided_again(authorize_api, card):
 
 @pytest.mark.parametrize("other", [{"amount": "42.01"}, {"merchant_id": "M-2"}, {"cvv": None}])
 def test_the_same_key_with_another_body_is_a_409(authorize_api, card, other):
-    authorize(authorize_api, card, key="auth-1")
+    post_authorization(authorize_api, card, key="auth-1")
     before = written()
 
-    changed = {name: value for name, value in body(card, **other).items() if value is not None}
-    response = authorize(authorize_api, changed, key="auth-1")
+    changed = {name: value for name, value in api_body(card, **other).items() if value is not None}
+    response = post_authorization(authorize_api, changed, key="auth-1")
 
     assert response.status_code == 409 and "Idempotency-Key" in response.json()
     assert written() == before
 
 
 def test_a_rejected_request_leaves_its_key_free(authorize_api, card):
-    assert authorize(authorize_api, card, key="auth-1", mcc="1").status_code == 400
+    assert post_authorization(authorize_api, card, key="auth-1", mcc="1").status_code == 400
     assert IdempotencyRecord.objects.count() == 0
 
-    corrected = authorize(authorize_api, card, key="auth-1")
+    corrected = post_authorization(authorize_api, card, key="auth-1")
 
     assert corrected.status_code == 201 and "Idempotent-Replayed" not in corrected
     assert Transaction.objects.count() == 1
 
 
 def test_the_stored_answer_holds_no_card_number(authorize_api, card):
-    authorize(authorize_api, card, key="auth-1")
+    post_authorization(authorize_api, card, key="auth-1")
 
     record = IdempotencyRecord.objects.values().get()
 
@@ -87,9 +87,9 @@ def test_a_retry_after_the_answer_was_lost_replays_and_debits_once(authorize_api
     monkeypatch.setattr(JSONRenderer, "render", render_failing_once)
     authorize_api.raise_request_exception = False
 
-    assert authorize(authorize_api, card, key="auth-1").status_code == 500
+    assert post_authorization(authorize_api, card, key="auth-1").status_code == 500
     committed = written()
-    retry = authorize(authorize_api, card, key="auth-1")
+    retry = post_authorization(authorize_api, card, key="auth-1")
 
     assert retry.status_code == 201 and retry["Idempotent-Replayed"] == "true"
     assert retry.json()["id"] == str(Transaction.objects.get().pk)
@@ -98,7 +98,7 @@ def test_a_retry_after_the_answer_was_lost_replays_and_debits_once(authorize_api
 
 
 def test_a_replayed_reversal_credits_once(authorize_api, card):
-    approved = authorize(authorize_api, card).json()
+    approved = post_authorization(authorize_api, card).json()
     url = f"/api/v1/authorizations/{approved['id']}/reverse/"
 
     first = authorize_api.post(url, HTTP_IDEMPOTENCY_KEY="reverse-1")
@@ -114,8 +114,8 @@ def test_another_clients_key_is_independent(authorize_api, card):
     other = APIClient()
     other.credentials(HTTP_AUTHORIZATION=f"Bearer {other_key}")
 
-    mine = authorize(authorize_api, card, key="shared", amount="1.00").json()
-    theirs = authorize(other, card, key="shared", amount="1.00").json()
+    mine = post_authorization(authorize_api, card, key="shared", amount="1.00").json()
+    theirs = post_authorization(other, card, key="shared", amount="1.00").json()
 
     assert mine["id"] != theirs["id"] and balance(card) == 98_00
 
@@ -137,7 +137,7 @@ def test_one_key_sent_twice_at_once_decides_and_debits_once(monkeypatch):
     def send(index):
         api = APIClient()
         api.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
-        return authorize(api, card, key="same-key")
+        return post_authorization(api, card, key="same-key")
 
     responses = run_concurrently(2, send)
     assert [response.status_code for response in responses] == [201, 201]

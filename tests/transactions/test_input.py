@@ -9,8 +9,8 @@ import time_machine
 from django.conf import settings
 
 from cardsystem.card_numbers import luhn_check_digit
+from tests.authorizing import URL, api_body, decide, post_authorization, written
 from tests.factories import CardFactory
-from tests.transactions.authorizing import URL, authorize, body, decide, written
 
 pytestmark = pytest.mark.django_db
 
@@ -90,7 +90,7 @@ def test_a_malformed_field_is_a_400_naming_it_and_writes_nothing(authorize_api, 
     before = written()
 
     with time_machine.travel(NOW, tick=False):
-        response = authorize(authorize_api, card, **{field: value})
+        response = post_authorization(authorize_api, card, **{field: value})
 
     assert field in assert_rejected(response)
     assert written() == before
@@ -100,7 +100,7 @@ def test_a_malformed_field_is_a_400_naming_it_and_writes_nothing(authorize_api, 
 def test_an_amount_with_more_digits_than_the_currency_has_is_a_400(authorize_api, card):
     before = written()
 
-    response = authorize(authorize_api, card, amount="12.5", currency="JPY")
+    response = post_authorization(authorize_api, card, amount="12.5", currency="JPY")
 
     assert "amount" in assert_rejected(response)
     assert written() == before
@@ -120,24 +120,24 @@ def test_an_amount_with_more_digits_than_the_currency_has_is_a_400(authorize_api
     ],
 )
 def test_a_missing_required_field_is_a_400_naming_it(authorize_api, card, field):
-    data = {name: value for name, value in body(card).items() if name != field}
+    data = api_body(card, omit=(field,))
     before = written()
 
-    assert field in assert_rejected(authorize(authorize_api, data))
+    assert field in assert_rejected(post_authorization(authorize_api, data))
     assert written() == before
 
 
 def test_an_unknown_field_is_a_400_naming_it(authorize_api, card):
     before = written()
 
-    response = authorize(authorize_api, card, tip="1.00")
+    response = post_authorization(authorize_api, card, tip="1.00")
 
     assert assert_rejected(response)["tip"] == ["Unknown field."]
     assert written() == before
 
 
 def test_every_offending_field_is_named_at_once(authorize_api, card):
-    response = authorize(authorize_api, card, mcc="1", channel="web", cvv=12)
+    response = post_authorization(authorize_api, card, mcc="1", channel="web", cvv=12)
 
     assert {"mcc", "channel", "cvv"} <= set(assert_rejected(response))
 
@@ -154,7 +154,7 @@ def test_every_offending_field_is_named_at_once(authorize_api, card):
 )
 def test_numbers_json_cannot_hold_are_a_400(authorize_api, card, raw, field):
     name = raw.split(":")[0].strip('"')
-    data = json.dumps({k: v for k, v in body(card).items() if k != name})[:-1] + ", " + raw + "}"
+    data = json.dumps(api_body(card, omit=(name,)))[:-1] + ", " + raw + "}"
     before = written()
 
     response = authorize_api.generic("POST", URL, data, content_type="application/json")
@@ -197,7 +197,7 @@ def test_transaction_time_may_be_past_or_at_most_5_minutes_ahead(authorize_api, 
     with time_machine.travel(NOW, tick=False):
         card = CardFactory(balance_minor=100_00)
         before = written()
-        response = authorize(authorize_api, card, transaction_time=(NOW + offset).isoformat())
+        response = post_authorization(authorize_api, card, transaction_time=(NOW + offset).isoformat())
 
     if accepted:
         assert response.status_code == 201 and response.json()["response_code"] == "00"
@@ -208,7 +208,7 @@ def test_transaction_time_may_be_past_or_at_most_5_minutes_ahead(authorize_api, 
 
 
 def test_transaction_time_defaults_to_now(authorize_api, card):
-    data = {name: value for name, value in body(card).items() if name != "transaction_time"}
+    data = api_body(card)  # no transaction_time
 
     with time_machine.travel(NOW, tick=False):
         answer = decide(authorize_api, data)
@@ -220,7 +220,7 @@ def test_transaction_time_defaults_to_now(authorize_api, card):
 
 
 def test_a_body_over_64_kib_is_a_json_413(authorize_api, card):
-    data = json.dumps(body(card, merchant_name="x" * (settings.DATA_UPLOAD_MAX_MEMORY_SIZE + 1)))
+    data = json.dumps(api_body(card, merchant_name="x" * (settings.DATA_UPLOAD_MAX_MEMORY_SIZE + 1)))
     before = written()
 
     response = authorize_api.generic("POST", URL, data, content_type="application/json")
@@ -259,7 +259,7 @@ def test_a_body_that_is_not_a_json_object_is_rejected(authorize_api, data, conte
 def test_a_nul_byte_in_the_url_is_a_json_400(authorize_api, card, url):
     before = written()
 
-    response = authorize_api.post(url, body(card), format="json")
+    response = authorize_api.post(url, api_body(card), format="json")
 
     assert "detail" in assert_rejected(response)
     assert written() == before

@@ -13,10 +13,10 @@ from django.utils import timezone
 
 from fraud import scoring
 from fraud.models import CountryRisk
+from tests.authorizing import STRANGER, authorize
 from tests.factories import CardFactory, UserFactory
 from transactions.admin_views import LIVE_ROWS, SETTLE, decode_cursor, encode_cursor
 from transactions.models import Transaction
-from transactions.services import AuthorizationRequest, authorization_decide
 
 pytestmark = pytest.mark.django_db
 
@@ -39,26 +39,6 @@ def live_client(client, staff_user, clock):
     """A staff browser logged in at START (the session's expiry counts from there)."""
     client.force_login(staff_user)
     return client
-
-
-def authorize(card=None, **changes) -> Transaction:
-    card = card or CardFactory(balance_minor=10_000_000)
-    fields = {
-        "card_number": card.pan,
-        "expiry_month": card.expiry_month,
-        "expiry_year": card.expiry_year,
-        "cvv": card.cvv,
-        "amount_minor": 4200,
-        "currency": "USD",
-        "merchant_id": "M-1001",
-        "merchant_name": "Corner Coffee",
-        "mcc": "5814",
-        "merchant_country": "US",
-        "channel": "pos",
-        "transaction_time": timezone.now(),
-        **changes,
-    }
-    return authorization_decide(request=AuthorizationRequest(**fields))
 
 
 def settle(clock):
@@ -279,16 +259,15 @@ def test_a_pasted_card_number_is_reduced_to_its_last_four_digits(live_client, cl
 
 def test_neither_page_nor_poll_shows_a_full_card_number(live_client, clock):
     card = CardFactory(balance_minor=10_000_000)
-    stranger = SimpleNamespace(pan="4000001234567899", cvv="123", expiry_month=1, expiry_year=2030)
     authorize(card)
-    authorize(stranger)
+    authorize(STRANGER)
     cursor = page(live_client).context["cursor"]
     settle(clock)
     html = page(live_client).content.decode()
     text = live_client.get(POLL, {"cursor": cursor}).content.decode()
     for output in (html, text):
         assert card.masked_pan in output and "400000******7899" in output
-        assert card.pan not in output and stranger.pan not in output
+        assert card.pan not in output and STRANGER.pan not in output
 
 
 # --- Who may look ------------------------------------------------------------------------------------

@@ -5,22 +5,16 @@ import pytest
 
 from cards.models import Card
 from cards.services import card_change_status
-from tests.authorizing import api_body
+from tests.authorizing import URL, api_body, decide, wrong_cvv
 from tests.factories import TEST_ACTOR, CardFactory
 from transactions.models import FraudReport, Transaction
 
 pytestmark = pytest.mark.django_db
-URL = "/api/v1/authorizations/"
-
-
-def _wrong(cvv: str) -> str:
-    return str((int(cvv) + 1) % 1000).zfill(3)
 
 
 def _decide(api, card, **changes) -> dict:
-    response = api.post(URL, api_body(card, **changes), format="json")
-    assert response.status_code == 201, response.json()
-    body = response.json()
+    """What a decision tells the client about the card's data: its code and risk."""
+    body = decide(api, card, format="json", **changes)
     return {k: body[k] for k in ("response_code", "risk_score", "risk_level", "risk_factors", "flagged")}
 
 
@@ -29,7 +23,7 @@ def test_a_card_that_cannot_spend_answers_the_same_for_a_right_and_a_wrong_cvv(a
     card = CardFactory(balance_minor=10_000)
     card_change_status(card=card, status=status, reason="test", actor=TEST_ACTOR)
     right = _decide(authorize_api, card)
-    wrong = _decide(authorize_api, card, cvv=_wrong(card.cvv))
+    wrong = _decide(authorize_api, card, cvv=wrong_cvv(card))
     assert right["response_code"] == wrong["response_code"] != "N7"
     assert [f["code"] for f in wrong["risk_factors"]] == [f["code"] for f in right["risk_factors"]]
     assert "cvv_mismatch" not in [f["code"] for f in wrong["risk_factors"]]
@@ -39,7 +33,7 @@ def test_a_wrong_expiry_answers_the_same_for_a_right_and_a_wrong_cvv(authorize_a
     card = CardFactory(balance_minor=10_000)
     other_year = card.expiry_year + 1
     right = _decide(authorize_api, card, expiry_year=other_year)
-    wrong = _decide(authorize_api, card, expiry_year=other_year, cvv=_wrong(card.cvv))
+    wrong = _decide(authorize_api, card, expiry_year=other_year, cvv=wrong_cvv(card))
     assert right["response_code"] == wrong["response_code"] == "54"
     assert "cvv_mismatch" not in [f["code"] for f in wrong["risk_factors"]]
 
@@ -47,7 +41,7 @@ def test_a_wrong_expiry_answers_the_same_for_a_right_and_a_wrong_cvv(authorize_a
 def test_guesses_with_a_wrong_expiry_cannot_block_the_card(authorize_api):
     card = CardFactory(balance_minor=10_000)
     for _ in range(4):
-        _decide(authorize_api, card, expiry_year=card.expiry_year + 1, cvv=_wrong(card.cvv))
+        _decide(authorize_api, card, expiry_year=card.expiry_year + 1, cvv=wrong_cvv(card))
     assert Card.objects.get(pk=card.pk).status == Card.Status.ACTIVE
     assert set(Transaction.objects.values_list("cvv_result", flat=True)) == {Transaction.CvvResult.UNCHECKED}
 

@@ -20,8 +20,8 @@ import datetime
 import pytest
 
 from fraud import inference, scoring
+from tests.authorizing import decide, post_authorization, wrong_cvv
 from tests.factories import CardFactory
-from tests.transactions.authorizing import authorize, decide, wrong_cvv
 
 pytestmark = pytest.mark.django_db
 
@@ -60,7 +60,7 @@ def test_a_decision_takes_a_fixed_number_of_queries(
         changes = {"cvv": wrong_cvv(card)}
 
     with django_assert_num_queries(queries):
-        response = authorize(authorize_api, card, **changes)
+        response = post_authorization(authorize_api, card, **changes)
 
     assert response.json()["response_code"] == code
 

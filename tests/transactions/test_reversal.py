@@ -11,23 +11,19 @@ from rest_framework.test import APIClient
 from cards.models import LedgerEntry
 from cards.services import ledger_mismatches
 from cardsystem.models import AuditLog
+from tests.authorizing import balance, decide, post_reversal, written
 from tests.factories import CardFactory, make_api_client
-from tests.transactions.authorizing import balance, decide, written
 
 pytestmark = pytest.mark.django_db
 
 NOW = datetime.datetime(2026, 3, 16, 12, tzinfo=datetime.UTC)
 
 
-def reverse(api, transaction_id):
-    return api.post(f"/api/v1/authorizations/{transaction_id}/reverse/")
-
-
 def test_an_approval_reverses_once_restoring_the_balance(authorize_api, card):
     approved = decide(authorize_api, card)
 
     with time_machine.travel(NOW, tick=False):
-        response = reverse(authorize_api, approved["id"])
+        response = post_reversal(authorize_api, approved["id"])
 
     assert response.status_code == 201
     answer = response.json()
@@ -43,7 +39,7 @@ def test_an_approval_reverses_once_restoring_the_balance(authorize_api, card):
 def test_a_reversal_is_audited_with_the_api_client_as_actor(authorize_api, card):
     approved = decide(authorize_api, card)
 
-    reverse(authorize_api, approved["id"])
+    post_reversal(authorize_api, approved["id"])
 
     row = AuditLog.objects.get(action=AuditLog.Action.AUTHORIZATION_REVERSED)
     assert (row.actor_type, row.actor_client_id) == ("api_client", authorize_api.api_client.pk)
@@ -53,10 +49,10 @@ def test_a_reversal_is_audited_with_the_api_client_as_actor(authorize_api, card)
 
 def test_a_second_reversal_is_a_409_and_writes_nothing(authorize_api, card):
     approved = decide(authorize_api, card)
-    reverse(authorize_api, approved["id"])
+    post_reversal(authorize_api, approved["id"])
     before = written()
 
-    response = reverse(authorize_api, approved["id"])
+    response = post_reversal(authorize_api, approved["id"])
 
     assert response.status_code == 409 and "already reversed" in response.json()["detail"]
     assert written() == before
@@ -67,14 +63,14 @@ def test_a_decline_cannot_be_reversed(authorize_api, card, changes):
     declined = decide(authorize_api, card, **changes)
     before = written()
 
-    response = reverse(authorize_api, declined["id"])
+    response = post_reversal(authorize_api, declined["id"])
 
     assert response.status_code == 409 and "declined" in response.json()["detail"]
     assert written() == before
 
 
 def test_an_unknown_authorization_is_a_json_404(authorize_api):
-    response = reverse(authorize_api, uuid.uuid4())
+    response = post_reversal(authorize_api, uuid.uuid4())
 
     assert response.status_code == 404 and response.json() == {"detail": "Not found."}
 
@@ -86,7 +82,7 @@ def test_another_clients_authorization_is_not_found(authorize_api, card):
     approved = decide(authorize_api, card)
     before = written()
 
-    response = reverse(other, approved["id"])
+    response = post_reversal(other, approved["id"])
 
     assert response.status_code == 404 and response.json() == {"detail": "Not found."}
     assert written() == before
@@ -96,8 +92,8 @@ def test_reversing_needs_the_authorize_scope(manage_api, anonymous_api, authoriz
     approved = decide(authorize_api, card)
     before = written()
 
-    assert reverse(manage_api, approved["id"]).status_code == 403
-    assert reverse(anonymous_api, approved["id"]).status_code == 401
+    assert post_reversal(manage_api, approved["id"]).status_code == 403
+    assert post_reversal(anonymous_api, approved["id"]).status_code == 401
     assert written() == before
 
 
@@ -106,7 +102,7 @@ def test_a_reversed_approval_no_longer_counts_toward_the_daily_limit(authorize_a
     first = decide(authorize_api, card, amount="80.00")
     assert decide(authorize_api, card, amount="80.00")["response_code"] == "61"
 
-    reverse(authorize_api, first["id"])
+    post_reversal(authorize_api, first["id"])
 
     assert decide(authorize_api, card, amount="80.00")["response_code"] == "00"
     assert balance(card) == 920_00

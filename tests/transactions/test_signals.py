@@ -13,7 +13,7 @@ from django.db import connection
 import transactions
 from cards.models import LedgerEntry
 from fraud import receivers as fraud_receivers
-from tests.transactions.authorizing import authorize, balance, decide, written
+from tests.authorizing import balance, decide, post_authorization, written
 from transactions.models import Transaction
 from transactions.signals import (
     AuthorizationAttempt,
@@ -145,8 +145,8 @@ def test_a_receiver_of_the_outcome_that_raises_writes_nothing_and_answers_a_json
     before = written()
 
     with connected(authorization_recorded, broken), caplog.at_level(logging.INFO):
-        plain = authorize(authorize_api, card)
-        keyed = authorize(authorize_api, card, key="auth-1")
+        plain = post_authorization(authorize_api, card)
+        keyed = post_authorization(authorize_api, card, key="auth-1")
 
     for response in (plain, keyed):
         assert response.status_code == 500

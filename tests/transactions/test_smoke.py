@@ -1,23 +1,17 @@
-from types import SimpleNamespace
-
 import pytest
 
 from cards.models import Card, LedgerEntry
 from fraud.models import FraudAlert
-from tests.authorizing import api_body
+from tests.authorizing import STRANGER, URL, api_body, wrong_cvv
 from tests.factories import CardFactory
 from transactions.models import Transaction
 
 pytestmark = pytest.mark.django_db
 
 
-def _body(card, **changes):
-    return api_body(card, **changes)
-
-
 def test_an_approval_debits_the_card_and_answers_the_contract(authorize_api):
     card = CardFactory(balance_minor=10000)
-    response = authorize_api.post("/api/v1/authorizations/", _body(card), format="json")
+    response = authorize_api.post(URL, api_body(card), format="json")
     assert response.status_code == 201, response.json()
     body = response.json()
     assert (body["status"], body["response_code"], body["reason"]) == ("approved", "00", "approved")
@@ -30,14 +24,11 @@ def test_an_approval_debits_the_card_and_answers_the_contract(authorize_api):
 
 def test_three_wrong_cvvs_block_the_card_and_open_an_alert(authorize_api):
     card = CardFactory(balance_minor=10000)
-    wrong = str((int(card.cvv) + 1) % 1000).zfill(3)
     codes = [
-        authorize_api.post("/api/v1/authorizations/", _body(card, cvv=wrong), format="json").json()[
-            "response_code"
-        ]
+        authorize_api.post(URL, api_body(card, cvv=wrong_cvv(card)), format="json").json()["response_code"]
         for _ in range(3)
     ]
-    after = authorize_api.post("/api/v1/authorizations/", _body(card), format="json").json()
+    after = authorize_api.post(URL, api_body(card), format="json").json()
     assert codes == ["N7", "N7", "N7"] and after["response_code"] == "62"
     assert Card.objects.get(pk=card.pk).status == "blocked"
     third = Transaction.objects.filter(response_code="N7").order_by("created_at").last()
@@ -45,8 +36,7 @@ def test_three_wrong_cvvs_block_the_card_and_open_an_alert(authorize_api):
 
 
 def test_an_unknown_card_is_recorded_with_its_masked_number_only(authorize_api):
-    stranger = SimpleNamespace(pan="4000001234567899", cvv="123", expiry_month=1, expiry_year=2030)
-    response = authorize_api.post("/api/v1/authorizations/", _body(stranger), format="json")
+    response = authorize_api.post(URL, api_body(STRANGER), format="json")
     assert response.status_code == 201
     assert response.json()["response_code"] == "14" and response.json()["risk_score"] is None
     assert Transaction.objects.get().masked_pan == "400000******7899"

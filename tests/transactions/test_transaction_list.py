@@ -7,8 +7,8 @@ import uuid
 import pytest
 import time_machine
 
+from tests.authorizing import decide, post_reversal, wrong_cvv
 from tests.factories import CardFactory
-from tests.transactions.authorizing import decide, wrong_cvv
 
 pytestmark = pytest.mark.django_db
 
@@ -37,7 +37,7 @@ def history(authorize_api, rule, thresholds):
         for name, (card, changes) in plan.items():
             clock.shift(datetime.timedelta(minutes=1))
             made[name] = decide(authorize_api, card, **changes)["id"]
-        authorize_api.post(f"/api/v1/authorizations/{made['reversed']}/reverse/")
+        post_reversal(authorize_api, made["reversed"])
     made["cards"] = (str(first.pk), str(second.pk))
     return made
 

@@ -1,36 +1,7 @@
-"""Authorizations through the real service, and what the tests read from them."""
-
-import datetime
+"""The fraud engine's configuration changed the way staff change it (with .save()): rules,
+settings and the country and merchant-category risk lists."""
 
 from fraud.models import CountryRisk, FraudSettings, MerchantCategoryRisk, Rule
-from tests.authorizing import authorize as shared_authorize
-from transactions.models import Transaction
-
-NOW = datetime.datetime(2026, 6, 15, 12, 0, tzinfo=datetime.UTC)
-SECOND = datetime.timedelta(seconds=1)
-MINUTE = datetime.timedelta(minutes=1)
-HOUR = datetime.timedelta(hours=1)
-DAY = datetime.timedelta(days=1)
-TICK = datetime.timedelta(microseconds=1)
-
-
-def authorize(card, **changes) -> Transaction:
-    """A 42.00 coffee in the card's currency, card present in the US, at NOW, with the
-    card's own number, expiry and CVV; `changes` override any request field."""
-    return shared_authorize(card, **{"transaction_time": NOW, **changes})
-
-
-def wrong_cvv(card) -> str:
-    return str((int(card.cvv) + 1) % 1000).zfill(3)
-
-
-def factors(transaction: Transaction) -> dict[str, dict]:
-    """The recorded risk factors by code."""
-    return {f["code"]: f for f in transaction.risk_factors}
-
-
-def codes(transaction: Transaction) -> list[str]:
-    return [f["code"] for f in transaction.risk_factors]
 
 
 def set_rule(code: str, *, score: int | None = None, enabled: bool | None = None, **params) -> Rule:
