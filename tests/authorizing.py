@@ -37,6 +37,16 @@ STRANGER = SimpleNamespace(
 )
 
 
+# Where the authorization every test starts from is made: a coffee shop in the US, card present.
+COFFEE_SHOP = {
+    "merchant_id": "M-1001",
+    "merchant_name": "Corner Coffee",
+    "mcc": "5814",
+    "merchant_country": "US",
+    "channel": "pos",
+}
+
+
 def api_body(card, *, omit: Iterable[str] = (), **changes) -> dict:
     """The JSON body of POST /api/v1/authorizations/ (USD) for `card`: `changes` override
     or add fields, the fields named in `omit` are left out."""
@@ -47,11 +57,7 @@ def api_body(card, *, omit: Iterable[str] = (), **changes) -> dict:
         "cvv": card.cvv,
         "amount": "42.00",
         "currency": "USD",
-        "merchant_id": "M-1001",
-        "merchant_name": "Corner Coffee",
-        "mcc": "5814",
-        "merchant_country": "US",
-        "channel": "pos",
+        **COFFEE_SHOP,
         **changes,
     }
     for name in omit:

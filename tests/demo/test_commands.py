@@ -1,45 +1,17 @@
 """demo_credentials: the demo login and API key for a local trial."""
 
 import re
-from io import StringIO
 
 import pytest
-from django.apps import apps
 from django.contrib.auth import get_user_model
 from django.contrib.auth.password_validation import validate_password
-from django.core.management import CommandError, call_command
-from django.db import connection
-from rest_framework.test import APIClient
+from django.core.management import CommandError
 
 from cardsystem.models import ApiClient, AuditLog
+from tests.commands import api_status, counts, run, stored_values
 from tests.factories import UserFactory, make_api_client
 
 pytestmark = pytest.mark.django_db
-
-
-def run(*args):
-    stdout, stderr = StringIO(), StringIO()
-    call_command(*args, stdout=stdout, stderr=stderr)
-    return stdout.getvalue(), stderr.getvalue()
-
-
-def api_status(key: str) -> int:
-    api = APIClient()
-    api.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
-    return api.get("/api/v1/bins/").status_code
-
-
-def stored_values():
-    """Every value of every row of every table in the database, as text."""
-    tables = set(connection.introspection.table_names())
-    for model in apps.get_models():
-        if model._meta.db_table in tables and not model._meta.proxy:
-            for row in model._default_manager.values_list():
-                yield from (str(value) for value in row)
-
-
-def counts():
-    return ApiClient.objects.count(), AuditLog.objects.count(), get_user_model().objects.count()
 
 
 def demo_credentials():

@@ -9,7 +9,7 @@ import pytest
 from cards.services import card_get_by_pan
 from fraud import inference, scoring
 from fraud.models import FraudAlert
-from tests.authorizing import URL, api_body, authorize_at, wrong_cvv
+from tests.authorizing import COFFEE_SHOP, URL, api_body, authorize_at, wrong_cvv
 from tests.factories import CardFactory
 from tests.fraud.clock import DAY, HOUR, MINUTE, NOW, SECOND
 from tests.fraud.configuration import list_country, set_rule, set_settings
@@ -121,11 +121,7 @@ def _attempt(card, **changes) -> AuthorizationAttempt:
         "card": card_get_by_pan(card.pan),
         "amount_minor": 4200,
         "currency": "USD",
-        "merchant_id": "M-1001",
-        "merchant_name": "Corner Coffee",
-        "mcc": "5814",
-        "merchant_country": "US",
-        "channel": "pos",
+        **COFFEE_SHOP,
         "transaction_time": NOW,
         "cvv_result": "match",
         **changes,
