@@ -222,7 +222,7 @@ SPECTACULAR_SETTINGS = {
 # --- Logging ------------------------------------------------------------------------------
 # One JSON object per line. Each authorization decision is one line on the
 # "cardsystem.authorizations" logger, to stdout and to a rotating file; it carries the
-# masked PAN only (transactions/services.py).
+# masked PAN only (transactions/services/authorizations.py).
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 LOG_DIR = Path(env.str("LOG_DIR", default=str(BASE_DIR / "logs")))
 LOG_DIR.mkdir(parents=True, exist_ok=True)
