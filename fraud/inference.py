@@ -16,8 +16,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import lightgbm
-import numpy as np
 from django.db import transaction
 
 from cardsystem.process_cache import ProcessCache
@@ -87,6 +85,8 @@ def load(pk: int, version: int) -> LoadedModel:
     """The model of this row, parsed at the first call (in this process) only."""
     key = (pk, version)
     if key not in _loaded:
+        import lightgbm
+
         stored = FraudModel.objects.values_list("artifact", "features").get(pk=pk)
         model = LoadedModel(
             pk=pk, version=version, features=tuple(stored[1]), booster=lightgbm.Booster(model_str=stored[0])
@@ -120,6 +120,8 @@ class Prediction:
 def predict(model: LoadedModel | FraudModel, features: Mapping) -> Prediction:
     """The model's probability of fraud for one decision's features (a missing name
     counts as "nothing to compare with") and each feature's exact contribution."""
+    import numpy as np
+
     if isinstance(model, FraudModel):
         model = load(model.pk, model.version)
     row = np.array([vector(features, model.features)], dtype=np.float64)

@@ -24,12 +24,9 @@ from dataclasses import dataclass, field
 from importlib import metadata as package_metadata
 from typing import Any
 
-import lightgbm
-import numpy as np
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
-from sklearn.metrics import average_precision_score, roc_auc_score
 
 from cardsystem.audit import Actor, AuditAction, audit_record
 from fraud import catalogue
@@ -118,6 +115,8 @@ def training_set(
 
     Declines are left out: nobody disputes money that was never taken, so a declined
     fraud attempt would be learnt as legitimate, the most fraud-like rows labelled wrong."""
+    import numpy as np
+
     until = cutoff - label_delay
     if until <= since:
         raise ValueError(
@@ -249,6 +248,8 @@ def _holdout_start(data: TrainingSet) -> int:
 
 
 def _fit(X, y, params: Mapping[str, Any], rounds: int):
+    import lightgbm
+
     dataset = lightgbm.Dataset(X, label=y, free_raw_data=True, params={"verbose": -1})
     return lightgbm.train(dict(params), dataset, num_boost_round=rounds)
 
@@ -256,6 +257,9 @@ def _fit(X, y, params: Mapping[str, Any], rounds: int):
 def holdout_metrics(y, probabilities) -> dict:
     """ROC AUC, average precision, and per threshold: how many were flagged, precision
     and recall. Both classes must be present in `y`."""
+    import numpy as np
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
     y = np.asarray(y)
     probabilities = np.asarray(probabilities)
     frauds = int(y.sum())

@@ -8,6 +8,9 @@ count as much as those at the top.
 """
 
 import ast
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -59,3 +62,16 @@ def test_no_product_module_is_over_400_lines():
         if (lines := len(path.read_text(encoding="utf-8").splitlines())) > MAX_MODULE_LINES
     }
     assert long == {}
+
+
+def test_starting_the_project_loads_no_machine_learning_library():
+    """LightGBM, NumPy and scikit-learn cost every process seconds and megabytes: they are
+    imported where a model is trained or scores, never by start-up, admin or API."""
+    probe = (
+        "import sys, django; django.setup(); import cardsystem.urls; "
+        "print(sorted(m for m in ('lightgbm', 'numpy', 'sklearn') if m in sys.modules))"
+    )
+    loaded = subprocess.run(  # noqa: S603  (this interpreter, a fixed program)
+        [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True, env=os.environ
+    )
+    assert loaded.stdout.strip() == "[]"
