@@ -9,8 +9,9 @@ import re
 
 from django.core.exceptions import ValidationError
 
-# 12 to 19 digits, possibly grouped by single spaces or dashes, as people type them.
-PAN_IN_TEXT = re.compile(r"(?<![0-9])[0-9](?:[ -]?[0-9]){11,18}(?![0-9])")
+# 12 to 19 digits, possibly grouped by single spaces or dashes, as people type them; in
+# any script (\d), so that a number typed in full-width digits is caught too.
+PAN_IN_TEXT = re.compile(r"(?<!\d)\d(?:[ -]?\d){11,18}(?!\d)")
 
 MIN_PAN_DIGITS = 12
 

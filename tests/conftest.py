@@ -1,6 +1,8 @@
 import pytest
+from django.core.cache import cache
 from rest_framework.test import APIClient
 
+from cardsystem import process_cache
 from tests.factories import UserFactory, make_api_client
 
 STAFF_PASSWORD = "correct-horse-battery-staple"
@@ -16,10 +18,6 @@ def _fast_and_isolated(settings):
 
 @pytest.fixture(autouse=True)
 def _clear_cache():
-    from django.core.cache import cache
-
-    from cardsystem import process_cache
-
     # The fraud configuration and the active model are cached per process; a test's
     # rolled-back rule changes or models must not leak into the next test's decisions.
     cache.clear()

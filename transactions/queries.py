@@ -177,7 +177,7 @@ def card_history_row(
     ...)` with `.exclude(status=DECLINED).filter(merchant_id=merchant_id).exists()` and
     the like for the first uses and `Max("transaction_time")` / `.order_by(
     "-transaction_time", "-created_at").values_list("merchant_country")[:1]` for the
-    latest; tests/test_queries.py writes it out whole. Sums are 0, not None, over no
+    latest; tests/query_twins.py writes it out whole. Sums are 0, not None, over no
     rows; the square sum is a float.
     """
     adapt = connection.ops.adapt_datetimefield_value
@@ -316,7 +316,7 @@ def cross_card_row(
     and then `FraudReport.objects.filter(merchant_id=merchant_id, transaction_time__gte=
     since, transaction_time__lt=at, reported_at__lt=at).count()`; of the cards
     `FraudReport.objects.filter(..., transaction_time__gte=at - fraud_window)
-    .aggregate(Count("card_id", distinct=True))`. tests/test_queries.py writes it out.
+    .aggregate(Count("card_id", distinct=True))`. tests/query_twins.py writes it out.
     """
     adapt = connection.ops.adapt_datetimefield_value
     params = {

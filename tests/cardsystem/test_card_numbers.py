@@ -42,6 +42,7 @@ def test_the_check_digit_makes_a_number_luhn_valid(partial):
         ("ref 12345678901", False, False),  # 11 digits: too short for a card number
         ("order 41111111111111111111", False, False),  # 20 digits: too long
         ("last four 1111", False, False),
+        ("card \uff14\uff11\uff11\uff11 1111 1111 1111", True, True),  # full-width digits too
     ],
 )
 def test_card_numbers_are_found_in_free_text(text, shaped, pan):

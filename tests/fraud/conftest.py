@@ -8,16 +8,6 @@ from tests.fraud.clock import NOW
 
 
 @pytest.fixture(autouse=True)
-def _fresh_fraud_config():
-    # The scorer keeps its configuration per process for a few seconds. A test that
-    # changes a rule and decides caches the change; the test's rollback does not send
-    # post_save, so without this the next test would score with the rolled-back rules.
-    scoring.forget_config()
-    yield
-    scoring.forget_config()
-
-
-@pytest.fixture(autouse=True)
 def clock():
     """Time starts at NOW and runs on (arrivals keep their order); requests carry
     explicit transaction times relative to NOW."""

@@ -34,15 +34,6 @@ from tests.fraud.modelling import (
 from transactions.models import FraudReport, Transaction
 
 
-@pytest.fixture(autouse=True)
-def _fresh_active_model():
-    # Which model is active is cached per process for a few seconds; a test's rolled-back
-    # activation sends no post_save, so without this the next test would see it.
-    inference.forget_model()
-    yield
-    inference.forget_model()
-
-
 @pytest.fixture
 def trained(card):
     history(card)

@@ -5,16 +5,6 @@ from fraud.models import FraudSettings, Rule
 from tests.factories import CardFactory
 
 
-@pytest.fixture(autouse=True)
-def _fresh_fraud_config():
-    """The fraud configuration is cached per process for a few seconds, across the
-    rollback that ends each test: drop it on both sides, so that no test sees another
-    test's thresholds or rules."""
-    scoring.forget_config()
-    yield
-    scoring.forget_config()
-
-
 @pytest.fixture
 def card(db):
     """An active USD card holding 100.00, its cardholder living in the US."""
