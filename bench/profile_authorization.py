@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/profile_authorization.py [--requests 500] [--database sqlite|postgres]
                                                     [--what-if persistent-connection,quiet-console]
-                                                    [--idempotency-keys] [--cprofile 30]
+                                                    [--idempotency-keys] [--cprofile 30] [--files]
 
 Sets up a fresh database the way bench/authorizations.py does (same environment:
 DEBUG=false, LOG_LEVEL=WARNING, a temporary LOG_DIR), then calls the WSGI callables
