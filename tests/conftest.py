@@ -48,6 +48,12 @@ def authorize_api(db):
 
 
 @pytest.fixture
+def full_api(db):
+    """An API client whose key has both scopes: it reads the factors' details."""
+    return _api("authorize", "manage")
+
+
+@pytest.fixture
 def anonymous_api():
     return APIClient()
 

@@ -34,6 +34,7 @@ from cardsystem.api import (
 from cardsystem.audit import Actor
 from cardsystem.card_numbers import luhn_valid
 from cardsystem.idempotency import idempotent
+from cardsystem.models import ApiClient
 from transactions.models import FraudReport, Transaction
 from transactions.services import (
     AuthorizationRequest,
@@ -57,10 +58,27 @@ RISK_LEVEL_SCHEMA = {
 _TIME = serializers.DateTimeField()
 
 
+def explains(context: dict) -> bool:
+    """Whether the answer may carry each factor's detail. Details describe the cardholder
+    (home country, earlier purchases, habits), and an authorization's answer goes to
+    merchants' and acquirers' systems: only a client with the `manage` scope reads them."""
+    client = getattr(context.get("request"), "auth", None)
+    return client is not None and client.has_scope(ApiClient.Scope.MANAGE)
+
+
 class RiskFactorOutput(serializers.Serializer):
     code = serializers.CharField()
     score = serializers.IntegerField()
-    detail = serializers.CharField()
+    detail = serializers.CharField(
+        required=False,
+        help_text="Why, in words. Only for clients with the `manage` scope: it may describe the cardholder.",
+    )
+
+    def to_representation(self, factor):
+        data = super().to_representation(factor)
+        if not explains(self.context):
+            del data["detail"]
+        return data
 
 
 class AuthorizationOutput(serializers.ModelSerializer):
@@ -99,6 +117,7 @@ class AuthorizationOutput(serializers.ModelSerializer):
         """What the fields above render, written out: a ModelSerializer builds its fields
         from the model for every instance, a cost the hot path cannot afford (bench/README.md).
         A test keeps this equal to the generic rendering."""
+        explain = explains(self.context)
         return {
             "id": str(transaction.id),
             "status": str(transaction.status),
@@ -108,6 +127,8 @@ class AuthorizationOutput(serializers.ModelSerializer):
             "risk_level": transaction.risk_level or None,
             "risk_factors": [
                 {"code": str(f["code"]), "score": int(f["score"]), "detail": str(f["detail"])}
+                if explain
+                else {"code": str(f["code"]), "score": int(f["score"])}
                 for f in transaction.risk_factors
             ],
             "flagged": bool(transaction.flagged),
@@ -210,7 +231,8 @@ class AuthorizationApi(APIView):
         decided = authorization_decide(
             request=AuthorizationRequest(**data.validated_data), client=request.auth
         )
-        return Response(AuthorizationOutput(decided).data, status=status.HTTP_201_CREATED)
+        answer = AuthorizationOutput(decided, context={"request": request}).data
+        return Response(answer, status=status.HTTP_201_CREATED)
 
 
 def _transaction_or_404(**lookup) -> Transaction:
@@ -235,7 +257,8 @@ class AuthorizationReverseApi(APIView):
         # nobody else's business.
         transaction = _transaction_or_404(pk=transaction_id, client=request.auth)
         reversed_ = authorization_reverse(transaction=transaction, actor=Actor.for_request(request))
-        return Response(TransactionOutput(reversed_).data, status=status.HTTP_201_CREATED)
+        answer = TransactionOutput(reversed_, context={"request": request}).data
+        return Response(answer, status=status.HTTP_201_CREATED)
 
 
 class AwareDateTimeFormField(forms.DateTimeField):

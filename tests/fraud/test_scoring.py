@@ -96,7 +96,8 @@ def test_a_reason_that_decides_on_its_own_leads_the_factors(card):
     ]
 
 
-def test_the_api_answers_the_score_level_and_factors(authorize_api, card):
+@pytest.mark.parametrize("explained", [False, True], ids=["authorize scope only", "with manage"])
+def test_the_api_answers_the_score_level_and_factors(authorize_api, full_api, card, explained):
     set_rule("foreign_country", score=45)
     body = api_body(
         card,
@@ -105,13 +106,18 @@ def test_the_api_answers_the_score_level_and_factors(authorize_api, card):
         merchant_country="FR",
         transaction_time=NOW.isoformat(),
     )
-    response = authorize_api.post(URL, body, format="json")
+    response = (full_api if explained else authorize_api).post(URL, body, format="json")
     answer = response.json()
     assert (answer["status"], answer["response_code"], answer["risk_score"]) == ("approved", "00", 65)
     assert (answer["risk_level"], answer["flagged"]) == ("medium", True)
+    details = {
+        "foreign_country": "Merchant in FR, cardholder lives in US.",
+        "amount_large": "Amount 1000.00 USD is at or above 1000.00 USD.",
+    }
+    # The details describe the cardholder: a merchant's authorize-only system never reads them.
     assert answer["risk_factors"] == [
-        {"code": "foreign_country", "score": 45, "detail": "Merchant in FR, cardholder lives in US."},
-        {"code": "amount_large", "score": 20, "detail": "Amount 1000.00 USD is at or above 1000.00 USD."},
+        {"code": code, "score": score} | ({"detail": details[code]} if explained else {})
+        for code, score in (("foreign_country", 45), ("amount_large", 20))
     ]
 
 

@@ -2,9 +2,12 @@
 what it never shows (the card number and the CVV)."""
 
 import datetime
+import itertools
 import json
 import logging
 import zoneinfo
+from functools import partial
+from types import SimpleNamespace
 
 import pytest
 from django.db import transaction as db
@@ -26,7 +29,7 @@ from tests.authorizing import (
     written,
     wrong_cvv,
 )
-from tests.factories import TEST_ACTOR, CardFactory
+from tests.factories import TEST_ACTOR, CardFactory, make_api_client
 from transactions.api import AuthorizationApi, AuthorizationOutput
 from transactions.models import Transaction
 
@@ -90,15 +93,35 @@ def test_times_are_iso_8601_with_a_zone(authorize_api, card, field):
         assert parsed == datetime.datetime(2026, 1, 5, 9, 15, tzinfo=datetime.UTC)
 
 
-def test_risk_factors_carry_a_code_a_score_and_a_detail(authorize_api, card, rule):
+def test_risk_factors_carry_a_code_a_score_and_a_detail_for_a_manage_client(full_api, card, rule):
     rule("foreign_country", 10)
 
-    answer = decide(authorize_api, card, merchant_country="GB")
+    answer = decide(full_api, card, merchant_country="GB")
 
     factor = next(f for f in answer["risk_factors"] if f["code"] == "foreign_country")
     assert set(factor) == {"code", "score", "detail"}
     assert factor["score"] == 10 and "GB" in factor["detail"]
     assert answer["risk_score"] >= 10
+
+
+def test_a_merchants_system_learns_no_detail_about_the_cardholder(authorize_api, manage_api, card, rule):
+    """An authorize-only client (a merchant's or acquirer's system) gets the decision, the
+    score and each factor's code and points, never the words that describe the cardholder:
+    not in the answer, not in a replay, not in a reversal; manage reads keep them."""
+    rule("foreign_country", 10)
+    post = partial(post_authorization, authorize_api, card, merchant_country="GB", key="merchant-1")
+
+    answer, replay = post().json(), post().json()
+    reversal = post_reversal(authorize_api, answer["id"]).json()
+    back_office = manage_api.get(f"/api/v1/transactions/{answer['id']}/").json()
+
+    assert answer == replay
+    for seen_by_the_merchant in (answer, reversal):
+        assert {"code": "foreign_country", "score": 10} in seen_by_the_merchant["risk_factors"]
+        assert all(set(factor) == {"code", "score"} for factor in seen_by_the_merchant["risk_factors"])
+        assert "lives in" not in json.dumps(seen_by_the_merchant)
+    factor = next(f for f in back_office["risk_factors"] if f["code"] == "foreign_country")
+    assert "GB" in factor["detail"] and "lives in US" in factor["detail"]
 
 
 def test_amounts_are_rendered_in_the_currencys_own_digits(authorize_api):
@@ -125,13 +148,19 @@ def test_the_written_out_answer_renders_exactly_what_the_serializer_declares(car
     assert {t.status for t in decisions} == {"approved", "declined"}
     assert any(t.risk_factors for t in decisions) and any(t.risk_score is None for t in decisions)
 
-    for zone in ("UTC", "Europe/Paris"):
+    # For an authorize-only client, and for one that reads the factors' details.
+    contexts = [
+        {"request": SimpleNamespace(auth=make_api_client(*scopes)[0])}
+        for scopes in (["authorize"], ["authorize", "manage"])
+    ]
+    for zone, context, transaction in itertools.product(("UTC", "Europe/Paris"), contexts, decisions):
         with timezone.override(zone):
-            for transaction in decisions:
-                written_out = AuthorizationOutput(transaction).data
-                generic = ModelSerializer.to_representation(AuthorizationOutput(transaction), transaction)
-                assert list(written_out.items()) == list(generic.items())
-                assert JSONRenderer().render(written_out) == JSONRenderer().render(generic)
+            written_out = AuthorizationOutput(transaction, context=context).data
+            generic = ModelSerializer.to_representation(
+                AuthorizationOutput(transaction, context=context), transaction
+            )
+            assert list(written_out.items()) == list(generic.items())
+            assert JSONRenderer().render(written_out) == JSONRenderer().render(generic)
 
 
 def test_the_input_fields_are_flat_so_that_shallow_copies_serve_each_request():
