@@ -5,6 +5,7 @@ from django.core.checks import Error, Tags, register
 from django.core.exceptions import ImproperlyConfigured
 
 from cardsystem.keys import CardDataError, validate_key
+from cardsystem.passwords import key_is_guessable
 
 
 @register(Tags.security, deploy=False)
@@ -29,11 +30,7 @@ def check_card_data_key(app_configs, **kwargs):
 
 @register(Tags.security, deploy=False)
 def check_secret_key(app_configs, **kwargs):
-    try:
-        secret_key = settings.SECRET_KEY
-    except ImproperlyConfigured:
-        secret_key = ""
-    if not secret_key:
+    if not _secret_key():
         return [
             Error(
                 "SECRET_KEY missing.",
@@ -44,8 +41,37 @@ def check_secret_key(app_configs, **kwargs):
     return []
 
 
+@register(Tags.security, deploy=False)
+def check_keys_are_not_guessable(app_configs, **kwargs):
+    """With DEBUG off, a key a person could guess (a word, thirty-two identical characters)
+    refuses to start, as a missing one does; a local trial keeps its development keys."""
+    if settings.DEBUG:
+        return []
+    keys = [("SECRET_KEY", _secret_key()), ("CARD_DATA_KEY", settings.CARD_DATA_KEY)] + [
+        ("CARD_DATA_OLD_KEYS", old) for old in settings.CARD_DATA_OLD_KEYS
+    ]
+    return [
+        Error(
+            f"{name} is too easy to guess.",
+            hint="Use a long random string, for example the output of: "
+            "python -c 'import secrets; print(secrets.token_urlsafe(48))'",
+            id="cardsystem.E003",
+        )
+        for name, material in keys
+        if material and key_is_guessable(material)
+    ]
+
+
+def _secret_key() -> str:
+    """SECRET_KEY, or "" when it is missing (Django refuses to read an empty one)."""
+    try:
+        return settings.SECRET_KEY
+    except ImproperlyConfigured:
+        return ""
+
+
 def fail_fast() -> None:
     """Refuse to start a server process when the checks above fail (gunicorn runs no checks)."""
-    problems = [*check_card_data_key(None), *check_secret_key(None)]
+    problems = [*check_card_data_key(None), *check_secret_key(None), *check_keys_are_not_guessable(None)]
     if problems:
         raise ImproperlyConfigured("; ".join(f"{p.id} {p.msg} {p.hint}" for p in problems))

@@ -1,4 +1,5 @@
 import os
+import secrets
 import subprocess
 import sys
 from pathlib import Path
@@ -6,7 +7,7 @@ from pathlib import Path
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from cardsystem.checks import check_card_data_key, check_secret_key, fail_fast
+from cardsystem.checks import check_card_data_key, check_keys_are_not_guessable, check_secret_key, fail_fast
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -68,3 +69,39 @@ def test_production_settings_pass_the_deploy_checks_without_warnings():
 def test_the_development_defaults_run_with_no_environment_at_all():
     result = _manage("check")
     assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize("name", ["SECRET_KEY", "CARD_DATA_KEY"])
+@pytest.mark.parametrize("weak", ["a" * 64, "abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnop"])
+def test_production_refuses_to_start_with_a_key_that_is_easy_to_guess(settings, name, weak):
+    settings.DEBUG = False
+    setattr(settings, name, weak)
+    assert [e.id for e in check_keys_are_not_guessable(None)] == ["cardsystem.E003"]
+    with pytest.raises(ImproperlyConfigured, match=rf"cardsystem\.E003 {name} is too easy to guess"):
+        fail_fast()
+
+
+def test_a_guessable_old_card_data_key_is_refused_too(settings):
+    settings.DEBUG = False
+    settings.CARD_DATA_OLD_KEYS = ["b" * 40]
+    assert [e.id for e in check_keys_are_not_guessable(None)] == ["cardsystem.E003"]
+
+
+def test_generated_keys_pass_and_a_local_trial_keeps_its_development_keys(settings):
+    settings.DEBUG = False
+    settings.SECRET_KEY, settings.CARD_DATA_KEY = secrets.token_urlsafe(48), secrets.token_urlsafe(48)
+    assert check_keys_are_not_guessable(None) == []
+    settings.DEBUG = True
+    settings.CARD_DATA_KEY = "a" * 32
+    assert check_keys_are_not_guessable(None) == []
+
+
+def test_production_with_a_guessable_key_fails_at_start_up():
+    result = _manage(
+        "check",
+        DEBUG="false",
+        ALLOWED_HOSTS="cards.example",
+        SECRET_KEY=secrets.token_urlsafe(48),
+        CARD_DATA_KEY="x" * 32,
+    )
+    assert result.returncode != 0 and "cardsystem.E003" in result.stderr

@@ -140,6 +140,22 @@ def test_rejects_short_common_numeric_or_personal_passwords(password, reason):
     assert any(reason in message for message in error.value.messages)
 
 
+@pytest.mark.parametrize(
+    "password",
+    [
+        "aaaaaaaaaaaa",  # twelve identical characters pass Django's own validators
+        "abcdefghijklmnop",
+        "qwertyuiopasdf",
+        "1qaz2wsx3edc4rfv",
+        "analystanalyst1",
+    ],
+)
+def test_rejects_long_passwords_that_are_easy_to_guess(password):
+    with pytest.raises(ValidationError) as error:
+        validate_password(password, UserFactory.build(username="analyst", email="analyst@bank.test"))
+    assert [e.code for e in error.value.error_list if e.code == "password_too_guessable"]
+
+
 # --- Idle timeout ----------------------------------------------------------------------------------------
 
 
