@@ -2,8 +2,8 @@
 
 The shared PostgreSQL server is never stopped: `database_away()` points this thread's
 connection where nothing answers, so every connection attempt really fails in the
-driver; `statements_fail_from(n)` lets the first n - 1 statements through and fails
-every later one, as when the server goes away in the middle of a request.
+driver; `StatementsFailFrom(n)`, an execute wrapper, lets the first n - 1 statements
+through and fails every later one, as when the server goes away in the middle of a request.
 """
 
 import contextlib
@@ -42,8 +42,3 @@ class StatementsFailFrom:
         if self.seen >= self.n:
             raise OperationalError("server closed the connection unexpectedly")
         return execute(sql, params, many, context)
-
-
-def statements_fail_from(n: int):
-    """A context manager: this thread's statements fail from the n-th one on."""
-    return connection.execute_wrapper(StatementsFailFrom(n))
