@@ -1,6 +1,7 @@
 """What every API view shares: parsing, errors, pagination, filters, money fields."""
 
 import datetime
+import logging
 
 import django_filters
 from django.core.exceptions import RequestDataTooBig
@@ -17,9 +18,12 @@ from rest_framework.views import exception_handler as drf_exception_handler
 from cardsystem import money
 from cardsystem.card_numbers import contains_pan
 from cardsystem.exceptions import NO_FIELD, ConflictError, error_messages
+from cardsystem.health import RETRY_AFTER_SECONDS, UNAVAILABLE_DETAIL, database_unavailable
 
 # ISO 3166-1 alpha-2 codes with their names, for every country field of the API.
 COUNTRY_CHOICES = [(code, name) for code, name in countries]
+
+logger = logging.getLogger(__name__)
 
 # --- Errors -------------------------------------------------------------------------------
 
@@ -35,6 +39,15 @@ def exception_handler(exc, context):
     if isinstance(exc, RequestDataTooBig):
         return Response(
             {"detail": "The request body is too large."}, status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+        )
+    if database_unavailable(exc):
+        # Every write is one transaction (services), rolled back by the failure: the
+        # client may retry, and with its Idempotency-Key a retry never applies twice.
+        logger.warning("The database is unavailable: %s: %s", type(exc).__name__, exc)
+        return Response(
+            {"detail": UNAVAILABLE_DETAIL},
+            status=status.HTTP_503_SERVICE_UNAVAILABLE,
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
         )
     return drf_exception_handler(exc, context)
 
@@ -71,15 +84,20 @@ _ERROR_DESCRIPTIONS = {
     ),
     413: ("The request body is over the size limit.", DETAIL_ERROR_SCHEMA),
     415: ("The body is not application/json.", DETAIL_ERROR_SCHEMA),
+    503: (
+        "The database is briefly unavailable; nothing was written. Retry after the seconds "
+        "in the Retry-After header.",
+        DETAIL_ERROR_SCHEMA,
+    ),
 }
 
 
 def error_responses(*codes: int) -> dict[int, OpenApiResponse]:
     """Schema entries for the error statuses an operation can answer, for `extend_schema(responses=...)`.
-    Every operation can answer 401 and 403, so they are always included."""
+    Every operation can answer 401, 403 and 503, so they are always included."""
     return {
         code: OpenApiResponse(response=_ERROR_DESCRIPTIONS[code][1], description=_ERROR_DESCRIPTIONS[code][0])
-        for code in sorted({401, 403, *codes})
+        for code in sorted({401, 403, 503, *codes})
     }
 
 

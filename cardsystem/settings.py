@@ -54,6 +54,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: the load balancers' probes, answered before the HTTPS redirect, the
+    # ALLOWED_HOSTS check and sessions (cardsystem/health.py says why).
+    "cardsystem.health.ProbeMiddleware",
     "cardsystem.middleware.RejectNulBytesMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",

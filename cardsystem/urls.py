@@ -10,6 +10,7 @@ api_v1 = [
     path("", include("transactions.urls")),
 ]
 
+# GET /healthz and /readyz are answered before routing, by cardsystem.health.ProbeMiddleware.
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
