@@ -1,10 +1,12 @@
-"""Audit rows for staff authentication events (Django's and django-axes' signals)."""
+"""Audit rows for staff authentication events (Django's and django-axes' signals), and
+the login time every staff session's absolute lifetime counts from."""
 
 from axes.signals import user_locked_out
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.dispatch import receiver
 
 from cardsystem.audit import Actor, AuditAction, audit_record
+from cardsystem.sessions import stamp_login
 
 
 def _ip(request) -> str | None:
@@ -14,6 +16,8 @@ def _ip(request) -> str | None:
 @receiver(user_logged_in)
 def audit_login(sender, request, user, **kwargs):
     audit_record(actor=Actor.for_user(user, _ip(request)), action=AuditAction.LOGIN, target=user)
+    if request is not None and hasattr(request, "session"):
+        stamp_login(request.session)  # the start of the session's absolute lifetime
 
 
 @receiver(user_logged_out)

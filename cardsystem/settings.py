@@ -145,6 +145,8 @@ AUTH_PASSWORD_VALIDATORS = [
 # Staff sessions end after 15 idle minutes: every request pushes the expiry on,
 # except background polls (cardsystem/sessions.py).
 SESSION_COOKIE_AGE = env.int("SESSION_IDLE_SECONDS", default=15 * 60)
+# However active, a staff session ends this long after its login (a working day).
+SESSION_ABSOLUTE_SECONDS = env.int("SESSION_ABSOLUTE_SECONDS", default=8 * 60 * 60)
 SESSION_SAVE_EVERY_REQUEST = False
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_HTTPONLY = True

@@ -173,3 +173,30 @@ def test_activity_keeps_the_session_alive(client, staff_user, clock):
     for _ in range(6):  # an hour and a half of work, never 15 minutes idle
         clock.shift(datetime.timedelta(minutes=14))
         assert client.get("/admin/cards/card/").status_code == 200
+
+
+def test_a_busy_session_still_ends_eight_hours_after_its_login(client, staff_user, clock):
+    assert settings.SESSION_ABSOLUTE_SECONDS == 8 * 60 * 60
+    assert log_in(client).status_code == 302
+    for _ in range(8 * 6 - 1):  # a working day, never ten minutes idle
+        clock.shift(datetime.timedelta(minutes=10))
+        assert client.get("/admin/cards/card/").status_code == 200
+    clock.shift(datetime.timedelta(minutes=10, seconds=1))
+
+    response = client.get("/admin/cards/card/")
+
+    assert response.status_code == 302 and response["Location"].startswith("/admin/login/")
+    assert AuditLog.objects.filter(action=AuditLog.Action.LOGOUT, actor_label="analyst").count() == 1
+    assert log_in(client).status_code == 302  # a new login starts a new day
+    assert client.get("/admin/cards/card/").status_code == 200
+
+
+def test_a_session_with_no_login_time_is_not_trusted(client, staff_user):
+    assert log_in(client).status_code == 302
+    session = client.session
+    del session["cardsystem.logged_in_at"]
+    session.save()
+
+    response = client.get("/admin/")
+
+    assert response.status_code == 302 and response["Location"].startswith("/admin/login/")
