@@ -7,10 +7,10 @@ django-axes' included, so no admin can be registered without it."""
 import datetime
 import functools
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.admin.apps import AdminConfig
 from django.contrib.admin.options import IncorrectLookupParameters
-from django.contrib.admin.views.main import SEARCH_VAR
+from django.contrib.admin.views.main import ERROR_FLAG, SEARCH_VAR
 from django.core.exceptions import ValidationError
 
 # Django adds a year, a month or a day to a drill-down's date, and an aware datetime is
@@ -18,6 +18,8 @@ from django.core.exceptions import ValidationError
 # inside what Python's datetime holds, whatever TIME_ZONE says.
 FIRST_YEAR = datetime.MINYEAR + 1
 LAST_YEAR = datetime.MAXYEAR - 1
+
+CANNOT_APPLY = "The filters, date or search in that address could not be applied: showing the whole list."
 
 # Every word of a search is one more AND in the WHERE clause; SQLite refuses an
 # expression deeper than 1000. Nobody searches for a paragraph.
@@ -97,6 +99,16 @@ class GuardedChangeListAdmin:
 
     def get_changelist(self, request, **kwargs):
         return guarded_changelist(super().get_changelist(request, **kwargs))
+
+    def get_changelist_instance(self, request):
+        # changelist_view redirects to the bare list ("?e=1"); without a word the filters
+        # the staff member typed would just vanish.
+        try:
+            return super().get_changelist_instance(request)
+        except IncorrectLookupParameters:
+            if ERROR_FLAG not in request.GET:
+                self.message_user(request, CANNOT_APPLY, messages.WARNING)
+            raise
 
 
 @functools.cache

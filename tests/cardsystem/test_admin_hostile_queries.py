@@ -10,7 +10,7 @@ from django.contrib import admin
 from django.contrib.admin import FieldListFilter
 from django.urls import reverse
 
-from cardsystem.admin_queries import ChangeListGuard
+from cardsystem.admin_queries import CANNOT_APPLY, ChangeListGuard
 from tests.authorizing import authorize, written
 from tests.factories import TEST_ACTOR, CardFactory, make_api_client
 from tests.fraud.configuration import set_rule
@@ -187,7 +187,9 @@ def test_an_absurd_date_drill_down_leads_to_the_error_page_and_writes_nothing(
 
     assert response.status_code == 302
     assert response.url == f"{url}?e=1"
-    assert admin_client.get(response.url).status_code == 200
+    page = admin_client.get(response.url)
+    assert page.status_code == 200
+    assert CANNOT_APPLY in [str(m) for m in page.context["messages"]]
     assert written() == before
 
 
