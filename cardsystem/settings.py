@@ -32,7 +32,7 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[:
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "cardsystem.admin_queries.BackOfficeAdminConfig",  # django.contrib.admin, every changelist guarded
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
