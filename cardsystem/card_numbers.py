@@ -9,9 +9,11 @@ import re
 
 from django.core.exceptions import ValidationError
 
-# 12 to 19 digits, possibly grouped by single spaces or dashes, as people type them; in
-# any script (\d), so that a number typed in full-width digits is caught too.
-PAN_IN_TEXT = re.compile(r"(?<!\d)\d(?:[ -]?\d){11,18}(?!\d)")
+# 12 to 19 digits, possibly grouped by single spaces or dashes as people type them (or
+# by "+" or "%20", as a URL carries a space); in any script (\d), so that a number typed
+# in full-width digits is caught too.
+PAN_IN_TEXT = re.compile(r"(?<!\d)\d(?:(?:[ +-]|%20)?\d){11,18}(?!\d)")
+_SEPARATORS = re.compile(r"[ +-]|%20")
 
 MIN_PAN_DIGITS = 12
 
@@ -34,7 +36,7 @@ def luhn_valid(number: str) -> bool:
 
 
 def _digits(run: str) -> str:
-    return run.replace(" ", "").replace("-", "")
+    return _SEPARATORS.sub("", run)
 
 
 def has_pan_like_run(text: str) -> bool:
@@ -48,11 +50,22 @@ def contains_pan(text: str) -> bool:
     return any(luhn_valid(_digits(match.group())) for match in PAN_IN_TEXT.finditer(text))
 
 
+def mask_card_numbers(text: str) -> str:
+    """`text` with every run of digits shaped like a card number, Luhn-valid or not,
+    masked but for its last four digits: what a log line may keep of one."""
+    return PAN_IN_TEXT.sub(_mask, text)
+
+
+def _mask(match: re.Match) -> str:
+    digits = _digits(match.group())
+    return "*" * (len(digits) - 4) + digits[-4:]
+
+
 def pan_like_digits(term: str) -> str | None:
     """The digits of `term` when the whole of it looks like a card number (12 digits or
     more, perhaps grouped): what a person pastes into a search box or a filter."""
     term = (term or "").strip()
-    digits = _digits(term)
+    digits = term.replace(" ", "").replace("-", "")
     if len(digits) < MIN_PAN_DIGITS or not (digits.isascii() and digits.isdigit()):
         return None
     # Starts and ends with a digit: "-4111..." or "4111... " are not pasted numbers.

@@ -245,7 +245,8 @@ LOGGING = {
     "disable_existing_loggers": False,
     "formatters": {
         "json": {
-            "()": "pythonjsonlogger.json.JsonFormatter",
+            # Masks card numbers in every line, whatever a request put in them.
+            "()": "cardsystem.log_scrubbing.ScrubbingJsonFormatter",
             "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s",
             "datefmt": "%Y-%m-%dT%H:%M:%S%z",
             "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
@@ -266,6 +267,10 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "axes": {"level": "WARNING"},
+        # Django's own handlers (a console copy with DEBUG on, runserver's request lines)
+        # would write unscrubbed: its records go to the root's console alone.
+        "django": {"handlers": [], "propagate": True},
+        "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
         "cardsystem.authorizations": {"handlers": ["decisions_file"], "level": "INFO"},
     },
 }
