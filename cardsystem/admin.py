@@ -1,6 +1,7 @@
 """The back office's system pages (API clients, the audit log) and what every admin
 page that writes through a service shares: its form page and its error mapping."""
 
+import datetime
 import json
 
 from django import forms
@@ -9,8 +10,10 @@ from django.contrib import admin, messages
 from django.contrib.admin.views.main import SEARCH_VAR
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpResponseRedirect
+from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
-from django.urls import NoReverseMatch, reverse
+from django.urls import NoReverseMatch, path, reverse
+from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
 from django.utils.html import format_html
 
@@ -18,7 +21,7 @@ from cardsystem.audit import Actor
 from cardsystem.card_numbers import pan_like_digits
 from cardsystem.exceptions import ConflictError, error_messages
 from cardsystem.models import ApiClient, AuditLog
-from cardsystem.services import api_client_create, api_client_revoke
+from cardsystem.services import api_client_create, api_client_revoke, api_client_rotate_key
 
 admin.site.site_header = "cardsystem back office"
 admin.site.site_title = "cardsystem back office"
@@ -125,15 +128,52 @@ class ApiClientForm(forms.Form):
         required=False,
         help_text="Give the client only the scopes it needs.",
     )
+    expires_in_days = forms.IntegerField(
+        min_value=1, required=False, help_text="Leave empty for a key that does not expire."
+    )
+
+
+class ApiKeyRotationForm(forms.Form):
+    overlap_hours = forms.IntegerField(
+        min_value=0,
+        initial=24,
+        help_text="How long the current key keeps working beside the new one (at most 30 days).",
+    )
+    expires_in_days = forms.IntegerField(
+        min_value=1, required=False, help_text="Leave empty for a new key that does not expire."
+    )
+
+
+def _expiry(days: int | None) -> datetime.datetime | None:
+    return timezone.now() + datetime.timedelta(days=days) if days else None
 
 
 @admin.register(ApiClient)
 class ApiClientAdmin(admin.ModelAdmin):
-    list_display = ["name", "key_prefix_display", "scopes_display", "is_active", "created_at", "revoked_at"]
+    list_display = [
+        "name",
+        "key_prefix_display",
+        "scopes_display",
+        "is_active",
+        "expires_at",
+        "last_used_at",
+        "created_at",
+        "revoked_at",
+    ]
     list_filter = ["is_active"]
     search_fields = ["name", "key_prefix"]
-    # key_hash is deliberately absent from every list and page.
-    fields = ["name", "key_prefix_display", "scopes_display", "is_active", "created_at", "revoked_at"]
+    # key_hash and previous_key_hash are deliberately absent from every list and page.
+    fields = [
+        "name",
+        "key_prefix_display",
+        "scopes_display",
+        "is_active",
+        "expires_at",
+        "previous_key_expires_at",
+        "last_used_at",
+        "created_at",
+        "revoked_at",
+    ]
     readonly_fields = fields
     actions = ["revoke"]
 
@@ -173,6 +213,7 @@ class ApiClientAdmin(admin.ModelAdmin):
                     name=form.cleaned_data["name"],
                     scopes=form.cleaned_data["scopes"],
                     actor=Actor.for_request(request),
+                    expires_at=_expiry(form.cleaned_data["expires_in_days"]),
                 )
             except ValidationError as error:
                 add_service_errors(form, error)
@@ -191,6 +232,63 @@ class ApiClientAdmin(admin.ModelAdmin):
                     )
                 )
         return form_page(request, self, form=form, title="Add API client", submit_label="Create client")
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = {**(extra_context or {}), "can_rotate": self.has_revoke_permission(request)}
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def get_urls(self):
+        info = f"{self.opts.app_label}_{self.opts.model_name}"
+        return [
+            path(
+                "<path:object_id>/rotate-key/",
+                self.admin_site.admin_view(self.rotate_key_view),
+                name=f"{info}_rotate_key",
+            ),
+            *super().get_urls(),
+        ]
+
+    def rotate_key_view(self, request, object_id):
+        """Rotates the key through the service and shows the new one, once, on this response."""
+        if not self.has_revoke_permission(request):
+            raise PermissionDenied  # the same power as revoking: it ends the current key
+        client = get_object_or_404(ApiClient, pk=object_id)
+        form = ApiKeyRotationForm(request.POST) if request.method == "POST" else ApiKeyRotationForm()
+        if request.method == "POST" and form.is_valid():
+            try:
+                client, key = api_client_rotate_key(
+                    client=client,
+                    actor=Actor.for_request(request),
+                    overlap=datetime.timedelta(hours=form.cleaned_data["overlap_hours"]),
+                    expires_at=_expiry(form.cleaned_data["expires_in_days"]),
+                )
+            except ValidationError as error:
+                add_service_errors(form, error, {"overlap": "overlap_hours", "expires_at": "expires_in_days"})
+            else:
+                return no_store(
+                    TemplateResponse(
+                        request,
+                        "admin/cardsystem/apiclient/created.html",
+                        {
+                            **self.admin_site.each_context(request),
+                            "opts": self.opts,
+                            "title": "API key rotated",
+                            "client": client,
+                            "key": key,
+                            "rotated": True,
+                        },
+                    )
+                )
+        return form_page(
+            request,
+            self,
+            form=form,
+            title="Rotate API key",
+            submit_label="Rotate key",
+            original=client,
+            intro="A new key is shown once. The current key keeps working beside it for the overlap, "
+            "so that the client can switch without an outage.",
+        )
 
 
 # --- Audit log ---------------------------------------------------------------------------------

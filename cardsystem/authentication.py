@@ -8,7 +8,7 @@ from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.permissions import BasePermission
 
-from cardsystem.services import api_client_for_key
+from cardsystem.services import api_client_for_key, api_client_record_use
 
 
 class ApiKeyAuthentication(BaseAuthentication):
@@ -23,7 +23,8 @@ class ApiKeyAuthentication(BaseAuthentication):
             raise exceptions.AuthenticationFailed("Use the header Authorization: Bearer <key>.")
         client = api_client_for_key(key.strip())
         if client is None:
-            raise exceptions.AuthenticationFailed("Unknown or revoked API key.")
+            raise exceptions.AuthenticationFailed("Unknown, expired or revoked API key.")
+        api_client_record_use(client=client)
         return client, client
 
     def authenticate_header(self, request):

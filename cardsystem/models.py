@@ -24,6 +24,14 @@ class ApiClient(models.Model):
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    # None: the key does not expire, as for every client created before keys could.
+    expires_at = models.DateTimeField(null=True, blank=True)
+    # The key a rotation replaced, still accepted until previous_key_expires_at so that a
+    # client can deploy its new key without an outage.
+    previous_key_hash = models.CharField(max_length=64, unique=True, null=True, blank=True, editable=False)
+    previous_key_expires_at = models.DateTimeField(null=True, blank=True)
+    # Recorded at most once a minute (see api_client_record_use): not a write per request.
+    last_used_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["name"]
@@ -49,6 +57,7 @@ class AuditLog(models.Model):
         LOCKOUT = "auth.lockout", "staff lockout"
         API_CLIENT_CREATED = "api_client.created", "API client created"
         API_CLIENT_REVOKED = "api_client.revoked", "API client revoked"
+        API_CLIENT_KEY_ROTATED = "api_client.key_rotated", "API client key rotated"
         BIN_CREATED = "bin.created", "BIN created"
         BIN_ACTIVATED = "bin.activated", "BIN activated"
         BIN_DEACTIVATED = "bin.deactivated", "BIN deactivated"

@@ -13,19 +13,29 @@ from cardsystem.models import ApiClient
 
 @functools.cache
 def _api_client_by_key_hash_sql(vendor: str) -> str:
-    """Every column, so that nothing is deferred; key_hash is unique, so no ORDER BY.
+    """Every column, so that nothing is deferred. key_hash and previous_key_hash are each
+    unique and keys are 256-bit random, so at most one row matches: no ORDER BY. Each
+    column has its own unique index, which both databases combine for the OR.
     Cached per `vendor`, whose quoting it uses."""
     quote = connection.ops.quote_name
     meta = ApiClient._meta
     columns = ", ".join(quote(field.column) for field in meta.concrete_fields)
-    key_hash, is_active = (quote(meta.get_field(name).column) for name in ("key_hash", "is_active"))
-    return f"SELECT {columns} FROM {quote(meta.db_table)} WHERE {key_hash} = %s AND {is_active}"  # noqa: S608
+    key_hash, previous_key_hash, is_active = (
+        quote(meta.get_field(name).column) for name in ("key_hash", "previous_key_hash", "is_active")
+    )
+    return (
+        f"SELECT {columns} FROM {quote(meta.db_table)} "  # noqa: S608
+        f"WHERE ({key_hash} = %s OR {previous_key_hash} = %s) AND {is_active}"
+    )
 
 
 def api_client_by_key_hash(key_hash: str) -> ApiClient | None:
-    """The active API client with this key hash, or None: what
-    `ApiClient.objects.filter(key_hash=key_hash, is_active=True).first()` returns.
+    """The active API client whose current or previous key has this hash, or None: what
+    `ApiClient.objects.filter(Q(key_hash=key_hash) | Q(previous_key_hash=key_hash),
+    is_active=True).first()` returns. Expiry is the caller's to check (one read serves
+    both keys, whose ends differ).
 
     Written out because it runs on every API request, where building the ORM's SELECT
     costs more than the indexed read itself."""
-    return next(iter(ApiClient.objects.raw(_api_client_by_key_hash_sql(connection.vendor), [key_hash])), None)
+    sql = _api_client_by_key_hash_sql(connection.vendor)
+    return next(iter(ApiClient.objects.raw(sql, [key_hash, key_hash])), None)

@@ -1,8 +1,10 @@
+import datetime
 import hashlib
 import secrets
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from cardsystem.audit import Actor, AuditAction, audit_record
@@ -10,16 +12,41 @@ from cardsystem.models import ApiClient
 from cardsystem.queries import api_client_by_key_hash
 
 KEY_PREFIX = "csk_"
+# How long both keys work after a rotation, at most: long enough to deploy a key
+# everywhere, short enough that a leaked old key does not live on.
+MAX_ROTATION_OVERLAP = datetime.timedelta(days=30)
+# last_used_at is rewritten at most this often, so that a busy client's requests stay reads.
+LAST_USE_PRECISION = datetime.timedelta(minutes=1)
 
 
 def hash_api_key(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-def api_client_create(*, name: str, scopes: list[str], actor: Actor) -> tuple[ApiClient, str]:
-    """Create an API client. Returns it with its key, which exists nowhere else afterwards."""
+def _new_key() -> str:
+    return KEY_PREFIX + secrets.token_urlsafe(32)
+
+
+def _expiry_error(expires_at: datetime.datetime | None, now: datetime.datetime) -> str | None:
+    if expires_at is None:
+        return None
+    if expires_at.tzinfo is None:
+        return "Give a time with a time zone."
+    if expires_at <= now:
+        return "Must be in the future."
+    return None
+
+
+def api_client_create(
+    *, name: str, scopes: list[str], actor: Actor, expires_at: datetime.datetime | None = None
+) -> tuple[ApiClient, str]:
+    """Create an API client. Returns it with its key, which exists nowhere else afterwards.
+    `expires_at` (optional, in the future): when the key stops working; None, never."""
     name = (name or "").strip()
     errors = {}
+    expiry_error = _expiry_error(expires_at, timezone.now())
+    if expiry_error:
+        errors["expires_at"] = expiry_error
     if not name:
         errors["name"] = "Give the client a name."
     elif len(name) > 100:
@@ -33,17 +60,24 @@ def api_client_create(*, name: str, scopes: list[str], actor: Actor) -> tuple[Ap
         )
     if errors:
         raise ValidationError(errors)
-    key = KEY_PREFIX + secrets.token_urlsafe(32)
+    key = _new_key()
     try:
         with transaction.atomic():
             client = ApiClient.objects.create(
-                name=name, key_prefix=key[:10], key_hash=hash_api_key(key), scopes=sorted(set(scopes))
+                name=name,
+                key_prefix=key[:10],
+                key_hash=hash_api_key(key),
+                scopes=sorted(set(scopes)),
+                expires_at=expires_at,
             )
             audit_record(
                 actor=actor,
                 action=AuditAction.API_CLIENT_CREATED,
                 target=client,
-                details={"scopes": client.scopes},
+                details={
+                    "scopes": client.scopes,
+                    "expires_at": expires_at.isoformat() if expires_at else None,
+                },
             )
     except IntegrityError:
         raise ValidationError({"name": "An API client with this name already exists."}) from None
@@ -61,8 +95,90 @@ def api_client_revoke(*, client: ApiClient, actor: Actor) -> ApiClient:
     return client
 
 
+def api_client_rotate_key(
+    *,
+    client: ApiClient,
+    actor: Actor,
+    overlap: datetime.timedelta,
+    expires_at: datetime.datetime | None = None,
+) -> tuple[ApiClient, str]:
+    """Give a client a new key, returned here and stored nowhere but as a hash. The key
+    it replaces keeps working for `overlap` (0 to 30 days), never past its own expiry;
+    a key replaced by an earlier rotation stops at once. `expires_at` (optional, in the
+    future): when the new key stops working; None, never."""
+    now = timezone.now()
+    errors = {}
+    if overlap < datetime.timedelta(0):
+        errors["overlap"] = "Cannot be negative."
+    elif overlap > MAX_ROTATION_OVERLAP:
+        errors["overlap"] = f"At most {MAX_ROTATION_OVERLAP.days} days."
+    expiry_error = _expiry_error(expires_at, now)
+    if expiry_error:
+        errors["expires_at"] = expiry_error
+    if errors:
+        raise ValidationError(errors)
+    key = _new_key()
+    with transaction.atomic():
+        # Locked, so that two rotations at once cannot both keep the same old key.
+        current = ApiClient.objects.select_for_update().get(pk=client.pk)
+        if not current.is_active:
+            raise ValidationError({"client": "This API client is revoked: its key cannot be rotated."})
+        overlap_ends_at = now + overlap
+        if current.expires_at is not None:
+            overlap_ends_at = min(overlap_ends_at, current.expires_at)
+        current.previous_key_hash = current.key_hash
+        current.previous_key_expires_at = overlap_ends_at
+        current.key_hash = hash_api_key(key)
+        current.key_prefix = key[:10]
+        current.expires_at = expires_at
+        current.save(
+            update_fields=[
+                "previous_key_hash",
+                "previous_key_expires_at",
+                "key_hash",
+                "key_prefix",
+                "expires_at",
+            ]
+        )
+        audit_record(
+            actor=actor,
+            action=AuditAction.API_CLIENT_KEY_ROTATED,
+            target=current,
+            details={
+                "previous_key_expires_at": overlap_ends_at.isoformat(),
+                "expires_at": expires_at.isoformat() if expires_at else None,
+            },
+        )
+    return current, key
+
+
 def api_client_for_key(key: str) -> ApiClient | None:
-    """The active client with this key, or None. One indexed read, on every API request."""
+    """The active client whose current key (until it expires) or previous key (until the
+    rotation's overlap ends) this is, or None. One indexed read, on every API request."""
     if not key.startswith(KEY_PREFIX):
         return None
-    return api_client_by_key_hash(hash_api_key(key))
+    key_hash = hash_api_key(key)
+    client = api_client_by_key_hash(key_hash)
+    if client is None:
+        return None
+    now = timezone.now()
+    # A previous key with no overlap recorded is not accepted (its end is now).
+    ends = client.expires_at if client.key_hash == key_hash else client.previous_key_expires_at or now
+    if ends is not None and ends <= now:
+        return None
+    return client
+
+
+def api_client_record_use(*, client: ApiClient) -> None:
+    """Note that `client` was just used, to the minute. Checked in Python first, so a
+    client already seen this minute costs no statement; the UPDATE's own condition keeps
+    concurrent requests from writing it more than once. Not audited: it is a fact about
+    traffic, and an audit row a minute per client would drown the log."""
+    now = timezone.now()
+    stale = now - LAST_USE_PRECISION
+    if client.last_used_at is not None and client.last_used_at > stale:
+        return
+    ApiClient.objects.filter(Q(last_used_at__isnull=True) | Q(last_used_at__lte=stale), pk=client.pk).update(
+        last_used_at=now
+    )
+    client.last_used_at = now

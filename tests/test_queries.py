@@ -10,7 +10,7 @@ import uuid
 import pytest
 import time_machine
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.db.models.signals import post_save, pre_save
 from django.db.transaction import TransactionManagementError
 from django.test.utils import CaptureQueriesContext
@@ -21,7 +21,7 @@ from cardsystem import sql
 from cardsystem.audit import Actor
 from cardsystem.models import ApiClient
 from cardsystem.queries import api_client_by_key_hash
-from cardsystem.services import api_client_revoke, hash_api_key
+from cardsystem.services import api_client_revoke, api_client_rotate_key, hash_api_key
 from tests.factories import CardFactory, make_api_client
 from tests.query_twins import (
     APPROVED,
@@ -210,21 +210,33 @@ def test_from_row_builds_what_the_orm_reads(card, model):
 # --- cardsystem/queries.py -------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("state", ["active", "revoked", "unknown"])
+@pytest.mark.parametrize(
+    "state", ["active", "revoked", "unknown", "previous key", "previous key, revoked", "expired"]
+)
 def test_the_api_key_lookup_gives_what_its_orm_twin_gives(state):
     client, key = make_api_client("authorize")
-    make_api_client("manage")  # another client, never found
-    if state == "revoked":
+    other, _ = make_api_client("manage")  # another client, never found
+    api_client_rotate_key(client=other, actor=Actor.system("tests"), overlap=HOUR)  # a previous key too
+    if state.startswith("previous key"):
+        _, new_key = api_client_rotate_key(client=client, actor=Actor.system("tests"), overlap=HOUR)
+        assert new_key != key
+    if state == "expired":
+        # Expiry is the service's to check: the statement finds the row, as its twin does.
+        ApiClient.objects.filter(pk=client.pk).update(expires_at=NOW)
+    if "revoked" in state:
         api_client_revoke(client=client, actor=Actor.system("tests"))
     key_hash = hash_api_key(key if state != "unknown" else key + "x")
 
     found = api_client_by_key_hash(key_hash)
-    twin = ApiClient.objects.filter(key_hash=key_hash, is_active=True).first()
+    twin = ApiClient.objects.filter(
+        Q(key_hash=key_hash) | Q(previous_key_hash=key_hash), is_active=True
+    ).first()
 
-    assert (found is None) == (twin is None) == (state != "active")
+    assert (found is None) == (twin is None) == (state in ("revoked", "unknown", "previous key, revoked"))
     if twin is not None:
         assert fields_of(found) == fields_of(twin) == stored(ApiClient, pk=client.pk)
         assert found.get_deferred_fields() == set()
+        assert (found.previous_key_hash == key_hash) == (state == "previous key")
 
 
 # --- cards/queries.py: the card and its cardholder, locked or not ----------------------------

@@ -1,5 +1,8 @@
+import datetime
+
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand
+from django.utils import timezone
 
 from cardsystem.audit import Actor
 from cardsystem.management.errors import command_error
@@ -23,16 +26,30 @@ class Command(BaseCommand):
             metavar="SCOPE",
             help=f"A scope the key grants ({', '.join(ApiClient.Scope.values)}); repeat for several.",
         )
+        parser.add_argument(
+            "--expires-in-days",
+            type=int,
+            metavar="N",
+            help="The key stops working N days from now (default: it does not expire).",
+        )
 
-    def handle(self, *args, name, scopes, **options):
+    def handle(self, *args, name, scopes, expires_in_days, **options):
+        expires_at = None
+        if expires_in_days is not None:
+            # 0 or fewer days gives a time not in the future, which the service refuses.
+            expires_at = timezone.now() + datetime.timedelta(days=expires_in_days)
         try:
             client, key = api_client_create(
-                name=name, scopes=scopes, actor=Actor.system("manage.py create_api_client")
+                name=name,
+                scopes=scopes,
+                actor=Actor.system("manage.py create_api_client"),
+                expires_at=expires_at,
             )
         except ValidationError as error:
             raise command_error(error) from error
         self.stdout.write(
-            f"Created API client {client} with scopes {', '.join(client.scopes)}. "
+            f"Created API client {client} with scopes {', '.join(client.scopes)}, "
+            f"expiring {client.expires_at.isoformat() if client.expires_at else 'never'}. "
             "Its key follows, shown this once (only a hash is stored):"
         )
         self.stdout.write(key)
