@@ -13,7 +13,6 @@ from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, path, reverse
-from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
 from django.utils.html import format_html
 
@@ -21,7 +20,7 @@ from cardsystem.audit import Actor
 from cardsystem.card_numbers import pan_like_digits
 from cardsystem.exceptions import ConflictError, error_messages
 from cardsystem.models import ApiClient, AuditLog
-from cardsystem.services import api_client_create, api_client_revoke, api_client_rotate_key
+from cardsystem.services import api_client_create, api_client_revoke, api_client_rotate_key, key_expiry
 
 admin.site.site_header = "cardsystem back office"
 admin.site.site_title = "cardsystem back office"
@@ -144,10 +143,6 @@ class ApiKeyRotationForm(forms.Form):
     )
 
 
-def _expiry(days: int | None) -> datetime.datetime | None:
-    return timezone.now() + datetime.timedelta(days=days) if days else None
-
-
 @admin.register(ApiClient)
 class ApiClientAdmin(admin.ModelAdmin):
     list_display = [
@@ -213,7 +208,7 @@ class ApiClientAdmin(admin.ModelAdmin):
                     name=form.cleaned_data["name"],
                     scopes=form.cleaned_data["scopes"],
                     actor=Actor.for_request(request),
-                    expires_at=_expiry(form.cleaned_data["expires_in_days"]),
+                    expires_at=key_expiry(form.cleaned_data["expires_in_days"]),
                 )
             except ValidationError as error:
                 add_service_errors(form, error)
@@ -260,7 +255,7 @@ class ApiClientAdmin(admin.ModelAdmin):
                     client=client,
                     actor=Actor.for_request(request),
                     overlap=datetime.timedelta(hours=form.cleaned_data["overlap_hours"]),
-                    expires_at=_expiry(form.cleaned_data["expires_in_days"]),
+                    expires_at=key_expiry(form.cleaned_data["expires_in_days"]),
                 )
             except ValidationError as error:
                 add_service_errors(form, error, {"overlap": "overlap_hours", "expires_at": "expires_in_days"})

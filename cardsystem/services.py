@@ -37,6 +37,12 @@ def _expiry_error(expires_at: datetime.datetime | None, now: datetime.datetime) 
     return None
 
 
+def key_expiry(days: int | None) -> datetime.datetime | None:
+    """When a key given now for `days` days stops working; None (no expiry) for None. Zero
+    or fewer days is a time not in the future, which the services refuse."""
+    return None if days is None else timezone.now() + datetime.timedelta(days=days)
+
+
 def api_client_create(
     *, name: str, scopes: list[str], actor: Actor, expires_at: datetime.datetime | None = None
 ) -> tuple[ApiClient, str]:

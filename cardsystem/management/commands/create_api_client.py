@@ -1,13 +1,10 @@
-import datetime
-
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand
-from django.utils import timezone
 
 from cardsystem.audit import Actor
 from cardsystem.management.errors import command_error
 from cardsystem.models import ApiClient
-from cardsystem.services import api_client_create
+from cardsystem.services import api_client_create, key_expiry
 
 
 class Command(BaseCommand):
@@ -34,16 +31,12 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, name, scopes, expires_in_days, **options):
-        expires_at = None
-        if expires_in_days is not None:
-            # 0 or fewer days gives a time not in the future, which the service refuses.
-            expires_at = timezone.now() + datetime.timedelta(days=expires_in_days)
         try:
             client, key = api_client_create(
                 name=name,
                 scopes=scopes,
                 actor=Actor.system("manage.py create_api_client"),
-                expires_at=expires_at,
+                expires_at=key_expiry(expires_in_days),
             )
         except ValidationError as error:
             raise command_error(error) from error

@@ -2,12 +2,11 @@ import datetime
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
-from django.utils import timezone
 
 from cardsystem.audit import Actor
 from cardsystem.management.errors import command_error
 from cardsystem.models import ApiClient
-from cardsystem.services import api_client_rotate_key
+from cardsystem.services import api_client_rotate_key, key_expiry
 
 
 class Command(BaseCommand):
@@ -37,15 +36,12 @@ class Command(BaseCommand):
             client = ApiClient.objects.get(name=name)
         except ApiClient.DoesNotExist:
             raise CommandError(f"No API client is named {name!r}.") from None
-        expires_at = None
-        if expires_in_days is not None:
-            expires_at = timezone.now() + datetime.timedelta(days=expires_in_days)
         try:
             client, key = api_client_rotate_key(
                 client=client,
                 actor=Actor.system("manage.py rotate_api_key"),
                 overlap=datetime.timedelta(hours=overlap_hours),
-                expires_at=expires_at,
+                expires_at=key_expiry(expires_in_days),
             )
         except ValidationError as error:
             raise command_error(error) from error
