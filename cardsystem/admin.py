@@ -19,8 +19,15 @@ from django.utils.html import format_html
 from cardsystem.audit import Actor
 from cardsystem.card_numbers import pan_like_digits
 from cardsystem.exceptions import ConflictError, error_messages
+from cardsystem.forms import ApiClientForm, ApiClientRateLimitsForm, ApiKeyRotationForm
 from cardsystem.models import ApiClient, AuditLog
-from cardsystem.services import api_client_create, api_client_revoke, api_client_rotate_key, key_expiry
+from cardsystem.services import (
+    api_client_create,
+    api_client_revoke,
+    api_client_rotate_key,
+    api_client_set_rate_limits,
+    key_expiry,
+)
 
 admin.site.site_header = "cardsystem back office"
 admin.site.site_title = "cardsystem back office"
@@ -119,36 +126,13 @@ class ReadOnlyAdminMixin:
 # --- API clients ----------------------------------------------------------------------------
 
 
-class ApiClientForm(forms.Form):
-    name = forms.CharField(max_length=100, help_text="Who calls the API, e.g. “Acquirer gateway”.")
-    scopes = forms.MultipleChoiceField(
-        choices=ApiClient.Scope.choices,
-        widget=forms.CheckboxSelectMultiple,
-        required=False,
-        help_text="Give the client only the scopes it needs.",
-    )
-    expires_in_days = forms.IntegerField(
-        min_value=1, required=False, help_text="Leave empty for a key that does not expire."
-    )
-
-
-class ApiKeyRotationForm(forms.Form):
-    overlap_hours = forms.IntegerField(
-        min_value=0,
-        initial=24,
-        help_text="How long the current key keeps working beside the new one (at most 30 days).",
-    )
-    expires_in_days = forms.IntegerField(
-        min_value=1, required=False, help_text="Leave empty for a new key that does not expire."
-    )
-
-
 @admin.register(ApiClient)
 class ApiClientAdmin(admin.ModelAdmin):
     list_display = [
         "name",
         "key_prefix_display",
         "scopes_display",
+        "rate_limits_display",
         "is_active",
         "expires_at",
         "last_used_at",
@@ -162,6 +146,7 @@ class ApiClientAdmin(admin.ModelAdmin):
         "name",
         "key_prefix_display",
         "scopes_display",
+        "rate_limits_display",
         "is_active",
         "expires_at",
         "previous_key_expires_at",
@@ -179,6 +164,10 @@ class ApiClientAdmin(admin.ModelAdmin):
     @admin.display(description="scopes")
     def scopes_display(self, client):
         return ", ".join(client.scopes)
+
+    @admin.display(description="rate limits")
+    def rate_limits_display(self, client):
+        return ", ".join(f"{scope} {rate}" for scope, rate in sorted(client.rate_limits.items())) or "none"
 
     def has_change_permission(self, request, obj=None):
         return False  # a client's name and scopes are fixed; revoke it and create another
@@ -240,8 +229,43 @@ class ApiClientAdmin(admin.ModelAdmin):
                 self.admin_site.admin_view(self.rotate_key_view),
                 name=f"{info}_rotate_key",
             ),
+            path(
+                "<path:object_id>/rate-limits/",
+                self.admin_site.admin_view(self.rate_limits_view),
+                name=f"{info}_rate_limits",
+            ),
             *super().get_urls(),
         ]
+
+    def rate_limits_view(self, request, object_id):
+        """Sets the client's rate per scope through the service (audited)."""
+        if not self.has_revoke_permission(request):
+            raise PermissionDenied  # a rate can stop a client's traffic: as strong as revoking it
+        client = get_object_or_404(ApiClient, pk=object_id)
+        data = request.POST if request.method == "POST" else None
+        form = ApiClientRateLimitsForm(data, scopes=client.scopes, initial=client.rate_limits)
+        if data is not None and form.is_valid():
+            try:
+                api_client_set_rate_limits(
+                    client=client, rate_limits=form.cleaned_data, actor=Actor.for_request(request)
+                )
+            except ValidationError as error:
+                add_service_errors(form, error)
+            else:
+                self.message_user(request, f"Rate limits of {client.name} saved.")
+                return HttpResponseRedirect(
+                    reverse(f"admin:{self.opts.app_label}_apiclient_change", args=[client.pk])
+                )
+        return form_page(
+            request,
+            self,
+            form=form,
+            title="Rate limits",
+            submit_label="Save rate limits",
+            original=client,
+            intro="Requests beyond a rate are answered 429 with Retry-After until the second, minute "
+            "or hour ends. Every app server applies a change from its next request.",
+        )
 
     def rotate_key_view(self, request, object_id):
         """Rotates the key through the service and shows the new one, once, on this response."""

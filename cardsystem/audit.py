@@ -9,6 +9,7 @@ from typing import Any
 
 from django.db import models
 
+from cardsystem.client_ip import client_ip
 from cardsystem.models import ApiClient, AuditLog
 
 AuditAction = AuditLog.Action
@@ -41,7 +42,7 @@ class Actor:
     @classmethod
     def for_request(cls, request) -> "Actor":
         """The actor behind an admin or API request."""
-        ip_address = request.META.get("REMOTE_ADDR")
+        ip_address = client_ip(request)
         if isinstance(getattr(request, "auth", None), ApiClient):
             return cls.for_client(request.auth, ip_address)
         return cls.for_user(request.user, ip_address)

@@ -4,15 +4,17 @@ Kept apart from cardsystem.api: DRF imports these while rest_framework.views is
 still loading, so this module must not import DRF views.
 """
 
-from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.permissions import BasePermission
 
 from cardsystem.services import api_client_for_key, api_client_record_use
+from cardsystem.throttling import refuse_authentication
 
 
 class ApiKeyAuthentication(BaseAuthentication):
-    """`Authorization: Bearer <key>`; request.user and request.auth are the ApiClient."""
+    """`Authorization: Bearer <key>`; request.user and request.auth are the ApiClient.
+    A failure is 401, or 429 once the address is over the failure limit
+    (cardsystem.throttling); a valid key is never refused for its address."""
 
     def authenticate(self, request):
         header = request.headers.get("Authorization", "")
@@ -20,10 +22,10 @@ class ApiKeyAuthentication(BaseAuthentication):
         if not header:
             return None
         if scheme.lower() != "bearer" or not key.strip():
-            raise exceptions.AuthenticationFailed("Use the header Authorization: Bearer <key>.")
+            refuse_authentication(request, "Use the header Authorization: Bearer <key>.")
         client = api_client_for_key(key.strip())
         if client is None:
-            raise exceptions.AuthenticationFailed("Unknown, expired or revoked API key.")
+            refuse_authentication(request, "Unknown, expired or revoked API key.")
         api_client_record_use(client=client)
         return client, client
 

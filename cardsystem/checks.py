@@ -6,6 +6,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from cardsystem.keys import CardDataError, validate_key
 from cardsystem.passwords import key_is_guessable
+from cardsystem.rates import parse_rate
 
 
 @register(Tags.security, deploy=False)
@@ -62,6 +63,15 @@ def check_keys_are_not_guessable(app_configs, **kwargs):
     ]
 
 
+@register(Tags.security, deploy=False)
+def check_auth_failure_rate(app_configs, **kwargs):
+    try:
+        parse_rate(settings.API_AUTH_FAILURE_RATE)
+    except ValueError as error:
+        return [Error(f"API_AUTH_FAILURE_RATE is malformed: {error}", id="cardsystem.E004")]
+    return []
+
+
 def _secret_key() -> str:
     """SECRET_KEY, or "" when it is missing (Django refuses to read an empty one)."""
     try:
@@ -72,6 +82,11 @@ def _secret_key() -> str:
 
 def fail_fast() -> None:
     """Refuse to start a server process when the checks above fail (gunicorn runs no checks)."""
-    problems = [*check_card_data_key(None), *check_secret_key(None), *check_keys_are_not_guessable(None)]
+    problems = [
+        *check_card_data_key(None),
+        *check_secret_key(None),
+        *check_keys_are_not_guessable(None),
+        *check_auth_failure_rate(None),
+    ]
     if problems:
         raise ImproperlyConfigured("; ".join(f"{p.id} {p.msg} {p.hint}" for p in problems))

@@ -32,6 +32,9 @@ class ApiClient(models.Model):
     previous_key_expires_at = models.DateTimeField(null=True, blank=True)
     # Recorded at most once a minute (see api_client_record_use): not a write per request.
     last_used_at = models.DateTimeField(null=True, blank=True)
+    # Requests allowed per scope, {"authorize": "50/second"}; a scope not named has no limit.
+    # Set through api_client_set_rate_limits, read by cardsystem.throttling from this row.
+    rate_limits = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["name"]
@@ -58,6 +61,8 @@ class AuditLog(models.Model):
         API_CLIENT_CREATED = "api_client.created", "API client created"
         API_CLIENT_REVOKED = "api_client.revoked", "API client revoked"
         API_CLIENT_KEY_ROTATED = "api_client.key_rotated", "API client key rotated"
+        API_CLIENT_RATE_LIMITS_CHANGED = "api_client.rate_limits_changed", "API client rate limits changed"
+        API_AUTH_FAILURES_LIMITED = "api.auth_failures_limited", "failed API authentications over the limit"
         BIN_CREATED = "bin.created", "BIN created"
         BIN_ACTIVATED = "bin.activated", "BIN activated"
         BIN_DEACTIVATED = "bin.deactivated", "BIN deactivated"

@@ -6,11 +6,12 @@ from django.contrib.auth.signals import user_logged_in, user_logged_out, user_lo
 from django.dispatch import receiver
 
 from cardsystem.audit import Actor, AuditAction, audit_record
+from cardsystem.client_ip import client_ip
 from cardsystem.sessions import stamp_login
 
 
 def _ip(request) -> str | None:
-    return request.META.get("REMOTE_ADDR") if request is not None else None
+    return client_ip(request) if request is not None else None
 
 
 @receiver(user_logged_in)

@@ -10,6 +10,7 @@ from django.utils import timezone
 from cardsystem.audit import Actor, AuditAction, audit_record
 from cardsystem.models import ApiClient
 from cardsystem.queries import api_client_by_key_hash
+from cardsystem.rates import parse_rate
 
 KEY_PREFIX = "csk_"
 # How long both keys work after a rotation, at most: long enough to deploy a key
@@ -156,6 +157,41 @@ def api_client_rotate_key(
             },
         )
     return current, key
+
+
+def api_client_set_rate_limits(
+    *, client: ApiClient, rate_limits: dict[str, str | None], actor: Actor
+) -> ApiClient:
+    """Set the client's request rate for each of its scopes, replacing the whole set:
+    {"authorize": "50/second", "manage": "600/minute"}. A scope left out, or given None or
+    "", has no limit. Raises ValidationError naming the scope (nothing written). Audited
+    with the rates before and after; a change to nothing is not written."""
+    errors, rates = {}, {}
+    for scope, text in rate_limits.items():
+        if not (text or "").strip():
+            continue
+        if scope not in client.scopes:
+            errors[scope] = f"This client does not have the {scope!r} scope."
+            continue
+        try:
+            rates[scope] = str(parse_rate(text))
+        except ValueError as error:
+            errors[scope] = str(error)
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic():
+        # Locked, so that two staff changing rates at once audit what each really replaced.
+        current = ApiClient.objects.select_for_update().get(pk=client.pk)
+        if current.rate_limits != rates:
+            before, current.rate_limits = current.rate_limits, rates
+            current.save(update_fields=["rate_limits"])
+            audit_record(
+                actor=actor,
+                action=AuditAction.API_CLIENT_RATE_LIMITS_CHANGED,
+                target=current,
+                details={"before": before, "after": rates},
+            )
+    return current
 
 
 def api_client_for_key(key: str) -> ApiClient | None:

@@ -162,6 +162,8 @@ AXES_RESET_ON_SUCCESS = True
 # The 30 minutes run from the lockout: attempts during it do not restart them.
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 AXES_LOCKOUT_TEMPLATE = "axes/lockout.html"
+# The same client address as the API's limits and the audit log (TRUSTED_PROXY_COUNT below).
+AXES_CLIENT_IP_CALLABLE = "cardsystem.client_ip.client_ip"
 AXES_VERBOSE = False
 
 # --- HTTPS (production) -----------------------------------------------------------
@@ -202,6 +204,14 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=64 
 # Tracebacks (DEBUG pages and error reports) never show card data.
 DEFAULT_EXCEPTION_REPORTER_FILTER = "cardsystem.errors.CardDataExceptionReporterFilter"
 
+# --- Client addresses and rate limits ----------------------------------------------------
+# How many proxies in front of the app servers append to X-Forwarded-For (nginx: 1). 0, the
+# default, ignores the header: a client could write any address in it.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+# Failed API authentications from one address beyond this rate answer 429 (per second,
+# minute or hour; cardsystem/throttling.py). Per-client rates are set by staff, per scope.
+API_AUTH_FAILURE_RATE = env.str("API_AUTH_FAILURE_RATE", default="100/minute")
+
 # --- API ------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["cardsystem.authentication.ApiKeyAuthentication"],
@@ -212,6 +222,9 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "cardsystem.api.exception_handler",
+    "DEFAULT_THROTTLE_CLASSES": ["cardsystem.throttling.ClientScopeRateThrottle"],
+    # Read by cardsystem.client_ip for every use of the client's address.
+    "NUM_PROXIES": TRUSTED_PROXY_COUNT,
     "UNAUTHENTICATED_USER": None,
     "DATETIME_FORMAT": "iso-8601",
     "COERCE_DECIMAL_TO_STRING": True,
@@ -226,6 +239,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "cardsystem.schema.document_rate_limits",
+    ],
     "ENUM_NAME_OVERRIDES": {
         "CountryEnum": "cardsystem.api.COUNTRY_CHOICES",
         "CardStatusEnum": "cards.models.Card.Status",

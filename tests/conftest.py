@@ -2,7 +2,7 @@ import pytest
 from django.core.cache import cache
 from rest_framework.test import APIClient
 
-from cardsystem import process_cache
+from cardsystem import process_cache, rates
 from tests.factories import UserFactory, make_api_client
 
 STAFF_PASSWORD = "correct-horse-battery-staple"
@@ -20,11 +20,14 @@ def _fast_and_isolated(settings):
 def _clear_cache():
     # The fraud configuration and the active model are cached per process; a test's
     # rolled-back rule changes or models must not leak into the next test's decisions.
+    # Rate limits count in the same cache: no test inherits another's requests.
     cache.clear()
     process_cache.forget_all()
+    rates.forget_cache_failure()
     yield
     cache.clear()
     process_cache.forget_all()
+    rates.forget_cache_failure()
 
 
 def _api(*scopes):
