@@ -46,7 +46,7 @@ _UNITS = {
     **{name: "minute" for name in ("m", "min", "minute", "minutes")},
     **{name: "hour" for name in ("h", "hour", "hours")},
 }
-_RATE = re.compile(r"^\s*(\d{1,7})\s*/\s*([a-z]+)\s*$")
+_RATE = re.compile(r"^\s*([0-9]{1,7})\s*/\s*([a-z]+)\s*$", re.ASCII)
 MAX_REQUESTS = 1_000_000
 CACHE_RETRY_SECONDS = 5.0
 # A window's counter lives this much past the window's end: servers whose clocks are a
