@@ -64,12 +64,22 @@ def check_keys_are_not_guessable(app_configs, **kwargs):
 
 
 @register(Tags.security, deploy=False)
-def check_auth_failure_rate(app_configs, **kwargs):
+def check_rate_limit_settings(app_configs, **kwargs):
+    """The failed-authentication rate, and the proxy count every client address depends on."""
+    errors = []
     try:
         parse_rate(settings.API_AUTH_FAILURE_RATE)
     except ValueError as error:
-        return [Error(f"API_AUTH_FAILURE_RATE is malformed: {error}", id="cardsystem.E004")]
-    return []
+        errors.append(Error(f"API_AUTH_FAILURE_RATE is malformed: {error}", id="cardsystem.E004"))
+    if settings.TRUSTED_PROXY_COUNT < 0:
+        errors.append(
+            Error(
+                "TRUSTED_PROXY_COUNT cannot be negative.",
+                hint="Set it to the number of proxies in front that append to X-Forwarded-For (0: none).",
+                id="cardsystem.E005",
+            )
+        )
+    return errors
 
 
 def _secret_key() -> str:
@@ -86,7 +96,7 @@ def fail_fast() -> None:
         *check_card_data_key(None),
         *check_secret_key(None),
         *check_keys_are_not_guessable(None),
-        *check_auth_failure_rate(None),
+        *check_rate_limit_settings(None),
     ]
     if problems:
         raise ImproperlyConfigured("; ".join(f"{p.id} {p.msg} {p.hint}" for p in problems))

@@ -18,6 +18,7 @@ from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
 from cardsystem.audit import Actor
+from cardsystem.checks import check_rate_limit_settings
 from cardsystem.client_ip import client_ip
 from cardsystem.models import AuditLog
 from cardsystem.services import api_client_set_rate_limits
@@ -229,6 +230,14 @@ def test_a_malformed_failure_rate_is_a_system_check_error():
 
     assert result.returncode != 0
     assert "cardsystem.E004" in result.stderr
+
+
+def test_a_negative_proxy_count_is_a_system_check_error(settings):
+    settings.TRUSTED_PROXY_COUNT = -1
+
+    assert [error.id for error in check_rate_limit_settings(None)] == ["cardsystem.E005"]
+    settings.TRUSTED_PROXY_COUNT = 0
+    assert check_rate_limit_settings(None) == []
 
 
 # --- Each client's rate per scope -------------------------------------------------------------------
