@@ -9,8 +9,7 @@ from django.apps import apps
 from django.contrib import admin, messages
 from django.contrib.admin.views.main import SEARCH_VAR
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import HttpResponseRedirect
-from django.shortcuts import get_object_or_404
+from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, path, reverse
 from django.utils.cache import add_never_cache_headers
@@ -237,11 +236,18 @@ class ApiClientAdmin(admin.ModelAdmin):
             *super().get_urls(),
         ]
 
+    def _client_or_404(self, request, object_id) -> ApiClient:
+        """The client of a page URL; a 404 for an id that is not one (even not a UUID: no 500)."""
+        client = self.get_object(request, object_id)
+        if client is None:
+            raise Http404("No such API client.")
+        return client
+
     def rate_limits_view(self, request, object_id):
         """Sets the client's rate per scope through the service (audited)."""
         if not self.has_revoke_permission(request):
             raise PermissionDenied  # a rate can stop a client's traffic: as strong as revoking it
-        client = get_object_or_404(ApiClient, pk=object_id)
+        client = self._client_or_404(request, object_id)
         data = request.POST if request.method == "POST" else None
         form = ApiClientRateLimitsForm(data, scopes=client.scopes, initial=client.rate_limits)
         if data is not None and form.is_valid():
@@ -271,7 +277,7 @@ class ApiClientAdmin(admin.ModelAdmin):
         """Rotates the key through the service and shows the new one, once, on this response."""
         if not self.has_revoke_permission(request):
             raise PermissionDenied  # the same power as revoking: it ends the current key
-        client = get_object_or_404(ApiClient, pk=object_id)
+        client = self._client_or_404(request, object_id)
         form = ApiKeyRotationForm(request.POST) if request.method == "POST" else ApiKeyRotationForm()
         if request.method == "POST" and form.is_valid():
             try:

@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -123,6 +124,17 @@ def test_counts_through_one_redis_connection_are_seen_by_another(prefix):
     client = other_server._cache.get_client()
     ttl = client.ttl(other_server.make_and_validate_key(f"rate:k:hour:{window}"))
     assert 3600 < ttl <= 3600 + 5
+
+
+def test_concurrent_counts_on_separate_redis_connections_lose_nothing(shared_cache):
+    # Django's caches are per thread: each thread counts through its own connection.
+    def count_ten():
+        return [count_hit("k", HOURLY, now=NOW.timestamp()).count for _ in range(10)]
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        counts = [count for batch in pool.map(lambda _: count_ten(), range(16)) for count in batch]
+
+    assert sorted(counts) == list(range(1, 161))
 
 
 @pytest.mark.django_db

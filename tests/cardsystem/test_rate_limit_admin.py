@@ -156,3 +156,10 @@ def test_setting_rates_needs_the_change_permission(client):
     assert client.get(rates_url(api_client)).status_code == 403
     assert client.post(rates_url(api_client), {"manage": "1/hour"}).status_code == 403
     assert ApiClient.objects.get().rate_limits == {} and changes() == []
+
+
+@pytest.mark.parametrize("page", ["rate-limits", "rotate-key"])
+@pytest.mark.parametrize("object_id", ["not-a-uuid", "00000000-0000-0000-0000-000000000000"])
+def test_a_client_page_for_an_id_that_is_not_a_client_is_404(admin_client, page, object_id):
+    assert admin_client.get(f"/admin/cardsystem/apiclient/{object_id}/{page}/").status_code == 404
+    assert admin_client.post(f"/admin/cardsystem/apiclient/{object_id}/{page}/", {}).status_code == 404
