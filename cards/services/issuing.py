@@ -49,6 +49,7 @@ def _check_expiry(month: int, year: int, today: datetime.date) -> dict[str, str]
 
 def _new_card(*, bin: Bin, cardholder: Cardholder | None, month: int, year: int, status: str, limits: dict):
     """Insert a card under a fresh random PAN, retrying on the (rare) collision."""
+    cvk = card_data.newest_cvk()
     for _ in range(_PAN_ATTEMPTS):
         pan = card_data.generate_pan(bin.bin, bin.pan_length)
         fingerprints = card_data.pan_fingerprints(pan)
@@ -63,6 +64,7 @@ def _new_card(*, bin: Bin, cardholder: Cardholder | None, month: int, year: int,
             pan_encrypted=encrypted,
             pan_fingerprint=fingerprints[0],
             masked_pan=card_data.mask_pan(pan),
+            cvk=cvk,
             last4=pan[-4:],
             expiry_month=month,
             expiry_year=year,
@@ -75,7 +77,7 @@ def _new_card(*, bin: Bin, cardholder: Cardholder | None, month: int, year: int,
                 card.save(force_insert=True)
         except IntegrityError:
             continue
-        cvv = card_data.compute_cvv(pan=pan, expiry_month=month, expiry_year=year, key_id=key_id)
+        cvv = card_data.compute_cvv(pan=pan, expiry_month=month, expiry_year=year, cvk_id=cvk.pk)
         return IssuedCard(card=card, pan=pan, cvv=cvv)
     raise ValidationError({"bin": "No unused card number could be found in this BIN's range."})
 
@@ -150,7 +152,7 @@ def card_credentials(card: Card) -> IssuedCard:
     shows them again: replaying the issuing response under its Idempotency-Key."""
     pan = card_data.decrypt_pan(card.pan_key_id, card.pan_encrypted)
     cvv = card_data.compute_cvv(
-        pan=pan, expiry_month=card.expiry_month, expiry_year=card.expiry_year, key_id=card.pan_key_id
+        pan=pan, expiry_month=card.expiry_month, expiry_year=card.expiry_year, cvk_id=card.cvk_id
     )
     return IssuedCard(card=card, pan=pan, cvv=cvv)
 
