@@ -1,6 +1,7 @@
-"""The migration that gave cards versioned card verification keys: a card issued before
-it keeps the CVV printed on it, then derived from the card's CARD_DATA_KEY, and keeps
-it through a rotation of that key."""
+"""The migrations that made the card verification keys and the request-digest key data
+keys: a card issued before keeps the CVV printed on it (then derived from its
+CARD_DATA_KEY), an Idempotency-Key stored before keeps replaying, and both survive a
+rotation of that CARD_DATA_KEY."""
 
 import datetime
 import hmac
