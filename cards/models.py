@@ -8,6 +8,7 @@ from django_countries.fields import CountryField
 
 from bins.models import Bin
 from cardsystem import money
+from cardsystem.models import DataKey
 
 
 class Cardholder(models.Model):
@@ -54,10 +55,21 @@ class Card(models.Model):
         blank=True,
         help_text="Empty for card stock issued in bulk and not yet handed to anyone.",
     )
-    pan_key_id = models.CharField(max_length=16, editable=False)
+    pan_key_id = models.CharField(
+        max_length=16, editable=False, help_text="The id of the CARD_DATA_KEY the number is encrypted under."
+    )
     pan_encrypted = models.BinaryField(editable=False)
     pan_fingerprint = models.CharField(max_length=64, unique=True, editable=False)
     masked_pan = models.CharField(max_length=19, editable=False)
+    # The card verification key its CVV was computed with: kept for the card's life, so
+    # that the printed CVV keeps verifying across CARD_DATA_KEY rotations.
+    cvk = models.ForeignKey(
+        DataKey,
+        on_delete=models.PROTECT,
+        related_name="+",
+        editable=False,
+        limit_choices_to={"purpose": DataKey.Purpose.CARD_VERIFICATION},
+    )
     last4 = models.CharField(max_length=4, db_index=True, editable=False)
     expiry_month = models.PositiveSmallIntegerField(validators=[MinValueValidator(1), MaxValueValidator(12)])
     expiry_year = models.PositiveSmallIntegerField()
@@ -74,7 +86,12 @@ class Card(models.Model):
 
     class Meta:
         ordering = ["-created_at", "id"]
-        indexes = [models.Index(fields=["status"]), models.Index(fields=["created_at"])]
+        indexes = [
+            models.Index(fields=["status"]),
+            models.Index(fields=["created_at"]),
+            # Which cards are still under an older CARD_DATA_KEY, in batches (rotation).
+            models.Index(fields=["pan_key_id", "id"]),
+        ]
         constraints = [
             models.CheckConstraint(condition=Q(balance_minor__gte=0), name="card_balance_not_negative"),
             models.CheckConstraint(

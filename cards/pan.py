@@ -1,17 +1,25 @@
 """Card data protection: the only module that uses the card data keys.
 
-Everything here is a pure function of its arguments and the configured keys:
+Everything here is a function of its arguments and the configured keys:
 - PAN generation (cryptographically random, Luhn-valid) and masking;
-- PAN encryption at rest with AES-256-GCM, each ciphertext tagged with a key id so
-  that keys can be rotated (old keys stay in CARD_DATA_OLD_KEYS for decryption);
+- PAN encryption at rest with AES-256-GCM, each ciphertext tagged with the id of the
+  CARD_DATA_KEY it was made under;
 - a keyed fingerprint (HMAC-SHA256) to find a card by its PAN without storing it;
-- CVV derivation: never stored, recomputed from PAN, expiry and a secret key, as an
-  issuer's HSM derives CVV2 (service code 000) from its card verification key.
+- CVV derivation: never stored, recomputed from PAN, expiry and the card's card
+  verification key (CVK), as an issuer's HSM derives CVV2 (service code 000).
 
-The keys are derived from one CARD_DATA_KEY string by cardsystem/keys.py, a separate
-key per purpose, so a leaked fingerprint key tells nothing about the encryption key.
-Recognising a card number in text needs no key and lives below, in
-cardsystem/card_numbers.py.
+Encryption and fingerprint keys are derived from one CARD_DATA_KEY string by
+cardsystem/keys.py, a separate key per purpose, so a leaked fingerprint key tells
+nothing about the encryption key. The CVK is not: a printed CVV must keep verifying
+for the card's whole life, whatever happens to CARD_DATA_KEY, so each card names the
+version of the CVK its CVV was computed with, a random key stored wrapped under
+CARD_DATA_KEY (cardsystem/data_keys.py).
+
+Rotation: set a new CARD_DATA_KEY and move the old one to CARD_DATA_OLD_KEYS (cards
+are then read and found under either), run `manage.py rotate_card_key`, which
+re-encrypts and re-fingerprints every card under the new key (`reencrypt_pan`) and
+re-wraps the CVKs, then remove the old key. Recognising a card number in text needs
+no key and lives below, in cardsystem/card_numbers.py.
 """
 
 import hashlib
@@ -24,8 +32,10 @@ from functools import cache
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from django.conf import settings
 
+from cardsystem import data_keys, keys
 from cardsystem.card_numbers import luhn_check_digit
-from cardsystem.keys import CardDataError, derive
+from cardsystem.keys import CardDataError, configured_keys, derive, key_with_id
+from cardsystem.models import DataKey
 
 _NONCE_BYTES = 12
 _AAD = b"cardsystem:pan:v1"
@@ -74,16 +84,14 @@ class _KeySet:
     key_id: str
     encryption: bytes
     fingerprint: bytes
-    cvv: bytes
 
 
 @cache
 def _keyset(material: str) -> _KeySet:
     return _KeySet(
-        key_id=hashlib.sha256(derive(material, "key-id")).hexdigest()[:8],
+        key_id=keys.key_id(material),
         encryption=derive(material, "pan-encryption"),
         fingerprint=derive(material, "pan-fingerprint"),
-        cvv=derive(material, "cvv"),
     )
 
 
@@ -92,14 +100,21 @@ def _current() -> _KeySet:
 
 
 def _all() -> list[_KeySet]:
-    return [_current(), *(_keyset(material) for material in settings.CARD_DATA_OLD_KEYS)]
+    return [_keyset(material) for material in configured_keys()]
 
 
-def _by_id(key_id: str) -> _KeySet:
-    for keyset in _all():
-        if keyset.key_id == key_id:
-            return keyset
-    raise CardDataError(f"No configured card data key has id {key_id}.")
+def _by_id(wanted: str) -> _KeySet:
+    return _keyset(key_with_id(wanted))
+
+
+def current_key_id() -> str:
+    """The id of CARD_DATA_KEY: what a card encrypted under it has as `pan_key_id`."""
+    return _current().key_id
+
+
+def configured_key_ids() -> list[str]:
+    """The ids of CARD_DATA_KEY and of every key in CARD_DATA_OLD_KEYS, current first."""
+    return [keyset.key_id for keyset in _all()]
 
 
 # --- Encryption and lookup ----------------------------------------------------------
@@ -131,6 +146,14 @@ def pan_fingerprints(pan: str) -> list[str]:
     return [hmac.new(k.fingerprint, pan.encode(), hashlib.sha256).hexdigest() for k in _all()]
 
 
+def reencrypt_pan(key_id: str, blob: bytes) -> tuple[str, bytes, str]:
+    """A card's number moved to the current key, for rotation: (key id, ciphertext,
+    fingerprint) to store in place of the old ones. The PAN exists in clear only here."""
+    pan = decrypt_pan(key_id, blob)
+    new_key_id, encrypted = encrypt_pan(pan)
+    return new_key_id, encrypted, pan_fingerprint(pan)
+
+
 # --- CVV ---------------------------------------------------------------------------------
 
 
@@ -139,19 +162,24 @@ def cvv_length(pan: str) -> int:
     return 4 if pan[:2] in ("34", "37") else 3
 
 
-def compute_cvv(*, pan: str, expiry_month: int, expiry_year: int, key_id: str) -> str:
-    """Derive the CVV2 from PAN, expiry (YYMM) and service code 000 under the card's key.
+def newest_cvk() -> DataKey:
+    """The card verification key a card issued now takes (its `cvk`)."""
+    return data_keys.newest(DataKey.Purpose.CARD_VERIFICATION)
+
+
+def compute_cvv(*, pan: str, expiry_month: int, expiry_year: int, cvk_id) -> str:
+    """Derive the CVV2 from PAN, expiry (YYMM) and service code 000 under the card's CVK
+    (the DataKey `cvk_id`).
 
     Like an HSM's CVV algorithm, a keyed one-way function decimalised to the printed
     length; HMAC-SHA256 stands in for the DES-based CVK computation.
     """
-    keyset = _by_id(key_id)
     message = f"{pan}|{expiry_year % 100:02d}{expiry_month:02d}|000".encode()
-    digest = hmac.new(keyset.cvv, message, hashlib.sha256).digest()
+    digest = hmac.new(data_keys.secret(cvk_id), message, hashlib.sha256).digest()
     length = cvv_length(pan)
     return str(int.from_bytes(digest[:8], "big") % 10**length).zfill(length)
 
 
-def cvv_matches(*, cvv: str, pan: str, expiry_month: int, expiry_year: int, key_id: str) -> bool:
-    expected = compute_cvv(pan=pan, expiry_month=expiry_month, expiry_year=expiry_year, key_id=key_id)
+def cvv_matches(*, cvv: str, pan: str, expiry_month: int, expiry_year: int, cvk_id) -> bool:
+    expected = compute_cvv(pan=pan, expiry_month=expiry_month, expiry_year=expiry_year, cvk_id=cvk_id)
     return hmac.compare_digest(expected.encode(), cvv.encode())

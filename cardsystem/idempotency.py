@@ -18,7 +18,6 @@ import json
 from collections.abc import Callable
 from datetime import timedelta
 
-from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -26,9 +25,9 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.utils.encoders import JSONEncoder
 
+from cardsystem import data_keys
 from cardsystem.exceptions import ConflictError
-from cardsystem.keys import derive
-from cardsystem.models import IdempotencyRecord
+from cardsystem.models import DataKey, IdempotencyRecord
 
 HEADER = "Idempotency-Key"
 RETENTION = timedelta(hours=24)
@@ -104,8 +103,10 @@ def _digest(request) -> str:
         cls=JSONEncoder,
     )
     # Keyed, so that stored digests cannot be brute-forced back to the CVV a body may
-    # hold (PCI DSS forbids keeping it, even hashed plainly).
-    key = derive(settings.CARD_DATA_KEY, "request-digest")
+    # hold (PCI DSS forbids keeping it, even hashed plainly). A data key, not one derived
+    # from CARD_DATA_KEY: a retry after a key rotation must still match the digest
+    # stored before it, whose body is gone.
+    key = data_keys.newest_secret(DataKey.Purpose.REQUEST_DIGEST)
     return hmac.new(key, canonical.encode(), hashlib.sha256).hexdigest()
 
 

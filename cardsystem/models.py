@@ -82,6 +82,7 @@ class AuditLog(models.Model):
         MODEL_TRAINED = "fraud.model_trained", "fraud model trained"
         MODEL_ACTIVATED = "fraud.model_activated", "fraud model activated"
         MODEL_DEACTIVATED = "fraud.model_deactivated", "fraud model deactivated"
+        CARD_DATA_KEY_ROTATED = "card_data.key_rotated", "card data moved to the current key"
 
     class ActorType(models.TextChoices):
         USER = "user", "staff user"
@@ -136,3 +137,36 @@ class IdempotencyRecord(models.Model):
 
     def __str__(self):
         return f"{self.client_id} {self.key}"
+
+
+class DataKey(models.Model):
+    """A secret whose results outlive any one CARD_DATA_KEY, stored wrapped (encrypted)
+    under the current one: a card verification key (every CVV printed with it must keep
+    verifying) or the key of the stored request digests (cardsystem/data_keys.py).
+
+    Versioned per purpose: what is made from now on uses the newest version, and what
+    was made earlier names the version it used. Rotating CARD_DATA_KEY re-wraps the
+    secret and never changes it. `wrapping_key_id` names the CARD_DATA_KEY it is
+    wrapped under, never the key itself.
+    """
+
+    class Purpose(models.TextChoices):
+        CARD_VERIFICATION = "cvv", "card verification key (CVV)"
+        REQUEST_DIGEST = "request-digest", "Idempotency-Key request digests"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    purpose = models.CharField(max_length=16, choices=Purpose.choices)
+    version = models.PositiveIntegerField()
+    wrapped = models.BinaryField()
+    wrapping_key_id = models.CharField(max_length=16, db_index=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["purpose", "-version"]
+        constraints = [
+            models.UniqueConstraint(fields=["purpose", "version"], name="data_key_unique_purpose_version")
+        ]
+
+    def __str__(self):
+        return f"{self.get_purpose_display()} v{self.version}"

@@ -18,6 +18,7 @@ from cards.services.issuing import (
     card_issue_bulk,
     default_expiry,
 )
+from cards.services.key_rotation import KeyRotation, card_data_key_rotate, cards_by_older_key
 from cards.services.lifecycle import (
     LIMIT_FIELDS,
     TRANSITIONS,
@@ -33,9 +34,11 @@ __all__ = [
     "MAX_VALIDITY_YEARS",
     "TRANSITIONS",
     "IssuedCard",
+    "KeyRotation",
     "card_assign",
     "card_change_status",
     "card_credentials",
+    "card_data_key_rotate",
     "card_get_by_pan",
     "card_issue",
     "card_issue_bulk",
@@ -43,6 +46,7 @@ __all__ = [
     "card_top_up",
     "card_update",
     "cardholder_create",
+    "cards_by_older_key",
     "default_expiry",
     "ledger_mismatches",
 ]

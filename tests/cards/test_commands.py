@@ -76,7 +76,7 @@ def test_issued_card_numbers_are_valid_and_belong_to_their_cards(tmp_path):
             pan=pan,
             expiry_month=card.expiry_month,
             expiry_year=card.expiry_year,
-            key_id=card.pan_key_id,
+            cvk_id=card.cvk_id,
         )
 
 

@@ -3,7 +3,9 @@ import re
 import pytest
 
 from cards import pan as card_data
+from cardsystem import process_cache
 from cardsystem.card_numbers import luhn_valid
+from cardsystem.data_keys import data_key_create
 from cardsystem.keys import CardDataError, validate_key
 
 
@@ -69,19 +71,33 @@ def test_a_different_key_gives_a_different_fingerprint_and_key_id(settings):
     assert (card_data.pan_fingerprint("4000001234567899"), current_key_id()) != before
 
 
+@pytest.mark.django_db
 def test_old_keys_still_decrypt_and_verify_after_rotation(settings):
     key_id, blob = card_data.encrypt_pan("4000001234567899")
     fingerprint = card_data.pan_fingerprint("4000001234567899")
-    cvv = card_data.compute_cvv(pan="4000001234567899", expiry_month=12, expiry_year=2029, key_id=key_id)
+    cvk_id = card_data.newest_cvk().pk
+    cvv = card_data.compute_cvv(pan="4000001234567899", expiry_month=12, expiry_year=2029, cvk_id=cvk_id)
     old = settings.CARD_DATA_KEY
     settings.CARD_DATA_KEY = "the-rotated-key-of-at-least-thirty-two-chars"
     settings.CARD_DATA_OLD_KEYS = [old]
+    process_cache.forget_all()  # a server started with the new configuration
     assert current_key_id() != key_id
     assert card_data.decrypt_pan(key_id, blob) == "4000001234567899"
     assert card_data.cvv_matches(
-        cvv=cvv, pan="4000001234567899", expiry_month=12, expiry_year=2029, key_id=key_id
+        cvv=cvv, pan="4000001234567899", expiry_month=12, expiry_year=2029, cvk_id=cvk_id
     )
     assert fingerprint in card_data.pan_fingerprints("4000001234567899")
+
+
+def test_reencrypting_moves_a_number_to_the_current_key(settings):
+    old_key_id, blob = card_data.encrypt_pan("4000001234567899")
+    settings.CARD_DATA_OLD_KEYS = [settings.CARD_DATA_KEY]
+    settings.CARD_DATA_KEY = "the-rotated-key-of-at-least-thirty-two-chars"
+    key_id, encrypted, fingerprint = card_data.reencrypt_pan(old_key_id, blob)
+    assert key_id == current_key_id() != old_key_id
+    assert fingerprint == card_data.pan_fingerprint("4000001234567899")
+    settings.CARD_DATA_OLD_KEYS = []
+    assert card_data.decrypt_pan(key_id, encrypted) == "4000001234567899"
 
 
 def test_a_ciphertext_under_an_unknown_key_is_refused(settings):
@@ -91,9 +107,10 @@ def test_a_ciphertext_under_an_unknown_key_is_refused(settings):
         card_data.decrypt_pan(key_id, blob)
 
 
-def test_cvv_is_recomputable_and_depends_on_pan_expiry_and_key(settings):
-    key_id = current_key_id()
-    base = {"pan": "4000001234567899", "expiry_month": 12, "expiry_year": 2029, "key_id": key_id}
+@pytest.mark.django_db
+def test_cvv_is_recomputable_and_depends_on_pan_expiry_and_cvk():
+    cvk_id = card_data.newest_cvk().pk
+    base = {"pan": "4000001234567899", "expiry_month": 12, "expiry_year": 2029, "cvk_id": cvk_id}
     cvv = card_data.compute_cvv(**base)
     assert re.fullmatch(r"\d{3}", cvv)
     assert card_data.compute_cvv(**base) == cvv
@@ -102,15 +119,17 @@ def test_cvv_is_recomputable_and_depends_on_pan_expiry_and_key(settings):
         card_data.compute_cvv(**{**base, "pan": "4000001234567881"}),
         card_data.compute_cvv(**{**base, "expiry_month": 11}),
         card_data.compute_cvv(**{**base, "expiry_year": 2030}),
+        card_data.compute_cvv(**{**base, "cvk_id": data_key_create(purpose="cvv", secret=b"k" * 32).pk}),
     ]
-    assert len({cvv, *others}) > 1  # 3 digits collide sometimes; all four equal is ~1e-9
+    assert len({cvv, *others}) > 1  # 3 digits collide sometimes; all five equal is ~1e-12
     wrong = str((int(cvv) + 1) % 1000).zfill(3)
     assert not card_data.cvv_matches(cvv=wrong, **base)
 
 
+@pytest.mark.django_db
 def test_amex_gets_a_four_digit_cid():
-    key_id = current_key_id()
-    cid = card_data.compute_cvv(pan="378282246310005", expiry_month=1, expiry_year=2030, key_id=key_id)
+    cvk_id = card_data.newest_cvk().pk
+    cid = card_data.compute_cvv(pan="378282246310005", expiry_month=1, expiry_year=2030, cvk_id=cvk_id)
     assert re.fullmatch(r"\d{4}", cid)
 
 

@@ -19,6 +19,8 @@ import datetime
 
 import pytest
 
+from cardsystem import data_keys
+from cardsystem.models import DataKey
 from fraud import inference, scoring
 from tests.authorizing import decide, post_authorization, wrong_cvv
 from tests.factories import CardFactory
@@ -36,9 +38,11 @@ def card(request, authorize_api):
     start = datetime.datetime.now(tz=datetime.UTC) - 25 * DAY
     for day in range(request.param):
         decide(authorize_api, card, transaction_time=(start + day * DAY).isoformat())
-    # Cached: staff changes reach decisions within seconds, not per query.
+    # Cached: staff changes reach decisions within seconds, not per query; the key of
+    # the Idempotency-Key digests is read once per process.
     scoring.load_config()
     inference.active_model()
+    data_keys.newest_secret(DataKey.Purpose.REQUEST_DIGEST)
     return card
 
 

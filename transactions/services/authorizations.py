@@ -155,7 +155,7 @@ def _cvv_result(card: Card, request: AuthorizationRequest) -> str:
         pan=request.card_number,
         expiry_month=card.expiry_month,
         expiry_year=card.expiry_year,
-        key_id=card.pan_key_id,
+        cvk_id=card.cvk_id,
     )
     return Transaction.CvvResult.MATCH if matches else Transaction.CvvResult.MISMATCH
 
