@@ -1,6 +1,18 @@
-"""drf-spectacular extensions, registered on import from CardsystemConfig.ready()."""
+"""drf-spectacular extensions, registered on import from CardsystemConfig.ready().
 
+The schema says exactly what the API accepts: a request it describes as valid is not
+refused for its shape (only for rules no schema can state, such as a BIN's prefix
+agreeing with its network), and one it describes as invalid is a 400.
+tests/test_schema_fuzz.py holds it to that.
+"""
+
+from drf_spectacular import openapi
+from drf_spectacular.contrib.django_filters import DjangoFilterExtension
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
+
+# A text query parameter: not empty (cardsystem.filtering), and no NUL byte
+# (cardsystem.middleware answers one anywhere in the URL with a 400).
+NON_EMPTY_TEXT = "^[^\\x00]+$"
 
 
 class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
@@ -9,3 +21,38 @@ class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
 
     def get_security_definition(self, auto_schema):
         return {"type": "http", "scheme": "bearer"}
+
+
+class AutoSchema(openapi.AutoSchema):
+    """Every request body is an InputSerializer, which refuses a field it does not know
+    with a 400 (cardsystem.api): so says `additionalProperties: false`."""
+
+    def _map_basic_serializer(self, serializer, direction):
+        from cardsystem.api import InputSerializer  # cardsystem.api loads DRF's views
+
+        schema = super()._map_basic_serializer(serializer, direction)
+        if direction == "request" and isinstance(serializer, InputSerializer):
+            schema["additionalProperties"] = False
+        return schema
+
+
+class StrictFilterExtension(DjangoFilterExtension):
+    """Each filter parameter with the bounds its form field enforces: no empty value
+    (cardsystem.filtering refuses it), the length, minimum and maximum it checks."""
+
+    target_class = "cardsystem.filtering.StrictFilterBackend"
+    priority = 1
+
+    def resolve_filter_field(self, auto_schema, model, filterset_class, field_name, filter_field):
+        parameters = super().resolve_filter_field(
+            auto_schema, model, filterset_class, field_name, filter_field
+        )
+        bounds = {"maxLength": "max_length", "minimum": "min_value", "maximum": "max_value"}
+        for parameter in parameters:
+            schema = parameter["schema"]
+            for keyword, argument in bounds.items():
+                if filter_field.extra.get(argument) is not None:
+                    schema[keyword] = filter_field.extra[argument]
+            if schema.get("type") == "string" and not {"enum", "format", "pattern"} & set(schema):
+                schema["pattern"] = NON_EMPTY_TEXT
+        return parameters

@@ -20,6 +20,7 @@ from rest_framework.views import APIView
 
 from cardsystem import money
 from cardsystem.api import (
+    DATE_TIME_SCHEMA,
     AmountField,
     AwareDateTimeField,
     CountryCodeField,
@@ -285,6 +286,7 @@ class AwareDateTimeFormField(forms.DateTimeField):
         return parsed.astimezone(datetime.UTC)  # PostgreSQL refuses offsets of 16 h and more
 
 
+@extend_schema_field(DATE_TIME_SCHEMA)
 class AwareDateTimeFilter(django_filters.IsoDateTimeFilter):
     field_class = AwareDateTimeFormField
 
