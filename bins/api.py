@@ -87,7 +87,7 @@ class BinListCreateApi(generics.ListAPIView):
 @extend_schema_view(
     get=extend_schema(
         parameters=[OpenApiParameter("bin", str, OpenApiParameter.PATH, pattern=BIN_PATTERN)],
-        responses={200: BinOutput, **error_responses(404)},
+        responses={200: BinOutput, **error_responses(400, 404)},
     )
 )
 class BinDetailApi(generics.RetrieveAPIView):

@@ -320,7 +320,7 @@ class TransactionListApi(generics.ListAPIView):
     filterset_class = TransactionFilter
 
 
-@extend_schema_view(get=extend_schema(responses={200: TransactionOutput, **error_responses(404)}))
+@extend_schema_view(get=extend_schema(responses={200: TransactionOutput, **error_responses(400, 404)}))
 class TransactionDetailApi(generics.RetrieveAPIView):
     required_scope = "manage"
     queryset = Transaction.objects.all()
