@@ -9,10 +9,15 @@ tests/test_schema_fuzz.py holds it to that.
 from drf_spectacular import openapi
 from drf_spectacular.contrib.django_filters import DjangoFilterExtension
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from rest_framework import serializers
 
 # A text query parameter: not empty (cardsystem.filtering), and no NUL byte
 # (cardsystem.middleware answers one anywhere in the URL with a 400).
 NON_EMPTY_TEXT = "^[^\\x00]+$"
+# Body text: DRF refuses a NUL byte in any text field, and one that trims its value and
+# may not be blank refuses whitespace alone.
+TEXT = "^[^\\x00]*$"
+NOT_BLANK_TEXT = "^[^\\x00]*[^\\s\\x00][^\\x00]*$"
 
 
 class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
@@ -25,14 +30,25 @@ class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
 
 class AutoSchema(openapi.AutoSchema):
     """Every request body is an InputSerializer, which refuses a field it does not know
-    with a 400 (cardsystem.api): so says `additionalProperties: false`."""
+    with a 400 (cardsystem.api): so says `additionalProperties: false`. A text field says
+    by its pattern that it refuses a NUL byte and, when it must not be blank, "   "."""
 
     def _map_basic_serializer(self, serializer, direction):
         from cardsystem.api import InputSerializer  # cardsystem.api loads DRF's views
 
         schema = super()._map_basic_serializer(serializer, direction)
-        if direction == "request" and isinstance(serializer, InputSerializer):
+        if direction != "request":
+            return schema
+        if isinstance(serializer, InputSerializer):
             schema["additionalProperties"] = False
+        for name, field in serializer.fields.items():
+            text = schema["properties"].get(name, {})
+            if (
+                isinstance(field, serializers.CharField)
+                and text.get("type") == "string"
+                and not {"enum", "format", "pattern"} & set(text)
+            ):
+                text["pattern"] = NOT_BLANK_TEXT if field.trim_whitespace and not field.allow_blank else TEXT
         return schema
 
 

@@ -257,3 +257,17 @@ def test_the_idempotency_key_schema_admits_exactly_the_keys_the_api_takes(schema
 
     assert response.status_code == (201 if admitted else 400), key
     assert Cardholder.objects.exists() == admitted
+
+
+@pytest.mark.parametrize(
+    ("name", "accepted"), [("Ada", True), (" Ada ", True), ("   ", False), ("A\x00da", False)]
+)
+def test_a_text_field_pattern_admits_exactly_what_the_field_takes(schema, manage_api, name, accepted):
+    pattern = schema["components"]["schemas"]["CardholderCreateRequest"]["properties"]["name"]["pattern"]
+    body = {"name": name, "date_of_birth": "1985-06-15", "country": "GB"}
+
+    response = manage_api.post("/api/v1/cardholders/", body, format="json")
+
+    assert bool(re.search(pattern, name)) is accepted
+    assert response.status_code == (201 if accepted else 400)
+    assert Cardholder.objects.exists() is accepted
