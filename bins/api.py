@@ -1,6 +1,11 @@
 import django_filters
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import extend_schema, extend_schema_serializer, extend_schema_view
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    extend_schema,
+    extend_schema_serializer,
+    extend_schema_view,
+)
 from rest_framework import generics, serializers, status
 from rest_framework.response import Response
 
@@ -17,6 +22,9 @@ from cardsystem.api import (
 )
 from cardsystem.audit import Actor
 from cardsystem.idempotency import idempotent
+
+# [0-9], not \d: \d also matches other scripts' digits (such as fullwidth ones).
+BIN_PATTERN = "^([0-9]{6}|[0-9]{8})$"
 
 
 class BinOutput(serializers.ModelSerializer):
@@ -54,9 +62,8 @@ class BinListCreateApi(generics.ListAPIView):
 
     @extend_schema_serializer(component_name="BinCreate")
     class InputSerializer(InputSerializer):
-        # [0-9], not \d: \d also matches other scripts' digits (such as fullwidth ones).
         bin = serializers.RegexField(
-            r"\A([0-9]{6}|[0-9]{8})\Z",
+            rf"\A{BIN_PATTERN.strip('^$')}\Z",
             trim_whitespace=False,
             error_messages={"invalid": "A BIN is 6 or 8 digits."},
         )
@@ -77,7 +84,12 @@ class BinListCreateApi(generics.ListAPIView):
         return Response(BinOutput(created).data, status=status.HTTP_201_CREATED)
 
 
-@extend_schema_view(get=extend_schema(responses={200: BinOutput, **error_responses(404)}))
+@extend_schema_view(
+    get=extend_schema(
+        parameters=[OpenApiParameter("bin", str, OpenApiParameter.PATH, pattern=BIN_PATTERN)],
+        responses={200: BinOutput, **error_responses(400, 404)},
+    )
+)
 class BinDetailApi(generics.RetrieveAPIView):
     required_scope = "manage"
     serializer_class = BinOutput

@@ -75,7 +75,7 @@ class CardholderListCreateApi(generics.ListAPIView):
         return Response(CardholderOutput(cardholder).data, status=status.HTTP_201_CREATED)
 
 
-@extend_schema_view(get=extend_schema(responses={200: CardholderOutput, **error_responses(404)}))
+@extend_schema_view(get=extend_schema(responses={200: CardholderOutput, **error_responses(400, 404)}))
 class CardholderDetailApi(generics.RetrieveAPIView):
     required_scope = "manage"
     queryset = Cardholder.objects.all()
@@ -232,7 +232,7 @@ class CardListCreateApi(generics.ListAPIView):
         return response
 
 
-@extend_schema_view(get=extend_schema(responses={200: CardOutput, **error_responses(404)}))
+@extend_schema_view(get=extend_schema(responses={200: CardOutput, **error_responses(400, 404)}))
 class CardDetailApi(generics.RetrieveAPIView):
     required_scope = "manage"
     queryset = Card.objects.select_related("bin")

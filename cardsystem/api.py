@@ -2,6 +2,7 @@
 
 import datetime
 import logging
+import re
 
 import django_filters
 from django.core.exceptions import RequestDataTooBig
@@ -118,6 +119,12 @@ class StrictBooleanFilter(django_filters.TypedChoiceFilter):
 # --- Pagination -----------------------------------------------------------------------------
 
 
+# A cursor as DRF encodes one (base64 of its query string), and a bound on its length far
+# above any handed out, so that no one makes the server decode a megabyte.
+CURSOR_PATTERN = "^[A-Za-z0-9+/]+={0,2}$"
+MAX_CURSOR_LENGTH = 256
+
+
 class CursorPagination(pagination.CursorPagination):
     """Newest first; stable under inserts and cheap on large tables (no COUNT, no OFFSET).
 
@@ -145,7 +152,12 @@ class CursorPagination(pagination.CursorPagination):
         return super().paginate_queryset(queryset, request, view)
 
     def decode_cursor(self, request):
+        encoded = request.query_params.get(self.cursor_query_param)
         try:
+            if encoded is not None and (
+                len(encoded) > MAX_CURSOR_LENGTH or not re.fullmatch(CURSOR_PATTERN.strip("^$"), encoded)
+            ):
+                raise DjangoValidationError("Not a cursor")
             cursor = super().decode_cursor(request)
             if cursor is not None and cursor.position is not None:
                 # The position goes into the query: check it is a value of the field
@@ -162,6 +174,17 @@ class CursorPagination(pagination.CursorPagination):
     def get_schema_operation_parameters(self, view):
         parameters = super().get_schema_operation_parameters(view)
         for parameter in parameters:
+            if parameter["name"] == self.cursor_query_param:
+                # What DRF hands out: base64 of the position. Any other value is a 400.
+                parameter["schema"] = {
+                    "type": "string",
+                    "pattern": CURSOR_PATTERN,
+                    "maxLength": MAX_CURSOR_LENGTH,
+                }
+                parameter["description"] = (
+                    "Opaque: the value from the `next` or `previous` link of a page. A cursor this "
+                    "API did not hand out is a 400 naming `cursor`."
+                )
             if parameter["name"] == self.page_size_query_param:
                 parameter["schema"] = {"type": "integer", "minimum": 1}
                 parameter["description"] = (
@@ -300,7 +323,18 @@ class StrictIntegerField(serializers.IntegerField):
         return super().to_internal_value(data)
 
 
-@extend_schema_field({"type": "string", "format": "date-time", "example": "2026-11-24T10:15:00Z"})
+# Times between the years 2000 and 2100 (as written, before conversion to UTC): a bound
+# that keeps every time window computable, and that a schema can state.
+DATE_TIME_SCHEMA = {
+    "type": "string",
+    "format": "date-time",
+    "pattern": "^(20[0-9][0-9]|2100)-",
+    "example": "2026-11-24T10:15:00Z",
+    "description": "ISO 8601 with a time zone, in the years 2000 to 2100.",
+}
+
+
+@extend_schema_field(DATE_TIME_SCHEMA)
 class AwareDateTimeField(serializers.DateTimeField):
     """ISO 8601 with a time zone. DRF would read a naive time as TIME_ZONE's; the
     contract says times carry their zone, so a naive one is a 400."""
@@ -324,11 +358,10 @@ class AwareDateTimeField(serializers.DateTimeField):
             self.fail("invalid", format="ISO 8601")
         if parsed.tzinfo is None:
             self.fail("naive")
-        # In UTC: PostgreSQL refuses offsets of 16 hours or more, which Python allows.
-        parsed = parsed.astimezone(datetime.UTC)
         if not 2000 <= parsed.year <= 2100:
             self.fail("range")
-        return parsed
+        # In UTC: PostgreSQL refuses offsets of 16 hours or more, which Python allows.
+        return parsed.astimezone(datetime.UTC)
 
 
 _COUNTRY_CODES = frozenset(code for code, _ in COUNTRY_CHOICES)

@@ -15,6 +15,7 @@ import functools
 import hashlib
 import hmac
 import json
+import re
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -32,6 +33,9 @@ from cardsystem.models import DataKey, IdempotencyRecord
 HEADER = "Idempotency-Key"
 RETENTION = timedelta(hours=24)
 MAX_KEY_LENGTH = 255
+# Visible ASCII, with spaces inside but not at either end (HTTP would strip them): a UUID
+# or any token a client makes. No control characters, which no log line should hold.
+KEY_PATTERN = f"^[!-~]([ -~]{{0,{MAX_KEY_LENGTH - 2}}}[!-~])?$"
 
 SCHEMA_PARAMETER = OpenApiParameter(
     HEADER,
@@ -40,7 +44,7 @@ SCHEMA_PARAMETER = OpenApiParameter(
     description="Retry safely: the same key and body within 24 hours replays the first "
     "response and writes nothing new (header `Idempotent-Replayed: true`); the same key "
     "with another body is a 409. A rejected request does not use up its key.",
-    type={"type": "string", "minLength": 1, "maxLength": MAX_KEY_LENGTH},
+    type={"type": "string", "minLength": 1, "maxLength": MAX_KEY_LENGTH, "pattern": KEY_PATTERN},
 )
 
 
@@ -63,9 +67,9 @@ def idempotent(
             key = request.headers.get(HEADER)
             if key is None:
                 return handler(view, request, *args, **kwargs)
-            if not key.strip() or len(key) > MAX_KEY_LENGTH or not key.isprintable():
+            if not re.fullmatch(KEY_PATTERN.strip("^$"), key):
                 raise serializers.ValidationError(
-                    {HEADER: [f"Give 1 to {MAX_KEY_LENGTH} printable characters."]}
+                    {HEADER: [f"Give 1 to {MAX_KEY_LENGTH} visible ASCII characters (spaces only inside)."]}
                 )
             digest = _digest(request)
             with transaction.atomic():

@@ -13,7 +13,7 @@ from rest_framework.exceptions import ParseError, ValidationError
 from rest_framework.utils.json import strict_constant
 
 # A key the error may name: a field name, never echoed card data or control characters.
-_NAMEABLE_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
+NAMEABLE_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 
 
 class _DuplicateKey(Exception):
@@ -50,7 +50,7 @@ class JSONParser(parsers.JSONParser):
             json.dumps(data, ensure_ascii=False).encode()
         except _DuplicateKey as duplicate:
             message = "This key appears more than once in a JSON object; give it once."
-            if _NAMEABLE_KEY.fullmatch(duplicate.key):
+            if NAMEABLE_KEY.fullmatch(duplicate.key):
                 raise ValidationError({duplicate.key: [message]}) from None
             raise ValidationError({"detail": [message]}) from None
         except ValueError as error:

@@ -219,8 +219,8 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["cardsystem.parsers.JSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PAGINATION_CLASS": "cardsystem.api.CursorPagination",
-    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_FILTER_BACKENDS": ["cardsystem.filtering.StrictFilterBackend"],
+    "DEFAULT_SCHEMA_CLASS": "cardsystem.schema.AutoSchema",
     "EXCEPTION_HANDLER": "cardsystem.api.exception_handler",
     "DEFAULT_THROTTLE_CLASSES": ["cardsystem.throttling.ClientScopeRateThrottle"],
     # Read by cardsystem.client_ip for every use of the client's address.
@@ -232,7 +232,9 @@ REST_FRAMEWORK = {
 SPECTACULAR_SETTINGS = {
     "TITLE": "cardsystem API",
     "DESCRIPTION": "Card issuing, management and real-time authorization. "
-    "Authenticate with `Authorization: Bearer <key>`.",
+    "Authenticate with `Authorization: Bearer <key>`. A request body may hold only the "
+    "fields its schema lists; a query parameter must be one the operation lists, given "
+    "once and not empty. Anything else is a 400 naming the field or parameter.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",

@@ -20,6 +20,7 @@ from rest_framework.views import APIView
 
 from cardsystem import money
 from cardsystem.api import (
+    DATE_TIME_SCHEMA,
     AmountField,
     AwareDateTimeField,
     CountryCodeField,
@@ -285,6 +286,7 @@ class AwareDateTimeFormField(forms.DateTimeField):
         return parsed.astimezone(datetime.UTC)  # PostgreSQL refuses offsets of 16 h and more
 
 
+@extend_schema_field(DATE_TIME_SCHEMA)
 class AwareDateTimeFilter(django_filters.IsoDateTimeFilter):
     field_class = AwareDateTimeFormField
 
@@ -318,7 +320,7 @@ class TransactionListApi(generics.ListAPIView):
     filterset_class = TransactionFilter
 
 
-@extend_schema_view(get=extend_schema(responses={200: TransactionOutput, **error_responses(404)}))
+@extend_schema_view(get=extend_schema(responses={200: TransactionOutput, **error_responses(400, 404)}))
 class TransactionDetailApi(generics.RetrieveAPIView):
     required_scope = "manage"
     queryset = Transaction.objects.all()

@@ -205,7 +205,9 @@ def test_another_clients_key_is_independent(manage_api, bin, holder):
     assert Card.objects.count() == 2 and IdempotencyRecord.objects.count() == 2
 
 
-@pytest.mark.parametrize("key", ["k" * 256, "", "tab\there", "nul\u0000byte"])
+@pytest.mark.parametrize(
+    "key", ["k" * 256, "", "   ", " lead", "trail ", "tab\there", "nul\u0000byte", "del\u007f", "cl\u00e9"]
+)
 def test_rejects_an_unusable_key_and_writes_nothing(manage_api, bin, holder, key):
     before = written()
 

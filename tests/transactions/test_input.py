@@ -80,6 +80,8 @@ INVALID = [
     ("transaction_time", 1773658800),
     ("transaction_time", "2026-02-30T10:00:00Z"),
     ("transaction_time", "1999-12-31T23:59:59Z"),
+    # The years 2000-2100 as written (what the schema's pattern says), whatever UTC makes of it.
+    ("transaction_time", "1999-12-31T23:30:00-01:00"),
 ]
 
 
@@ -205,6 +207,14 @@ def test_transaction_time_may_be_past_or_at_most_5_minutes_ahead(authorize_api, 
     else:
         assert "transaction_time" in assert_rejected(response)
         assert written() == before
+
+
+def test_the_year_2000_is_read_as_written_not_in_utc(authorize_api, card):
+    with time_machine.travel(NOW, tick=False):
+        response = post_authorization(authorize_api, card, transaction_time="2000-01-01T00:30:00+01:00")
+
+    assert response.status_code == 201
+    assert response.json()["transaction_time"] == "1999-12-31T23:30:00Z"
 
 
 def test_transaction_time_defaults_to_now(authorize_api, card):
