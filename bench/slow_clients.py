@@ -1,9 +1,9 @@
 """Slow clients: a normal authorization's latency while other clients send their request
 bodies a byte a second, straight to gunicorn and through nginx.
 
-    .venv/bin/python bench/slow_clients.py [--slow 2,8,32] [--requests 200]
-                                           [--phase-seconds 35] [--workers 2]
-                                           [--database sqlite|postgres]
+    .venv/bin/python bench/slow_clients.py [--slow 2,8,32] [--requests 200] [--phase-seconds 35]
+                                           [--paths nginx,gunicorn] [--trickle body|headers]
+                                           [--workers 2] [--database sqlite|postgres]
 
 A fresh database (an SQLite file in a temporary directory, or a throwaway PostgreSQL
 database `cardsystem_bench_<pid>`, as bench/authorizations.py makes them), migrated, with
@@ -19,19 +19,22 @@ must be installed (`apt-get install nginx`).
 Each phase sends up to `--requests` authorizations one after the other, each on a new
 connection (as sync workers close every connection), for at most `--phase-seconds`, and
 records each one's latency; a request still waiting when the phase ends counts with the
-time it waited. The phases: no slow client, then for each count in `--slow` that many
-slow clients in place before the first request, through nginx and then straight to
-gunicorn. A slow client opens a connection, sends the headers of an authorization (its
-API key, a Content-Length of 4096) and then one byte of the body a second; if the server
-answers or closes, it records what it got and connects again at once. Between phases
-the slow clients are gone, the server has recovered and answered a warm-up.
+time it waited. The phases: no slow client through nginx and straight to gunicorn,
+then for each count in `--slow` that many slow clients in place before the first
+request, through nginx, and then the same straight to gunicorn. A slow client opens a
+connection, sends the headers of an authorization (its API key, a Content-Length of
+4096) and then one byte of the body a second (`--trickle headers`: the request line and
+headers themselves a byte a second); if the server answers or closes, it records what
+it got and connects again at once. Between phases the slow clients are gone, the server
+has recovered and answered a warm-up.
 
 The table gives per phase the authorizations answered 201, p50/p95/p99 latency, their
 ratio to the same path's phase without slow clients, errors, how many gunicorn workers
 were killed for the worker timeout, and what the slow clients got. Exit status 1 if a
-phase through nginx had an error or a p99 above 3 times its baseline's. Everything talks
+phase through nginx had an error, a request still waiting, or a p99 above 5 times its
+baseline's. Everything talks
 to 127.0.0.1 only; gunicorn, nginx and the slow clients are stopped and the temporary
-directory and the PostgreSQL database removed, even on failure or Ctrl-C.
+directory and the PostgreSQL database removed, even on failure, SIGTERM or Ctrl-C.
 """
 
 import argparse
@@ -359,7 +362,9 @@ def run(args) -> list[Phase]:
         ):
             ports = {"nginx": front, "gunicorn": direct}
             plan = [(path, 0) for path in args.paths]
-            plan += [(path, count) for count in args.slow for path in args.paths]
+            # Every phase through nginx before the first straight to gunicorn: those kill
+            # workers, and freshly started ones are slower for a while.
+            plan += [(path, count) for path in args.paths for count in args.slow]
             phases = []
             for path, count in plan:
                 recover(ports[path], key, bodies, log)
