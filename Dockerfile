@@ -22,10 +22,9 @@ USER cardsystem
 EXPOSE 8000
 
 # Run `python manage.py migrate` once per release (for example as a one-off
-# container with the same image and environment) before starting new servers.
-# The access log leaves out query strings, and every line of it goes through the card
-# number scrubber (cardsystem/gunicorn_logging.py): a card number pasted into a URL
-# must not end up in a log file.
-CMD ["gunicorn", "cardsystem.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "4", \
-     "--logger-class", "cardsystem.gunicorn_logging.ScrubbingGunicornLogger", \
-     "--access-logfile", "-", "--access-logformat", "%(h)s %(t)s \"%(m)s %(U)s %(H)s\" %(s)s %(b)s %(L)s"]
+# container with the same image and environment) before starting new servers:
+# compose.yaml does it with its migrate service.
+# gunicorn.conf.py: sync workers (WEB_CONCURRENCY of them, default 4) meant to sit
+# behind a buffering proxy (deploy/nginx.conf), and the access log through the card
+# number scrubber.
+CMD ["gunicorn", "--config", "gunicorn.conf.py"]
