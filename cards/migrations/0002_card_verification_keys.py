@@ -40,7 +40,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ('bins', '0002_bin_ascii_digits'),
         ('cards', '0001_initial'),
-        ('cardsystem', '0005_data_keys'),
+        ('cardsystem', '0006_data_keys'),
     ]
 
     operations = [

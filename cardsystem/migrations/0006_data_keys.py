@@ -23,14 +23,14 @@ def keep_the_request_digest_key(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('cardsystem', '0004_api_key_lifecycle'),
+        ('cardsystem', '0005_api_rate_limits'),
     ]
 
     operations = [
         migrations.AlterField(
             model_name='auditlog',
             name='action',
-            field=models.CharField(choices=[('auth.login', 'staff login'), ('auth.login_failed', 'failed staff login'), ('auth.logout', 'staff logout'), ('auth.lockout', 'staff lockout'), ('api_client.created', 'API client created'), ('api_client.revoked', 'API client revoked'), ('api_client.key_rotated', 'API client key rotated'), ('bin.created', 'BIN created'), ('bin.activated', 'BIN activated'), ('bin.deactivated', 'BIN deactivated'), ('bin.imported', 'BINs imported'), ('cardholder.created', 'cardholder created'), ('card.issued', 'card issued'), ('card.assigned', 'card assigned to a cardholder'), ('card.status_changed', 'card status changed'), ('card.limits_changed', 'card limits changed'), ('card.topped_up', 'card topped up'), ('card.bulk_issued', 'cards bulk issued'), ('demo.credentials', 'demo credentials issued'), ('fraud.alert_decided', 'fraud alert decided'), ('fraud.config_changed', 'fraud rules or settings changed'), ('authorization.reversed', 'authorization reversed'), ('transaction.fraud_reported', 'transaction reported as fraud'), ('fraud.model_trained', 'fraud model trained'), ('fraud.model_activated', 'fraud model activated'), ('fraud.model_deactivated', 'fraud model deactivated'), ('card_data.key_rotated', 'card data moved to the current key')], db_index=True, max_length=32),
+            field=models.CharField(choices=[('auth.login', 'staff login'), ('auth.login_failed', 'failed staff login'), ('auth.logout', 'staff logout'), ('auth.lockout', 'staff lockout'), ('api_client.created', 'API client created'), ('api_client.revoked', 'API client revoked'), ('api_client.key_rotated', 'API client key rotated'), ('api_client.rate_limits_changed', 'API client rate limits changed'), ('api.auth_failures_limited', 'failed API authentications over the limit'), ('bin.created', 'BIN created'), ('bin.activated', 'BIN activated'), ('bin.deactivated', 'BIN deactivated'), ('bin.imported', 'BINs imported'), ('cardholder.created', 'cardholder created'), ('card.issued', 'card issued'), ('card.assigned', 'card assigned to a cardholder'), ('card.status_changed', 'card status changed'), ('card.limits_changed', 'card limits changed'), ('card.topped_up', 'card topped up'), ('card.bulk_issued', 'cards bulk issued'), ('demo.credentials', 'demo credentials issued'), ('fraud.alert_decided', 'fraud alert decided'), ('fraud.config_changed', 'fraud rules or settings changed'), ('authorization.reversed', 'authorization reversed'), ('transaction.fraud_reported', 'transaction reported as fraud'), ('fraud.model_trained', 'fraud model trained'), ('fraud.model_activated', 'fraud model activated'), ('fraud.model_deactivated', 'fraud model deactivated'), ('card_data.key_rotated', 'card data moved to the current key')], db_index=True, max_length=32),
         ),
         migrations.CreateModel(
             name='DataKey',
