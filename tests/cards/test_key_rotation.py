@@ -8,6 +8,7 @@ import pytest
 from django.core.management.base import CommandError
 
 from cards import pan as card_data
+from cards.checks import check_card_data_keys_in_use
 from cards.models import Card
 from cards.services import card_data_key_rotate, card_get_by_pan
 from cardsystem.audit import Actor
@@ -188,3 +189,19 @@ def test_a_retry_of_a_request_made_before_the_rotation_replays_after_the_old_key
     assert Card.objects.get(pk=cards[0].pk).balance_minor == 500_00 - 42_00
     other = post_authorization(full_api, cards[0], key="pay-1", amount="43.00")
     assert other.status_code == 409
+
+
+def test_the_database_checks_warn_of_card_data_under_an_older_or_a_missing_key(settings, cards):
+    def warnings():
+        return [warning.id for warning in check_card_data_keys_in_use(None, databases=["default"])]
+
+    assert warnings() == []
+    old = configure_new_key(settings)
+    assert warnings() == ["cards.W002"]
+    stdout, stderr = run("check", "--database", "default")
+    assert "cards.W002" in stdout + stderr and cards[0].pan_key_id in stdout + stderr
+    settings.CARD_DATA_OLD_KEYS = []
+    assert warnings() == ["cards.W001"]
+    settings.CARD_DATA_OLD_KEYS = [old]
+    run("rotate_card_key")
+    assert warnings() == []
