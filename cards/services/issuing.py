@@ -16,6 +16,7 @@ from cards.queries import card_by_fingerprint
 from cards.services.lifecycle import LIMIT_FIELDS, check_limits
 from cardsystem.audit import Actor, AuditAction, audit_record
 from cardsystem.exceptions import ConflictError
+from cardsystem.models import DataKey
 
 Status = Card.Status
 
@@ -47,9 +48,11 @@ def _check_expiry(month: int, year: int, today: datetime.date) -> dict[str, str]
     return {}
 
 
-def _new_card(*, bin: Bin, cardholder: Cardholder | None, month: int, year: int, status: str, limits: dict):
-    """Insert a card under a fresh random PAN, retrying on the (rare) collision."""
-    cvk = card_data.newest_cvk()
+def _new_card(
+    *, bin: Bin, cardholder: Cardholder | None, month: int, year: int, status: str, limits: dict, cvk: DataKey
+):
+    """Insert a card under a fresh random PAN, retrying on the (rare) collision. Its CVV is
+    computed with `cvk`, the newest card verification key."""
     for _ in range(_PAN_ATTEMPTS):
         pan = card_data.generate_pan(bin.bin, bin.pan_length)
         fingerprints = card_data.pan_fingerprints(pan)
@@ -112,7 +115,13 @@ def card_issue(
         raise ValidationError(errors)
     with transaction.atomic():
         issued = _new_card(
-            bin=bin, cardholder=cardholder, month=month, year=year, status=Status.ACTIVE, limits=limits
+            bin=bin,
+            cardholder=cardholder,
+            month=month,
+            year=year,
+            status=Status.ACTIVE,
+            limits=limits,
+            cvk=card_data.newest_cvk(),
         )
         audit_record(
             actor=actor,
@@ -134,10 +143,9 @@ def card_issue_bulk(
         raise ValidationError({"count": "Issue at least one card."})
     month, year = default_expiry(timezone.localdate())
     with transaction.atomic():
+        stock = {"cardholder": None, "status": Status.INACTIVE, "limits": {}, "cvk": card_data.newest_cvk()}
         for _ in range(count):
-            on_issued(
-                _new_card(bin=bin, cardholder=None, month=month, year=year, status=Status.INACTIVE, limits={})
-            )
+            on_issued(_new_card(bin=bin, month=month, year=year, **stock))
         audit_record(
             actor=actor,
             action=AuditAction.CARDS_BULK_ISSUED,
