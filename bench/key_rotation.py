@@ -1,6 +1,6 @@
 """How fast `rotate_card_key` moves cards, and how long each batch holds its cards.
 
-    .venv/bin/python bench/key_rotation.py [--cards 10000] [--batch-size 500]
+    .venv/bin/python bench/key_rotation.py [--cards 10000] [--batch-size 200]
     DATABASE_URL=postgres://.../EMPTY_DB .venv/bin/python bench/key_rotation.py
 
 Builds a fresh database (a throwaway SQLite file unless DATABASE_URL names an empty
@@ -37,6 +37,7 @@ from django.db import connection  # noqa: E402
 from bins.models import Bin  # noqa: E402
 from cards.models import Card  # noqa: E402
 from cards.services import card_data_key_rotate, card_issue_bulk  # noqa: E402
+from cards.services.key_rotation import DEFAULT_BATCH_SIZE  # noqa: E402
 from cardsystem import process_cache  # noqa: E402
 from cardsystem.audit import Actor  # noqa: E402
 
@@ -46,7 +47,7 @@ NEW_KEY = "bench-rotation-new-card-data-key-0123456789abcdef"  # a throwaway key
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cards", type=int, default=10_000)
-    parser.add_argument("--batch-size", type=int, default=500)
+    parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE)
     args = parser.parse_args()
     load = os.getloadavg()[0]
     call_command("migrate", verbosity=0, interactive=False)
