@@ -167,13 +167,6 @@ def newest_cvk() -> DataKey:
     return data_keys.newest(DataKey.Purpose.CARD_VERIFICATION)
 
 
-def legacy_cvk(material: str) -> bytes:
-    """The CVK that cards encrypted under CARD_DATA_KEY `material` had before CVKs were
-    versioned (derived from it): the data migration stores it as such cards' CVK, so
-    that the CVVs printed on them keep verifying."""
-    return derive(material, "cvv")
-
-
 def compute_cvv(*, pan: str, expiry_month: int, expiry_year: int, cvk_id) -> str:
     """Derive the CVV2 from PAN, expiry (YYMM) and service code 000 under the card's CVK
     (the DataKey `cvk_id`).
