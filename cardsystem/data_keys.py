@@ -74,7 +74,7 @@ def newest_secret(purpose: str) -> bytes:
     entry = memory.get(("newest", purpose))
     if entry is None:
         key = newest(purpose)
-        entry = memory[("newest", purpose)] = (key.pk, memory[key.pk])
+        entry = memory[("newest", purpose)] = (key.pk, secret(key.pk))
     return entry[1]
 
 
