@@ -104,7 +104,7 @@ def card_tested_at_merchant(ctx, params):
     trying is declined here, whatever the attempt now gives, until the window passes."""
     own, merchant = ctx.activity.failures_at_merchant, ctx.cross.merchant_failures_long
     min_failures = int(params.get("min_failures", DEFAULT_MIN_FAILURES))
-    if not own or merchant < min_failures:
+    if not own or merchant is None or merchant < min_failures:
         return None
     noun = "check" if own == 1 else "checks"
     return (

@@ -66,7 +66,10 @@ FEATURES: tuple[Feature, ...] = (
     Feature("merchant_testing_attempts", "transactions at this merchant in the card-testing window"),
     Feature("merchant_testing_failures", "failed card checks at this merchant in the card-testing window"),
     Feature("merchant_testing_declines", "declines at this merchant in the card-testing window"),
-    Feature("merchant_failures_long", "failed card checks at this merchant in the tested-card window"),
+    Feature(
+        "merchant_failures_long",
+        "failed card checks at this merchant in the tested-card window (read if this card failed one there)",
+    ),
     Feature("merchant_fraud_cards_90d", "cards with reported fraud at this merchant in 90 days"),
     Feature(
         "merchant_fraud_share_90d", "share of this merchant's 90-day transactions reported as fraud", "share"

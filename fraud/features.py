@@ -9,7 +9,7 @@ and the merchant's latest transactions by
 reports by their own index; index seeks for "first time at this merchant, country,
 category, channel". Never a scan of a card's whole history, nor of a busy merchant's.
 Built through the ORM the same statements cost far more Python than their SQL takes,
-so they are written out, in transactions/queries.py beside the tables they read;
+so they are written out, in transactions/queries.py and cross_card_queries.py;
 this module says what their values mean.
 
 `behaviour()` gives every feature of fraud/catalogue.py, stored with the decision.
@@ -27,7 +27,7 @@ from django.db.models import Q
 from cards.models import Card
 from cardsystem import money
 from fraud.geography import distance_km
-from transactions import queries
+from transactions import cross_card_queries, queries
 from transactions.models import Transaction
 from transactions.queries import CARD_PRESENT, DAY, HOUR, MINUTE
 from transactions.signals import AuthorizationAttempt
@@ -141,14 +141,16 @@ class CrossCardActivity:
     merchant_testing_attempts: int  # in the merchant window of TestingWindows
     merchant_testing_failures: int
     merchant_testing_declines: int
-    merchant_failures_long: int  # failed card checks in the tested-card window
+    merchant_failures_long: int | None  # failed card checks in the tested-card window, if read
     bin_count_1h: int
     bin_cvv_mismatch_1h: int
     bin_declines_1h: int
     bin_testing_attempts: int  # in the BIN window
     bin_testing_failures: int
     bin_testing_declines: int
-    merchant_recent_count: int  # its latest transactions in the fraud window, at most queries.MERCHANT_SAMPLE
+    merchant_recent_count: (
+        int  # its latest transactions in the fraud window, at most cross_card_queries.MERCHANT_SAMPLE
+    )
     merchant_recent_fraud: int  # of those, the ones reported as fraud
     merchant_fraud_cards_90d: int  # cards with reported fraud there in the whole window
 
@@ -160,20 +162,26 @@ class CrossCardActivity:
 
 
 def cross_card_activity(
-    attempt: AuthorizationAttempt, fraud_window: datetime.timedelta, windows: TestingWindows = DEFAULT_WINDOWS
+    attempt: AuthorizationAttempt,
+    fraud_window: datetime.timedelta,
+    windows: TestingWindows = DEFAULT_WINDOWS,
+    *,
+    tested_here: bool = False,
 ) -> CrossCardActivity:
     """The hour windows end at the attempt's time inclusive, like the card's; the
     `fraud_window` (90 days by default) ends strictly before it. Unknown-card attempts
     count at the merchant and in the BIN (card testing tries made-up numbers) but are
-    not cards with fraud."""
-    row = queries.cross_card_row(
+    not cards with fraud. The merchant's failed card checks over the tested-card window
+    are read only when the card itself failed one there (`tested_here`), else None:
+    the longer window is the statement's dearest part and says nothing about other cards."""
+    row = cross_card_queries.cross_card_row(
         merchant_id=attempt.merchant_id,
         bin_prefix=attempt.bin_prefix,
         at=attempt.transaction_time,
         fraud_window=fraud_window,
         merchant_window=windows.merchant,
         bin_window=windows.bin,
-        tested_window=windows.tested,
+        tested_window=windows.tested if tested_here else None,
     )
     return CrossCardActivity(**row)
 

@@ -287,12 +287,11 @@ def assess(attempt: AuthorizationAttempt, config: FraudConfig | None = None) -> 
     the wrong CVV that blocks the card) lead the list: they say why, not how much."""
     config = config or load_config()
     windows = card_testing.windows(config)
-    ctx = Context(
-        attempt=attempt,
-        config=config,
-        activity=features.card_history(attempt.card, attempt, windows),
-        cross=features.cross_card_activity(attempt, reported_merchant_window(config), windows),
+    activity = features.card_history(attempt.card, attempt, windows)
+    cross = features.cross_card_activity(
+        attempt, reported_merchant_window(config), windows, tested_here=activity.failures_at_merchant > 0
     )
+    ctx = Context(attempt=attempt, config=config, activity=activity, cross=cross)
     values = features.behaviour(
         attempt,
         ctx.activity,

@@ -183,7 +183,7 @@ def cross_card_twin(
     sample,
     merchant_window=HOUR,
     bin_window=HOUR,
-    tested_window=HOUR,
+    tested_window=None,
 ):
     """The ORM's answer to cross_card_row, aggregation by aggregation."""
 
@@ -209,7 +209,7 @@ def cross_card_twin(
             long_failures=failures(long),
         )
 
-    merchant = window(merchant_window, tested_window, merchant_id=merchant_id)
+    merchant = window(merchant_window, tested_window or HOUR, merchant_id=merchant_id)
     bin = window(bin_window, HOUR, bin_prefix=bin_prefix)
     latest = Transaction.objects.filter(
         merchant_id=merchant_id, transaction_time__gte=at - fraud_window, transaction_time__lt=at
@@ -223,7 +223,7 @@ def cross_card_twin(
         "merchant_testing_attempts": merchant["test_n"],
         "merchant_testing_failures": merchant["test_failures"],
         "merchant_testing_declines": merchant["test_declined"],
-        "merchant_failures_long": merchant["long_failures"],
+        "merchant_failures_long": merchant["long_failures"] if tested_window else None,
         "bin_count_1h": bin["n"],
         "bin_cvv_mismatch_1h": bin["cvv"],
         "bin_declines_1h": bin["declined"],

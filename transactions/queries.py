@@ -17,7 +17,7 @@ from django.db import connection
 
 from cardsystem import sql
 from transactions.codes import Decision
-from transactions.models import FraudReport, Transaction
+from transactions.models import Transaction
 
 MINUTE = datetime.timedelta(minutes=1)
 HOUR = datetime.timedelta(hours=1)
@@ -26,13 +26,6 @@ HISTORY = datetime.timedelta(days=30)
 
 # Where the card itself was: the channels whose merchant country says where the card is.
 CARD_PRESENT = (Transaction.Channel.POS, Transaction.Channel.ATM)
-
-# Bounds on the work across cards, whatever the volume of a merchant or a BIN: a
-# window reads at most this many of the latest index entries. Card testing is plain
-# long before a thousand attempts an hour, and the share of fraud at a busy merchant
-# is measured over its latest transactions.
-WINDOW_CAP = 1000
-MERCHANT_SAMPLE = 5000
 
 
 def transaction_insert(**values) -> Transaction:
@@ -237,160 +230,3 @@ def _aware(value) -> datetime.datetime | None:
     if value is None or isinstance(value, datetime.datetime):
         return value
     return datetime.datetime.fromisoformat(value).replace(tzinfo=datetime.UTC)
-
-
-# --- Across cards ----------------------------------------------------------------------------
-
-# The names of the cross-card values, in the statement's order.
-CROSS_CARD = (
-    "merchant_count_1h",
-    "merchant_cvv_mismatch_1h",
-    "merchant_declines_1h",
-    "merchant_testing_attempts",
-    "merchant_testing_failures",
-    "merchant_testing_declines",
-    "merchant_failures_long",
-    "bin_count_1h",
-    "bin_cvv_mismatch_1h",
-    "bin_declines_1h",
-    "bin_testing_attempts",
-    "bin_testing_failures",
-    "bin_testing_declines",
-    "merchant_recent_count",
-    "merchant_recent_fraud",
-    "merchant_fraud_cards_90d",
-)
-
-# A failed card check: a wrong CVV or a wrong expiry date on a known card (each card
-# counted once), or any attempt on a card number no card has.
-_FAILURES_SQL = """(COUNT(DISTINCT CASE WHEN {t.transaction_time} >= %({since})s
-            AND ({t.cvv_result} = %(mismatch)s OR {t.expiry_result} = %(mismatch)s) THEN {t.card_id} END)
-        + COALESCE(SUM(CASE WHEN {t.transaction_time} >= %({since})s AND {t.card_id} IS NULL
-            THEN 1 ELSE 0 END), 0))"""
-
-# The latest `cap` transactions of the longest window, the hour's values and the card
-# testing windows' values from them: the hour's rows are the latest, so they are the
-# same rows the hour alone would read.
-_WINDOW_SQL = """(SELECT
-        COALESCE(SUM(CASE WHEN {t.transaction_time} >= %(h1)s THEN 1 ELSE 0 END), 0) AS n,
-        COALESCE(SUM(CASE WHEN {t.transaction_time} >= %(h1)s AND {t.cvv_result} = %(mismatch)s
-            THEN 1 ELSE 0 END), 0) AS cvv,
-        COALESCE(SUM(CASE WHEN {t.transaction_time} >= %(h1)s AND {t.status} = %(no)s THEN 1 ELSE 0 END), 0)
-            AS declined,
-        COALESCE(SUM(CASE WHEN {t.transaction_time} >= %({name}_since)s THEN 1 ELSE 0 END), 0) AS test_n,
-        {failures} AS test_failures,
-        COALESCE(SUM(CASE WHEN {t.transaction_time} >= %({name}_since)s AND {t.status} = %(no)s
-            THEN 1 ELSE 0 END), 0) AS test_declined,
-        {long_failures} AS long_failures
-    FROM (SELECT {t.transaction_time}, {t.status}, {t.cvv_result}, {t.expiry_result}, {t.card_id}
-        FROM {transactions} WHERE {column} = %({name})s
-        AND {t.transaction_time} >= %({name}_span)s AND {t.transaction_time} <= %(at)s
-        ORDER BY {t.transaction_time} DESC LIMIT {cap}) latest)"""
-
-# The merchant's latest transactions in the window (at most `sample`, read from the
-# index alone) and the reports on transactions since the earliest of them; the reports
-# are few, and read by their own (merchant_id, transaction_time) index.
-_CROSS_CARD_SQL = """
-WITH sample AS (
-    SELECT COUNT(*) AS n, MIN({t.transaction_time}) AS since
-    FROM (SELECT {t.transaction_time} FROM {transactions} WHERE {t.merchant_id} = %(merchant_id)s
-        AND {t.transaction_time} >= %(d90)s AND {t.transaction_time} < %(at)s
-        ORDER BY {t.transaction_time} DESC LIMIT {sample}) latest
-)
-SELECT m.n, m.cvv, m.declined, m.test_n, m.test_failures, m.test_declined, m.long_failures,
-    b.n, b.cvv, b.declined, b.test_n, b.test_failures, b.test_declined, sample.n,
-    (SELECT COUNT(*) FROM {reports} WHERE {r.merchant_id} = %(merchant_id)s
-        AND {r.transaction_time} >= sample.since AND {r.transaction_time} < %(at)s AND {r.reported_at} < %(at)s),
-    (SELECT COUNT(DISTINCT {r.card_id}) FROM {reports} WHERE {r.merchant_id} = %(merchant_id)s
-        AND {r.transaction_time} >= %(d90)s AND {r.transaction_time} < %(at)s AND {r.reported_at} < %(at)s)
-FROM {merchant_window} m, {bin_window} b, sample
-"""  # noqa: E501
-
-
-@functools.cache
-def _cross_card_sql(vendor: str, cap: int, sample: int) -> str:
-    """Cached per `vendor`, whose quoting it uses, and per bound."""
-    t, quote = _columns(Transaction), connection.ops.quote_name
-    transactions = quote(Transaction._meta.db_table)
-
-    def failures(since: str) -> str:
-        return _FAILURES_SQL.format(t=t, since=since)
-
-    def window(name: str, long_failures: str) -> str:
-        return _WINDOW_SQL.format(
-            t=t,
-            transactions=transactions,
-            column=getattr(t, name),
-            name=name,
-            cap=cap,
-            failures=failures(f"{name}_since"),
-            long_failures=long_failures,
-        )
-
-    return _CROSS_CARD_SQL.format(
-        t=t,
-        r=_columns(FraudReport),
-        transactions=transactions,
-        reports=quote(FraudReport._meta.db_table),
-        merchant_window=window("merchant_id", failures("tested_since")),
-        bin_window=window("bin_prefix", "0"),
-        sample=sample,
-    )
-
-
-def cross_card_row(
-    *,
-    merchant_id: str,
-    bin_prefix: str,
-    at: datetime.datetime,
-    fraud_window: datetime.timedelta,
-    merchant_window: datetime.timedelta = HOUR,
-    bin_window: datetime.timedelta = HOUR,
-    tested_window: datetime.timedelta = HOUR,
-    cap: int = WINDOW_CAP,
-    sample: int = MERCHANT_SAMPLE,
-) -> dict:
-    """Across all cards, by the names of CROSS_CARD: of the latest `cap` transactions at
-    the merchant (and, apart, with the BIN prefix) with a `transaction_time` in
-    [at - the longest of its windows, at]: in the last hour how many, with a CVV
-    mismatch, declined; in the last `merchant_window` (`bin_window`) how many, the
-    failed card checks (distinct cards with a CVV or an expiry mismatch, plus the
-    transactions without a card) and the declines; at the merchant, the failed card
-    checks of the last `tested_window` too. Of the merchant's latest `sample`
-    transactions in [at - fraud_window, at), how many, and how many fraud reports filed
-    before `at` are on transactions there since the earliest of them; the distinct
-    cards of the merchant's reports filed before `at` on transactions in
-    [at - fraud_window, at).
-
-    The ORM twin of a window is `Transaction.objects.filter(merchant_id=merchant_id,
-    transaction_time__gte=at - span, transaction_time__lte=at).order_by(
-    "-transaction_time")[:cap].aggregate(n=Count("pk", filter=Q(transaction_time__gte=
-    at - HOUR)), ..., failures=Count("card_id", distinct=True, filter=since &
-    (Q(cvv_result=MISMATCH) | Q(expiry_result=MISMATCH))) + Count("pk", filter=since &
-    Q(card_id=None)), ...)`; of the sample `...[:sample].aggregate(n=Count("pk"),
-    since=Min("transaction_time"))` and then `FraudReport.objects.filter(merchant_id=
-    merchant_id, transaction_time__gte=since, transaction_time__lt=at, reported_at__lt=
-    at).count()`; of the cards `FraudReport.objects.filter(..., transaction_time__gte=at
-    - fraud_window).aggregate(Count("card_id", distinct=True))`. tests/query_twins.py
-    writes it out.
-    """
-    adapt = connection.ops.adapt_datetimefield_value
-    params = {
-        "merchant_id": merchant_id,
-        "bin_prefix": bin_prefix,
-        "mismatch": Transaction.CvvResult.MISMATCH.value,  # ExpiryResult spells it alike
-        "no": Transaction.Status.DECLINED.value,
-        "at": adapt(at),
-        "h1": adapt(at - HOUR),
-        "d90": adapt(at - fraud_window),
-        "merchant_id_since": adapt(at - merchant_window),
-        "merchant_id_span": adapt(at - max(HOUR, merchant_window, tested_window)),
-        "tested_since": adapt(at - tested_window),
-        "bin_prefix_since": adapt(at - bin_window),
-        "bin_prefix_span": adapt(at - max(HOUR, bin_window)),
-    }
-    with connection.cursor() as cursor:
-        cursor.execute(_cross_card_sql(connection.vendor, cap, sample), params)
-        row = cursor.fetchone()
-    # PostgreSQL sums integers as numerics.
-    return dict(zip(CROSS_CARD, (int(n or 0) for n in row), strict=True))

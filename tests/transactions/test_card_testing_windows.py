@@ -20,8 +20,9 @@ from tests.query_twins import (
     cross_card_twin,
     record,
 )
+from transactions.cross_card_queries import cross_card_row
 from transactions.models import Transaction
-from transactions.queries import card_history_row, cross_card_row
+from transactions.queries import card_history_row
 
 pytestmark = pytest.mark.django_db
 
