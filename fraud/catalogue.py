@@ -24,6 +24,7 @@ FEATURES: tuple[Feature, ...] = (
     Feature("ecommerce", "online purchase", "flag"),
     Feature("cvv_absent", "no CVV given", "flag"),
     Feature("cvv_mismatch", "wrong CVV", "flag"),
+    Feature("expiry_mismatch", "wrong expiry date", "flag"),
     Feature("high_risk_country", "merchant country on the high-risk list", "flag"),
     Feature("high_risk_mcc", "merchant category on the high-risk list", "flag"),
     Feature("night", "between midnight and 6 am at the cardholder's home", "flag"),
@@ -52,10 +53,23 @@ FEATURES: tuple[Feature, ...] = (
     Feature("declines_cvv_24h", "wrong-CVV declines on this card in the last 24 hours"),
     Feature("declines_funds_24h", "insufficient-funds declines on this card in the last 24 hours"),
     Feature("declines_limit_24h", "over-limit declines on this card in the last 24 hours"),
+    Feature(
+        "card_failures_at_merchant",
+        "wrong CVVs and expiry dates on this card at this merchant in the tested-card window",
+    ),
     # Across all cards: card testing spread over many cards, compromised terminals.
     Feature("merchant_count_1h", "transactions at this merchant in the last hour"),
     Feature("merchant_cvv_mismatch_1h", "wrong CVVs at this merchant in the last hour"),
     Feature("merchant_declines_1h", "declines at this merchant in the last hour"),
+    # Card testing: a failed card check is a card with a wrong CVV or expiry date, or an
+    # unknown card number; the windows are the card-testing rules' (fraud/card_testing.py).
+    Feature("merchant_testing_attempts", "transactions at this merchant in the card-testing window"),
+    Feature("merchant_testing_failures", "failed card checks at this merchant in the card-testing window"),
+    Feature("merchant_testing_declines", "declines at this merchant in the card-testing window"),
+    Feature(
+        "merchant_failures_long",
+        "failed card checks at this merchant in the tested-card window (read if this card failed one there)",
+    ),
     Feature("merchant_fraud_cards_90d", "cards with reported fraud at this merchant in 90 days"),
     Feature(
         "merchant_fraud_share_90d", "share of this merchant's 90-day transactions reported as fraud", "share"
@@ -63,6 +77,9 @@ FEATURES: tuple[Feature, ...] = (
     Feature("bin_count_1h", "transactions in this card's BIN in the last hour"),
     Feature("bin_cvv_mismatch_1h", "wrong CVVs in this card's BIN in the last hour"),
     Feature("bin_declines_1h", "declines in this card's BIN in the last hour"),
+    Feature("bin_testing_attempts", "transactions in this card's BIN in the card-testing window"),
+    Feature("bin_testing_failures", "failed card checks in this card's BIN in the card-testing window"),
+    Feature("bin_testing_declines", "declines in this card's BIN in the card-testing window"),
     # The cardholder.
     Feature("cardholder_age", "cardholder's age"),
     Feature("foreign", "merchant outside the cardholder's home country", "flag"),

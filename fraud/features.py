@@ -1,14 +1,15 @@
 """What the rules and the model look at, read point in time: only transactions up to the
 attempt's `transaction_time` and fraud reports filed before it count.
 
-Two written-out SQL statements per decision (three after a wrong CVV), each over a
-bounded window of an index: the card's last 30 days by (card, transaction_time);
-the merchant's and the BIN's last hour and the merchant's latest transactions by
+Two written-out SQL statements per decision (three after a wrong CVV or expiry date),
+each over a bounded window of an index: the card's last 30 days by (card,
+transaction_time); the merchant's and the BIN's last hour and card-testing windows
+and the merchant's latest transactions by
 (merchant_id / bin_prefix, transaction_time), capped in rows; the merchant's fraud
 reports by their own index; index seeks for "first time at this merchant, country,
 category, channel". Never a scan of a card's whole history, nor of a busy merchant's.
 Built through the ORM the same statements cost far more Python than their SQL takes,
-so they are written out, in transactions/queries.py beside the tables they read;
+so they are written out, in transactions/queries.py and cross_card_queries.py;
 this module says what their values mean.
 
 `behaviour()` gives every feature of fraud/catalogue.py, stored with the decision.
@@ -21,12 +22,14 @@ from functools import cache
 from importlib import resources
 from zoneinfo import ZoneInfo
 
+from django.db.models import Q
+
 from cards.models import Card
 from cardsystem import money
 from fraud.geography import distance_km
-from transactions import queries
+from transactions import cross_card_queries, queries
 from transactions.models import Transaction
-from transactions.queries import CARD_PRESENT, HOUR, MINUTE
+from transactions.queries import CARD_PRESENT, DAY, HOUR, MINUTE
 from transactions.signals import AuthorizationAttempt
 
 NIGHT_ENDS = 6  # night is from midnight to 6 am, at the cardholder's home
@@ -61,6 +64,7 @@ class CardHistory:
     declines_cvv_24h: int
     declines_funds_24h: int
     declines_limit_24h: int
+    failures_at_merchant: int  # wrong CVVs or expiry dates here, in the tested-card window
     seen_merchant: bool
     seen_country: bool
     seen_mcc: bool
@@ -84,7 +88,23 @@ class CardHistory:
         return math.sqrt(max(self.approved_square_sum_30d / self.approved_count_30d - mean * mean, 0.0))
 
 
-def card_history(card: Card, attempt: AuthorizationAttempt) -> CardHistory:
+@dataclass(frozen=True)
+class TestingWindows:
+    """The card-testing rules' windows (fraud/card_testing.py reads them from the rules):
+    the merchant's and the BIN's failed card checks, and how long a card that failed one
+    at a merchant under card testing stays suspect there."""
+
+    merchant: datetime.timedelta = HOUR
+    bin: datetime.timedelta = HOUR
+    tested: datetime.timedelta = DAY
+
+
+DEFAULT_WINDOWS = TestingWindows()  # the card-testing rules' own defaults
+
+
+def card_history(
+    card: Card, attempt: AuthorizationAttempt, windows: TestingWindows = DEFAULT_WINDOWS
+) -> CardHistory:
     """Windows end at the attempt's time inclusive and start at `time - window`
     inclusive. A transaction recorded earlier with the same time is part of the
     history: acquirers often send whole seconds, and a burst within one second must
@@ -102,23 +122,35 @@ def card_history(card: Card, attempt: AuthorizationAttempt) -> CardHistory:
         # is judged an hour off.
         utc_offset_minutes=home_utc_offset_minutes(card, at),
         night_ends_minute=NIGHT_ENDS * 60,
+        tested_window=windows.tested,
     )
     return CardHistory(**row)
 
 
 @dataclass(frozen=True)
 class CrossCardActivity:
-    """Across all cards: the merchant's and the BIN's last hour (card testing spread over
-    many cards) and the merchant's recent confirmed fraud, counting only reports filed
-    strictly before the attempt (a compromised terminal)."""
+    """Across all cards: the merchant's and the BIN's last hour and card-testing windows
+    (card testing spread over many cards: failed card checks are distinct cards with a
+    wrong CVV or expiry date plus attempts on unknown card numbers) and the merchant's
+    recent confirmed fraud, counting only reports filed strictly before the attempt (a
+    compromised terminal)."""
 
     merchant_count_1h: int
     merchant_cvv_mismatch_1h: int
     merchant_declines_1h: int
+    merchant_testing_attempts: int  # in the merchant window of TestingWindows
+    merchant_testing_failures: int
+    merchant_testing_declines: int
+    merchant_failures_long: int | None  # failed card checks in the tested-card window, if read
     bin_count_1h: int
     bin_cvv_mismatch_1h: int
     bin_declines_1h: int
-    merchant_recent_count: int  # its latest transactions in the fraud window, at most queries.MERCHANT_SAMPLE
+    bin_testing_attempts: int  # in the BIN window
+    bin_testing_failures: int
+    bin_testing_declines: int
+    merchant_recent_count: (
+        int  # its latest transactions in the fraud window, at most cross_card_queries.MERCHANT_SAMPLE
+    )
     merchant_recent_fraud: int  # of those, the ones reported as fraud
     merchant_fraud_cards_90d: int  # cards with reported fraud there in the whole window
 
@@ -129,37 +161,54 @@ class CrossCardActivity:
         return self.merchant_recent_fraud / self.merchant_recent_count
 
 
-def cross_card_activity(attempt: AuthorizationAttempt, fraud_window: datetime.timedelta) -> CrossCardActivity:
+def cross_card_activity(
+    attempt: AuthorizationAttempt,
+    fraud_window: datetime.timedelta,
+    windows: TestingWindows = DEFAULT_WINDOWS,
+    *,
+    tested_here: bool = False,
+) -> CrossCardActivity:
     """The hour windows end at the attempt's time inclusive, like the card's; the
     `fraud_window` (90 days by default) ends strictly before it. Unknown-card attempts
     count at the merchant and in the BIN (card testing tries made-up numbers) but are
-    not cards with fraud."""
-    row = queries.cross_card_row(
+    not cards with fraud. The merchant's failed card checks over the tested-card window
+    are read only when the card itself failed one there (`tested_here`), else None:
+    the longer window is the statement's dearest part and says nothing about other cards."""
+    row = cross_card_queries.cross_card_row(
         merchant_id=attempt.merchant_id,
         bin_prefix=attempt.bin_prefix,
         at=attempt.transaction_time,
         fraud_window=fraud_window,
+        merchant_window=windows.merchant,
+        bin_window=windows.bin,
+        tested_window=windows.tested if tested_here else None,
     )
     return CrossCardActivity(**row)
 
 
-def cvv_mismatches_in_a_row(card: Card, look_back: int) -> int:
-    """Wrong CVVs among the card's latest checked CVVs, up to the first right one.
+def card_check_failures_in_a_row(card: Card, look_back: int) -> tuple[int, int]:
+    """Failed card checks (a wrong CVV or a wrong expiry date) among the card's latest
+    checks, up to the first right CVV: how many, and how many of them wrong expiry
+    dates. A right expiry without a CVV neither counts nor breaks the run.
 
     In the order the attempts arrived (`created_at`), not by `transaction_time`: the
     time is the acquirer's to set, and an attacker who sent every guess with the same or
     an earlier time would otherwise never be counted. Only since the card's last status
     change: unblocking starts the count afresh."""
-    checked = Transaction.objects.filter(card=card, cvv_result__in=CVV_CHECKED)
+    checked = Transaction.objects.filter(
+        Q(cvv_result__in=CVV_CHECKED) | Q(expiry_result=Transaction.ExpiryResult.MISMATCH), card=card
+    )
     if card.status_changed_at:
         checked = checked.filter(created_at__gt=card.status_changed_at)
-    results = checked.order_by("-created_at").values_list("cvv_result", flat=True)[:look_back]
-    streak = 0
-    for result in results:
-        if result != Transaction.CvvResult.MISMATCH:
+    results = checked.order_by("-created_at").values_list("cvv_result", "expiry_result")[:look_back]
+    streak = expiry = 0
+    for cvv, expiry_result in results:
+        if expiry_result == Transaction.ExpiryResult.MISMATCH:
+            expiry += 1
+        elif cvv != Transaction.CvvResult.MISMATCH:
             break
         streak += 1
-    return streak
+    return streak, expiry
 
 
 # --- Time at home ---------------------------------------------------------------------------
@@ -246,6 +295,7 @@ def behaviour(
         "ecommerce": attempt.channel == Transaction.Channel.ECOMMERCE,
         "cvv_absent": attempt.cvv_result == Transaction.CvvResult.ABSENT,
         "cvv_mismatch": attempt.cvv_result == Transaction.CvvResult.MISMATCH,
+        "expiry_mismatch": attempt.expiry_result == Transaction.ExpiryResult.MISMATCH,
         "high_risk_country": high_risk_country,
         "high_risk_mcc": high_risk_mcc,
         "night": home_time(attempt.card, attempt.transaction_time).hour < NIGHT_ENDS,
@@ -279,14 +329,22 @@ def behaviour(
         "declines_cvv_24h": card.declines_cvv_24h,
         "declines_funds_24h": card.declines_funds_24h,
         "declines_limit_24h": card.declines_limit_24h,
+        "card_failures_at_merchant": card.failures_at_merchant,
         "merchant_count_1h": cross.merchant_count_1h,
         "merchant_cvv_mismatch_1h": cross.merchant_cvv_mismatch_1h,
         "merchant_declines_1h": cross.merchant_declines_1h,
+        "merchant_testing_attempts": cross.merchant_testing_attempts,
+        "merchant_testing_failures": cross.merchant_testing_failures,
+        "merchant_testing_declines": cross.merchant_testing_declines,
+        "merchant_failures_long": cross.merchant_failures_long,
         "merchant_fraud_cards_90d": cross.merchant_fraud_cards_90d,
         "merchant_fraud_share_90d": round(cross.merchant_fraud_share_90d, 4),
         "bin_count_1h": cross.bin_count_1h,
         "bin_cvv_mismatch_1h": cross.bin_cvv_mismatch_1h,
         "bin_declines_1h": cross.bin_declines_1h,
+        "bin_testing_attempts": cross.bin_testing_attempts,
+        "bin_testing_failures": cross.bin_testing_failures,
+        "bin_testing_declines": cross.bin_testing_declines,
         "cardholder_age": holder.age_on(attempt.transaction_time.date()) if holder else None,
         "foreign": bool(holder) and here != holder.country.code,
         "km_from_home": round(km_from_home) if km_from_home is not None else None,

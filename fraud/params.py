@@ -73,6 +73,28 @@ SCHEMAS: dict[str, dict[str, Param]] = {
     },
 }
 
+_CARD_TESTING_ACROSS = {
+    "window_minutes": Param(WHOLE, "minutes counted back, at most a day (1440)"),
+    "min_failures": Param(
+        WHOLE, "failed card checks in the window: cards with a wrong CVV or expiry date, unknown numbers"
+    ),
+    "min_declines": Param(WHOLE, "declines in the window (any reason)", required=False),
+    "min_decline_share": Param(
+        SHARE, "share of the window's transactions those declines must be, with min_declines", required=False
+    ),
+}
+SCHEMAS["merchant_card_testing"] = _CARD_TESTING_ACROSS
+SCHEMAS["bin_card_testing"] = _CARD_TESTING_ACROSS
+SCHEMAS["card_tested_at_merchant"] = {
+    "window_minutes": Param(WHOLE, "minutes a card that failed a check stays declined there, at most a day"),
+    "min_failures": Param(
+        WHOLE, "failed card checks at the merchant in that window that make it card testing"
+    ),
+}
+# Card testing is a matter of minutes: the windows are read from a capped window of the
+# merchant's and the BIN's index, and the card's own from its 30-day history.
+MAX_WINDOW_MINUTES = 1440
+
 # Upper bounds that catch a slip of the keyboard, not tuning decisions.
 _MAX_NUMBER = 10**9
 
@@ -115,6 +137,11 @@ def validate_rule_params(code: str, params) -> dict[str, str]:
         errors.update(_check(name, param.kind, params[name]))
     if code == "cardholder_age" and not errors and params["young_below"] >= params["old_from"]:
         errors["old_from"] = "Must be above young_below."
+    window = params.get("window_minutes") if "window_minutes" in schema else None
+    if "window_minutes" not in errors and window is not None and window > MAX_WINDOW_MINUTES:
+        errors["window_minutes"] = f"At most {MAX_WINDOW_MINUTES} (a day)."
+    if "min_decline_share" in schema and "min_decline_share" in params and "min_declines" not in params:
+        errors["min_decline_share"] = "Give min_declines too: the share applies to that many declines."
     return errors
 
 

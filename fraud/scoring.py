@@ -15,7 +15,7 @@ from decimal import Decimal
 
 from cardsystem import money
 from cardsystem.process_cache import ProcessCache
-from fraud import features, inference
+from fraud import card_testing, features, inference
 from fraud.configuration import FraudConfig, read_config, reported_merchant_window
 from fraud.geography import distance_km, neighbours
 from fraud.models import CountryRisk, MerchantCategoryRisk
@@ -275,6 +275,9 @@ def _reported_merchant(ctx, params):
     return f"{detail}, {share:.1%} of its latest transactions (from {float(min_share):.1%})."
 
 
+RULES.update(card_testing.RULES)
+
+
 # --- The assessment ------------------------------------------------------------------------------
 
 
@@ -283,12 +286,12 @@ def assess(attempt: AuthorizationAttempt, config: FraudConfig | None = None) -> 
     0-point reasons that decide on their own (a blocked country or merchant category,
     the wrong CVV that blocks the card) lead the list: they say why, not how much."""
     config = config or load_config()
-    ctx = Context(
-        attempt=attempt,
-        config=config,
-        activity=features.card_history(attempt.card, attempt),
-        cross=features.cross_card_activity(attempt, reported_merchant_window(config)),
+    windows = card_testing.windows(config)
+    activity = features.card_history(attempt.card, attempt, windows)
+    cross = features.cross_card_activity(
+        attempt, reported_merchant_window(config), windows, tested_here=activity.failures_at_merchant > 0
     )
+    ctx = Context(attempt=attempt, config=config, activity=activity, cross=cross)
     values = features.behaviour(
         attempt,
         ctx.activity,
@@ -306,9 +309,13 @@ def assess(attempt: AuthorizationAttempt, config: FraudConfig | None = None) -> 
     if model and model.code == "model":
         # Beside a model each rule counts at the `model` rule's rule_weight: the model
         # reads the signals the rules do, and alone they over-react (a big purchase at a
-        # busy merchant with some reported fraud is mostly honest).
+        # busy merchant with some reported fraud is mostly honest). Verdicts the model
+        # cannot know (card_testing.FULL_WEIGHT) keep their points.
         weight = Decimal(str(config.rules["model"].params.get("rule_weight", DEFAULT_RULE_WEIGHT)))
-        factors = [RiskFactor(f.code, round(f.score * weight), f.detail) for f in factors]
+        factors = [
+            f if f.code in card_testing.FULL_WEIGHT else RiskFactor(f.code, round(f.score * weight), f.detail)
+            for f in factors
+        ]
     if model:
         factors.append(model)
     factors.sort(key=lambda f: (-f.score, f.code))
@@ -322,13 +329,9 @@ def assess(attempt: AuthorizationAttempt, config: FraudConfig | None = None) -> 
         restriction = f"Merchant category {attempt.mcc} is blocked."
         factors.insert(0, RiskFactor("blocked_mcc", 0, restriction))
 
-    block_card = None
-    if attempt.cvv_result == Transaction.CvvResult.MISMATCH and attempt.card.status == "active":
-        limit = config.cvv_failure_limit
-        streak = features.cvv_mismatches_in_a_row(attempt.card, limit) + 1
-        if streak >= limit:
-            block_card = f"{streak} wrong CVVs in a row."
-            factors.insert(0, RiskFactor("cvv_failures_in_a_row", 0, f"{block_card} The card is blocked."))
+    block_card = _card_check_block(attempt, config)
+    if block_card:
+        factors.insert(0, RiskFactor("cvv_failures_in_a_row", 0, f"{block_card} The card is blocked."))
 
     return RiskAssessment(
         score=score,
@@ -340,6 +343,25 @@ def assess(attempt: AuthorizationAttempt, config: FraudConfig | None = None) -> 
         block_card=block_card,
         features=values,
     )
+
+
+def _card_check_block(attempt: AuthorizationAttempt, config: FraudConfig) -> str | None:
+    """The reason to block an active card at the cvv_failure_limit-th failed card check in
+    a row: a wrong expiry date counts like a wrong CVV, so guessing the expiry is stopped
+    too (whatever CVV came with it: with a wrong expiry it is never checked)."""
+    expiry_wrong = attempt.expiry_result == Transaction.ExpiryResult.MISMATCH
+    if attempt.card.status != "active" or not (
+        expiry_wrong or attempt.cvv_result == Transaction.CvvResult.MISMATCH
+    ):
+        return None
+    limit = config.cvv_failure_limit
+    streak, expiries = features.card_check_failures_in_a_row(attempt.card, limit)
+    streak, expiries = streak + 1, expiries + expiry_wrong
+    if streak < limit:
+        return None
+    if not expiries:
+        return f"{streak} wrong CVVs in a row."
+    return f"{streak} wrong CVVs or expiry dates in a row ({expiries} of them expiry dates)."
 
 
 def _model_factor(config: FraudConfig, values: dict) -> RiskFactor | None:

@@ -97,8 +97,23 @@ def a_history(card, *, seed: int, count: int = 60) -> None:
     record(card, at=AT + TICK, amount_minor=11, merchant_id="M-later", channel=Transaction.Channel.ATM)
 
 
+# A failed card check on a known card.
+FAILED_CHECK = Q(cvv_result=Transaction.CvvResult.MISMATCH) | Q(
+    expiry_result=Transaction.ExpiryResult.MISMATCH
+)
+
+
 def card_history_twin(
-    *, card_id, at, merchant_id, merchant_country, mcc, channel, utc_offset_minutes, night_ends_minute
+    *,
+    card_id,
+    at,
+    merchant_id,
+    merchant_country,
+    mcc,
+    channel,
+    utc_offset_minutes,
+    night_ends_minute,
+    tested_window=HOUR,
 ):
     """The ORM's answer to card_history_row, aggregation by aggregation."""
     ok = Q(status=APPROVED)
@@ -136,6 +151,9 @@ def card_history_twin(
         declines_cvv_24h=Count("pk", filter=Q(response_code=Decision.CVV_MISMATCH.code) & since(DAY)),
         declines_funds_24h=Count("pk", filter=Q(response_code=Decision.INSUFFICIENT_FUNDS.code) & since(DAY)),
         declines_limit_24h=Count("pk", filter=Q(response_code=Decision.EXCEEDS_LIMIT.code) & since(DAY)),
+        failures_at_merchant=Count(
+            "pk", filter=Q(merchant_id=merchant_id) & since(min(tested_window, 30 * DAY)) & FAILED_CHECK
+        ),
     )
     used = Transaction.objects.filter(card_id=card_id, transaction_time__lte=at).exclude(status=DECLINED)
     present = history.filter(channel__in=PRESENT)
@@ -155,20 +173,44 @@ def card_history_twin(
     return values
 
 
-def cross_card_twin(*, merchant_id, bin_prefix, at, fraud_window, cap, sample):
+def cross_card_twin(
+    *,
+    merchant_id,
+    bin_prefix,
+    at,
+    fraud_window,
+    cap,
+    sample,
+    merchant_window=HOUR,
+    bin_window=HOUR,
+    tested_window=None,
+):
     """The ORM's answer to cross_card_row, aggregation by aggregation."""
 
-    def window(**column):
-        latest = Transaction.objects.filter(
-            **column, transaction_time__gte=at - HOUR, transaction_time__lte=at
-        ).order_by("-transaction_time")[:cap]
-        return latest.aggregate(
-            n=Count("pk"),
-            cvv=Count("pk", filter=Q(cvv_result=Transaction.CvvResult.MISMATCH)),
-            declined=Count("pk", filter=Q(status=DECLINED)),
+    def failures(window):
+        since = Q(transaction_time__gte=at - window)
+        return Count("card_id", distinct=True, filter=since & FAILED_CHECK) + Count(
+            "pk", filter=since & Q(card_id=None)
         )
 
-    merchant, bin = window(merchant_id=merchant_id), window(bin_prefix=bin_prefix)
+    def window(testing, long, **column):
+        span = max(HOUR, testing, long)
+        latest = Transaction.objects.filter(
+            **column, transaction_time__gte=at - span, transaction_time__lte=at
+        ).order_by("-transaction_time")[:cap]
+        hour, since = Q(transaction_time__gte=at - HOUR), Q(transaction_time__gte=at - testing)
+        return latest.aggregate(
+            n=Count("pk", filter=hour),
+            cvv=Count("pk", filter=hour & Q(cvv_result=Transaction.CvvResult.MISMATCH)),
+            declined=Count("pk", filter=hour & Q(status=DECLINED)),
+            test_n=Count("pk", filter=since),
+            test_failures=failures(testing),
+            test_declined=Count("pk", filter=since & Q(status=DECLINED)),
+            long_failures=failures(long),
+        )
+
+    merchant = window(merchant_window, tested_window or HOUR, merchant_id=merchant_id)
+    bin = window(bin_window, HOUR, bin_prefix=bin_prefix)
     latest = Transaction.objects.filter(
         merchant_id=merchant_id, transaction_time__gte=at - fraud_window, transaction_time__lt=at
     ).order_by("-transaction_time")[:sample]
@@ -178,9 +220,16 @@ def cross_card_twin(*, merchant_id, bin_prefix, at, fraud_window, cap, sample):
         "merchant_count_1h": merchant["n"],
         "merchant_cvv_mismatch_1h": merchant["cvv"],
         "merchant_declines_1h": merchant["declined"],
+        "merchant_testing_attempts": merchant["test_n"],
+        "merchant_testing_failures": merchant["test_failures"],
+        "merchant_testing_declines": merchant["test_declined"],
+        "merchant_failures_long": merchant["long_failures"] if tested_window else None,
         "bin_count_1h": bin["n"],
         "bin_cvv_mismatch_1h": bin["cvv"],
         "bin_declines_1h": bin["declined"],
+        "bin_testing_attempts": bin["test_n"],
+        "bin_testing_failures": bin["test_failures"],
+        "bin_testing_declines": bin["test_declined"],
         "merchant_recent_count": recent["n"],
         "merchant_recent_fraud": (
             reports.filter(transaction_time__gte=recent["since"]).count() if recent["since"] else 0

@@ -43,8 +43,9 @@ from tests.query_twins import (
     stored,
     without,
 )
+from transactions.cross_card_queries import cross_card_row
 from transactions.models import Transaction
-from transactions.queries import card_history_row, cross_card_row, transaction_insert
+from transactions.queries import card_history_row, transaction_insert
 
 pytestmark = pytest.mark.django_db
 
@@ -473,7 +474,7 @@ def test_the_cross_card_activity_gives_what_the_orm_aggregation_gives(seed, cap,
     ours, twin = cross_card_row(**arguments), cross_card_twin(**arguments)
 
     assert ours == twin
-    assert all(type(v) is int for v in ours.values())
+    assert {type(v) for v in ours.values()} == {int, type(None)}  # long failures: not asked for
     assert ours["merchant_count_1h"] > 0 and ours["merchant_recent_fraud"] > 0
     if cap == 3:
         assert ours["merchant_count_1h"] == ours["bin_count_1h"] == 3 and ours["merchant_recent_count"] == 4
@@ -494,4 +495,4 @@ def test_the_cross_card_activity_of_a_quiet_merchant_gives_what_the_orm_gives(ca
     ours, twin = cross_card_row(**arguments), cross_card_twin(**arguments)
 
     assert ours == twin
-    assert ours == dict.fromkeys(twin, 0) | {"merchant_recent_count": 1}
+    assert ours == dict.fromkeys(twin, 0) | {"merchant_recent_count": 1, "merchant_failures_long": None}

@@ -114,7 +114,17 @@ class TransactionAdmin(PanSafeSearchMixin, ReadOnlyAdminMixin, admin.ModelAdmin)
         ("Merchant", {"fields": ["merchant_id", "merchant_name", "mcc", "merchant_country", "channel"]}),
         (
             "Decision",
-            {"fields": ["status", "response_code", "reason", "cvv_result", "reversed_at", "client"]},
+            {
+                "fields": [
+                    "status",
+                    "response_code",
+                    "reason",
+                    "cvv_result",
+                    "expiry_result",
+                    "reversed_at",
+                    "client",
+                ]
+            },
         ),
         (
             "Risk",
@@ -136,6 +146,7 @@ class TransactionAdmin(PanSafeSearchMixin, ReadOnlyAdminMixin, admin.ModelAdmin)
         "response_code",
         "reason",
         "cvv_result",
+        "expiry_result",
         "reversed_at",
         "client",
         "risk_display",

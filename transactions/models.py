@@ -31,6 +31,11 @@ class Transaction(models.Model):
         ABSENT = "absent", "Not given"
         UNCHECKED = "unchecked", "Not checked"
 
+    class ExpiryResult(models.TextChoices):
+        MATCH = "match", "Match"
+        MISMATCH = "mismatch", "Mismatch"
+        UNCHECKED = "unchecked", "Not checked"
+
     class RiskLevel(models.TextChoices):
         LOW = "low", "Low"
         MEDIUM = "medium", "Medium"
@@ -56,6 +61,12 @@ class Transaction(models.Model):
     response_code = models.CharField(max_length=2, choices=RESPONSE_CODE_CHOICES)
     reason = models.CharField(max_length=32, choices=REASON_CHOICES)
     cvv_result = models.CharField(max_length=16, choices=CvvResult.choices, default=CvvResult.UNCHECKED)
+    expiry_result = models.CharField(
+        max_length=16,
+        choices=ExpiryResult.choices,
+        default=ExpiryResult.UNCHECKED,
+        help_text="The expiry date given against the card's, checked on an active card only.",
+    )
     risk_score = models.PositiveSmallIntegerField(null=True, blank=True)
     risk_level = models.CharField(max_length=8, choices=RiskLevel.choices, blank=True)
     risk_factors = models.JSONField(default=list, blank=True)
@@ -73,11 +84,16 @@ class Transaction(models.Model):
             # Every time-window rule and limit reads one card's history by transaction_time.
             models.Index(fields=["card", "transaction_time"]),
             # The fraud features' windows across cards (a merchant's, a BIN's last hour and
-            # a merchant's latest transactions) read these keys alone: with the status and
-            # CVV result in the key, PostgreSQL scans the index only, and never picks the
-            # plain transaction_time index to filter an issuer's whole last hour.
-            models.Index(fields=["merchant_id", "transaction_time", "status", "cvv_result"]),
-            models.Index(fields=["bin_prefix", "transaction_time", "status", "cvv_result"]),
+            # a merchant's latest transactions, card testing across cards) read these keys
+            # alone: with the status, both check results and the card (distinct cards failing
+            # a check, unknown numbers) in the key, PostgreSQL scans the index only, and never
+            # picks the plain transaction_time index to filter an issuer's whole last hour.
+            models.Index(
+                fields=["merchant_id", "transaction_time", "status", "cvv_result", "expiry_result", "card"]
+            ),
+            models.Index(
+                fields=["bin_prefix", "transaction_time", "status", "cvv_result", "expiry_result", "card"]
+            ),
             # "First time here" seeks of the fraud features.
             models.Index(fields=["card", "merchant_id", "transaction_time"]),
             models.Index(fields=["card", "merchant_country", "transaction_time"]),

@@ -17,7 +17,7 @@ from django.db import connection
 
 from cardsystem import sql
 from transactions.codes import Decision
-from transactions.models import FraudReport, Transaction
+from transactions.models import Transaction
 
 MINUTE = datetime.timedelta(minutes=1)
 HOUR = datetime.timedelta(hours=1)
@@ -26,13 +26,6 @@ HISTORY = datetime.timedelta(days=30)
 
 # Where the card itself was: the channels whose merchant country says where the card is.
 CARD_PRESENT = (Transaction.Channel.POS, Transaction.Channel.ATM)
-
-# Bounds on the work across cards, whatever the volume of a merchant or a BIN: a
-# window reads at most this many of the latest index entries. Card testing is plain
-# long before a thousand attempts an hour, and the share of fraud at a busy merchant
-# is measured over its latest transactions.
-WINDOW_CAP = 1000
-MERCHANT_SAMPLE = 5000
 
 
 def transaction_insert(**values) -> Transaction:
@@ -73,6 +66,7 @@ CARD_HISTORY = (
     "declines_cvv_24h",
     "declines_funds_24h",
     "declines_limit_24h",
+    "failures_at_merchant",
     "seen_merchant",
     "seen_country",
     "seen_mcc",
@@ -113,6 +107,8 @@ SELECT
     COALESCE(SUM(CASE WHEN {t.response_code} = %(cvv)s AND {t.transaction_time} >= %(d1)s THEN 1 ELSE 0 END), 0),
     COALESCE(SUM(CASE WHEN {t.response_code} = %(funds)s AND {t.transaction_time} >= %(d1)s THEN 1 ELSE 0 END), 0),
     COALESCE(SUM(CASE WHEN {t.response_code} = %(limit)s AND {t.transaction_time} >= %(d1)s THEN 1 ELSE 0 END), 0),
+    COALESCE(SUM(CASE WHEN {t.merchant_id} = %(merchant_id)s AND {t.transaction_time} >= %(tested)s
+        AND ({t.cvv_result} = %(mismatch)s OR {t.expiry_result} = %(mismatch)s) THEN 1 ELSE 0 END), 0),
     {seen},
     (SELECT MAX({t.transaction_time}) FROM {table}
         WHERE {t.card_id} = %(card)s AND {t.transaction_time} <= %(at)s),
@@ -159,25 +155,29 @@ def card_history_row(
     channel: str,
     utc_offset_minutes: int,
     night_ends_minute: int,
+    tested_window: datetime.timedelta = HOUR,
 ) -> dict:
     """The card's transactions with a `transaction_time` in [at - 30 days, at], by the
     names of CARD_HISTORY: counts in the windows ending at `at` and starting 1 minute,
     10 minutes, 1 hour, 24 hours, 7 days back (inclusive at both ends) and in all 30
     days; the sums of the approvals' amounts (and their squares, and their count) in
     those windows; the approvals whose UTC time plus `utc_offset_minutes` falls before
-    `night_ends_minute` of the day; the last 24 hours' declines, by response code; each
-    of `merchant_id`, `merchant_country`, `mcc` and `channel` seen before on a
-    transaction not declined, at or before `at`, however long ago; the latest time up to
-    `at`, and the latest card-present time and country in the 30 days.
+    `night_ends_minute` of the day; the last 24 hours' declines, by response code; the
+    CVV or expiry mismatches at `merchant_id` in the last `tested_window` (at most the
+    30 days); each of `merchant_id`, `merchant_country`, `mcc` and `channel` seen before
+    on a transaction not declined, at or before `at`, however long ago; the latest time
+    up to `at`, and the latest card-present time and country in the 30 days.
 
     The ORM twin is `Transaction.objects.filter(card_id=card_id, transaction_time__gte=
     at - HISTORY, transaction_time__lte=at).aggregate(count_1m=Count("pk",
     filter=Q(transaction_time__gte=at - MINUTE)), ..., approved_amount_10m=Sum(
     "amount_minor", filter=Q(status=APPROVED, transaction_time__gte=at - 10 * MINUTE)),
-    ...)` with `.exclude(status=DECLINED).filter(merchant_id=merchant_id).exists()` and
-    the like for the first uses and `Max("transaction_time")` / `.order_by(
-    "-transaction_time", "-created_at").values_list("merchant_country")[:1]` for the
-    latest; tests/query_twins.py writes it out whole. Sums are 0, not None, over no
+    ..., failures_at_merchant=Count("pk", filter=Q(merchant_id=merchant_id,
+    transaction_time__gte=at - tested_window) & (Q(cvv_result=MISMATCH) |
+    Q(expiry_result=MISMATCH))))` with `.exclude(status=DECLINED).filter(merchant_id=
+    merchant_id).exists()` and the like for the first uses and `Max("transaction_time")`
+    / `.order_by("-transaction_time", "-created_at").values_list("merchant_country")[:1]`
+    for the latest; tests/query_twins.py writes it out whole. Sums are 0, not None, over no
     rows; the square sum is a float.
     """
     adapt = connection.ops.adapt_datetimefield_value
@@ -188,6 +188,7 @@ def card_history_row(
         "cvv": Decision.CVV_MISMATCH.code,
         "funds": Decision.INSUFFICIENT_FUNDS.code,
         "limit": Decision.EXCEEDS_LIMIT.code,
+        "mismatch": Transaction.CvvResult.MISMATCH.value,  # ExpiryResult spells it alike
         "pos": CARD_PRESENT[0].value,
         "atm": CARD_PRESENT[1].value,
         # + 1440 keeps the minute positive before the modulo (SQLite's % keeps the sign).
@@ -204,11 +205,12 @@ def card_history_row(
         "d1": adapt(at - DAY),
         "d7": adapt(at - 7 * DAY),
         "d30": adapt(at - HISTORY),
+        "tested": adapt(at - min(tested_window, HISTORY)),
     }
     with connection.cursor() as cursor:
         cursor.execute(_card_history_sql(connection.vendor), params)
         row = cursor.fetchone()
-    numbers, seen, (previous, present, present_country) = row[:18], row[18:22], row[22:]
+    numbers, seen, (previous, present, present_country) = row[:19], row[19:23], row[23:]
     # PostgreSQL sums integers as numerics and SQLite gives its booleans as 0 and 1.
     values = (
         *(int(n) for n in numbers[:12]),
@@ -228,108 +230,3 @@ def _aware(value) -> datetime.datetime | None:
     if value is None or isinstance(value, datetime.datetime):
         return value
     return datetime.datetime.fromisoformat(value).replace(tzinfo=datetime.UTC)
-
-
-# --- Across cards ----------------------------------------------------------------------------
-
-# The names of the cross-card values, in the statement's order.
-CROSS_CARD = (
-    "merchant_count_1h",
-    "merchant_cvv_mismatch_1h",
-    "merchant_declines_1h",
-    "bin_count_1h",
-    "bin_cvv_mismatch_1h",
-    "bin_declines_1h",
-    "merchant_recent_count",
-    "merchant_recent_fraud",
-    "merchant_fraud_cards_90d",
-)
-
-_WINDOW_SQL = """(SELECT COUNT(*) AS n,
-        COALESCE(SUM(CASE WHEN {t.cvv_result} = %(mismatch)s THEN 1 ELSE 0 END), 0) AS cvv,
-        COALESCE(SUM(CASE WHEN {t.status} = %(no)s THEN 1 ELSE 0 END), 0) AS declined
-    FROM (SELECT {t.cvv_result}, {t.status} FROM {transactions} WHERE {column} = %({name})s
-        AND {t.transaction_time} >= %(h1)s AND {t.transaction_time} <= %(at)s
-        ORDER BY {t.transaction_time} DESC LIMIT {cap}) latest)"""
-
-# The merchant's latest transactions in the window (at most `sample`, read from the
-# index alone) and the reports on transactions since the earliest of them; the reports
-# are few, and read by their own (merchant_id, transaction_time) index.
-_CROSS_CARD_SQL = """
-WITH sample AS (
-    SELECT COUNT(*) AS n, MIN({t.transaction_time}) AS since
-    FROM (SELECT {t.transaction_time} FROM {transactions} WHERE {t.merchant_id} = %(merchant_id)s
-        AND {t.transaction_time} >= %(d90)s AND {t.transaction_time} < %(at)s
-        ORDER BY {t.transaction_time} DESC LIMIT {sample}) latest
-)
-SELECT m.n, m.cvv, m.declined, b.n, b.cvv, b.declined, sample.n,
-    (SELECT COUNT(*) FROM {reports} WHERE {r.merchant_id} = %(merchant_id)s
-        AND {r.transaction_time} >= sample.since AND {r.transaction_time} < %(at)s AND {r.reported_at} < %(at)s),
-    (SELECT COUNT(DISTINCT {r.card_id}) FROM {reports} WHERE {r.merchant_id} = %(merchant_id)s
-        AND {r.transaction_time} >= %(d90)s AND {r.transaction_time} < %(at)s AND {r.reported_at} < %(at)s)
-FROM {merchant_window} m, {bin_window} b, sample
-"""  # noqa: E501
-
-
-@functools.cache
-def _cross_card_sql(vendor: str, cap: int, sample: int) -> str:
-    """Cached per `vendor`, whose quoting it uses, and per bound."""
-    t, quote = _columns(Transaction), connection.ops.quote_name
-    transactions = quote(Transaction._meta.db_table)
-
-    def window(name: str) -> str:
-        return _WINDOW_SQL.format(t=t, transactions=transactions, column=getattr(t, name), name=name, cap=cap)
-
-    return _CROSS_CARD_SQL.format(
-        t=t,
-        r=_columns(FraudReport),
-        transactions=transactions,
-        reports=quote(FraudReport._meta.db_table),
-        merchant_window=window("merchant_id"),
-        bin_window=window("bin_prefix"),
-        sample=sample,
-    )
-
-
-def cross_card_row(
-    *,
-    merchant_id: str,
-    bin_prefix: str,
-    at: datetime.datetime,
-    fraud_window: datetime.timedelta,
-    cap: int = WINDOW_CAP,
-    sample: int = MERCHANT_SAMPLE,
-) -> dict:
-    """Across all cards, by the names of CROSS_CARD: of the latest `cap` transactions at
-    the merchant (and, apart, with the BIN prefix) with a `transaction_time` in
-    [at - 1 hour, at], how many, with a CVV mismatch, declined; of the merchant's latest
-    `sample` transactions in [at - fraud_window, at), how many, and how many fraud
-    reports filed before `at` are on transactions there since the earliest of them; the
-    distinct cards of the merchant's reports filed before `at` on transactions in
-    [at - fraud_window, at).
-
-    The ORM twin of a window is `Transaction.objects.filter(merchant_id=merchant_id,
-    transaction_time__gte=at - HOUR, transaction_time__lte=at).order_by(
-    "-transaction_time")[:cap].aggregate(n=Count("pk"), cvv=Count("pk",
-    filter=Q(cvv_result=MISMATCH)), declined=Count("pk", filter=Q(status=DECLINED)))`;
-    of the sample `...[:sample].aggregate(n=Count("pk"), since=Min("transaction_time"))`
-    and then `FraudReport.objects.filter(merchant_id=merchant_id, transaction_time__gte=
-    since, transaction_time__lt=at, reported_at__lt=at).count()`; of the cards
-    `FraudReport.objects.filter(..., transaction_time__gte=at - fraud_window)
-    .aggregate(Count("card_id", distinct=True))`. tests/query_twins.py writes it out.
-    """
-    adapt = connection.ops.adapt_datetimefield_value
-    params = {
-        "merchant_id": merchant_id,
-        "bin_prefix": bin_prefix,
-        "mismatch": Transaction.CvvResult.MISMATCH.value,
-        "no": Transaction.Status.DECLINED.value,
-        "at": adapt(at),
-        "h1": adapt(at - HOUR),
-        "d90": adapt(at - fraud_window),
-    }
-    with connection.cursor() as cursor:
-        cursor.execute(_cross_card_sql(connection.vendor, cap, sample), params)
-        row = cursor.fetchone()
-    # PostgreSQL sums integers as numerics.
-    return dict(zip(CROSS_CARD, (int(n or 0) for n in row), strict=True))

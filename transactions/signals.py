@@ -38,6 +38,7 @@ class AuthorizationAttempt:
     transaction_time: datetime.datetime
     cvv_result: str
     bin_prefix: str = ""  # the card number's leading digits, as its masked form shows them
+    expiry_result: str = "unchecked"  # Transaction.ExpiryResult: a wrong one counts like a wrong CVV
 
 
 @dataclass(frozen=True)

@@ -20,11 +20,17 @@ pytestmark = pytest.mark.django_db
 
 
 def _attempts(card, pattern, *, start=NOW):
-    """`pattern` of "x" (wrong CVV), "v" (right CVV) and "-" (no CVV), a minute apart
+    """`pattern` of "x" (wrong CVV), "e" (wrong expiry date), "v" (right CVV) and "-" (no CVV), a minute apart
     from `start`: the response codes."""
-    cvv = {"x": wrong_cvv(card), "v": card.cvv, "-": None}
+    cvv = {"x": wrong_cvv(card), "v": card.cvv, "-": None, "e": card.cvv}
     return [
-        authorize(card, cvv=cvv[step], transaction_time=start + i * MINUTE).response_code
+        authorize(
+            card,
+            cvv=cvv[step],
+            transaction_time=start + i * MINUTE,
+            # "e": a wrong expiry date (the CVV beside it is never checked)
+            **({"expiry_year": card.expiry_year + 1} if step == "e" else {}),
+        ).response_code
         for i, step in enumerate(pattern)
     ]
 
@@ -88,6 +94,20 @@ def test_the_number_of_wrong_cvvs_that_blocks_is_a_setting(card, limit, wrong, b
     set_settings(cvv_failure_limit=limit)
     _attempts(card, "x" * wrong)
     assert (_status(card) == "blocked") is blocked
+
+
+def test_a_wrong_expiry_date_counts_toward_the_block_like_a_wrong_cvv(card):
+    assert _attempts(card, "xex") == ["N7", "54", "N7"]
+    assert _status(card) == "blocked"
+    third = card.transactions.order_by("created_at").last()
+    assert third.risk_factors[0]["detail"] == (
+        "3 wrong CVVs or expiry dates in a row (1 of them expiry dates). The card is blocked."
+    )
+
+
+def test_a_right_cvv_after_wrong_expiry_dates_starts_the_count_again(card):
+    assert _attempts(card, "eevee") == ["54", "54", "00", "54", "54"]
+    assert _status(card) == "active"
 
 
 def test_a_purchase_without_a_cvv_neither_counts_nor_breaks_the_streak(card):

@@ -139,6 +139,9 @@ def test_no_factor_or_feature_shows_the_card_number():
     card = CardFactory(cardholder__date_of_birth=datetime.date(2008, 1, 1), balance_minor=10_000_000)
     list_country("NG")
     set_rule("reported_merchant", min_cards=0, min_share=0)  # fires anywhere
+    for code in ("merchant_card_testing", "bin_card_testing", "card_tested_at_merchant"):
+        set_rule(code, min_failures=1)  # the card's own wrong CVV below is card testing
+    authorize(card, cvv=wrong_cvv(card), transaction_time=NOW - 20 * SECOND)
     for days in range(1, 6):
         authorize(card, amount_minor=10_000, transaction_time=NOW - days * DAY)
     for seconds in range(10, 0, -1):
@@ -153,7 +156,9 @@ def test_no_factor_or_feature_shows_the_card_number():
             cvv_result="absent",
         )
     )
-    in_person = scoring.assess(_attempt(card, merchant_country="JP", cvv_result="mismatch"))
+    in_person = scoring.assess(
+        _attempt(card, merchant_country="JP", cvv_result="mismatch", bin_prefix=card.pan[:6])
+    )
     assert {f.code for f in online.factors + in_person.factors} >= set(scoring.RULES)
     for assessment in (online, in_person):
         shown = json.dumps([f.as_dict() for f in assessment.factors]) + json.dumps(assessment.features)

@@ -38,11 +38,18 @@ def test_a_wrong_expiry_answers_the_same_for_a_right_and_a_wrong_cvv(authorize_a
     assert "cvv_mismatch" not in [f["code"] for f in wrong["risk_factors"]]
 
 
-def test_guesses_with_a_wrong_expiry_cannot_block_the_card(authorize_api):
+@pytest.mark.parametrize("cvv", ["right", "wrong"])
+def test_guesses_of_the_expiry_block_the_card_whatever_cvv_came_with_them(authorize_api, cvv):
+    # A wrong expiry counts toward the wrong-CVV block (the contract), so guessing the
+    # expiry is stopped too; the CVV beside it is never checked, so it changes nothing.
     card = CardFactory(balance_minor=10_000)
-    for _ in range(4):
-        _decide(authorize_api, card, expiry_year=card.expiry_year + 1, cvv=wrong_cvv(card))
-    assert Card.objects.get(pk=card.pk).status == Card.Status.ACTIVE
+    given = card.cvv if cvv == "right" else wrong_cvv(card)
+    answers = [
+        _decide(authorize_api, card, expiry_year=card.expiry_year + 1, cvv=given)["response_code"]
+        for _ in range(4)
+    ]
+    assert answers == ["54", "54", "54", "62"]
+    assert Card.objects.get(pk=card.pk).status == Card.Status.BLOCKED
     assert set(Transaction.objects.values_list("cvv_result", flat=True)) == {Transaction.CvvResult.UNCHECKED}
 
 

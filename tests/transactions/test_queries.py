@@ -9,6 +9,7 @@ here, for the whole request:
       + 1 debit + 1 transaction + 1 ledger entry
   declined for funds = the same without the debit and the ledger entry
   declined for the CVV = no limits read, one more fraud read (wrong CVVs in a row)
+  declined for the expiry date = the same: a wrong expiry counts toward that block
   unknown card = 1 API key + 1 card lookup + 1 transaction
   approved under a fresh Idempotency-Key = approved + 2 savepoint statements around the
       request (one transaction with the key's record) + 2 around the key's INSERT (a
@@ -52,16 +53,26 @@ def card(request, authorize_api):
         ({}, "00", 10),
         ({"amount": "990.00"}, "51", 8),
         ({"cvv": "wrong"}, "N7", 8),
+        ({"expiry_month": "wrong"}, "54", 8),
         ({"card_number": "4000001234567899"}, "14", 3),
         ({"key": "first-use"}, "00", 16),
     ],
-    ids=["approved", "declined for funds", "declined for the cvv", "unknown card", "idempotency key"],
+    ids=[
+        "approved",
+        "declined for funds",
+        "declined for the cvv",
+        "declined for the expiry date",
+        "unknown card",
+        "idempotency key",
+    ],
 )
 def test_a_decision_takes_a_fixed_number_of_queries(
     authorize_api, card, django_assert_num_queries, changes, code, queries
 ):
     if changes.get("cvv") == "wrong":
         changes = {"cvv": wrong_cvv(card)}
+    if changes.get("expiry_month") == "wrong":
+        changes = {"expiry_month": card.expiry_month % 12 + 1}
 
     with django_assert_num_queries(queries):
         response = post_authorization(authorize_api, card, **changes)

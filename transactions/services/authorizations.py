@@ -55,6 +55,12 @@ RISK_ENGINE_FAILED = RiskAssessment(
     review=True,  # an analyst should see that scoring failed
 )
 
+# An unknown card number: neither its CVV nor its expiry date can be checked.
+NOTHING_CHECKED = {
+    "cvv_result": Transaction.CvvResult.UNCHECKED,
+    "expiry_result": Transaction.ExpiryResult.UNCHECKED,
+}
+
 
 @dataclass(frozen=True)
 class AuthorizationRequest:
@@ -112,14 +118,17 @@ def authorization_decide(*, request: AuthorizationRequest, client: ApiClient | N
         if card is None:
             assessment = None
             decision = Decision.INVALID_CARD
-            cvv_result = Transaction.CvvResult.UNCHECKED
+            checks = NOTHING_CHECKED
         else:
-            cvv_result = _cvv_result(card, request)
-            assessment = _assess(card, request, cvv_result)
-            decision = _decide(card, request, cvv_result, assessment)
+            checks = {
+                "cvv_result": _cvv_result(card, request),
+                "expiry_result": _expiry_result(card, request),
+            }
+            assessment = _assess(card, request, checks)
+            decision = _decide(card, request, checks["cvv_result"], assessment)
             if decision.approved and not _debit(card, request.amount_minor):
                 decision = Decision.INSUFFICIENT_FUNDS
-        recorded = _record(request, card, decision, cvv_result, assessment, client)
+        recorded = _record(request, card, decision, checks, assessment, client)
         if decision.approved:
             ledger_entry_insert(
                 card=card,
@@ -136,6 +145,16 @@ def authorization_decide(*, request: AuthorizationRequest, client: ApiClient | N
         # say a failure while answering under an Idempotency-Key) was never taken.
         db.on_commit(functools.partial(_log_decision, recorded, started), robust=True)
     return recorded
+
+
+def _expiry_result(card: Card, request: AuthorizationRequest) -> str:
+    """Checked, like the CVV, only on an active card: elsewhere a wrong expiry's risk
+    factors would tell a guesser what the decline (62, 41, 43) does not."""
+    if card.status != Status.ACTIVE:
+        return Transaction.ExpiryResult.UNCHECKED
+    if (request.expiry_month, request.expiry_year) != (card.expiry_month, card.expiry_year):
+        return Transaction.ExpiryResult.MISMATCH
+    return Transaction.ExpiryResult.MATCH
 
 
 def _cvv_result(card: Card, request: AuthorizationRequest) -> str:
@@ -160,8 +179,8 @@ def _cvv_result(card: Card, request: AuthorizationRequest) -> str:
     return Transaction.CvvResult.MATCH if matches else Transaction.CvvResult.MISMATCH
 
 
-def _assess(card: Card, request: AuthorizationRequest, cvv_result: str) -> RiskAssessment:
-    attempt = AuthorizationAttempt(card=card, cvv_result=cvv_result, **request.facts())
+def _assess(card: Card, request: AuthorizationRequest, checks: dict) -> RiskAssessment:
+    attempt = AuthorizationAttempt(card=card, **checks, **request.facts())
     # In a savepoint of its own: on PostgreSQL a receiver's failed query aborts the whole
     # transaction, and only rolling back to here lets the decision still be recorded.
     with db.atomic():
@@ -266,7 +285,7 @@ def _debit(card: Card, amount_minor: int) -> bool:
     return debited
 
 
-def _record(request, card, decision, cvv_result, assessment, client) -> Transaction:
+def _record(request, card, decision, checks, assessment, client) -> Transaction:
     flagged = bool(assessment and (assessment.review or assessment.block_card))
     return transaction_insert(
         card=card,
@@ -275,7 +294,7 @@ def _record(request, card, decision, cvv_result, assessment, client) -> Transact
         status=Transaction.Status.APPROVED if decision.approved else Transaction.Status.DECLINED,
         response_code=decision.code,
         reason=decision.reason,
-        cvv_result=cvv_result,
+        **checks,
         risk_score=assessment.score if assessment else None,
         risk_level=assessment.level if assessment else "",
         risk_factors=[f.as_dict() for f in assessment.factors] if assessment else [],

@@ -1,0 +1,121 @@
+"""Card testing across cards: the rules that read failed card checks per merchant and per
+BIN over short windows, and the one that declines a tested card where it was tested.
+
+A failed card check is a known card with a wrong CVV or a wrong expiry date (each card
+counted once in a window: one cardholder mistyping three times is one card) or an
+attempt on a card number no card has. The counts (fraud/features.py, one written-out
+statement with the other cross-card windows) are of the transactions before the
+attempt. Every threshold and window is the rule's params (fraud/params.py); the
+details name merchants, BINs and counts, never the cardholder.
+"""
+
+import datetime
+from decimal import Decimal
+
+from fraud.configuration import FraudConfig
+from fraud.features import TestingWindows
+
+MERCHANT = "merchant_card_testing"
+BIN = "bin_card_testing"
+TESTED = "card_tested_at_merchant"
+DEFAULT_WINDOW_MINUTES = {MERCHANT: 60, BIN: 60, TESTED: 1440}
+DEFAULT_MIN_FAILURES = 10
+
+# A verdict on this card at this merchant, not one signal among others: beside an active
+# model its points count in full, not at the `model` rule's rule_weight (the model never
+# learnt from declined attempts, so it cannot know the card failed here).
+FULL_WEIGHT = frozenset({TESTED})
+
+
+def _minutes(config: FraudConfig, code: str) -> int:
+    rule_config = config.rules.get(code)
+    params = rule_config.params if rule_config else {}
+    return int(params.get("window_minutes", DEFAULT_WINDOW_MINUTES[code]))
+
+
+def windows(config: FraudConfig) -> TestingWindows:
+    """The windows the features count in, from the rules' params (disabled rules too:
+    the features are stored with every decision all the same)."""
+    return TestingWindows(
+        merchant=datetime.timedelta(minutes=_minutes(config, MERCHANT)),
+        bin=datetime.timedelta(minutes=_minutes(config, BIN)),
+        tested=datetime.timedelta(minutes=_minutes(config, TESTED)),
+    )
+
+
+def _span(minutes: int) -> str:
+    if minutes % 60:
+        return f"{minutes} minutes"
+    hours = minutes // 60
+    return "hour" if hours == 1 else f"{hours} hours"
+
+
+def _testing(ctx, params, code: str, where: str, failures: int, attempts: int, declines: int) -> str | None:
+    """Fires from `min_failures` failed card checks, or from `min_declines` declines that
+    are (with `min_decline_share`) at least that share of the window's transactions."""
+    span = _span(_minutes(ctx.config, code))
+    min_failures = int(params.get("min_failures", DEFAULT_MIN_FAILURES))
+    if failures >= min_failures:
+        return (
+            f"{failures} failed card checks (cards with a wrong CVV or expiry date, unknown card numbers) "
+            f"{where} in the last {span} (from {min_failures})."
+        )
+    min_declines = params.get("min_declines")
+    if min_declines is None or declines < int(min_declines):
+        return None
+    detail = f"{declines} declines of {attempts} transactions {where} in the last {span} (from {min_declines}"
+    min_share = params.get("min_decline_share")
+    if min_share is None:
+        return detail + ")."
+    if declines < Decimal(str(min_share)) * attempts:  # exact at the edge
+        return None
+    return f"{detail}, {declines / attempts:.0%} of them from {float(min_share):.0%})."
+
+
+def merchant_card_testing(ctx, params):
+    c = ctx.cross
+    return _testing(
+        ctx,
+        params,
+        MERCHANT,
+        f"at merchant {ctx.attempt.merchant_id}",
+        c.merchant_testing_failures,
+        c.merchant_testing_attempts,
+        c.merchant_testing_declines,
+    )
+
+
+def bin_card_testing(ctx, params):
+    c = ctx.cross
+    return _testing(
+        ctx,
+        params,
+        BIN,
+        f"in BIN {ctx.attempt.bin_prefix}",
+        c.bin_testing_failures,
+        c.bin_testing_attempts,
+        c.bin_testing_declines,
+    )
+
+
+def card_tested_at_merchant(ctx, params):
+    """This card failed a check here, and the merchant had at least `min_failures` failed
+    card checks in the same window: the tester who found the right CVV or expiry by
+    trying is declined here, whatever the attempt now gives, until the window passes."""
+    own, merchant = ctx.activity.failures_at_merchant, ctx.cross.merchant_failures_long
+    min_failures = int(params.get("min_failures", DEFAULT_MIN_FAILURES))
+    if not own or merchant is None or merchant < min_failures:
+        return None
+    noun = "check" if own == 1 else "checks"
+    return (
+        f"This card failed {own} {noun} (wrong CVV or expiry date) at merchant {ctx.attempt.merchant_id}, "
+        f"where {merchant} card checks failed in the last {_span(_minutes(ctx.config, TESTED))} "
+        f"(from {min_failures}): card testing."
+    )
+
+
+RULES = {
+    MERCHANT: merchant_card_testing,
+    BIN: bin_card_testing,
+    TESTED: card_tested_at_merchant,
+}

@@ -1,0 +1,267 @@
+"""The card-testing rules at their threshold and window edges: merchant_card_testing and
+bin_card_testing (failed card checks, or declines, across cards in a window) and
+card_tested_at_merchant (a card that failed a check where card testing went on)."""
+
+from types import SimpleNamespace
+
+import pytest
+
+from fraud.params import validate_rule_params
+from fraud.services import model_activate
+from tests.authorizing import authorize_at, codes, factors, wrong_cvv
+from tests.factories import TEST_ACTOR, BinFactory, CardFactory
+from tests.fraud.clock import MINUTE, NOW, SECOND, TICK
+from tests.fraud.configuration import set_rule, set_settings
+from tests.fraud.modelling import history, train
+
+authorize = authorize_at(NOW)
+
+pytestmark = pytest.mark.django_db
+
+TESTED = "M-TESTED"
+WINDOW = 30 * MINUTE
+
+
+@pytest.fixture(autouse=True)
+def thresholds(db):
+    """Every rule at three failed card checks in 30 minutes (declines off unless a test
+    sets them): small numbers, the same edges."""
+    for code in ("merchant_card_testing", "bin_card_testing"):
+        rule = set_rule(code, window_minutes=30, min_failures=3)
+        rule.params = {k: v for k, v in rule.params.items() if not k.startswith("min_decline")}
+        rule.save()
+    set_rule("card_tested_at_merchant", window_minutes=30, min_failures=3)
+
+
+@pytest.fixture
+def tested_bin(db):
+    return BinFactory()
+
+
+def _card(bin=None):
+    return CardFactory(bin=bin or BinFactory(), balance_minor=1_000_00)
+
+
+def _fail(card, *, at=NOW - MINUTE, merchant_id=TESTED, how="cvv"):
+    wrong = {"cvv": wrong_cvv(card)} if how == "cvv" else {"expiry_month": card.expiry_month % 12 + 1}
+    return authorize(card, merchant_id=merchant_id, transaction_time=at, **wrong)
+
+
+def _unknown(bin, n, *, at=NOW - MINUTE, merchant_id=TESTED):
+    """An attempt on a made-up number of the BIN: answered 14, recorded without a card."""
+    number = SimpleNamespace(
+        pan=f"{bin.bin}{n:010d}", cvv="123", expiry_month=1, expiry_year=2030, currency="USD"
+    )
+    return authorize(number, merchant_id=merchant_id, transaction_time=at)
+
+
+def _probe(card=None, *, merchant_id=TESTED, **changes):
+    """A purchase with the card's right CVV and expiry at NOW: its factors by code."""
+    return factors(authorize(card or _card(), merchant_id=merchant_id, **changes))
+
+
+# --- merchant_card_testing ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("failing_cards", "fires"), [(2, False), (3, True)])
+def test_the_merchant_rule_fires_from_min_failures_cards_failing_a_check_there(failing_cards, fires):
+    for _ in range(failing_cards):
+        _fail(_card())
+    assert ("merchant_card_testing" in _probe()) is fires
+
+
+def test_wrong_expiry_dates_count_at_the_merchant_like_wrong_cvvs():
+    _fail(_card(), how="cvv")
+    _fail(_card(), how="expiry")
+    _fail(_card(), how="expiry")
+    assert _probe()["merchant_card_testing"]["detail"] == (
+        "3 failed card checks (cards with a wrong CVV or expiry date, unknown card numbers) at merchant "
+        "M-TESTED in the last 30 minutes (from 3)."
+    )
+
+
+def test_one_card_failing_again_and_again_is_one_card():
+    set_settings(cvv_failure_limit=10)
+    clumsy = _card()
+    for n in range(5):
+        _fail(clumsy, at=NOW - (n + 1) * SECOND)
+    _fail(_card())
+    assert "merchant_card_testing" not in _probe()
+
+
+def test_unknown_card_numbers_count_at_the_merchant_each_attempt(tested_bin):
+    for n in range(3):
+        _unknown(tested_bin, n)
+    assert "merchant_card_testing" in _probe()
+
+
+def test_failures_at_another_merchant_do_not_count_here():
+    for _ in range(3):
+        _fail(_card(), merchant_id="M-ELSEWHERE")
+    assert "merchant_card_testing" not in _probe()
+
+
+@pytest.mark.parametrize(
+    ("before", "fires"), [(WINDOW, True), (WINDOW + TICK, False)], ids=["edge in", "out"]
+)
+def test_the_merchant_window_starts_window_minutes_back_inclusive(before, fires):
+    for _ in range(3):
+        _fail(_card(), at=NOW - before)
+    assert ("merchant_card_testing" in _probe()) is fires
+
+
+@pytest.mark.parametrize(
+    ("approved", "declined", "fires"),
+    [(4, 4, True), (3, 3, False), (5, 4, False)],
+    ids=["4 declines, half", "3 declines (min_declines - 1)", "4 declines, under half"],
+)
+def test_the_merchant_rule_fires_on_declines_that_are_a_share_of_the_window(approved, declined, fires):
+    set_rule("merchant_card_testing", min_failures=100, min_declines=4, min_decline_share=0.5)
+    for _ in range(approved):
+        authorize(_card(), merchant_id=TESTED, transaction_time=NOW - MINUTE)
+    for _ in range(declined):  # insufficient funds: no failed card check
+        authorize(_card(), merchant_id=TESTED, amount_minor=2_000_00, transaction_time=NOW - MINUTE)
+    probe = _probe()
+    assert ("merchant_card_testing" in probe) is fires
+    if fires:
+        assert probe["merchant_card_testing"]["detail"] == (
+            "4 declines of 8 transactions at merchant M-TESTED in the last 30 minutes (from 4, 50% of them "
+            "from 50%)."
+        )
+
+
+# --- bin_card_testing --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("failing_cards", "fires"), [(2, False), (3, True)])
+def test_the_bin_rule_fires_from_min_failures_cards_of_the_bin_at_any_merchants(
+    tested_bin, failing_cards, fires
+):
+    for n in range(failing_cards):
+        _fail(_card(tested_bin), merchant_id=f"M-{n}")
+    probe = _probe(_card(tested_bin), merchant_id="M-1001")
+    assert ("bin_card_testing" in probe) is fires
+    assert "merchant_card_testing" not in probe
+
+
+def test_failures_in_another_bin_do_not_count(tested_bin):
+    for n in range(3):
+        _fail(_card(tested_bin), merchant_id=f"M-{n}")
+    assert "bin_card_testing" not in _probe(merchant_id="M-1001")  # a card of a BIN of its own
+
+
+def test_unknown_card_numbers_count_in_their_bin(tested_bin):
+    for n in range(3):
+        _unknown(tested_bin, n, merchant_id=f"M-{n}")
+    assert "bin_card_testing" in _probe(_card(tested_bin), merchant_id="M-1001")
+
+
+@pytest.mark.parametrize(
+    ("before", "fires"), [(WINDOW, True), (WINDOW + TICK, False)], ids=["edge in", "out"]
+)
+def test_the_bin_window_starts_window_minutes_back_inclusive(tested_bin, before, fires):
+    for n in range(3):
+        _fail(_card(tested_bin), merchant_id=f"M-{n}", at=NOW - before)
+    assert ("bin_card_testing" in _probe(_card(tested_bin), merchant_id="M-1001")) is fires
+
+
+# --- card_tested_at_merchant --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("others", "fires"), [(1, False), (2, True)], ids=["2 failures there", "3"])
+def test_a_card_that_failed_a_check_is_declined_where_min_failures_checks_failed(others, fires):
+    set_rule("merchant_card_testing", min_failures=100)  # this rule alone
+    tested = _card()
+    _fail(tested, at=NOW - 2 * MINUTE)
+    for _ in range(others):
+        _fail(_card())
+    decided = authorize(tested, merchant_id=TESTED)
+    assert ("card_tested_at_merchant" in codes(decided)) is fires
+    assert decided.response_code == ("59" if fires else "00")
+
+
+def test_a_card_that_failed_elsewhere_is_not_declined_at_the_tested_merchant():
+    tested = _card()
+    _fail(tested, merchant_id="M-ELSEWHERE")
+    for _ in range(3):
+        _fail(_card())
+    assert "card_tested_at_merchant" not in _probe(tested)
+
+
+def test_a_card_whose_own_checks_never_failed_there_is_not_declined():
+    for _ in range(5):
+        _fail(_card())
+    decided = authorize(_card(), merchant_id=TESTED)
+    assert "card_tested_at_merchant" not in codes(decided) and decided.response_code == "00"
+
+
+@pytest.mark.parametrize(
+    ("before", "fires"), [(WINDOW, True), (WINDOW + TICK, False)], ids=["edge in", "out"]
+)
+def test_the_tested_card_window_starts_window_minutes_back_inclusive(before, fires):
+    tested = _card()
+    _fail(tested, at=NOW - before)
+    for _ in range(2):
+        _fail(_card())
+    assert ("card_tested_at_merchant" in _probe(tested)) is fires
+
+
+def test_a_wrong_expiry_marks_the_card_tested_like_a_wrong_cvv():
+    tested = _card()
+    _fail(tested, how="expiry", at=NOW - 2 * MINUTE)
+    for _ in range(2):
+        _fail(_card(), how="expiry")
+    decided = authorize(tested, merchant_id=TESTED)
+    assert decided.response_code == "59" and codes(decided)[0] == "card_tested_at_merchant"
+
+
+def test_beside_an_active_model_the_tested_card_rule_keeps_its_full_points(card):
+    history(card)
+    model_activate(model=train(), actor=TEST_ACTOR)
+    tested = _card()
+    _fail(tested, at=NOW - 2 * MINUTE)
+    for _ in range(2):
+        _fail(_card())
+    decided = authorize(tested, merchant_id=TESTED)
+    assert factors(decided)["card_tested_at_merchant"]["score"] == 80
+    assert factors(decided)["merchant_card_testing"]["score"] == 9  # 30 at the rule weight, 0.3
+    assert decided.response_code == "59"
+
+
+# --- What each decision stores, and the params ---------------------------------------------------
+
+
+def test_each_decision_stores_the_card_testing_counts_it_saw(tested_bin):
+    tested = _card(tested_bin)
+    _fail(tested, at=NOW - 2 * MINUTE)
+    _fail(_card(tested_bin), how="expiry")
+    _unknown(tested_bin, 1)
+    stored = authorize(tested, merchant_id=TESTED).risk_features
+    assert {name: stored[name] for name in stored if "testing" in name or "failures" in name} == {
+        "card_failures_at_merchant": 1,
+        "merchant_testing_attempts": 3,
+        "merchant_testing_failures": 3,
+        "merchant_testing_declines": 3,
+        "merchant_failures_long": 3,
+        "bin_testing_attempts": 3,
+        "bin_testing_failures": 3,
+        "bin_testing_declines": 3,
+    }
+    assert stored["expiry_mismatch"] is False
+
+
+@pytest.mark.parametrize(
+    ("code", "params", "errors"),
+    [
+        ("merchant_card_testing", {"window_minutes": 1441, "min_failures": 3}, {"window_minutes"}),
+        (
+            "bin_card_testing",
+            {"window_minutes": 60, "min_failures": 3, "min_decline_share": 0.5},
+            {"min_decline_share"},
+        ),
+        ("card_tested_at_merchant", {"window_minutes": 1440, "min_failures": 0}, {"min_failures"}),
+        ("card_tested_at_merchant", {"window_minutes": 1440, "min_failures": 10}, set()),
+    ],
+)
+def test_the_card_testing_params_are_checked(code, params, errors):
+    assert set(validate_rule_params(code, params)) == errors
