@@ -77,6 +77,9 @@ class AuditLog(models.Model):
         MODEL_TRAINED = "fraud.model_trained", "fraud model trained"
         MODEL_ACTIVATED = "fraud.model_activated", "fraud model activated"
         MODEL_DEACTIVATED = "fraud.model_deactivated", "fraud model deactivated"
+        CONFIG_VERSION_CREATED = "fraud.config_version_created", "fraud configuration version created"
+        CONFIG_VERSION_PROMOTED = "fraud.config_version_promoted", "fraud configuration version promoted"
+        CONFIG_WORKING_COPY_RESET = "fraud.config_working_copy_reset", "fraud working copy reset to a version"
 
     class ActorType(models.TextChoices):
         USER = "user", "staff user"

@@ -118,7 +118,16 @@ class TransactionAdmin(PanSafeSearchMixin, ReadOnlyAdminMixin, admin.ModelAdmin)
         ),
         (
             "Risk",
-            {"fields": ["risk_display", "risk_level", "flagged", "factors_display", "features_display"]},
+            {
+                "fields": [
+                    "risk_display",
+                    "risk_level",
+                    "risk_config_version",
+                    "flagged",
+                    "factors_display",
+                    "features_display",
+                ]
+            },
         ),
     ]
     readonly_fields = [
@@ -140,6 +149,7 @@ class TransactionAdmin(PanSafeSearchMixin, ReadOnlyAdminMixin, admin.ModelAdmin)
         "client",
         "risk_display",
         "risk_level",
+        "risk_config_version",
         "flagged",
         "factors_display",
         "features_display",

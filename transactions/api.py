@@ -158,6 +158,7 @@ class TransactionOutput(AuthorizationOutput):
             "mcc",
             "merchant_country",
             "channel",
+            "risk_config_version",
             "reversed_at",
             "created_at",
         ]
