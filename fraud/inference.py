@@ -1,5 +1,6 @@
-"""The fraud model at decision time: which stored model is active in this process, its
-prediction for one decision's features, and the prediction in an analyst's words.
+"""The fraud model at decision time: the model of the configuration a decision is scored
+under (the live version's: `active_model()`), parsed once per process, its prediction for
+one decision's features, and the prediction in an analyst's words.
 
 Apart from fraud/training.py (which fits and stores models) so that the authorization
 path imports only what it runs. The model's text is stored in the database with its
@@ -41,7 +42,7 @@ def vector(features: Mapping, names: Sequence[str]) -> list[float]:
     return [as_number(features.get(name)) for name in names]
 
 
-# --- The active model, per process -------------------------------------------------------------
+# --- The models, per process -------------------------------------------------------------------
 
 
 @dataclass(frozen=True)

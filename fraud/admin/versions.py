@@ -154,12 +154,16 @@ class FraudConfigVersionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             ),
         )
 
-    def promote_view(self, request, object_id):
-        if not self.has_promote_permission(request):
+    def _version_to_act_on(self, request, object_id, allowed: bool) -> FraudConfigVersion:
+        if not allowed:
             raise PermissionDenied
         version = self.get_object(request, object_id)
         if version is None:
             raise Http404
+        return version
+
+    def promote_view(self, request, object_id):
+        version = self._version_to_act_on(request, object_id, self.has_promote_permission(request))
         form = ReasonForm(request.POST if request.method == "POST" else None)
         if form.is_bound and form.is_valid():
             try:
@@ -198,11 +202,7 @@ class FraudConfigVersionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         )
 
     def edit_from_view(self, request, object_id):
-        if not self.has_save_permission(request):
-            raise PermissionDenied
-        version = self.get_object(request, object_id)
-        if version is None:
-            raise Http404
+        version = self._version_to_act_on(request, object_id, self.has_save_permission(request))
         form = ReasonForm(request.POST if request.method == "POST" else None)
         if form.is_bound and form.is_valid():
             working_copy_reset(

@@ -394,7 +394,8 @@ def test_the_command_trains_and_activates(card):
     assert model.active
     assert output.startswith("Trained fraud model v1 on 1,200 transactions (")
     assert f"ROC AUC            {model.metadata['holdout']['roc_auc']:.3f}" in output
-    assert "Active now: decisions are scored with v1." in output
+    assert "Active now: decisions are scored with v1 (the live configuration version's model)." in output
+    assert FraudConfigVersion.objects.get(state="live").model == model
     assert output.splitlines()[-1] == "1"  # the version alone on the last line
     assert AuditLog.objects.get(action=AuditLog.Action.MODEL_TRAINED).actor_label == "manage.py train_model"
 
