@@ -17,6 +17,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from django.db import transaction
+
 from cardsystem.process_cache import ProcessCache
 from fraud import catalogue
 from fraud.configuration import ModelChoice
@@ -68,7 +70,19 @@ def active_model() -> LoadedModel | None:
     from fraud.scoring import load_config  # scoring imports this module
 
     choice = load_config().model
-    return load(choice.pk, choice.version) if choice else None
+    return loaded_model(choice) if choice else None
+
+
+def loaded_model(choice: ModelChoice) -> LoadedModel:
+    """The chosen model, parsed: from this process's copy, or read and parsed the first
+    time. That read has a savepoint of its own (only then, never per decision): on
+    PostgreSQL a failed read (a timeout, say) would otherwise abort the decision's whole
+    transaction."""
+    model = _parsed.get(ttl_seconds=math.inf).get((choice.pk, choice.version))
+    if model is None:
+        with transaction.atomic():
+            model = load(choice.pk, choice.version)
+    return model
 
 
 def load(pk: int, version: int) -> LoadedModel:
@@ -184,7 +198,7 @@ def model_factor(*, model: ModelChoice | None, features: Mapping, weight: int) -
     means for the decision (fraud/scoring.py)."""
     if model is None:
         return None
-    prediction = predict(load(model.pk, model.version), features)
+    prediction = predict(loaded_model(model), features)
     if not math.isfinite(prediction.probability):
         raise ValueError(f"model v{prediction.version} gave a probability of {prediction.probability}")
     return RiskFactor("model", model_points(prediction, weight=weight), explain(prediction))
