@@ -41,7 +41,16 @@ class ReasonForm(forms.Form):
 
 @admin.register(FraudConfigVersion)
 class FraudConfigVersionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ["number", "state", "reason", "based_on_number", "created_by", "created_at", "promoted_at"]
+    list_display = [
+        "number",
+        "state",
+        "reason",
+        "based_on_number",
+        "changes_count",
+        "created_by",
+        "created_at",
+        "promoted_at",
+    ]
     list_display_links = ["number"]
     list_filter = ["state"]
     list_select_related = ["based_on"]
@@ -236,6 +245,12 @@ class FraudConfigVersionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     @admin.display(description="based on", ordering="based_on__number")
     def based_on_number(self, version):
         return version.based_on.number if version.based_on else "—"
+
+    @admin.display(description="changes")
+    def changes_count(self, version):
+        if version.based_on is None:
+            return "—"
+        return len(diff(version.based_on.snapshot, version.snapshot))
 
     @admin.display(description="based on")
     def based_on_link(self, version):

@@ -93,8 +93,12 @@ def test_the_version_page_is_read_only_and_shows_its_changes_and_the_live_differ
     assert (
         admin_client.get(reverse("admin:fraud_fraudconfigversion_delete", args=[draft.pk])).status_code == 403
     )
-    listing = admin_client.get(VERSIONS).content.decode()
-    assert "Abroad is no risk on its own." in listing and SAVE_DRAFT in listing
+    listing = admin_client.get(VERSIONS)
+    assert (
+        "Abroad is no risk on its own." in listing.content.decode() and SAVE_DRAFT in listing.content.decode()
+    )
+    rows = {row.number: row for row in listing.context["cl"].result_list}
+    assert listing.context["cl"].model_admin.changes_count(rows[2]) == 1
 
 
 def test_promotion_and_rollback_from_the_admin_change_the_next_decision_with_audit_rows(

@@ -275,3 +275,13 @@ def test_any_version_scores_an_attempt_in_one_call(card):
 
     assert (under_draft.score, under_draft.config_version) == (33, 2)
     assert (under_live.score, under_live.config_version) == (10, 1)
+
+
+def test_without_a_live_version_the_default_thresholds_decide_alone_and_it_is_logged(card, caplog):
+    """Only a database emptied by hand lacks one: the working copy still decides nothing."""
+    FraudConfigVersion.objects.all().delete()
+    scoring.forget_config()
+    with caplog.at_level("ERROR", logger="fraud.configuration"):
+        decided = _later(card, 1, merchant_country="FR", mcc="7995")
+    assert (decided.response_code, decided.risk_factors, decided.risk_config_version) == ("00", [], None)
+    assert "no live fraud configuration version" in caplog.text
