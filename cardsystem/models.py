@@ -83,6 +83,9 @@ class AuditLog(models.Model):
         MODEL_ACTIVATED = "fraud.model_activated", "fraud model activated"
         MODEL_DEACTIVATED = "fraud.model_deactivated", "fraud model deactivated"
         CARD_DATA_KEY_ROTATED = "card_data.key_rotated", "card data moved to the current key"
+        CONFIG_VERSION_CREATED = "fraud.config_version_created", "fraud configuration version created"
+        CONFIG_VERSION_PROMOTED = "fraud.config_version_promoted", "fraud configuration version promoted"
+        CONFIG_WORKING_COPY_RESET = "fraud.config_working_copy_reset", "fraud working copy reset to a version"
 
     class ActorType(models.TextChoices):
         USER = "user", "staff user"

@@ -16,7 +16,13 @@ from fraud.params import describe, param_messages, validate_rule_params, validat
 class FraudSettingsForm(forms.ModelForm):
     class Meta:
         model = FraudSettings
-        fields = ["review_threshold", "decline_threshold", "cvv_failure_limit"]
+        fields = ["review_threshold", "decline_threshold", "cvv_failure_limit", "model"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # The artifact is large and only the engine reads it.
+        self.fields["model"].queryset = self.fields["model"].queryset.defer("artifact")
+        self.fields["model"].empty_label = "None: the rules alone decide"
 
     def clean(self):
         cleaned = super().clean()

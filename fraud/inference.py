@@ -1,5 +1,6 @@
-"""The fraud model at decision time: which stored model is active in this process, its
-prediction for one decision's features, and the prediction in an analyst's words.
+"""The fraud model at decision time: the model of the configuration a decision is scored
+under (the live version's: `active_model()`), parsed once per process, its prediction for
+one decision's features, and the prediction in an analyst's words.
 
 Apart from fraud/training.py (which fits and stores models) so that the authorization
 path imports only what it runs. The model's text is stored in the database with its
@@ -20,10 +21,9 @@ from django.db import transaction
 
 from cardsystem.process_cache import ProcessCache
 from fraud import catalogue
+from fraud.configuration import ModelChoice
 from fraud.models import FraudModel
 from transactions.signals import RiskFactor
-
-MODEL_TTL_SECONDS = 5.0
 
 
 def as_number(value) -> float:
@@ -44,7 +44,7 @@ def vector(features: Mapping, names: Sequence[str]) -> list[float]:
     return [as_number(features.get(name)) for name in names]
 
 
-# --- The active model, per process -------------------------------------------------------------
+# --- The models, per process -------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -57,52 +57,57 @@ class LoadedModel:
     booster: Any  # lightgbm.Booster
 
 
-_loaded: dict[tuple[int, int], LoadedModel] = {}
-
-
-def _read_active() -> LoadedModel | None:
-    # In a savepoint of its own (only here, on a cache miss): on PostgreSQL a failed
-    # read (a timeout, say) would otherwise abort the decision's whole transaction.
-    with transaction.atomic():
-        row = FraudModel.objects.filter(active=True).values_list("pk", "version").first()
-        return load(*row) if row else None
-
-
-# Forgetting which model is active forgets the parsed models too: a rolled-back or
-# replaced row may come back under the same (pk, version) with another artifact.
-_active = ProcessCache(_read_active, on_forget=_loaded.clear)
+# The models this process has parsed, by (pk, version), kept until forgotten: a stored
+# model never changes, but a rolled-back row may come back under the same (pk, version)
+# with another artifact, so forgetting (fraud/receivers.py, tests) drops them all.
+_parsed = ProcessCache(dict)
 
 
 def active_model() -> LoadedModel | None:
-    """The model staff made active, or None (decide by the rules alone). Looked up at
-    most every MODEL_TTL_SECONDS per process; parsed once per version. Activating,
-    deactivating or saving a FraudModel through the ORM forgets this process's copy at
-    once (fraud/receivers.py); other processes see the change within MODEL_TTL_SECONDS."""
-    return _active.get(ttl_seconds=MODEL_TTL_SECONDS)
+    """The live version's model, or None (it decides by the rules alone). Which version
+    is live is looked up at most every fraud.scoring.CONFIG_TTL_SECONDS per process; each
+    model is parsed once."""
+    from fraud.scoring import load_config  # scoring imports this module
+
+    choice = load_config().model
+    return loaded_model(choice) if choice else None
+
+
+def loaded_model(choice: ModelChoice) -> LoadedModel:
+    """The chosen model, parsed: from this process's copy, or read and parsed the first
+    time. That read has a savepoint of its own (only then, never per decision): on
+    PostgreSQL a failed read (a timeout, say) would otherwise abort the decision's whole
+    transaction."""
+    model = _parsed.get(ttl_seconds=math.inf).get((choice.pk, choice.version))
+    if model is None:
+        with transaction.atomic():
+            model = load(choice.pk, choice.version)
+    return model
 
 
 def load(pk: int, version: int) -> LoadedModel:
     """The model of this row, parsed at the first call (in this process) only."""
+    loaded = _parsed.get(ttl_seconds=math.inf)
     key = (pk, version)
-    if key not in _loaded:
+    model = loaded.get(key)
+    if model is None:
         import lightgbm
 
         stored = FraudModel.objects.values_list("artifact", "features").get(pk=pk)
         model = LoadedModel(
             pk=pk, version=version, features=tuple(stored[1]), booster=lightgbm.Booster(model_str=stored[0])
         )
-        # A process keeps the active model and at most one other (predict() of a FraudModel).
-        while len(_loaded) >= 2:
-            _loaded.pop(next(iter(_loaded)))
-        _loaded[key] = model
-        return model
-    return _loaded.get(key) or load(pk, version)  # forgotten meanwhile by another thread
+        # A process keeps the live version's model and at most two others (a rollback's,
+        # predict() of a FraudModel).
+        while len(loaded) >= 3:
+            loaded.pop(next(iter(loaded)), None)
+        loaded[key] = model
+    return model
 
 
 def forget_model() -> None:
-    """Drop this process's copy of which model is active, and the parsed models: the
-    next decision reads the database and parses the active model again."""
-    _active.forget()
+    """Drop the parsed models: the next decision parses its model again."""
+    _parsed.forget()
 
 
 # --- Predictions and their words ---------------------------------------------------------------
@@ -185,16 +190,15 @@ def model_points(prediction: Prediction, weight: int = 100) -> int:
     return max(0, min(100, round(weight * prediction.probability)))
 
 
-def model_factor(*, features: Mapping, weight: int) -> RiskFactor | None:
-    """The active model's opinion of one decision as a factor: its probability times
-    `weight` (the `model` rule's points), explained by the features that pushed it most.
-    None without an active model. Raises whatever reading or running the model raises,
-    and ValueError for a probability that is not a number: the assessment decides what
-    a broken model means for the decision (fraud/scoring.py)."""
-    model = active_model()
+def model_factor(*, model: ModelChoice | None, features: Mapping, weight: int) -> RiskFactor | None:
+    """The model's opinion of one decision as a factor: its probability times `weight`
+    (the `model` rule's points), explained by the features that pushed it most. None
+    without a model. Raises whatever reading or running the model raises, and ValueError
+    for a probability that is not a number: the assessment decides what a broken model
+    means for the decision (fraud/scoring.py)."""
     if model is None:
         return None
-    prediction = predict(model, features)
+    prediction = predict(loaded_model(model), features)
     if not math.isfinite(prediction.probability):
         raise ValueError(f"model v{prediction.version} gave a probability of {prediction.probability}")
     return RiskFactor("model", model_points(prediction, weight=weight), explain(prediction))

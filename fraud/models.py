@@ -11,8 +11,9 @@ MCC_VALIDATOR = RegexValidator(r"\A[0-9]{4}\Z", "An MCC is 4 digits.")
 
 
 class FraudSettings(models.Model):
-    """The decision thresholds, one row. Staff change them in the admin; they apply to
-    the next authorization (each app server re-reads them within seconds)."""
+    """The decision thresholds and the model choice, one row: with the rules and the risk
+    lists, the working copy staff edit. Nothing here decides until it is saved as a
+    version (FraudConfigVersion) and that version is promoted."""
 
     review_threshold = models.PositiveSmallIntegerField(
         default=50,
@@ -28,6 +29,14 @@ class FraudSettings(models.Model):
         "wrong CVVs in a row before blocking",
         default=3,
         validators=[MinValueValidator(1), MaxValueValidator(20)],
+    )
+    model = models.ForeignKey(
+        "FraudModel",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="The trained model that scores beside the rules, or none: the rules alone decide.",
     )
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -179,3 +188,59 @@ class FraudModel(models.Model):
 
     def __str__(self):
         return f"fraud model v{self.version}{' (active)' if self.active else ''}"
+
+
+class FraudConfigVersion(models.Model):
+    """The whole fraud configuration at one moment, numbered and immutable: thresholds,
+    every rule's switch, points and params, the country and merchant category lists, the
+    model choice and its weight (fraud/configuration.py reads `snapshot` back into the
+    FraudConfig the scorer uses). Exactly one version is live: the one that decides.
+
+    Only the state and the promotion fields ever change (fraud/versions.py); `save()`
+    refuses anything else on a stored row, and no version is deleted: decisions name them.
+    """
+
+    class State(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        LIVE = "live", "Live"
+        RETIRED = "retired", "Retired"
+
+    # What a promotion may change on a stored version; the rest is its content.
+    LIFECYCLE_FIELDS = frozenset({"state", "promoted_at", "promoted_by"})
+
+    number = models.PositiveIntegerField(unique=True, editable=False)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.DRAFT, editable=False)
+    snapshot = models.JSONField(editable=False)
+    model = models.ForeignKey(
+        FraudModel, null=True, blank=True, on_delete=models.PROTECT, related_name="+", editable=False
+    )
+    based_on = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="+", editable=False
+    )
+    reason = models.CharField(max_length=500, editable=False)
+    created_by = models.CharField(max_length=150, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    promoted_by = models.CharField(max_length=150, blank=True, editable=False)
+    promoted_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["-number"]
+        verbose_name = "fraud configuration version"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["state"], condition=Q(state="live"), name="fraud_config_one_live"
+            ),
+            models.CheckConstraint(condition=~Q(reason=""), name="fraud_config_version_reason"),
+        ]
+
+    def __str__(self):
+        return f"version {self.number} ({self.get_state_display().lower()})"
+
+    def save(self, *args, update_fields=None, **kwargs):
+        changing = self.pk is not None and not kwargs.get("force_insert")
+        if changing and (update_fields is None or not set(update_fields) <= self.LIFECYCLE_FIELDS):
+            raise ValueError("A fraud configuration version never changes: create a new one.")
+        super().save(*args, update_fields=update_fields, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ValueError("A fraud configuration version is never deleted: decisions name it.")

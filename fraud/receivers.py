@@ -1,6 +1,9 @@
 """The fraud app's side of the authorization signals (see transactions/signals.py), and
-the receivers that make this process forget its cached configuration and model when
-their rows change."""
+the receiver that makes this process forget its parsed models when a model row changes.
+
+The working copy's rows (settings, rules, risk lists) need none: they decide nothing
+until a version made of them is promoted, and promotion forgets the live configuration
+itself (fraud/versions.py)."""
 
 from collections.abc import Callable
 
@@ -9,7 +12,7 @@ from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
 from fraud import inference, scoring
-from fraud.models import CountryRisk, FraudModel, FraudSettings, MerchantCategoryRisk, Rule
+from fraud.models import FraudModel
 from fraud.services import alert_open, card_block_by_engine
 from transactions.signals import authorization_attempted, authorization_recorded
 
@@ -37,15 +40,7 @@ def _forget_now_and_at_commit(forget: Callable[[], None]) -> None:
     db.on_commit(forget)
 
 
-@receiver([post_save, post_delete], sender=FraudSettings)
-@receiver([post_save, post_delete], sender=Rule)
-@receiver([post_save, post_delete], sender=CountryRisk)
-@receiver([post_save, post_delete], sender=MerchantCategoryRisk)
-def forget_config(sender, **kwargs):
-    _forget_now_and_at_commit(scoring.forget_config)
-
-
 @receiver([post_save, post_delete], sender=FraudModel)
 def forget_model(sender, **kwargs):
-    """Activating, deactivating or saving a model: this process scores with the change at once."""
+    """A saved or deleted model row: this process parses its models again."""
     _forget_now_and_at_commit(inference.forget_model)

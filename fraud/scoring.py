@@ -1,8 +1,9 @@
 """The rule set: each rule reads features and its thresholds and may add points.
 
-Every number a rule uses comes from its Rule row (points and params), the lists of
-high-risk and blocked countries and merchant categories, or FraudSettings; nothing
-here is a tuning knob. Each factor carries a detail an analyst can read, naming the
+Every number a rule uses comes from the configuration a decision is scored under (the
+live version's, fraud/configuration.py): each rule's points and params, the lists of
+high-risk and blocked countries and merchant categories, the thresholds; nothing here is
+a tuning knob. Each factor carries a detail an analyst can read, naming the
 numbers that made the rule fire (never card data).
 """
 
@@ -14,9 +15,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from cardsystem import money
-from cardsystem.process_cache import ProcessCache
 from fraud import card_testing, features, inference
-from fraud.configuration import FraudConfig, read_config, reported_merchant_window
+from fraud.configuration import FraudConfig, forget_live, live_config, reported_merchant_window
 from fraud.geography import distance_km, neighbours
 from fraud.models import CountryRisk, MerchantCategoryRisk
 from transactions.models import Transaction
@@ -28,24 +28,18 @@ CONFIG_TTL_SECONDS = 5.0
 DEFAULT_LARGE_AMOUNT = "1000"
 DEFAULT_RULE_WEIGHT = "0.3"
 
-_config = ProcessCache(read_config)
-
 
 def load_config() -> FraudConfig:
-    """The configuration, re-read at most every CONFIG_TTL_SECONDS per process, without
-    a query per decision. Saving or deleting a Rule, FraudSettings, CountryRisk or
-    MerchantCategoryRisk through the ORM forgets this copy at once (fraud/receivers.py);
-    other processes see the change within CONFIG_TTL_SECONDS."""
-    return _config.get(ttl_seconds=CONFIG_TTL_SECONDS)
+    """The live version's configuration (fraud/configuration.py), which version is live
+    looked up at most every CONFIG_TTL_SECONDS per process: one query per TTL, none per
+    decision. A promotion forgets this process's copy at once (fraud/versions.py); other
+    processes score with the promoted version within CONFIG_TTL_SECONDS."""
+    return live_config(ttl_seconds=CONFIG_TTL_SECONDS)
 
 
 def forget_config() -> None:
-    """Drop this process's copy, so that the next decision reads the database.
-
-    The receivers call it on post_save and post_delete. A queryset `.update()`,
-    `.delete()` or `bulk_create()` sends no such signal: call forget_config() after one,
-    or the change takes up to CONFIG_TTL_SECONDS to apply."""
-    _config.forget()
+    """Drop this process's copy, so that the next decision reads which version is live."""
+    forget_live()
 
 
 def _number(params: dict, key: str, default) -> Decimal:
@@ -284,7 +278,10 @@ RULES.update(card_testing.RULES)
 def assess(attempt: AuthorizationAttempt, config: FraudConfig | None = None) -> RiskAssessment:
     """Score an attempt. Factors come most points first (ties by code), except that the
     0-point reasons that decide on their own (a blocked country or merchant category,
-    the wrong CVV that blocks the card) lead the list: they say why, not how much."""
+    the wrong CVV that blocks the card) lead the list: they say why, not how much.
+
+    Under the live version by default; under any other with `config`
+    (fraud.configuration.version_config). The assessment names the version."""
     config = config or load_config()
     windows = card_testing.windows(config)
     activity = features.card_history(attempt.card, attempt, windows)
@@ -342,6 +339,7 @@ def assess(attempt: AuthorizationAttempt, config: FraudConfig | None = None) -> 
         restriction=restriction,
         block_card=block_card,
         features=values,
+        config_version=config.version,
     )
 
 
@@ -365,18 +363,18 @@ def _card_check_block(attempt: AuthorizationAttempt, config: FraudConfig) -> str
 
 
 def _model_factor(config: FraudConfig, values: dict) -> RiskFactor | None:
-    """The active model's opinion as a factor (fraud/inference.py): its probability times
-    the `model` rule's points (the model's weight). Its points add to the rules' (each
-    scaled by the rule's `rule_weight`).
+    """The configuration's model's opinion as a factor (fraud/inference.py): its
+    probability times the `model` rule's points (the model's weight). Its points add to
+    the rules' (each scaled by the rule's `rule_weight`).
 
-    No active model, or the rule switched off: rules alone, at full points. A model that
+    No model in the configuration, or the rule switched off: rules alone, at full points. A model that
     cannot be read or run never stops a decision: it is logged, shown as a 0-point
     factor, and the rules decide alone."""
     rule_config = config.rules.get("model")
     if not rule_config or not rule_config.enabled:
         return None
     try:
-        return inference.model_factor(features=values, weight=rule_config.score)
+        return inference.model_factor(model=config.model, features=values, weight=rule_config.score)
     except Exception:
         logger.exception("the fraud model failed; deciding by the rules alone")
         return RiskFactor("model_error", 0, "The fraud model could not run; the rules alone decided.")

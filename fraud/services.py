@@ -1,14 +1,15 @@
 """Fraud alerts: opened by the engine, decided by analysts."""
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from cards.models import Card
 from cards.services import card_change_status
 from cardsystem.audit import Actor, AuditAction, audit_record
 from cardsystem.exceptions import ConflictError
-from fraud import inference, scoring
+from fraud import versions
+from fraud.configuration import ModelChoice
 from fraud.models import (
     CountryRisk,
     FraudAlert,
@@ -126,10 +127,10 @@ def _config_check(obj) -> None:
 
 
 def fraud_config_save(*, obj, actor: Actor):
-    """Save fraud settings, a rule or a risk-list entry with its audit row (before and
-    after). Raises ValidationError (nothing written) for values the engine cannot use.
-    The next authorization in this process scores with the change; other processes
-    re-read within fraud.scoring.CONFIG_TTL_SECONDS."""
+    """Save fraud settings, a rule or a risk-list entry of the working copy with its audit
+    row (before and after). Raises ValidationError (nothing written) for values the engine
+    cannot use. Decides nothing: the working copy goes live only as a version, saved
+    (fraud.versions.config_version_create) and promoted."""
     _config_check(obj)
     model = type(obj)
     with transaction.atomic():
@@ -142,13 +143,12 @@ def fraud_config_save(*, obj, actor: Actor):
             target=obj,
             details={"model": model._meta.label_lower, "before": before, "after": _config_snapshot(obj)},
         )
-        transaction.on_commit(scoring.forget_config)
-    scoring.forget_config()
     return obj
 
 
 def fraud_config_delete(*, obj, actor: Actor) -> None:
-    """Delete a risk-list entry with its audit row. Settings and rules are never deleted."""
+    """Delete a risk-list entry of the working copy with its audit row. Settings and rules
+    are never deleted."""
     if not isinstance(obj, CountryRisk | MerchantCategoryRisk):
         raise ValidationError("Only risk-list entries can be deleted; switch a rule off instead.")
     model = type(obj)
@@ -163,59 +163,58 @@ def fraud_config_delete(*, obj, actor: Actor) -> None:
             details={"model": model._meta.label_lower, "before": _config_snapshot(stored), "after": None},
         )
         stored.delete()
-        transaction.on_commit(scoring.forget_config)
-    scoring.forget_config()
 
 
 # --- The fraud model: staff choose which one scores (fraud/inference.py) --------------------------
 
 
-def model_activate(*, model, actor: Actor):
-    """Make this model the one that scores, in place of the active one if any, with its
-    audit row. Activating the active model changes nothing. ConflictError when another
-    activation commits at the same moment (nothing written; try again). This process
-    scores with it at once, the others within fraud.inference.MODEL_TTL_SECONDS."""
-
-    try:
-        with transaction.atomic():
-            model = FraudModel.objects.select_for_update().get(pk=model.pk)
-            if model.active:
-                return model
-            previous = list(FraudModel.objects.select_for_update().filter(active=True))
-            for other in previous:
-                other.active = False
-                other.save(update_fields=["active"])
-            model.active = True
-            model.activated_at = timezone.now()
-            model.save(update_fields=["active", "activated_at"])
-            audit_record(
-                actor=actor,
-                action=AuditAction.MODEL_ACTIVATED,
-                target=model,
-                details={"version": model.version, "replaces": [other.version for other in previous]},
-            )
-            transaction.on_commit(inference.forget_model)
-    except IntegrityError:
-        raise ConflictError("Another model was activated at the same moment; try again.") from None
-    inference.forget_model()
-    return model
-
-
-def model_deactivate(*, model, actor: Actor):
-    """Stop scoring with this model, with its audit row: decisions go by the rules alone
-    until staff activate another. Deactivating an inactive model changes nothing."""
+def model_activate(*, model, actor: Actor, reason: str = ""):
+    """Make this model the one that scores: an operator's explicit act, so it goes live
+    at once, yet through versioning: a new version (the live one with this model) is
+    saved and promoted, and the working copy takes the model too. Activating the live
+    version's model changes nothing. ConflictError when another promotion commits at the
+    same moment (nothing written; try again)."""
+    live = versions.live_version()
+    if live is not None and live.model_id == model.pk:
+        return FraudModel.objects.get(pk=model.pk)
     with transaction.atomic():
-        model = FraudModel.objects.select_for_update().get(pk=model.pk)
-        if not model.active:
-            return model
-        model.active = False
-        model.save(update_fields=["active"])
+        version = versions.config_version_create_and_promote(
+            actor=actor,
+            reason=reason or f"Fraud model v{model.version} activated.",
+            config=versions.live_config_with(model=ModelChoice(model.pk, model.version)),
+        )
+        FraudSettings.objects.update(model=model)
+        audit_record(
+            actor=actor,
+            action=AuditAction.MODEL_ACTIVATED,
+            target=model,
+            details={
+                "version": model.version,
+                "replaces": [live.model.version] if live is not None and live.model else [],
+                "config_version": version.number,
+            },
+        )
+    return FraudModel.objects.get(pk=model.pk)
+
+
+def model_deactivate(*, model, actor: Actor, reason: str = ""):
+    """Stop scoring with this model (the rules alone decide): a new version without a
+    model, promoted at once, with the working copy's model cleared too. A model the live
+    version does not use changes nothing."""
+    live = versions.live_version()
+    if live is None or live.model_id != model.pk:
+        return FraudModel.objects.get(pk=model.pk)
+    with transaction.atomic():
+        version = versions.config_version_create_and_promote(
+            actor=actor,
+            reason=reason or f"Fraud model v{model.version} deactivated: the rules alone decide.",
+            config=versions.live_config_with(model=None),
+        )
+        FraudSettings.objects.filter(model=model).update(model=None)
         audit_record(
             actor=actor,
             action=AuditAction.MODEL_DEACTIVATED,
             target=model,
-            details={"version": model.version},
+            details={"version": model.version, "config_version": version.number},
         )
-        transaction.on_commit(inference.forget_model)
-    inference.forget_model()
-    return model
+    return FraudModel.objects.get(pk=model.pk)

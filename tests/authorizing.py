@@ -23,9 +23,9 @@ from django.utils import timezone
 
 from cards.models import Card, LedgerEntry
 from cardsystem.models import AuditLog, IdempotencyRecord
-from fraud import scoring
 from fraud.models import FraudAlert, Rule
 from tests.factories import CardFactory
+from tests.fraud.configuration import go_live
 from transactions.models import FraudReport, Transaction
 from transactions.services import AuthorizationRequest, authorization_decide
 
@@ -142,4 +142,4 @@ def written() -> dict:
 def disable_velocity_rules() -> None:
     """Bursts of requests would otherwise score as velocity: for tests of money only."""
     Rule.objects.filter(code__startswith="velocity").update(enabled=False)
-    scoring.forget_config()
+    go_live()

@@ -128,33 +128,20 @@ class TransactionAdmin(PanSafeSearchMixin, ReadOnlyAdminMixin, admin.ModelAdmin)
         ),
         (
             "Risk",
-            {"fields": ["risk_display", "risk_level", "flagged", "factors_display", "features_display"]},
+            {
+                "fields": [
+                    "risk_display",
+                    "risk_level",
+                    "risk_config_version",
+                    "flagged",
+                    "factors_display",
+                    "features_display",
+                ]
+            },
         ),
     ]
-    readonly_fields = [
-        "id",
-        "transaction_time",
-        "created_at",
-        "card_display",
-        "amount_display",
-        "merchant_id",
-        "merchant_name",
-        "mcc",
-        "merchant_country",
-        "channel",
-        "status",
-        "response_code",
-        "reason",
-        "cvv_result",
-        "expiry_result",
-        "reversed_at",
-        "client",
-        "risk_display",
-        "risk_level",
-        "flagged",
-        "factors_display",
-        "features_display",
-    ]
+    # Every field shown is read: the decision is recorded once.
+    readonly_fields = [name for _, options in fieldsets for name in options["fields"]]
 
     class Media:
         css = {"all": [ADMIN_CSS]}

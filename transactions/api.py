@@ -159,6 +159,7 @@ class TransactionOutput(AuthorizationOutput):
             "mcc",
             "merchant_country",
             "channel",
+            "risk_config_version",
             "reversed_at",
             "created_at",
         ]

@@ -73,6 +73,12 @@ class Transaction(models.Model):
     risk_features = models.JSONField(
         default=dict, blank=True, help_text="The values the risk assessment looked at, as of the decision."
     )
+    risk_config_version = models.PositiveIntegerField(
+        "fraud configuration version",
+        null=True,
+        blank=True,
+        help_text="The number of the fraud configuration version that decided (none before versioning).",
+    )
     flagged = models.BooleanField(default=False, help_text="A fraud alert was opened for review.")
     client = models.ForeignKey(ApiClient, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     reversed_at = models.DateTimeField(null=True, blank=True)

@@ -54,6 +54,8 @@ class RiskAssessment:
     block_card: a reason to block the card with this decision (for example the Nth
     wrong CVV in a row); the scorer acts on it when the outcome is announced.
     features: the values the scorer looked at, kept with the decision for analysts.
+    config_version: the number of the scorer's configuration version that decided,
+    kept with the decision (None: no versioned configuration).
     """
 
     score: int
@@ -64,6 +66,7 @@ class RiskAssessment:
     restriction: str | None = None
     block_card: str | None = None
     features: dict = field(default_factory=dict)
+    config_version: int | None = None
 
 
 NO_RISK = RiskAssessment(score=0, level="low")

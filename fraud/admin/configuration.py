@@ -1,8 +1,11 @@
-"""The fraud engine's configuration in the back office: the settings (thresholds),
-the rules' switches, points and thresholds, and the country and merchant category lists.
+"""The fraud engine's working copy in the back office: the settings (thresholds, the
+model), the rules' switches, points and thresholds, and the country and merchant
+category lists.
 
 Every change goes through fraud.services.fraud_config_save or fraud_config_delete (an
-audit row with before and after; the engine re-reads at once).
+audit row with before and after) and decides nothing: each page says so, how far the
+working copy is from the live version, and links to saving it as a draft version
+(fraud/admin/versions.py), which decides once promoted.
 """
 
 from django.contrib import admin
@@ -11,16 +14,32 @@ from django.urls import reverse
 from django_countries.filters import CountryFilter
 
 from cardsystem.audit import Actor
+from fraud.config_diff import diff
+from fraud.configuration import as_snapshot, read_config
 from fraud.forms import FraudSettingsForm, RuleForm
 from fraud.models import CountryRisk, FraudSettings, MerchantCategoryRisk, Rule
 from fraud.services import fraud_config_delete, fraud_config_save
+from fraud.versions import live_version
 
 # Per-currency overrides shown in the rule list; the rule's page has them all.
 SUMMARY_ENTRIES = 4
 
 
 class ConfigAdmin(admin.ModelAdmin):
-    """Saves and deletes through the services, one audit row each, bulk deletes included."""
+    """Saves and deletes through the services, one audit row each, bulk deletes included.
+    Every page of the working copy carries the note that says it is not live."""
+
+    change_list_template = "admin/fraud/working_copy/change_list.html"
+    change_form_template = "admin/fraud/working_copy/change_form.html"
+
+    def changelist_view(self, request, extra_context=None):
+        return super().changelist_view(
+            request, {**(extra_context or {}), "working_copy": working_copy_note()}
+        )
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        extra_context = {**(extra_context or {}), "working_copy": working_copy_note()}
+        return super().changeform_view(request, object_id, form_url, extra_context)
 
     def save_model(self, request, obj, form, change):
         fraud_config_save(obj=obj, actor=Actor.for_request(request))
@@ -39,7 +58,7 @@ class FraudSettingsAdmin(ConfigAdmin):
     """One row: its list page leads straight to it."""
 
     form = FraudSettingsForm
-    list_display = ["__str__", "cvv_failure_limit", "updated_at"]
+    list_display = ["__str__", "cvv_failure_limit", "model", "updated_at"]
     readonly_fields = ["updated_at"]
 
     def has_add_permission(self, request):
@@ -83,6 +102,18 @@ class RuleAdmin(ConfigAdmin):
             else:
                 parts.append(f"{key}={value}")
         return "; ".join(parts) or "—"
+
+
+def working_copy_note() -> dict:
+    """What the working copy's pages say: the live version and how many differences the
+    working copy holds against it."""
+    live = live_version()
+    return {
+        "live": live,
+        "differences": len(diff(live.snapshot if live else None, as_snapshot(read_config()))),
+        "save_url": reverse("admin:fraud_fraudconfigversion_save_draft"),
+        "versions_url": reverse("admin:fraud_fraudconfigversion_changelist"),
+    }
 
 
 class RiskListAdmin(ConfigAdmin):

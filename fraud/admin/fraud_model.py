@@ -1,6 +1,7 @@
 """The fraud model in the back office: how each stored model was trained and measured,
-and which one is active (fraud/training.py trains them, fraud/inference.py runs the
-active one). Activation goes through fraud.services.model_activate / model_deactivate.
+and which one the live configuration version scores with (fraud/training.py trains them,
+fraud/inference.py runs it). Activation goes through fraud.services.model_activate /
+model_deactivate: each is a new configuration version, promoted at once.
 """
 
 import datetime
@@ -19,6 +20,7 @@ from fraud.catalogue import BY_NAME
 from fraud.models import FraudModel
 from fraud.services import model_activate, model_deactivate
 from fraud.training import format_moment
+from fraud.versions import live_version
 from transactions.admin import readonly_table
 
 
@@ -26,8 +28,10 @@ from transactions.admin import readonly_table
 class FraudModelAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Models are trained by `manage.py train_model` and never edited: staff read how
     each was trained and measured, and choose the active one (or none: rules alone).
-    Activation goes through fraud.services.model_activate / model_deactivate. None is
-    deleted: audit rows and decisions name versions."""
+    Activation goes through fraud.services.model_activate / model_deactivate, an
+    operator's explicit act: a configuration version with the model changed, promoted at
+    once (a draft with another model is made from the working copy's fraud settings
+    instead). None is deleted: audit rows, versions and decisions name them."""
 
     list_display = [
         "version",
@@ -111,11 +115,17 @@ class FraudModelAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             if switch == "activate":
                 model = model_activate(model=model, actor=actor)
                 self.message_user(
-                    request, f"Fraud model v{model.version} is active: it scores decisions now."
+                    request,
+                    f"Fraud model v{model.version} is active: configuration version {_live_number()} "
+                    "with it is live and scores decisions now.",
                 )
             else:
                 model = model_deactivate(model=model, actor=actor)
-                self.message_user(request, f"Fraud model v{model.version} is inactive: rules alone decide.")
+                self.message_user(
+                    request,
+                    f"Fraud model v{model.version} is inactive: configuration version {_live_number()} "
+                    "without a model is live; the rules alone decide.",
+                )
         except ConflictError as error:
             self.message_user(request, error.message, messages.ERROR)
 
@@ -226,6 +236,11 @@ class FraudModelAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     @admin.display(description="features read, in order")
     def features_display(self, model):
         return ", ".join(model.features)
+
+
+def _live_number():
+    live = live_version()
+    return live.number if live else "—"
 
 
 def _model_metric(model, name: str) -> str:

@@ -14,7 +14,7 @@ from cards.services import ledger_mismatches
 from cardsystem.models import AuditLog
 from demo.simulation.places import EURO
 from demo.simulation.population import BINS as DEMO_BINS
-from fraud.models import FraudAlert
+from fraud.models import FraudAlert, FraudConfigVersion
 from tests.factories import BinFactory
 from tests.fraud.clock import NOW
 from transactions.models import FraudReport, Transaction
@@ -62,6 +62,10 @@ def test_seed_demo_fills_an_empty_database_through_the_services():
     top_ups = LedgerEntry.objects.filter(kind=LedgerEntry.Kind.TOP_UP)
     assert audited.filter(action=AuditLog.Action.CARD_TOPPED_UP).count() == top_ups.count() > 0
     assert audited.filter(action=AuditLog.Action.FRAUD_REPORTED).count() == FraudReport.objects.count()
+    # Every decision was made by the live configuration version, the migration's.
+    live = FraudConfigVersion.objects.get(state=FraudConfigVersion.State.LIVE)
+    scored = Transaction.objects.filter(card__isnull=False)
+    assert set(scored.values_list("risk_config_version", flat=True)) == {live.number}
 
 
 def test_the_summary_counts_the_transactions_by_decision():

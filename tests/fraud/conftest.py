@@ -1,10 +1,10 @@
 import pytest
 import time_machine
 
-from fraud import scoring
 from fraud.models import CountryRisk
 from tests.factories import CardFactory
 from tests.fraud.clock import NOW
+from tests.fraud.configuration import go_live
 
 
 @pytest.fixture(autouse=True)
@@ -31,4 +31,4 @@ def high_risk_country(db):
     """Nigeria on the high-risk list: NG (30) + gambling MCC 7995 (20) + abroad (10) = 60,
     above the review threshold (50), under the decline threshold (80)."""
     CountryRisk.objects.create(country="NG", level=CountryRisk.Level.HIGH_RISK)
-    scoring.forget_config()
+    go_live()

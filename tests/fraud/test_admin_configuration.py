@@ -1,6 +1,6 @@
-"""The fraud engine's configuration in the back office: settings, rules and the country
-and merchant-category risk lists, each change audited and applied to the next
-authorization."""
+"""The fraud engine's working copy in the back office: settings, rules and the country
+and merchant-category risk lists, each change audited, none deciding before it is saved
+as a version and promoted (`go_live`; the version pages: test_admin_versions.py)."""
 
 import json
 
@@ -16,6 +16,7 @@ from fraud.params import SCHEMAS, validate_rule_params
 from fraud.services import fraud_config_delete, fraud_config_save
 from tests.admin_pages import change_url
 from tests.authorizing import authorize, decide
+from tests.fraud.configuration import go_live
 
 pytestmark = pytest.mark.django_db
 
@@ -69,12 +70,14 @@ def test_rejects_a_review_threshold_above_the_decline_threshold_and_writes_nothi
     assert not config_audit().exists()
 
 
-def test_thresholds_apply_to_the_next_authorization(admin_client, authorize_api, rich_card):
+def test_thresholds_apply_to_the_first_authorization_after_promotion(admin_client, authorize_api, rich_card):
     # abroad: 10
     assert decide(authorize_api, rich_card, format="json", merchant_country="FR")["flagged"] is False
     row = FraudSettings.objects.get()
     data = {"review_threshold": "10", "decline_threshold": "80", "cvv_failure_limit": "3"}
     assert admin_client.post(change_url(row), data).status_code == 302
+    assert decide(authorize_api, rich_card, format="json", merchant_country="FR")["flagged"] is False
+    go_live()
     assert decide(authorize_api, rich_card, format="json", merchant_country="FR")["flagged"] is True
 
 
@@ -172,7 +175,7 @@ def test_rejects_points_above_one_hundred(admin_client):
     assert not config_audit().exists()
 
 
-def test_saving_a_rule_is_audited_and_applies_to_the_next_authorization(
+def test_saving_a_rule_is_audited_and_applies_once_promoted(
     admin_client, staff_user, authorize_api, rich_card
 ):
     first = decide(authorize_api, rich_card, format="json")  # loads and caches the configuration
@@ -189,11 +192,15 @@ def test_saving_a_rule_is_audited_and_applies_to_the_next_authorization(
     )
     assert audit.details["before"]["params"]["threshold"] == "1000"
     assert (audit.details["after"]["params"]["threshold"], audit.details["after"]["score"]) == ("40", 35)
+    assert "amount_large" not in [
+        f["code"] for f in decide(authorize_api, rich_card, format="json")["risk_factors"]
+    ]
+    go_live()
     factors = {f["code"]: f["score"] for f in decide(authorize_api, rich_card, format="json")["risk_factors"]}
     assert factors["amount_large"] == 35
 
 
-def test_switching_a_rule_off_applies_to_the_next_authorization(admin_client, authorize_api, rich_card):
+def test_switching_a_rule_off_applies_once_promoted(admin_client, authorize_api, rich_card):
     assert "foreign_country" in [
         f["code"]
         for f in decide(authorize_api, rich_card, format="json", merchant_country="FR")["risk_factors"]
@@ -203,6 +210,7 @@ def test_switching_a_rule_off_applies_to_the_next_authorization(admin_client, au
     del data["enabled"]
     assert admin_client.post(change_url(rule), data).status_code == 302
     assert not Rule.objects.get(code="foreign_country").enabled
+    go_live()
     body = decide(authorize_api, rich_card, format="json", merchant_country="FR")
     assert "foreign_country" not in [f["code"] for f in body["risk_factors"]]
 
@@ -238,10 +246,12 @@ def test_adds_a_blocked_country_with_an_audit_row_and_the_next_authorization_is_
     assert response.status_code == 302
     audit = config_audit().get()
     assert audit.details["before"] is None and audit.details["after"]["country"] == "RU"
+    assert decide(authorize_api, rich_card, format="json", merchant_country="RU")["response_code"] == "00"
+    go_live()
     assert decide(authorize_api, rich_card, format="json", merchant_country="RU")["response_code"] == "57"
 
 
-def test_bulk_delete_of_risk_list_entries_is_audited_and_applies_at_once(
+def test_bulk_delete_of_risk_list_entries_is_audited_and_applies_once_promoted(
     admin_client, authorize_api, rich_card
 ):
     assert decide(authorize_api, rich_card, format="json", merchant_country="KP")["response_code"] == "57"
@@ -252,10 +262,12 @@ def test_bulk_delete_of_risk_list_entries_is_audited_and_applies_at_once(
     deleted = config_audit().order_by("id")
     assert sorted(a.details["before"]["country"] for a in deleted) == ["IR", "KP"]
     assert all(a.details["after"] is None for a in deleted)
+    assert decide(authorize_api, rich_card, format="json", merchant_country="KP")["response_code"] == "57"
+    go_live()
     assert decide(authorize_api, rich_card, format="json", merchant_country="KP")["response_code"] == "00"
 
 
-def test_deleting_one_mcc_from_its_page_is_audited_and_applies_at_once(
+def test_deleting_one_mcc_from_its_page_is_audited_and_applies_once_promoted(
     admin_client, high_risk_country, rich_card
 ):
     entry = MerchantCategoryRisk.objects.get(mcc="7995")
@@ -264,6 +276,8 @@ def test_deleting_one_mcc_from_its_page_is_audited_and_applies_at_once(
     assert admin_client.post(url, {"post": "yes"}).status_code == 302
     audit = config_audit().get()
     assert (audit.details["model"], audit.details["before"]["mcc"]) == ("fraud.merchantcategoryrisk", "7995")
+    assert "high_risk_mcc" in [f["code"] for f in authorize(rich_card, mcc="7995").risk_factors]
+    go_live()
     assert "high_risk_mcc" not in [f["code"] for f in authorize(rich_card, mcc="7995").risk_factors]
 
 

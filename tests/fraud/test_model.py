@@ -15,8 +15,8 @@ from django.urls import reverse
 
 from cardsystem.models import AuditLog
 from demo.simulation import plan_world, replay_world
-from fraud import catalogue, inference, training
-from fraud.models import FraudModel
+from fraud import catalogue, inference, scoring, training
+from fraud.models import FraudConfigVersion, FraudModel, FraudSettings
 from fraud.services import model_activate, model_deactivate
 from tests.factories import TEST_ACTOR, UserFactory
 from tests.fraud.clock import DAY, HOUR, NOW
@@ -216,7 +216,16 @@ def test_activating_a_model_replaces_the_active_one_with_audit_rows(card):
     assert not FraudModel.objects.filter(active=True).exists()
     assert inference.active_model() is None
     deactivation = AuditLog.objects.get(action=AuditLog.Action.MODEL_DEACTIVATED)
-    assert deactivation.details == {"version": 2}
+    assert deactivation.details == {"version": 2, "config_version": 4}
+    # Each change was a version promoted at once (1 is the migration's), the working copy following.
+    assert [(v.number, v.model and v.model.version, v.state) for v in FraudConfigVersion.objects.all()] == [
+        (4, None, "live"),
+        (3, 2, "retired"),
+        (2, 1, "retired"),
+        (1, None, "retired"),
+    ]
+    assert FraudConfigVersion.objects.get(number=3).reason == "Fraud model v2 activated."
+    assert FraudSettings.objects.get().model is None
 
 
 def test_the_database_holds_at_most_one_active_model(trained):
@@ -230,17 +239,19 @@ def test_the_database_holds_at_most_one_active_model(trained):
         other.save()
 
 
-def test_the_active_model_is_cached_per_process_until_forgotten(trained, django_assert_num_queries):
+def test_the_active_model_is_the_live_versions_parsed_once_per_process(trained, django_assert_num_queries):
     model_activate(model=trained, actor=TEST_ACTOR)
     inference.active_model()
 
     with django_assert_num_queries(0):
         loaded = inference.active_model()
-    # A change made without post_save (a queryset update) is seen once forgotten.
+    assert loaded.version == 1 and FraudSettings.objects.get().model == trained
+    # The model's `active` flag mirrors the live version; the version decides.
     FraudModel.objects.update(active=False)
+    scoring.forget_config()
     assert inference.active_model() is loaded
     inference.forget_model()
-    assert inference.active_model() is None
+    assert inference.active_model() is not loaded and inference.active_model().version == 1
 
 
 # --- Predictions and their words ---------------------------------------------------------------
@@ -383,7 +394,8 @@ def test_the_command_trains_and_activates(card):
     assert model.active
     assert output.startswith("Trained fraud model v1 on 1,200 transactions (")
     assert f"ROC AUC            {model.metadata['holdout']['roc_auc']:.3f}" in output
-    assert "Active now: decisions are scored with v1." in output
+    assert "Active now: decisions are scored with v1 (the live configuration version's model)." in output
+    assert FraudConfigVersion.objects.get(state="live").model == model
     assert output.splitlines()[-1] == "1"  # the version alone on the last line
     assert AuditLog.objects.get(action=AuditLog.Action.MODEL_TRAINED).actor_label == "manage.py train_model"
 

@@ -9,7 +9,7 @@ import pytest
 from tests.authorizing import authorize_at, codes, factors, wrong_cvv
 from tests.factories import BinFactory, CardFactory
 from tests.fraud.clock import DAY, NOW
-from tests.fraud.configuration import list_country, list_mcc, set_rule
+from tests.fraud.configuration import go_live, list_country, list_mcc, set_rule
 
 # Requests at the clock's NOW unless a test gives its own time (conftest.py `clock`).
 authorize = authorize_at(NOW)
@@ -262,8 +262,10 @@ def test_a_country_moved_to_the_blocked_list_is_blocked_at_the_next_decision(car
     assert authorize(card, merchant_country="NG").response_code == "00"
     entry.level = "blocked"
     entry.save()
+    go_live()
     assert authorize(card, merchant_country="NG").response_code == "57"
     entry.delete()
+    go_live()
     assert codes(authorize(card, merchant_country="NG")) == ["foreign_country"]
 
 

@@ -1,8 +1,8 @@
 import pytest
 
-from fraud import scoring
 from fraud.models import FraudSettings, Rule
 from tests.factories import CardFactory
+from tests.fraud.configuration import go_live
 
 
 @pytest.fixture
@@ -19,7 +19,7 @@ def thresholds(db):
         row = FraudSettings.objects.first() or FraudSettings()
         row.review_threshold, row.decline_threshold = review, decline
         row.save()
-        scoring.forget_config()
+        go_live()
 
     return set_thresholds
 
@@ -32,6 +32,6 @@ def rule(db):
         Rule.objects.update_or_create(
             code=code, defaults={"name": code, "score": score, "enabled": True, "params": params}
         )
-        scoring.forget_config()
+        go_live()
 
     return set_rule

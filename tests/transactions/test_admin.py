@@ -13,10 +13,10 @@ from django.utils import timezone
 
 from cardsystem.audit import Actor
 from cardsystem.models import AuditLog
-from fraud import scoring
 from fraud.models import CountryRisk, FraudAlert
 from tests.authorizing import STRANGER, api_body, authorize
 from tests.factories import CardFactory
+from tests.fraud.configuration import go_live
 from transactions.models import Transaction
 from transactions.services import fraud_report_create
 
@@ -29,7 +29,7 @@ REPORTS = reverse("admin:transactions_fraudreport_changelist")
 def high_risk(card=None) -> Transaction:
     """Scores 80 (high): a high-risk country, a gambling MCC, abroad and a large amount."""
     CountryRisk.objects.get_or_create(country="NG", defaults={"level": CountryRisk.Level.HIGH_RISK})
-    scoring.forget_config()
+    go_live()
     return authorize(
         card, merchant_country="NG", mcc="7995", amount_minor=100_000, merchant_name="Lucky Bets"
     )
@@ -177,7 +177,7 @@ def test_no_page_shows_a_full_card_number(admin_client, authorize_api):
     and the live view's JSON show it masked, never whole."""
     card = CardFactory(balance_minor=10_000_000)
     CountryRisk.objects.create(country="NG", level=CountryRisk.Level.HIGH_RISK)
-    scoring.forget_config()
+    go_live()
     base = api_body(card)
     for changes in ({}, {"merchant_country": "NG", "mcc": "7995"}, {"merchant_country": "NG", "mcc": "7995"}):
         assert (

@@ -9,10 +9,10 @@ import time_machine
 
 from cards.models import LedgerEntry
 from cards.services import card_change_status, card_set_limits
-from fraud import scoring
 from fraud.models import CountryRisk, FraudAlert, FraudSettings, MerchantCategoryRisk, Rule
 from tests.authorizing import api_body, balance, decide, wrong_cvv
 from tests.factories import TEST_ACTOR, CardFactory
+from tests.fraud.configuration import go_live
 from transactions.models import Transaction
 
 pytestmark = pytest.mark.django_db
@@ -48,6 +48,7 @@ def limits(**values):
 
 def blocked_mcc(card):
     MerchantCategoryRisk.objects.update_or_create(mcc="7995", defaults={"level": "blocked"})
+    go_live()
 
 
 def unknown_number(card):
@@ -62,7 +63,7 @@ def risky(card):
     row = FraudSettings.objects.first() or FraudSettings()
     row.review_threshold, row.decline_threshold = 50, 80
     row.save()
-    scoring.forget_config()
+    go_live()
 
 
 WRONG_CVV = {"cvv": wrong_cvv}

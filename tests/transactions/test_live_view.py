@@ -11,10 +11,10 @@ from django.contrib.auth.models import Permission
 from django.urls import reverse
 from django.utils import timezone
 
-from fraud import scoring
 from fraud.models import CountryRisk
 from tests.authorizing import STRANGER, authorize
 from tests.factories import CardFactory, UserFactory
+from tests.fraud.configuration import go_live
 from transactions.admin_views import LIVE_ROWS, SETTLE, decode_cursor, encode_cursor
 from transactions.models import Transaction
 
@@ -98,7 +98,7 @@ def test_live_page_shows_the_latest_fifty(live_client, clock):
 
 def test_rows_show_decision_response_code_risk_and_factor_codes(live_client, clock):
     CountryRisk.objects.create(country="NG", level=CountryRisk.Level.HIGH_RISK)
-    scoring.forget_config()
+    go_live()
     risky = authorize(merchant_country="NG", mcc="7995", amount_minor=100_000)
     settle(clock)
     row = page(live_client).context["rows"][0]
@@ -168,7 +168,7 @@ def test_rows_of_the_same_instant_are_told_apart_by_id(live_client, clock):
 def mix(clock):
     """Transactions of every kind; each test adds one more of each after the page."""
     CountryRisk.objects.create(country="NG", level=CountryRisk.Level.HIGH_RISK)
-    scoring.forget_config()
+    go_live()
     known = CardFactory(balance_minor=10_000_000)
 
     def make(tag: str) -> dict[str, Transaction]:

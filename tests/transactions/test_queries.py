@@ -1,8 +1,9 @@
 """The authorization path's query count, pinned: it must not grow with a card's history.
 
 Each decision reads the card (locked) and the fraud features in a bounded window, then
-writes the transaction and, for an approval, the debit and its ledger entry. Counted
-here, for the whole request:
+writes the transaction and, for an approval, the debit and its ledger entry. Which fraud
+configuration version is live is read once per CONFIG_TTL_SECONDS per process (primed
+below), never per decision. Counted here, for the whole request:
   approved (card with daily and monthly limits) = 1 API key + 1 card + 2 savepoint
       statements around the risk receivers + 2 fraud reads (the card's windows and
       first uses; the merchant's and the BIN's windows and reports) + 1 limits
@@ -39,8 +40,8 @@ def card(request, authorize_api):
     start = datetime.datetime.now(tz=datetime.UTC) - 25 * DAY
     for day in range(request.param):
         decide(authorize_api, card, transaction_time=(start + day * DAY).isoformat())
-    # Cached: staff changes reach decisions within seconds, not per query; the key of
-    # the Idempotency-Key digests is read once per process.
+    # Cached: which configuration version is live is read once per TTL, not per decision;
+    # the key of the Idempotency-Key digests is read once per process.
     scoring.load_config()
     inference.active_model()
     data_keys.newest_secret(DataKey.Purpose.REQUEST_DIGEST)

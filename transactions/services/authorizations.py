@@ -217,6 +217,7 @@ def combine_assessments(answers: list[RiskAssessment]) -> RiskAssessment:
         restriction=next((a.restriction for a in answers if a.restriction), None),
         block_card=next((a.block_card for a in answers if a.block_card), None),
         features={k: v for a in answers for k, v in a.features.items()},
+        config_version=next((a.config_version for a in answers if a.config_version is not None), None),
     )
 
 
@@ -299,6 +300,7 @@ def _record(request, card, decision, checks, assessment, client) -> Transaction:
         risk_level=assessment.level if assessment else "",
         risk_factors=[f.as_dict() for f in assessment.factors] if assessment else [],
         risk_features=assessment.features if assessment else {},
+        risk_config_version=assessment.config_version if assessment else None,
         flagged=flagged,
         client=client,
     )

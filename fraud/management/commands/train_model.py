@@ -69,7 +69,10 @@ class Command(BaseCommand):
             help=f"Refuse to train on fewer transactions (default {training.DEFAULT_MIN_ROWS}).",
         )
         parser.add_argument(
-            "--activate", action="store_true", help="Make the new model the active one right away."
+            "--activate",
+            action="store_true",
+            help="Make the new model the active one right away: a new fraud configuration version "
+            "(the live one with this model), promoted at once and audited.",
         )
 
     def handle(self, *args, until, since, label_delay_days, min_frauds, min_rows, activate, **options):
@@ -135,7 +138,7 @@ def report(model) -> str:
     if meta.get("without_features"):
         lines.append(f"Left out {meta['without_features']:,} transactions that stored no features.")
     lines.append(
-        f"Active now: decisions are scored with v{model.version}."
+        f"Active now: decisions are scored with v{model.version} (the live configuration version's model)."
         if model.active
         else "Not active: activate it in the admin (Fraud > Fraud models) or train with --activate."
     )
