@@ -73,28 +73,28 @@ def _testing(ctx, params, code: str, where: str, failures: int, attempts: int, d
 
 
 def merchant_card_testing(ctx, params):
-    c = ctx.cross
+    v = ctx.values
     return _testing(
         ctx,
         params,
         MERCHANT,
         f"at merchant {ctx.attempt.merchant_id}",
-        c.merchant_testing_failures,
-        c.merchant_testing_attempts,
-        c.merchant_testing_declines,
+        v["merchant_testing_failures"],
+        v["merchant_testing_attempts"],
+        v["merchant_testing_declines"],
     )
 
 
 def bin_card_testing(ctx, params):
-    c = ctx.cross
+    v = ctx.values
     return _testing(
         ctx,
         params,
         BIN,
         f"in BIN {ctx.attempt.bin_prefix}",
-        c.bin_testing_failures,
-        c.bin_testing_attempts,
-        c.bin_testing_declines,
+        v["bin_testing_failures"],
+        v["bin_testing_attempts"],
+        v["bin_testing_declines"],
     )
 
 
@@ -102,7 +102,7 @@ def card_tested_at_merchant(ctx, params):
     """This card failed a check here, and the merchant had at least `min_failures` failed
     card checks in the same window: the tester who found the right CVV or expiry by
     trying is declined here, whatever the attempt now gives, until the window passes."""
-    own, merchant = ctx.activity.failures_at_merchant, ctx.cross.merchant_failures_long
+    own, merchant = ctx.values["card_failures_at_merchant"], ctx.values["merchant_failures_long"]
     min_failures = int(params.get("min_failures", DEFAULT_MIN_FAILURES))
     if not own or merchant is None or merchant < min_failures:
         return None

@@ -86,8 +86,27 @@ FEATURES: tuple[Feature, ...] = (
     Feature("km_from_home", "distance from the cardholder's home country", "km"),
 )
 
-BY_NAME = {feature.name: feature for feature in FEATURES}
-NAMES: tuple[str, ...] = tuple(BY_NAME)
+NAMES: tuple[str, ...] = tuple(feature.name for feature in FEATURES)
+
+# What the rules read beyond the features, exact (minor units, raw counts), stored with
+# each decision beside them (fraud/scoring.py rule_inputs) so a backtest re-decides from
+# what the rules read. Not model inputs: the model reads NAMES only.
+RULE_INPUTS: tuple[Feature, ...] = (
+    Feature("card_count_1m", "transactions on this card in the last minute"),
+    Feature("card_approved_count_30d", "approvals on this card in the last 30 days"),
+    Feature("card_approved_minor_30d", "approved on this card in the last 30 days (minor units)"),
+    Feature("card_approved_minor_1h", "approved on this card in the last hour (minor units)"),
+    Feature("card_approved_minor_24h", "approved on this card in the last 24 hours (minor units)"),
+    Feature("previous_present_time", "time of the card's latest card-present transaction"),
+    Feature("previous_present_country", "country of the card's latest card-present transaction"),
+    Feature("merchant_recent_count", "the merchant's latest transactions read for its fraud share"),
+    Feature("merchant_recent_fraud", "of those, reported as fraud"),
+    Feature("home_country", "cardholder's home country"),
+    Feature("card_check_streak", "failed card checks in a row before this one"),
+    Feature("card_check_streak_expiries", "of those, wrong expiry dates"),
+)
+RULE_INPUT_NAMES: tuple[str, ...] = tuple(feature.name for feature in RULE_INPUTS)
+BY_NAME = {feature.name: feature for feature in FEATURES + RULE_INPUTS}
 
 
 def describe(name: str, value) -> str:
