@@ -141,7 +141,7 @@ def predict(model: LoadedModel | FraudModel, features: Mapping) -> Prediction:
         ),
         key=lambda item: -item[2],
     )
-    return Prediction(version=model.version, probability=_sigmoid(raw), contributions=ranked)
+    return Prediction(version=model.version, probability=sigmoid(raw), contributions=ranked)
 
 
 def _shown(value):
@@ -149,7 +149,7 @@ def _shown(value):
     return None if math.isnan(as_number(value)) else value
 
 
-def _sigmoid(raw: float) -> float:
+def sigmoid(raw: float) -> float:
     if raw >= 0:
         return 1.0 / (1.0 + math.exp(-raw))
     odds = math.exp(raw)

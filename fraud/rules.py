@@ -290,8 +290,6 @@ def _reported_merchant(ctx, params):
 RULES.update(card_testing.RULES)
 
 
-
-
 # --- A decision from its facts, values and configuration -------------------------------------
 
 

@@ -36,7 +36,9 @@ def test_every_catalogued_feature_is_stored_as_plain_json(card):
     values = stored(card)
     assert set(values) == set(catalogue.NAMES) | set(catalogue.RULE_INPUT_NAMES)
     assert json.loads(json.dumps(values)) == values
-    assert all(v is None or isinstance(v, bool | int | float) for k, v in values.items() if k in catalogue.NAMES)
+    assert all(
+        v is None or isinstance(v, bool | int | float) for k, v in values.items() if k in catalogue.NAMES
+    )
     # The rules' own inputs add a country and a time (ISO 8601) as text.
     assert all(v is None or isinstance(v, bool | int | float | str) for v in values.values())
 

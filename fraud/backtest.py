@@ -1,0 +1,268 @@
+"""Exact backtests: every stored decision on a known card in a window, decided again under
+one configuration version from the values stored with it (fraud/rules.py `evaluate`, the
+function the live path runs) and the transaction's own facts, against what was recorded.
+
+The window is `since` inclusive, `until` exclusive, on `transaction_time`. A decision
+stored without the rules' inputs (before they were stored, or when scoring failed) cannot
+be decided again exactly: it is counted as not re-decidable, never guessed.
+
+The response code is decided again in the contract's order (transactions/services/
+authorizations.py `_decide`): the checks before risk (card status, expiry, CVV, currency)
+keep their recorded answer, as do the limits and the balance when they declined; a
+decision recorded as not permitted for a blocked country or category that the version no
+longer blocks never reached the limits and balance checks: it is assumed to pass them and
+counted (`assumed_limits_and_funds`). Decisions are independent here: a changed decision
+does not change the balances, card blocks or histories later decisions saw.
+
+The model's points are predicted in batches (NumPy, LightGBM), not row by row.
+"""
+
+import datetime
+from collections import Counter
+from dataclasses import dataclass, field
+
+from django.db.models import Q
+
+from fraud import card_testing, inference, rules
+from fraud.configuration import FraudConfig, reported_merchant_window, version_config
+from fraud.models import FraudConfigVersion
+from fraud.scoring import config_features
+from transactions.codes import Decision
+from transactions.models import FraudReport, Transaction
+from transactions.signals import RiskFactor
+
+CHUNK = 5000
+APPROVE, REVIEW, DECLINE = "approve", "review", "decline"
+OUTCOMES = (APPROVE, REVIEW, DECLINE)
+# Decided before risk counts, whatever the configuration (authorizations._decide's order).
+BEFORE_RISK = frozenset(
+    d.code
+    for d in (Decision.RESTRICTED_CARD, Decision.LOST_CARD, Decision.STOLEN_CARD, Decision.EXPIRED_CARD)
+) | {Decision.CVV_MISMATCH.code}
+AFTER_RESTRICTION = frozenset({Decision.EXCEEDS_LIMIT.code, Decision.INSUFFICIENT_FUNDS.code})
+RESTRICTION_CODES = frozenset({"blocked_country", "blocked_mcc"})
+ROW_FIELDS = (
+    "pk",
+    *rules.Facts.__dataclass_fields__,
+    "card__currency",
+    "status",
+    "response_code",
+    "risk_score",
+    "flagged",
+    "risk_factors",
+    "risk_features",
+    "risk_config_version",
+)
+_FACTS = len(rules.Facts.__dataclass_fields__)
+
+
+@dataclass
+class Side:
+    """One side of the comparison: what was recorded, or what the version decides."""
+
+    outcomes: Counter = field(default_factory=Counter)
+    rule_hits: Counter = field(default_factory=Counter)
+    fraud: Counter = field(default_factory=Counter)  # outcome of the transactions reported as fraud
+    false_declines: int = 0  # declined by the engine (59, or 57 for a blocked list) without fraud
+
+    def add(self, outcome: str, code: str, restricted: bool, factor_codes, is_fraud: bool) -> None:
+        self.outcomes[outcome] += 1
+        self.rule_hits.update(factor_codes)
+        if is_fraud:
+            self.fraud[outcome] += 1
+        elif code == Decision.SUSPECTED_FRAUD.code or (code == Decision.NOT_PERMITTED.code and restricted):
+            self.false_declines += 1
+
+    def as_dict(self) -> dict:
+        return {
+            "outcomes": {o: self.outcomes[o] for o in OUTCOMES},
+            "fraud_caught": self.fraud[DECLINE],
+            "fraud_reviewed": self.fraud[REVIEW],
+            "fraud_missed": self.fraud[APPROVE],
+            "false_declines": self.false_declines,
+            "rule_hits": dict(sorted(self.rule_hits.items())),
+        }
+
+
+@dataclass
+class Report:
+    version: int
+    since: datetime.datetime
+    until: datetime.datetime
+    decisions: int = 0
+    changed: int = 0
+    not_redecidable: int = 0
+    assumed_limits_and_funds: int = 0
+    other_windows: int = 0  # decided by a version whose feature windows differ from this one's
+    truncated: bool = False
+    recorded: Side = field(default_factory=Side)
+    backtest: Side = field(default_factory=Side)
+    matrix: Counter = field(default_factory=Counter)  # (recorded outcome, backtest outcome)
+    code_changes: Counter = field(default_factory=Counter)  # (recorded code, backtest code)
+    score_changes: int = 0
+
+    def as_dict(self) -> dict:
+        return {
+            "version": self.version,
+            "since": self.since.isoformat(),
+            "until": self.until.isoformat(),
+            "decisions": self.decisions,
+            "changed": self.changed,
+            "score_changes": self.score_changes,
+            "not_redecidable": self.not_redecidable,
+            "assumed_limits_and_funds": self.assumed_limits_and_funds,
+            "decided_with_other_windows": self.other_windows,
+            "truncated": self.truncated,
+            "recorded": self.recorded.as_dict(),
+            "backtest": self.backtest.as_dict(),
+            "matrix": {f"{a}->{b}": n for (a, b), n in sorted(self.matrix.items())},
+            "code_changes": {f"{a}->{b}": n for (a, b), n in sorted(self.code_changes.items())},
+        }
+
+
+def version_to_backtest(number: int | None) -> FraudConfigVersion:
+    """The version numbered `number`, or the live one. Raises LookupError."""
+    versions = FraudConfigVersion.objects.all()
+    found = (
+        versions.filter(number=number)
+        if number is not None
+        else versions.filter(state=FraudConfigVersion.State.LIVE)
+    ).first()
+    if found is None:
+        raise LookupError(f"no version {number}" if number is not None else "no live version")
+    return found
+
+
+def backtest(
+    *,
+    version: FraudConfigVersion,
+    since: datetime.datetime,
+    until: datetime.datetime,
+    limit: int | None = None,
+) -> Report:
+    """Decide again every stored decision on a known card with since <= transaction_time <
+    until (at most `limit` of them, the earliest first, `truncated` set when there were
+    more) under `version`, and compare with what was recorded."""
+    config = version_config(version)
+    report = Report(version=version.number, since=since, until=until)
+    window = Q(transaction_time__gte=since, transaction_time__lt=until, card__isnull=False)
+    # The labels known now, in one query.
+    frauds = set(
+        FraudReport.objects.filter(
+            transaction__transaction_time__gte=since,
+            transaction__transaction_time__lt=until,
+            transaction__card__isnull=False,
+        ).values_list("transaction_id", flat=True)
+    )
+    rows = Transaction.objects.filter(window).order_by("transaction_time", "pk").values_list(*ROW_FIELDS)
+    if limit is not None:
+        rows = rows[: limit + 1]
+    windows_of = _windows_by_version(config)
+    batch = []
+    for seen, row in enumerate(rows.iterator(chunk_size=CHUNK)):
+        if seen == limit:
+            report.truncated = True
+            break
+        batch.append(row)
+        if len(batch) == CHUNK:
+            _decide_batch(batch, config, frauds, windows_of, report)
+            batch = []
+    _decide_batch(batch, config, frauds, windows_of, report)
+    return report
+
+
+def _windows_by_version(config: FraudConfig):
+    """Whether a recorded version's feature windows are this configuration's: its stored
+    counts were read over other windows otherwise (reported: `decided_with_other_windows`)."""
+    mine = (card_testing.windows(config), reported_merchant_window(config))
+    same: dict[int | None, bool] = {}
+
+    def same_windows(number: int | None) -> bool:
+        if number not in same:
+            other = FraudConfigVersion.objects.filter(number=number).first()
+            theirs = version_config(other) if other else None
+            same[number] = (
+                bool(theirs) and (card_testing.windows(theirs), reported_merchant_window(theirs)) == mine
+            )
+        return same[number]
+
+    return same_windows
+
+
+def _decide_batch(batch, config: FraudConfig, frauds: set, same_windows, report: Report) -> None:
+    decidable = []
+    for row in batch:
+        values = row[-2]
+        if row[_FACTS + 4] is None or not values or "card_count_1m" not in values:
+            report.not_redecidable += 1
+        else:
+            decidable.append(row)
+    facts = [rules.Facts(*row[1 : _FACTS + 1]) for row in decidable]
+    for f, row in zip(facts, decidable, strict=True):
+        row[-2].update(config_features(config, f))
+    models = _model_factors(config, [row[-2] for row in decidable])
+    for f, row, model in zip(facts, decidable, models, strict=True):
+        _compare(row, f, rules.evaluate(f, row[-2], config, model), row[0] in frauds, report)
+        if not same_windows(row[-1]):
+            report.other_windows += 1
+
+
+def _compare(row, facts: rules.Facts, verdict: rules.Verdict, is_fraud: bool, report: Report) -> None:
+    card_currency, status, code, score, flagged, factors = row[_FACTS + 1 : _FACTS + 7]
+    recorded_codes = [f["code"] for f in factors]
+    was_restricted = bool(RESTRICTION_CODES.intersection(recorded_codes))
+    new_code = _code(code, facts.currency != card_currency, was_restricted, verdict, report)
+    recorded = DECLINE if status == Transaction.Status.DECLINED else REVIEW if flagged else APPROVE
+    new = (
+        DECLINE
+        if new_code != Decision.APPROVED.code
+        else REVIEW
+        if verdict.review or verdict.block_card
+        else APPROVE
+    )
+    report.decisions += 1
+    report.recorded.add(recorded, code, was_restricted, recorded_codes, is_fraud)
+    report.backtest.add(new, new_code, bool(verdict.restriction), [f.code for f in verdict.factors], is_fraud)
+    report.matrix[(recorded, new)] += 1
+    if new_code != code:
+        report.code_changes[(code, new_code)] += 1
+    report.score_changes += verdict.score != score
+    report.changed += new_code != code or verdict.score != score or new != recorded
+
+
+def _code(
+    recorded: str, other_currency: bool, was_restricted: bool, verdict: rules.Verdict, report: Report
+) -> str:
+    """The response code in the contract's order, from what was recorded where risk did not decide."""
+    if recorded in BEFORE_RISK or (recorded == Decision.NOT_PERMITTED.code and other_currency):
+        return recorded
+    if verdict.restriction:
+        return Decision.NOT_PERMITTED.code
+    if recorded in AFTER_RESTRICTION:
+        return recorded
+    if recorded == Decision.NOT_PERMITTED.code and was_restricted:
+        report.assumed_limits_and_funds += 1
+    return Decision.SUSPECTED_FRAUD.code if verdict.decline else Decision.APPROVED.code
+
+
+def _model_factors(config: FraudConfig, values: list[dict]) -> list[RiskFactor | None]:
+    """The model's factor for each decision, predicted in one batch (its points only: the
+    words of the live factor need each row's contributions, which a backtest does not show)."""
+    rule_config = config.rules.get("model")
+    if not values or not rule_config or not rule_config.enabled or config.model is None:
+        return [None] * len(values)
+    import numpy as np
+
+    model = inference.loaded_model(config.model)
+    matrix = np.array([inference.vector(v, model.features) for v in values], dtype=np.float64)
+    # The sum of the contributions, as the live path adds them up: the same raw score to the last bit.
+    raw = model.booster.predict(matrix, pred_contrib=True, num_threads=2).sum(axis=1)
+    weight = rule_config.score
+    return [
+        RiskFactor(
+            "model",
+            inference.model_points(inference.Prediction(model.version, inference.sigmoid(r), []), weight),
+            "",
+        )
+        for r in raw.tolist()
+    ]

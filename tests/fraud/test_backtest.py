@@ -1,0 +1,118 @@
+"""Exact backtests: a simulated world decided through the real authorization path, then
+decided again from what each decision stored (fraud/backtest.py, `manage.py backtest`)."""
+
+import json
+from dataclasses import replace
+from io import StringIO
+
+import pytest
+import time_machine
+from django.core.management import CommandError, call_command
+
+from cardsystem.audit import Actor
+from demo.simulation import plan_world, replay_world
+from fraud.backtest import backtest, version_to_backtest
+from fraud.configuration import version_config
+from fraud.versions import config_version_create
+from tests.fraud.clock import DAY, NOW
+from transactions.models import Transaction
+
+pytestmark = pytest.mark.django_db
+SINCE, UNTIL = NOW - 20 * DAY, NOW + DAY
+
+
+@pytest.fixture
+def world():
+    with time_machine.travel(NOW, tick=True):
+        replay_world(
+            plan_world(cardholders=12, days=10, seed=5, end=NOW, fraud="showcase"), actor=Actor.system("t")
+        )
+    return Transaction.objects.filter(card__isnull=False)
+
+
+def _run(*args) -> tuple[str, dict]:
+    out = StringIO()
+    call_command("backtest", *args, stdout=out)
+    lines = out.getvalue().strip().splitlines()
+    return out.getvalue(), json.loads(lines[-1])
+
+
+def test_backtesting_the_live_version_reproduces_every_recorded_decision_code_and_score(world):
+    report = backtest(version=version_to_backtest(None), since=SINCE, until=UNTIL)
+    known = world.count()
+    assert known > 100 and report.decisions == known and report.not_redecidable == 0
+    assert report.changed == 0 and report.score_changes == 0 and not report.code_changes
+    assert set(report.matrix) <= {("approve", "approve"), ("review", "review"), ("decline", "decline")}
+    assert report.recorded.as_dict() == report.backtest.as_dict()  # rule hits, frauds and false declines too
+    assert report.recorded.outcomes["decline"] == world.exclude(status="approved").count() > 0
+    assert sum(report.recorded.fraud.values()) == world.filter(fraud_report__isnull=False).count() > 0
+
+
+def test_a_draft_with_a_lower_decline_threshold_declines_exactly_the_approvals_at_or_above_it(world):
+    live = version_to_backtest(None)
+    config = version_config(live)
+    threshold = 30
+    draft = config_version_create(
+        actor=Actor.system("t"),
+        reason="Stricter.",
+        config=replace(config, decline_threshold=threshold, version=None),
+    )
+    expected = world.filter(
+        response_code="00", risk_score__gte=threshold, risk_score__lt=config.decline_threshold
+    ).count()
+    assert expected > 0
+    report = backtest(version=draft, since=SINCE, until=UNTIL)
+    assert report.changed == expected
+    assert report.code_changes == {("00", "59"): expected}
+    assert report.score_changes == 0
+
+
+def test_json_prints_one_object_alone_on_the_last_line_with_decisions_and_changed(world):
+    text, data = _run("--since", SINCE.isoformat(), "--until", UNTIL.isoformat(), "--json")
+    assert text.strip().count("\n") == 0  # the object alone
+    assert data["decisions"] == world.count() and data["changed"] == 0
+    assert data["version"] == version_to_backtest(None).number
+    assert data["recorded"]["outcomes"] == data["backtest"]["outcomes"]
+
+
+def test_the_readable_report_counts_and_names_rules():
+    out = StringIO()
+    call_command("backtest", "--since", "2026-01-01", "--until", "2026-01-02", stdout=out)
+    assert "Re-decided: 0; changed: 0" in out.getvalue()
+
+
+def test_since_is_inclusive_and_until_exclusive(world):
+    first = world.order_by("transaction_time").first().transaction_time
+    at_start = world.filter(transaction_time=first).count()
+    assert backtest(version=version_to_backtest(None), since=first, until=first).decisions == 0
+    report = backtest(version=version_to_backtest(None), since=first, until=first + DAY / 86400 / 1000)
+    assert report.decisions == at_start
+    assert backtest(
+        version=version_to_backtest(None), since=first + DAY / 86400 / 1000, until=UNTIL
+    ).decisions == (world.count() - at_start)
+
+
+def test_decisions_stored_without_the_rules_inputs_are_counted_not_re_decided(world):
+    old = world.order_by("transaction_time").first()
+    Transaction.objects.filter(pk=old.pk).update(risk_features={"amount_usd": 1.0})
+    report = backtest(version=version_to_backtest(None), since=SINCE, until=UNTIL)
+    assert report.not_redecidable == 1 and report.decisions == world.count() - 1
+
+
+def test_a_row_cap_stops_and_says_so(world):
+    report = backtest(version=version_to_backtest(None), since=SINCE, until=UNTIL, limit=10)
+    assert report.truncated and report.decisions == 10
+
+
+@pytest.mark.parametrize(
+    ("args", "option"),
+    [
+        (["--since", "yesterday", "--until", "2026-01-02"], "--since"),
+        (["--since", "2026-01-01", "--until", "2026-13-02"], "--until"),
+        (["--since", "2026-01-02", "--until", "2026-01-01"], "--until"),
+        (["--since", "2026-01-01", "--until", "2026-01-02", "--version", "999"], "--version"),
+    ],
+)
+def test_bad_arguments_name_the_option(args, option):
+    with pytest.raises(CommandError, match=option):
+        call_command("backtest", *args, stdout=StringIO())
