@@ -14,20 +14,27 @@ from demo.simulation import plan_world, replay_world
 from fraud.backtest import backtest, version_to_backtest
 from fraud.configuration import version_config
 from fraud.versions import config_version_create
+from fraud.services import model_activate
+from tests.factories import TEST_ACTOR
 from tests.fraud.clock import DAY, NOW
+from tests.fraud.modelling import history, train
 from transactions.models import Transaction
 
 pytestmark = pytest.mark.django_db
 SINCE, UNTIL = NOW - 20 * DAY, NOW + DAY
 
 
-@pytest.fixture
-def world():
+def _world():
     with time_machine.travel(NOW, tick=True):
         replay_world(
             plan_world(cardholders=12, days=10, seed=5, end=NOW, fraud="showcase"), actor=Actor.system("t")
         )
-    return Transaction.objects.filter(card__isnull=False)
+    return Transaction.objects.filter(card__isnull=False, transaction_time__gte=SINCE)
+
+
+@pytest.fixture
+def world():
+    return _world()
 
 
 def _run(*args) -> tuple[str, dict]:
@@ -46,6 +53,19 @@ def test_backtesting_the_live_version_reproduces_every_recorded_decision_code_an
     assert report.recorded.as_dict() == report.backtest.as_dict()  # rule hits, frauds and false declines too
     assert report.recorded.outcomes["decline"] == world.exclude(status="approved").count() > 0
     assert sum(report.recorded.fraud.values()) == world.filter(fraud_report__isnull=False).count() > 0
+
+
+def test_beside_an_active_model_every_decision_and_score_is_reproduced_too(card):
+    history(card, since=SINCE - 40 * DAY, until=SINCE - DAY)  # stored features only: not re-decidable
+    model_activate(model=train(cutoff=SINCE, since=SINCE - 41 * DAY), actor=TEST_ACTOR)
+    world = _world()
+    report = backtest(version=version_to_backtest(None), since=SINCE, until=UNTIL)
+    assert version_config(version_to_backtest(None)).model is not None
+    assert report.decisions == world.count() > 100 and report.not_redecidable == 0
+    assert report.backtest.rule_hits["model"] == report.decisions  # the model scored every one
+    assert report.changed == 0 and report.score_changes == 0
+    everything = backtest(version=version_to_backtest(None), since=SINCE - 50 * DAY, until=UNTIL)
+    assert everything.not_redecidable == Transaction.objects.filter(transaction_time__lt=SINCE).count() > 0
 
 
 def test_a_draft_with_a_lower_decline_threshold_declines_exactly_the_approvals_at_or_above_it(world):
