@@ -2,19 +2,16 @@
 with its decision and the configuration, so that a live decision and a backtest of it
 (fraud/backtest.py) run the same code on the same numbers.
 
-Every number a rule uses comes from the configuration a decision is scored under: each
-rule's points and params, the lists of high-risk and blocked countries and merchant
-categories, the thresholds; nothing here is a tuning knob. Each factor carries a detail
-an analyst can read, naming the numbers that made the rule fire (never card data).
-
-What a rule reads beyond the model's features (fraud/catalogue.py) is stored with the
-decision too, under the names of catalogue.RULE_INPUTS (fraud/scoring.py `rule_inputs`).
+Every number a rule uses comes from the configuration (points, params, lists, thresholds);
+each factor's detail names the numbers that made the rule fire (never card data). What a
+rule reads beyond the model's features is stored too (catalogue.RULE_INPUTS).
 """
 
 import datetime
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from decimal import Decimal
 
 from cardsystem import money
@@ -74,9 +71,13 @@ class Context:
         return money.format_amount(round(minor), self.attempt.currency)
 
     def large_amount_minor(self) -> int:
+        return self._large_amount_minor
+
+    @cached_property
+    def _large_amount_minor(self) -> int:
         """The large-amount threshold in the attempt's currency (per-currency override
         or the default, both decimal strings in major units), read whether or not the
-        amount_large rule is enabled."""
+        amount_large rule is enabled; once per decision, though four rules read it."""
         rule_config = self.config.rules.get("amount_large")
         params = rule_config.params if rule_config else {}
         per_currency = params.get("per_currency") or {}
