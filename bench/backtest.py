@@ -107,17 +107,27 @@ def fill(rows: int, seed: int) -> None:
             code = "N7" if cvv == "mismatch" else "59" if score >= 70 else "00"
             batch.append(
                 Transaction(
-                    card_id=card, masked_pan=masked, bin_prefix="499977",
-                    amount_minor=rng.randint(100, 300_000), currency="USD", merchant_id=f"{MERCHANT}{rng.randint(1, 5000)}",
+                    card_id=card,
+                    masked_pan=masked,
+                    bin_prefix="499977",
+                    amount_minor=rng.randint(100, 300_000),
+                    currency="USD",
+                    merchant_id=f"{MERCHANT}{rng.randint(1, 5000)}",
                     mcc=rng.choice(["5411", "5812", "5999", "7995", "4829"]),
-                    merchant_country=rng.choice(["US", "US", "US", "GB", "NG", "BR"]), channel=channel,
-                    transaction_time=at, status="approved" if code == "00" else "declined",
+                    merchant_country=rng.choice(["US", "US", "US", "GB", "NG", "BR"]),
+                    channel=channel,
+                    transaction_time=at,
+                    status="approved" if code == "00" else "declined",
                     response_code=code,
-                    reason="approved", cvv_result=cvv, risk_score=score, risk_level="low",
+                    reason="approved",
+                    cvv_result=cvv,
+                    risk_score=score,
+                    risk_level="low",
                     risk_factors=[{"code": "amount_large", "score": 30, "detail": ""}] if score >= 30 else [],
-                    risk_features=features(rng, channel, cvv, at), risk_config_version=1,
+                    risk_features=features(rng, channel, cvv, at),
+                    risk_config_version=1,
                 )
-            )  # fmt: skip
+            )
         with transaction.atomic():
             Transaction.objects.bulk_create(batch)
             reports = [t for t in batch if rng.random() < 0.005]

@@ -11,8 +11,8 @@ import datetime
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cached_property
 from decimal import Decimal
+from functools import cached_property
 
 from cardsystem import money
 from fraud import card_testing

@@ -6,6 +6,8 @@ version (an earlier one: the rollback) and copy a version back into the working 
 Every write goes through fraud.versions; a version's page is read-only.
 """
 
+import functools
+
 from django import forms
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -16,6 +18,7 @@ from django.utils.html import format_html
 from cardsystem.admin import ReadOnlyAdminMixin, add_service_errors, form_page
 from cardsystem.audit import Actor
 from cardsystem.exceptions import ConflictError
+from fraud.admin.backtest import backtest_view
 from fraud.config_diff import diff, shown
 from fraud.configuration import as_snapshot, read_config
 from fraud.models import FraudConfigVersion
@@ -94,6 +97,11 @@ class FraudConfigVersionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
                 "<path:object_id>/promote/", view(self.promote_view), name="fraud_fraudconfigversion_promote"
             ),
             path(
+                "<path:object_id>/backtest/",
+                view(functools.partial(backtest_view, self)),
+                name="fraud_fraudconfigversion_backtest",
+            ),
+            path(
                 "<path:object_id>/edit-from/",
                 view(self.edit_from_view),
                 name="fraud_fraudconfigversion_edit_from",
@@ -111,6 +119,7 @@ class FraudConfigVersionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         if obj is not None:
+            context["backtest_url"] = reverse("admin:fraud_fraudconfigversion_backtest", args=[obj.pk])
             if obj.state != State.LIVE and self.has_promote_permission(request):
                 context["promote_url"] = reverse("admin:fraud_fraudconfigversion_promote", args=[obj.pk])
                 context["promote_label"] = (

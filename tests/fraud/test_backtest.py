@@ -8,13 +8,15 @@ from io import StringIO
 import pytest
 import time_machine
 from django.core.management import CommandError, call_command
+from django.urls import reverse
 
 from cardsystem.audit import Actor
 from demo.simulation import plan_world, replay_world
+from fraud.admin import backtest as admin_backtest
 from fraud.backtest import backtest, version_to_backtest
 from fraud.configuration import version_config
-from fraud.versions import config_version_create
 from fraud.services import model_activate
+from fraud.versions import config_version_create
 from tests.factories import TEST_ACTOR
 from tests.fraud.clock import DAY, NOW
 from tests.fraud.modelling import history, train
@@ -136,3 +138,44 @@ def test_a_row_cap_stops_and_says_so(world):
 def test_bad_arguments_name_the_option(args, option):
     with pytest.raises(CommandError, match=option):
         call_command("backtest", *args, stdout=StringIO())
+
+
+# --- The admin page ------------------------------------------------------------------------------
+
+
+def _backtest_url(version) -> str:
+    return reverse("admin:fraud_fraudconfigversion_backtest", args=[version.pk])
+
+
+def test_a_version_page_links_its_backtest_and_the_page_shows_the_report(world, admin_client):
+    live = version_to_backtest(None)
+    page = admin_client.get(reverse("admin:fraud_fraudconfigversion_change", args=[live.pk])).content.decode()
+    assert _backtest_url(live) in page
+    response = admin_client.post(
+        _backtest_url(live), {"since": SINCE.isoformat(), "until": UNTIL.isoformat()}
+    )
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert f"<td>re-decided</td><td>{world.count()}</td>" in html
+    assert "<td>changed (decision, response code or score)</td><td>0</td>" in html
+    assert "Each rule&#x27;s hits" in html or "Each rule's hits" in html
+    assert "fraud caught" in html and "false declines" in html
+
+
+def test_the_admin_page_caps_its_rows_and_says_so(world, admin_client, monkeypatch):
+    monkeypatch.setattr(admin_backtest, "MAX_ROWS", 5)
+    live = version_to_backtest(None)
+    html = admin_client.post(
+        _backtest_url(live), {"since": SINCE.isoformat(), "until": UNTIL.isoformat()}
+    ).content.decode()
+    assert "only the earliest 5 were backtested" in html
+    assert "<td>re-decided</td><td>5</td>" in html
+
+
+def test_the_admin_page_names_a_bad_window(admin_client):
+    live = version_to_backtest(None)
+    response = admin_client.post(
+        _backtest_url(live), {"since": "2026-01-02T00:00", "until": "2026-01-01T00:00"}
+    )
+    assert response.status_code == 200
+    assert response.context["form"].errors == {"until": ["Must be after since."]}
