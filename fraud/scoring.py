@@ -17,6 +17,7 @@ from decimal import Decimal
 from cardsystem import money
 from fraud import card_testing, features, inference
 from fraud.configuration import FraudConfig, forget_live, live_config, reported_merchant_window
+from fraud.feature_reads import FeatureReads
 from fraud.geography import distance_km, neighbours
 from fraud.models import CountryRisk, MerchantCategoryRisk
 from transactions.models import Transaction
@@ -275,18 +276,23 @@ RULES.update(card_testing.RULES)
 # --- The assessment ------------------------------------------------------------------------------
 
 
-def assess(attempt: AuthorizationAttempt, config: FraudConfig | None = None) -> RiskAssessment:
+def assess(
+    attempt: AuthorizationAttempt, config: FraudConfig | None = None, reads: FeatureReads | None = None
+) -> RiskAssessment:
     """Score an attempt. Factors come most points first (ties by code), except that the
     0-point reasons that decide on their own (a blocked country or merchant category,
     the wrong CVV that blocks the card) lead the list: they say why, not how much.
 
     Under the live version by default; under any other with `config`
-    (fraud.configuration.version_config). The assessment names the version."""
+    (fraud.configuration.version_config). The assessment names the version. `reads`,
+    shared with another assessment of the same attempt (the shadow's, fraud/shadow.py),
+    runs each feature statement once for both."""
     config = config or load_config()
+    reads = reads or FeatureReads(attempt)
     windows = card_testing.windows(config)
-    activity = features.card_history(attempt.card, attempt, windows)
-    cross = features.cross_card_activity(
-        attempt, reported_merchant_window(config), windows, tested_here=activity.failures_at_merchant > 0
+    activity = reads.card_history(windows)
+    cross = reads.cross_card_activity(
+        reported_merchant_window(config), windows, tested_here=activity.failures_at_merchant > 0
     )
     ctx = Context(attempt=attempt, config=config, activity=activity, cross=cross)
     values = features.behaviour(
@@ -326,7 +332,7 @@ def assess(attempt: AuthorizationAttempt, config: FraudConfig | None = None) -> 
         restriction = f"Merchant category {attempt.mcc} is blocked."
         factors.insert(0, RiskFactor("blocked_mcc", 0, restriction))
 
-    block_card = _card_check_block(attempt, config)
+    block_card = _card_check_block(attempt, config, reads)
     if block_card:
         factors.insert(0, RiskFactor("cvv_failures_in_a_row", 0, f"{block_card} The card is blocked."))
 
@@ -343,7 +349,7 @@ def assess(attempt: AuthorizationAttempt, config: FraudConfig | None = None) -> 
     )
 
 
-def _card_check_block(attempt: AuthorizationAttempt, config: FraudConfig) -> str | None:
+def _card_check_block(attempt: AuthorizationAttempt, config: FraudConfig, reads: FeatureReads) -> str | None:
     """The reason to block an active card at the cvv_failure_limit-th failed card check in
     a row: a wrong expiry date counts like a wrong CVV, so guessing the expiry is stopped
     too (whatever CVV came with it: with a wrong expiry it is never checked)."""
@@ -353,7 +359,7 @@ def _card_check_block(attempt: AuthorizationAttempt, config: FraudConfig) -> str
     ):
         return None
     limit = config.cvv_failure_limit
-    streak, expiries = features.card_check_failures_in_a_row(attempt.card, limit)
+    streak, expiries = reads.card_check_failures_in_a_row(limit)
     streak, expiries = streak + 1, expiries + expiry_wrong
     if streak < limit:
         return None
