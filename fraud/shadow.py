@@ -101,11 +101,7 @@ def shadow_end(*, version: FraudConfigVersion, actor: Actor, reason: str) -> Fra
             actor=actor,
             action=AuditAction.CONFIG_SHADOW_ENDED,
             target=version,
-            details={
-                "number": version.number,
-                "reason": reason,
-                "decisions": version.shadow_decisions.count(),
-            },
+            details={"number": version.number, "reason": reason},
         )
         transaction.on_commit(forget_live)
     forget_live()
