@@ -86,6 +86,8 @@ class AuditLog(models.Model):
         CONFIG_VERSION_CREATED = "fraud.config_version_created", "fraud configuration version created"
         CONFIG_VERSION_PROMOTED = "fraud.config_version_promoted", "fraud configuration version promoted"
         CONFIG_WORKING_COPY_RESET = "fraud.config_working_copy_reset", "fraud working copy reset to a version"
+        CONFIG_SHADOW_STARTED = "fraud.config_shadow_started", "fraud configuration version put in shadow"
+        CONFIG_SHADOW_ENDED = "fraud.config_shadow_ended", "fraud configuration version taken out of shadow"
 
     class ActorType(models.TextChoices):
         USER = "user", "staff user"

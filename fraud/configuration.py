@@ -124,39 +124,52 @@ NO_VERSION = FraudConfig(
 )
 
 
-def _read_live() -> FraudConfig:
-    """One query for which version is live; its snapshot only the first time."""
-    row = (
-        FraudConfigVersion.objects.filter(state=FraudConfigVersion.State.LIVE)
-        .values_list("pk", "number")
-        .first()
+def _parse(pk: int, number: int) -> FraudConfig:
+    if (pk, number) not in _parsed:
+        snapshot = FraudConfigVersion.objects.values_list("snapshot", flat=True).get(pk=pk)
+        while len(_parsed) >= 4:  # the live one, the shadow, and the last few a rollback may return to
+            _parsed.pop(next(iter(_parsed)))
+        _parsed[(pk, number)] = from_snapshot(snapshot, number)
+    return _parsed[(pk, number)]
+
+
+def _read_versions() -> tuple[FraudConfig, FraudConfig | None]:
+    """One query for which version is live and which one (if any) is in shadow; each
+    snapshot only the first time."""
+    State = FraudConfigVersion.State
+    rows = FraudConfigVersion.objects.filter(state__in=[State.LIVE, State.SHADOW]).values_list(
+        "pk", "number", "state"
     )
-    if row is None:
+    by_state = {state: (pk, number) for pk, number, state in rows}
+    shadow = _parse(*by_state[State.SHADOW]) if State.SHADOW in by_state else None
+    if State.LIVE not in by_state:
         # Every migrated database has one (migration 0007); only a database emptied by
         # hand lacks it. The shipped thresholds with no rule, rather than the unversioned
         # working copy: what decides is always a version or nothing staff edited.
         logger.error("no live fraud configuration version: deciding by the default thresholds alone")
-        return NO_VERSION
-    if row not in _parsed:
-        snapshot = FraudConfigVersion.objects.values_list("snapshot", flat=True).get(pk=row[0])
-        while len(_parsed) >= 4:  # the live one, and the last few a rollback may return to
-            _parsed.pop(next(iter(_parsed)))
-        _parsed[row] = from_snapshot(snapshot, row[1])
-    return _parsed[row]
+        return NO_VERSION, shadow
+    return _parse(*by_state[State.LIVE]), shadow
 
 
-_live = ProcessCache(_read_live, on_forget=_parsed.clear)
+_versions = ProcessCache(_read_versions, on_forget=_parsed.clear)
 
 
 def live_config(*, ttl_seconds: float) -> FraudConfig:
     """The live version's configuration. Which version is live is looked up at most every
     `ttl_seconds` per process (one cheap query, none per decision); a promotion in this
     process forgets the copy at once, other processes see it within the TTL."""
-    return _live.get(ttl_seconds=ttl_seconds)
+    return _versions.get(ttl_seconds=ttl_seconds)[0]
+
+
+def shadow_config(*, ttl_seconds: float) -> FraudConfig | None:
+    """The configuration of the version in shadow, or None: read with the live one, in
+    the same query, so that no shadow costs no query."""
+    return _versions.get(ttl_seconds=ttl_seconds)[1]
 
 
 def forget_live() -> None:
-    _live.forget()
+    """Forget which versions are live and in shadow: the next decision reads them again."""
+    _versions.forget()
 
 
 def without_version(config: FraudConfig) -> FraudConfig:

@@ -204,6 +204,9 @@ class FraudConfigVersion(models.Model):
         DRAFT = "draft", "Draft"
         LIVE = "live", "Live"
         RETIRED = "retired", "Retired"
+        # A draft scored beside the live version on live traffic, deciding nothing
+        # (fraud/shadow.py); promoting it ends its shadow.
+        SHADOW = "shadow", "Shadow"
 
     # What a promotion may change on a stored version; the rest is its content.
     LIFECYCLE_FIELDS = frozenset({"state", "promoted_at", "promoted_by"})
@@ -230,6 +233,9 @@ class FraudConfigVersion(models.Model):
             models.UniqueConstraint(
                 fields=["state"], condition=Q(state="live"), name="fraud_config_one_live"
             ),
+            models.UniqueConstraint(
+                fields=["state"], condition=Q(state="shadow"), name="fraud_config_one_shadow"
+            ),
             models.CheckConstraint(condition=~Q(reason=""), name="fraud_config_version_reason"),
         ]
 
@@ -244,3 +250,44 @@ class FraudConfigVersion(models.Model):
 
     def delete(self, *args, **kwargs):
         raise ValueError("A fraud configuration version is never deleted: decisions name it.")
+
+
+class ShadowDecision(models.Model):
+    """What the version in shadow would have decided on a live transaction, scored on the
+    same attempt beside the live version (fraud/shadow.py). It never changed the answer,
+    opened an alert, blocked a card or moved a balance. The live decision is copied at
+    the moment of deciding (a later reversal does not change what was decided), so that
+    a period's comparison reads this table alone, by (version, transaction_time)."""
+
+    class Outcome(models.TextChoices):
+        APPROVE = "approve", "Approve"
+        REVIEW = "review", "Approve, alert for review"
+        DECLINE = "decline", "Decline"
+
+    transaction = models.OneToOneField(
+        "transactions.Transaction", primary_key=True, on_delete=models.CASCADE, related_name="shadow_decision"
+    )
+    version = models.ForeignKey(
+        FraudConfigVersion, to_field="number", on_delete=models.PROTECT, related_name="shadow_decisions"
+    )
+    transaction_time = models.DateTimeField()
+    score = models.PositiveSmallIntegerField()
+    level = models.CharField(max_length=8)
+    decision = models.CharField(max_length=8, choices=Outcome.choices)
+    response_code = models.CharField(max_length=2)
+    factors = models.JSONField(default=list)
+    live_score = models.PositiveSmallIntegerField()
+    live_decision = models.CharField(max_length=8, choices=Outcome.choices)
+    live_response_code = models.CharField(max_length=2)
+    changed = models.BooleanField(help_text="Another decision or response code than the live one.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-transaction_time"]
+        indexes = [
+            models.Index(fields=["version", "transaction_time"]),
+            models.Index(fields=["version", "changed", "transaction_time"]),
+        ]
+
+    def __str__(self):
+        return f"shadow of version {self.version_id}: {self.decision} ({self.response_code})"

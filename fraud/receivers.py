@@ -11,7 +11,8 @@ from django.db import transaction as db
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
-from fraud import inference, scoring
+from fraud import inference, scoring, shadow
+from fraud.feature_reads import FeatureReads
 from fraud.models import FraudModel
 from fraud.services import alert_open, card_block_by_engine
 from transactions.signals import authorization_attempted, authorization_recorded
@@ -19,11 +20,16 @@ from transactions.signals import authorization_attempted, authorization_recorded
 
 @receiver(authorization_attempted)
 def assess_risk(sender, attempt, **kwargs):
-    return scoring.assess(attempt)
+    reads = FeatureReads(attempt)
+    assessment = scoring.assess(attempt, reads=reads)
+    # After the live one, sharing its feature statements; it never changes the answer.
+    shadow.score_beside(attempt, reads)
+    return assessment
 
 
 @receiver(authorization_recorded)
 def react_to_outcome(sender, transaction, assessment, **kwargs):
+    shadow.record(transaction)  # stored only: no alert, no block, no balance
     if assessment.block_card and transaction.card is not None:
         card_block_by_engine(card=transaction.card, reason=assessment.block_card)
     if transaction.flagged:

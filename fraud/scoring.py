@@ -9,6 +9,7 @@ import logging
 
 from fraud import card_testing, features, inference, rules
 from fraud.configuration import FraudConfig, forget_live, live_config, reported_merchant_window
+from fraud.feature_reads import FeatureReads
 from fraud.models import CountryRisk, MerchantCategoryRisk
 from fraud.rules import RULES, Context  # noqa: F401 (the rules' names, as scoring always gave them)
 from transactions.signals import AuthorizationAttempt, RiskAssessment, RiskFactor
@@ -32,7 +33,11 @@ def forget_config() -> None:
 
 
 def rule_inputs(
-    attempt: AuthorizationAttempt, activity: features.CardHistory, cross: features.CrossCardActivity, config
+    attempt: AuthorizationAttempt,
+    activity: features.CardHistory,
+    cross: features.CrossCardActivity,
+    config: FraudConfig,
+    reads: FeatureReads,
 ) -> dict:
     """What the rules read beyond the model's features (catalogue.RULE_INPUTS), exact:
     minor units and counts, not the features' rounded dollars and shares. Stored with
@@ -40,7 +45,7 @@ def rule_inputs(
     holder = attempt.card.cardholder
     streak = expiries = None
     if rules.card_check_failed(attempt):  # the one read only a failed check needs
-        streak, expiries = features.card_check_failures_in_a_row(attempt.card, config.cvv_failure_limit)
+        streak, expiries = reads.card_check_failures_in_a_row(config.cvv_failure_limit)
     previous = activity.previous_present_time
     return {
         "card_count_1m": activity.count_1m,
@@ -67,20 +72,25 @@ def config_features(config: FraudConfig, facts) -> dict:
     }
 
 
-def assess(attempt: AuthorizationAttempt, config: FraudConfig | None = None) -> RiskAssessment:
+def assess(
+    attempt: AuthorizationAttempt, config: FraudConfig | None = None, reads: FeatureReads | None = None
+) -> RiskAssessment:
     """Score an attempt: read its features point in time, then decide by the rules
     (fraud/rules.py `evaluate`, the pure function a backtest calls too) and the model.
 
     Under the live version by default; under any other with `config`
-    (fraud.configuration.version_config). The assessment names the version."""
+    (fraud.configuration.version_config). The assessment names the version. `reads`,
+    shared with another assessment of the same attempt (the shadow's, fraud/shadow.py),
+    runs each feature statement once for both."""
     config = config or load_config()
+    reads = reads or FeatureReads(attempt)
     windows = card_testing.windows(config)
-    activity = features.card_history(attempt.card, attempt, windows)
-    cross = features.cross_card_activity(
-        attempt, reported_merchant_window(config), windows, tested_here=activity.failures_at_merchant > 0
+    activity = reads.card_history(windows)
+    cross = reads.cross_card_activity(
+        reported_merchant_window(config), windows, tested_here=activity.failures_at_merchant > 0
     )
     values = features.behaviour(attempt, activity, cross, **config_features(config, attempt))
-    values.update(rule_inputs(attempt, activity, cross, config))
+    values.update(rule_inputs(attempt, activity, cross, config, reads))
     verdict = rules.evaluate(rules.Facts.of(attempt), values, config, _model_factor(config, values))
     return RiskAssessment(
         score=verdict.score,

@@ -19,6 +19,7 @@ from cardsystem.admin import ReadOnlyAdminMixin, add_service_errors, form_page
 from cardsystem.audit import Actor
 from cardsystem.exceptions import ConflictError
 from fraud.admin.backtest import backtest_view
+from fraud.admin.shadow import ShadowViews
 from fraud.config_diff import diff, shown
 from fraud.configuration import as_snapshot, read_config
 from fraud.models import FraudConfigVersion
@@ -43,7 +44,9 @@ class ReasonForm(forms.Form):
 
 
 @admin.register(FraudConfigVersion)
-class FraudConfigVersionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class FraudConfigVersionAdmin(ShadowViews, ReadOnlyAdminMixin, admin.ModelAdmin):
+    reason_form = ReasonForm
+
     list_display = [
         "number",
         "state",
@@ -106,6 +109,7 @@ class FraudConfigVersionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
                 view(self.edit_from_view),
                 name="fraud_fraudconfigversion_edit_from",
             ),
+            *self.shadow_urls(),
             *super().get_urls(),
         ]
 
@@ -129,6 +133,7 @@ class FraudConfigVersionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
                 )
             if self.has_save_permission(request):
                 context["edit_from_url"] = reverse("admin:fraud_fraudconfigversion_edit_from", args=[obj.pk])
+            context.update(self.shadow_links(request, obj))
         return super().render_change_form(request, context, add, change, form_url, obj)
 
     # --- The pages that write ---

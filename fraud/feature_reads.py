@@ -1,0 +1,47 @@
+"""The feature statements of one attempt, each run at most once per set of windows.
+
+A decision scored under two configurations (the live version and the one in shadow,
+fraud/shadow.py) reads the card's history, the cross-card windows and the run of failed
+card checks once when both use the same windows; only a window the shadow's rules set
+differently costs its own statement. `scoring.assess` reads its features through one
+of these."""
+
+import datetime
+from dataclasses import dataclass, field
+
+from fraud import features
+from transactions.signals import AuthorizationAttempt
+
+
+@dataclass
+class FeatureReads:
+    attempt: AuthorizationAttempt
+    _done: dict = field(default_factory=dict)
+
+    def _once(self, key: tuple, read):
+        if key not in self._done:
+            self._done[key] = read()
+        return self._done[key]
+
+    def card_history(self, windows: features.TestingWindows) -> features.CardHistory:
+        return self._once(
+            ("card", windows.tested),
+            lambda: features.card_history(self.attempt.card, self.attempt, windows),
+        )
+
+    def cross_card_activity(
+        self, fraud_window: datetime.timedelta, windows: features.TestingWindows, *, tested_here: bool
+    ) -> features.CrossCardActivity:
+        key = ("cross", fraud_window, windows.merchant, windows.bin, windows.tested if tested_here else None)
+        return self._once(
+            key,
+            lambda: features.cross_card_activity(
+                self.attempt, fraud_window, windows, tested_here=tested_here
+            ),
+        )
+
+    def card_check_failures_in_a_row(self, look_back: int) -> tuple[int, int]:
+        return self._once(
+            ("streak", look_back),
+            lambda: features.card_check_failures_in_a_row(self.attempt.card, look_back),
+        )
