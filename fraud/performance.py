@@ -1,0 +1,234 @@
+"""How each rule, each configuration version and each model version performed over a
+period, by the fraud reports known now.
+
+Counted in the database, one GROUP BY each over the decisions of [since, until) read by
+the transaction_time index, whatever the number of rules or rows (bench/rule_performance.py).
+A rule's hits are not read from the stored factors' JSON (SQLite and PostgreSQL spell it
+differently and neither counts it cheaply) but from `Transaction.risk_rules`, a compact
+text the scorer writes with each decision (`rule_summary`): ",code," for every rule that
+added points, ",code!," where those points were decisive.
+
+Definitions (a decision is a transaction on a known card, one with a risk score):
+- fired: the rule added points (> 0) to the decision;
+- decline: declined as suspected fraud (59), the risk engine's decline;
+- review: the score fell in the review band (risk level medium), an analyst's alert;
+- decisive: without the rule's points the risk level would have been lower (a decline
+  or a review band that its points reached), under the thresholds of the version that decided;
+- fraud: the transaction has a fraud report now; precision = fraud among fired / fired;
+- caught: fraud declined (for any reason) or sent to review; missed: fraud approved
+  without review; false decline: declined as suspected fraud, no fraud report.
+A model version's figures are those of the decisions made by configuration versions
+that named it with the `model` rule on: precision and recall of the combined score at
+the decline threshold (risk level high) and at the review threshold (medium or high).
+"""
+
+import datetime
+from dataclasses import dataclass
+
+from django.db.models import Count, Q
+
+from fraud.configuration import FraudConfig, version_config
+from fraud.models import FraudConfigVersion, Rule
+from transactions.codes import Decision
+from transactions.models import Transaction
+from transactions.signals import RiskFactor
+
+SUSPECTED_FRAUD = Decision.SUSPECTED_FRAUD.code
+FRAUD = Q(fraud_report__isnull=False)
+RISK_DECLINE = Q(response_code=SUSPECTED_FRAUD)
+REVIEW = Q(risk_level=Transaction.RiskLevel.MEDIUM)
+HIGH = Q(risk_level=Transaction.RiskLevel.HIGH)
+APPROVED = Q(status__in=[Transaction.Status.APPROVED, Transaction.Status.REVERSED])
+CAUGHT = ~APPROVED | Q(flagged=True)
+
+
+# --- Written with each decision ------------------------------------------------------------------
+
+
+def rule_summary(factors: list[RiskFactor], config: FraudConfig) -> str:
+    """The compact text stored in `Transaction.risk_rules`: ",code," for each factor with
+    points, ",code!," where without its points the level would have been lower."""
+    total = sum(f.score for f in factors)
+    level = _level(min(100, total), config)
+    tokens = [
+        f"{f.code}!" if _level(min(100, total - f.score), config) < level else f.code
+        for f in sorted(factors, key=lambda f: f.code)
+        if f.score > 0
+    ]
+    return f",{','.join(tokens)}," if tokens else ""
+
+
+def _level(score: int, config: FraudConfig) -> int:
+    return (score >= config.review_threshold) + (score >= config.decline_threshold)
+
+
+# --- The figures --------------------------------------------------------------------------------
+
+
+def _ratio(part: int, whole: int) -> float | None:
+    return part / whole if whole else None
+
+
+@dataclass(frozen=True)
+class RuleFigures:
+    code: str
+    name: str
+    fired: int
+    declines: int
+    reviews: int
+    decisive: int
+    fraud_caught: int
+
+    @property
+    def precision(self) -> float | None:
+        return _ratio(self.fraud_caught, self.fired)
+
+
+@dataclass(frozen=True)
+class VersionFigures:
+    version: int | None
+    decisions: int
+    approvals: int
+    reviews: int
+    declines: int
+    risk_declines: int
+    fraud: int
+    fraud_caught: int
+    false_declines: int
+    high: int  # risk level high: the score reached the decline threshold
+    high_fraud: int
+    flagged_level: int  # risk level medium or high: the score reached the review threshold
+    flagged_level_fraud: int
+
+    @property
+    def fraud_missed(self) -> int:
+        return self.fraud - self.fraud_caught
+
+    def rate(self, count: int) -> float | None:
+        return _ratio(count, self.decisions)
+
+
+@dataclass(frozen=True)
+class ModelFigures:
+    model_version: int
+    config_versions: tuple[int, ...]
+    decisions: int
+    fraud: int
+    high: int
+    high_fraud: int
+    flagged_level: int
+    flagged_level_fraud: int
+
+    @property
+    def decline_precision(self) -> float | None:
+        return _ratio(self.high_fraud, self.high)
+
+    @property
+    def decline_recall(self) -> float | None:
+        return _ratio(self.high_fraud, self.fraud)
+
+    @property
+    def review_precision(self) -> float | None:
+        return _ratio(self.flagged_level_fraud, self.flagged_level)
+
+    @property
+    def review_recall(self) -> float | None:
+        return _ratio(self.flagged_level_fraud, self.fraud)
+
+
+def decisions(*, since: datetime.datetime, until: datetime.datetime, version: int | None = None):
+    """The decisions on known cards with transaction_time in [since, until), of one
+    configuration version if given."""
+    rows = Transaction.objects.filter(
+        transaction_time__gte=since, transaction_time__lt=until, risk_score__isnull=False
+    )
+    return rows if version is None else rows.filter(risk_config_version=version)
+
+
+def rule_performance(
+    *, since: datetime.datetime, until: datetime.datetime, version: int | None = None
+) -> list[RuleFigures]:
+    """Each rule's figures (every rule of the engine, in code order): one query."""
+    rules = list(Rule.objects.order_by("code").values_list("code", "name"))
+    aggregates = {}
+    for i, (code, _name) in enumerate(rules):
+        decisive = Q(risk_rules__contains=f",{code}!,")
+        fired = Q(risk_rules__contains=f",{code},") | decisive
+        aggregates |= {
+            f"fired_{i}": Count("pk", filter=fired),
+            f"declines_{i}": Count("pk", filter=fired & RISK_DECLINE),
+            f"reviews_{i}": Count("pk", filter=fired & REVIEW),
+            f"decisive_{i}": Count("pk", filter=decisive),
+            f"fraud_{i}": Count("pk", filter=fired & FRAUD),
+        }
+    counts = decisions(since=since, until=until, version=version).aggregate(**aggregates) if rules else {}
+    return [
+        RuleFigures(
+            code=code,
+            name=name,
+            fired=counts[f"fired_{i}"],
+            declines=counts[f"declines_{i}"],
+            reviews=counts[f"reviews_{i}"],
+            decisive=counts[f"decisive_{i}"],
+            fraud_caught=counts[f"fraud_{i}"],
+        )
+        for i, (code, name) in enumerate(rules)
+    ]
+
+
+VERSION_COUNTS = {
+    "decisions": Count("pk"),
+    "approvals": Count("pk", filter=APPROVED),
+    "reviews": Count("pk", filter=REVIEW),
+    "declines": Count("pk", filter=~APPROVED),
+    "risk_declines": Count("pk", filter=RISK_DECLINE),
+    "fraud": Count("pk", filter=FRAUD),
+    "fraud_caught": Count("pk", filter=FRAUD & CAUGHT),
+    "false_declines": Count("pk", filter=RISK_DECLINE & ~FRAUD),
+    "high": Count("pk", filter=HIGH),
+    "high_fraud": Count("pk", filter=HIGH & FRAUD),
+    "flagged_level": Count("pk", filter=HIGH | REVIEW),
+    "flagged_level_fraud": Count("pk", filter=(HIGH | REVIEW) & FRAUD),
+}
+
+
+def version_performance(
+    *, since: datetime.datetime, until: datetime.datetime, version: int | None = None
+) -> list[VersionFigures]:
+    """Each configuration version's figures, newest version first (decisions made before
+    versioning last, as version None): one query."""
+    rows = (
+        decisions(since=since, until=until, version=version)
+        .order_by()
+        .values("risk_config_version")
+        .annotate(**VERSION_COUNTS)
+    )
+    figures = [VersionFigures(version=row.pop("risk_config_version"), **row) for row in rows]
+    return sorted(figures, key=lambda f: (f.version is None, -(f.version or 0)))
+
+
+MODEL_COUNTS = ("decisions", "fraud", "high", "high_fraud", "flagged_level", "flagged_level_fraud")
+
+
+def model_performance(versions: list[VersionFigures]) -> list[ModelFigures]:
+    """Each model version's figures, from the configuration versions' (one query for
+    which model each named), newest model first."""
+    numbers = [f.version for f in versions if f.version is not None]
+    models = {}
+    for stored in FraudConfigVersion.objects.filter(number__in=numbers):
+        config = version_config(stored)
+        rule = config.rules.get("model")
+        if config.model is not None and rule is not None and rule.enabled:
+            models[stored.number] = config.model.version
+    by_model: dict[int, list[VersionFigures]] = {}
+    for figures in versions:
+        if figures.version in models:
+            by_model.setdefault(models[figures.version], []).append(figures)
+    return [
+        ModelFigures(
+            model_version=model,
+            config_versions=tuple(sorted(f.version for f in rows)),
+            **{name: sum(getattr(f, name) for f in rows) for name in MODEL_COUNTS},
+        )
+        for model, rows in sorted(by_model.items(), reverse=True)
+    ]
