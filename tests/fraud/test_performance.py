@@ -3,9 +3,11 @@ hand-made fixture of decisions with known rules and fraud reports, its period bo
 the rule summary each decision stores, and the admin page (permission, constant queries)."""
 
 import datetime
+import importlib
 from dataclasses import replace
 
 import pytest
+from django.apps import apps
 from django.contrib.auth.models import Permission
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -14,7 +16,7 @@ from django.urls import reverse
 from fraud import performance
 from fraud.configuration import ModelChoice, RuleConfig, read_config
 from fraud.models import FraudModel, Rule
-from fraud.versions import config_version_create
+from fraud.versions import config_version_create, config_version_promote
 from tests.authorizing import authorize
 from tests.factories import TEST_ACTOR, UserFactory
 from tests.fraud.clock import DAY, HOUR, NOW
@@ -22,6 +24,7 @@ from transactions.models import FraudReport, Transaction
 from transactions.signals import RiskFactor
 
 pytestmark = pytest.mark.django_db
+MIGRATION = importlib.import_module("fraud.migrations.0009_decision_rule_summaries")
 PAGE = reverse("admin:fraud_rule_performance")
 SINCE, UNTIL = NOW - DAY, NOW
 OUTCOMES = {
@@ -186,6 +189,26 @@ def test_an_authorization_stores_its_rule_summary():
 
     assert txn.risk_rules == ",foreign_country,"
     assert performance.rule_performance(since=txn.transaction_time, until=txn.transaction_time + HOUR)
+
+
+def test_the_migration_summarises_the_decisions_stored_before_it_as_the_scorer_does():
+    Rule.objects.filter(code="foreign_country").update(score=60)
+    config_version_create(actor=TEST_ACTOR, reason="Abroad weighs more.")
+    from fraud.versions import live_version
+
+    config_version_promote(
+        version=live_version().__class__.objects.get(number=2), actor=TEST_ACTOR, reason="Ok."
+    )
+    stored = [authorize(merchant_country="FR"), authorize(merchant_country="US")]
+    recorded = [t.risk_rules for t in stored]
+    Transaction.objects.update(risk_rules="")
+
+    importlib.import_module("fraud.migrations.0009_decision_rule_summaries").summarise_stored_decisions(
+        apps, None
+    )
+
+    assert recorded[0] == ",foreign_country!,"
+    assert [t.risk_rules for t in Transaction.objects.order_by("created_at")] == recorded
 
 
 # --- The admin page ---------------------------------------------------------------------------------
