@@ -6,12 +6,13 @@ until a version made of them is promoted, and promotion forgets the live configu
 itself (fraud/versions.py)."""
 
 from collections.abc import Callable
+from dataclasses import replace
 
 from django.db import transaction as db
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
-from fraud import inference, scoring, shadow
+from fraud import inference, performance, scoring, shadow
 from fraud.feature_reads import FeatureReads
 from fraud.models import FraudModel
 from fraud.services import alert_open, card_block_by_engine
@@ -20,11 +21,13 @@ from transactions.signals import authorization_attempted, authorization_recorded
 
 @receiver(authorization_attempted)
 def assess_risk(sender, attempt, **kwargs):
+    # The configuration read once: the rule summary's thresholds are those that decided.
+    config = scoring.load_config()
     reads = FeatureReads(attempt)
-    assessment = scoring.assess(attempt, reads=reads)
+    assessment = scoring.assess(attempt, config, reads)
     # After the live one, sharing its feature statements; it never changes the answer.
     shadow.score_beside(attempt, reads)
-    return assessment
+    return replace(assessment, rule_summary=performance.rule_summary(assessment.factors, config))
 
 
 @receiver(authorization_recorded)

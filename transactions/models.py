@@ -79,6 +79,12 @@ class Transaction(models.Model):
         blank=True,
         help_text="The number of the fraud configuration version that decided (none before versioning).",
     )
+    risk_rules = models.TextField(
+        blank=True,
+        default="",
+        help_text="The rules that added points, as the scorer summed them up for counting in the "
+        "database (fraud/performance.py): ',code,' each, ',code!,' where its points were decisive.",
+    )
     flagged = models.BooleanField(default=False, help_text="A fraud alert was opened for review.")
     client = models.ForeignKey(ApiClient, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     reversed_at = models.DateTimeField(null=True, blank=True)

@@ -56,6 +56,8 @@ class RiskAssessment:
     features: the values the scorer looked at, kept with the decision for analysts.
     config_version: the number of the scorer's configuration version that decided,
     kept with the decision (None: no versioned configuration).
+    rule_summary: the rules that added points in a form the database counts cheaply,
+    kept with the decision (the scorer's own encoding; "" when it gives none).
     """
 
     score: int
@@ -67,6 +69,7 @@ class RiskAssessment:
     block_card: str | None = None
     features: dict = field(default_factory=dict)
     config_version: int | None = None
+    rule_summary: str = ""
 
 
 NO_RISK = RiskAssessment(score=0, level="low")

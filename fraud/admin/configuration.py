@@ -10,10 +10,11 @@ working copy is from the live version, and links to saving it as a draft version
 
 from django.contrib import admin
 from django.http import HttpResponseRedirect
-from django.urls import reverse
+from django.urls import path, reverse
 from django_countries.filters import CountryFilter
 
 from cardsystem.audit import Actor
+from fraud.admin.performance import performance_view
 from fraud.config_diff import diff
 from fraud.configuration import as_snapshot, read_config
 from fraud.forms import FraudSettingsForm, RuleForm
@@ -90,6 +91,14 @@ class RuleAdmin(ConfigAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False  # switch a rule off instead
+
+    def get_urls(self):
+        view = self.admin_site.admin_view(lambda request: performance_view(request, self))
+        return [path("performance/", view, name="fraud_rule_performance"), *super().get_urls()]
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {**(extra_context or {}), "performance_url": reverse("admin:fraud_rule_performance")}
+        return super().changelist_view(request, extra_context)
 
     @admin.display(description="thresholds")
     def params_summary(self, rule):

@@ -114,11 +114,11 @@ class FraudConfigVersionAdmin(ShadowViews, ReadOnlyAdminMixin, admin.ModelAdmin)
         ]
 
     def changelist_view(self, request, extra_context=None):
+        extra_context = dict(extra_context or {})
         if self.has_save_permission(request):
-            extra_context = {
-                **(extra_context or {}),
-                "save_draft_url": reverse("admin:fraud_fraudconfigversion_save_draft"),
-            }
+            extra_context["save_draft_url"] = reverse("admin:fraud_fraudconfigversion_save_draft")
+        if request.user.has_perm("fraud.view_rule"):
+            extra_context["performance_url"] = reverse("admin:fraud_rule_performance")
         return super().changelist_view(request, extra_context)
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):

@@ -301,6 +301,7 @@ def _record(request, card, decision, checks, assessment, client) -> Transaction:
         risk_factors=[f.as_dict() for f in assessment.factors] if assessment else [],
         risk_features=assessment.features if assessment else {},
         risk_config_version=assessment.config_version if assessment else None,
+        risk_rules=assessment.rule_summary if assessment else "",
         flagged=flagged,
         client=client,
     )
