@@ -312,3 +312,38 @@ def test_the_comparison_counts_decisions_and_changes_and_says_why(card, high_ris
     assert [(e.live_score, e.score, e.response_code) for e in result.examples] == [(60, 80, "59")] * 2
     assert shadow.factor_differences(result.examples[0]) == [("high_risk_country", 30, 50)]
     assert read_config().rules["high_risk_country"].score == 50  # the working copy, deciding nothing
+
+
+# --- The shadow's response code, in the contract's order ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("live", "restriction", "decline", "balance", "expected"),
+    [
+        ("N7", "blocked", True, 100_00, "N7"),  # a check before risk decides for both
+        ("54", None, True, 100_00, "54"),
+        ("00", "Merchant category 7995 is blocked.", False, 100_00, "57"),
+        ("61", "Merchant category 7995 is blocked.", False, 100_00, "57"),  # restriction before limits
+        ("51", None, True, 10_00, "51"),  # funds before the score
+        ("61", None, True, 100_00, "61"),
+        ("57", None, False, 100_00, "00"),  # a live restriction the shadow lifts
+        ("57", None, False, 10_00, "51"),
+        ("57", None, True, 100_00, "59"),
+        ("00", None, True, 100_00, "59"),
+        ("59", None, False, 100_00, "00"),
+    ],
+)
+def test_the_shadow_answers_in_the_contracts_order(live, restriction, decline, balance, expected):
+    card = Card(currency="USD", balance_minor=balance)
+    txn = Transaction(card=card, currency="USD", amount_minor=42_00, response_code=live)
+    assessment = scoring.RiskAssessment(score=0, level="low", decline=decline, restriction=restriction)
+
+    assert shadow.shadow_response_code(txn, assessment) == expected
+
+
+def test_a_card_in_another_currency_is_not_permitted_for_the_shadow_either():
+    txn = Transaction(
+        card=Card(currency="EUR", balance_minor=100_00), currency="USD", amount_minor=1, response_code="57"
+    )
+
+    assert shadow.shadow_response_code(txn, scoring.RiskAssessment(score=0, level="low")) == "57"
