@@ -2,7 +2,8 @@
 (each with a reason, audited by fraud.shadow), and the shadowed version's comparison
 page sets its decisions of a chosen period beside the live ones: how many, how many
 would change (a live x shadow matrix) and the latest changed ones with both scores and
-the factors that differ. The transactions list filters by what a shadow would do."""
+the factors that differ. The transactions list filters by what a shadow would do, and a
+transaction's page shows what the shadow decided beside the live decision."""
 
 import datetime
 
@@ -20,7 +21,7 @@ from cardsystem.audit import Actor
 from cardsystem.exceptions import ConflictError
 from fraud import shadow
 from fraud.models import FraudConfigVersion, ShadowDecision
-from transactions.admin import TransactionAdmin, readonly_table, transaction_link
+from transactions.admin import TransactionAdmin, factors_table, readonly_table, risk_badge, transaction_link
 
 State = FraudConfigVersion.State
 OUTCOMES = [value for value, _ in ShadowDecision.Outcome.choices]
@@ -215,4 +216,54 @@ class ShadowFilter(admin.SimpleListFilter):
         return queryset.filter(pk__in=shadows.values("transaction_id"))
 
 
+class ShadowDecisionInline(admin.StackedInline):
+    """On a transaction's page: what the version in shadow decided on it, beside the live
+    decision above (read-only; shown to staff who may view shadow decisions)."""
+
+    model = ShadowDecision
+    verbose_name = "shadow decision"
+    verbose_name_plural = "shadow decision (never changed the answer)"
+    can_delete = False
+    fields = ["version_display", "decision_display", "risk_display", "changed", "factors_display"]
+    readonly_fields = fields
+
+    def has_view_permission(self, request, obj=None):
+        # Only where a shadow scored the transaction: no empty section on the others.
+        scored = obj is None or ShadowDecision.objects.filter(transaction=obj).exists()
+        return scored and super().has_view_permission(request, obj)
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="version")
+    def version_display(self, decision):
+        url = reverse("admin:fraud_shadow_compare", args=[decision.version.pk])
+        return format_html('<a href="{}">v{}</a> (compare with live)', url, decision.version_id)
+
+    @admin.display(description="decision")
+    def decision_display(self, decision):
+        return format_html(
+            "{} {} (live: {} {})",
+            decision.decision,
+            decision.response_code,
+            decision.live_decision,
+            decision.live_response_code,
+        )
+
+    @admin.display(description="risk")
+    def risk_display(self, decision):
+        return format_html("{} (live: {})", risk_badge(decision.score, decision.level), decision.live_score)
+
+    @admin.display(description="risk factors")
+    def factors_display(self, decision):
+        return factors_table(decision.factors)
+
+
 TransactionAdmin.list_filter = [*TransactionAdmin.list_filter, ShadowFilter]
+TransactionAdmin.inlines = [*TransactionAdmin.inlines, ShadowDecisionInline]

@@ -21,6 +21,7 @@ from tests.fraud.clock import MINUTE, NOW
 pytestmark = pytest.mark.django_db
 authorize = authorize_at(NOW)
 TRANSACTIONS = reverse("admin:transactions_transaction_changelist")
+SHADOW_INLINE = 'id="shadow_decision-group"'
 CASINO_ABROAD = {"merchant_country": "NG", "mcc": "7995", "merchant_id": "M-NG", "channel": "ecommerce"}
 
 
@@ -125,3 +126,31 @@ def test_a_viewer_compares_but_neither_starts_nor_ends_a_shadow(client, draft):
     assert client.get(compare_url(draft)).status_code == 200
     draft.refresh_from_db()
     assert draft.state == FraudConfigVersion.State.SHADOW
+
+
+def test_a_transaction_page_shows_what_the_shadow_decided_beside_the_live_decision(admin_client, draft, card):
+    shadow.shadow_start(version=draft, actor=TEST_ACTOR, reason="Watch.")
+    changed = authorize(card, **CASINO_ABROAD)  # live 60 review, shadow 80 decline
+
+    page = admin_client.get(change_url(changed)).content.decode()
+
+    assert "Shadow decision (never changed the answer)" in page
+    assert compare_url(draft) in page and f"v{draft.number}</a>" in page
+    assert "decline 59 (live: review 00)" in page
+    assert "(live: 60)" in page and "high_risk_country" in page
+
+
+def test_a_transaction_page_without_a_shadow_or_the_permission_shows_no_shadow(
+    client, admin_client, draft, card
+):
+    unshadowed = authorize(card)
+    assert SHADOW_INLINE not in admin_client.get(change_url(unshadowed)).content.decode()
+
+    shadow.shadow_start(version=draft, actor=TEST_ACTOR, reason="Watch.")
+    shadowed = authorize(card, transaction_time=NOW + MINUTE, **CASINO_ABROAD)
+    clerk = UserFactory(username="clerk", is_superuser=False)
+    clerk.user_permissions.set(Permission.objects.filter(codename="view_transaction"))
+    client.force_login(clerk)
+    response = client.get(change_url(shadowed))
+
+    assert response.status_code == 200 and SHADOW_INLINE not in response.content.decode()

@@ -7,6 +7,7 @@ from io import StringIO
 
 import pytest
 import time_machine
+from django.contrib.auth.models import Permission
 from django.core.management import CommandError, call_command
 from django.urls import reverse
 
@@ -17,7 +18,7 @@ from fraud.backtest import backtest, version_to_backtest
 from fraud.configuration import version_config
 from fraud.services import model_activate
 from fraud.versions import config_version_create
-from tests.factories import TEST_ACTOR
+from tests.factories import TEST_ACTOR, UserFactory
 from tests.fraud.clock import DAY, NOW
 from tests.fraud.modelling import history, train
 from transactions.models import Transaction
@@ -179,3 +180,21 @@ def test_the_admin_page_names_a_bad_window(admin_client):
     )
     assert response.status_code == 200
     assert response.context["form"].errors == {"until": ["Must be after since."]}
+
+
+def test_the_admin_page_is_refused_to_staff_who_may_not_view_versions(world, client):
+    live = version_to_backtest(None)
+    clerk = UserFactory(username="clerk", is_superuser=False)
+    clerk.user_permissions.set(Permission.objects.filter(codename="view_transaction"))
+    client.force_login(clerk)
+    window = {"since": SINCE.isoformat(), "until": UNTIL.isoformat()}
+
+    assert client.get(_backtest_url(live)).status_code == 403
+    assert client.post(_backtest_url(live), window).status_code == 403
+
+    clerk.user_permissions.add(Permission.objects.get(codename="view_fraudconfigversion"))
+    response = client.post(_backtest_url(live), window)
+    assert (
+        response.status_code == 200
+        and f"<td>re-decided</td><td>{world.count()}</td>" in response.content.decode()
+    )
