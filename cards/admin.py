@@ -11,7 +11,7 @@ from django.contrib import admin
 from django.db.models import Count
 from django.template.loader import render_to_string
 from django.urls import path, reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.timezone import localtime
 from django_countries.filters import CountryFilter
 
@@ -155,6 +155,11 @@ class CardAdmin(PanSafeSearchMixin, admin.ModelAdmin):
                 name=f"{info}_status",
             ),
             path(
+                "<path:object_id>/replace/",
+                view(lambda request, object_id: admin_views.replace(self, request, object_id)),
+                name=f"{info}_replace",
+            ),
+            path(
                 "<path:object_id>/top-up/",
                 view(lambda request, object_id: admin_views.top_up(self, request, object_id)),
                 name=f"{info}_top_up",
@@ -203,9 +208,17 @@ class CardAdmin(PanSafeSearchMixin, admin.ModelAdmin):
     @admin.display(description="status")
     def status_summary(self, card):
         if card.status_changed_at is None:
-            return card.get_status_display()
-        since = localtime(card.status_changed_at)
-        return f"{card.get_status_display()} since {since:%Y-%m-%d %H:%M} ({card.status_reason})"
+            status = card.get_status_display()
+        else:
+            since = localtime(card.status_changed_at)
+            status = f"{card.get_status_display()} since {since:%Y-%m-%d %H:%M} ({card.status_reason})"
+        links = [("replaces", card.replaces), ("replaced by", getattr(card, "replaced_by", None))]
+        shown = [
+            (label, reverse("admin:cards_card_change", args=[other.pk]), other.masked_pan)
+            for label, other in links
+            if other
+        ]
+        return format_html("{}{}", status, format_html_join("", '<br>{} <a href="{}">{}</a>', shown))
 
     @admin.display(description="ledger, newest first")
     def ledger_table(self, card):

@@ -20,11 +20,20 @@ from cards.forms import (
     BulkStatusForm,
     CardholderForm,
     CardIssueForm,
+    CardReplaceForm,
     CardStatusForm,
     TopUpForm,
 )
 from cards.models import Card
-from cards.services import TRANSITIONS, card_change_status, card_issue, card_top_up, cardholder_create
+from cards.services import (
+    TRANSITIONS,
+    IssuedCard,
+    card_change_status,
+    card_issue,
+    card_replace,
+    card_top_up,
+    cardholder_create,
+)
 from cardsystem.admin import add_service_errors, form_page, message_failures, no_store
 from cardsystem.audit import Actor
 from cardsystem.exceptions import ConflictError, error_text
@@ -81,20 +90,7 @@ def issue_card(model_admin, request):
                 add_service_errors(form, error, field_map=LIMIT_FORM_FIELDS)
             else:
                 _remember_token(request, data["token"], issued.card)
-                return no_store(
-                    TemplateResponse(
-                        request,
-                        "admin/cards/card/issued.html",
-                        {
-                            **model_admin.admin_site.each_context(request),
-                            "opts": model_admin.opts,
-                            "title": "Card issued",
-                            "card": issued.card,
-                            "pan": issued.pan,
-                            "cvv": issued.cvv,
-                        },
-                    )
-                )
+                return _issued_page(model_admin, request, issued, title="Card issued")
     else:
         form = CardIssueForm(initial={"cardholder": _uuid_or_none(request.GET.get("cardholder"))})
     return form_page(
@@ -104,6 +100,26 @@ def issue_card(model_admin, request):
         title="Issue a card",
         submit_label="Issue card",
         intro="The card number and CVV are shown once, on the next page.",
+    )
+
+
+def _issued_page(model_admin, request, issued: IssuedCard, *, title: str, replaced: Card | None = None):
+    """The one response that shows a new card's PAN and CVV: never cached, stored,
+    put in a message or a redirect."""
+    return no_store(
+        TemplateResponse(
+            request,
+            "admin/cards/card/issued.html",
+            {
+                **model_admin.admin_site.each_context(request),
+                "opts": model_admin.opts,
+                "title": title,
+                "card": issued.card,
+                "pan": issued.pan,
+                "cvv": issued.cvv,
+                "replaced": replaced,
+            },
+        )
     )
 
 
@@ -179,6 +195,37 @@ def top_up(model_admin, request, object_id):
         original=card,
         submit_label="Top up",
         intro=f"The balance is {format_amount(card.balance_minor, card.currency)}.",
+    )
+
+
+def replace(model_admin, request, object_id):
+    """A new card in place of this one (cards.services.card_replace), its PAN and CVV
+    shown on the response. Submitting again finds the old card closed: a form error."""
+    card = _card_to_change(model_admin, request, object_id)
+    form = CardReplaceForm(request.POST if request.method == "POST" else None)
+    if form.is_bound and form.is_valid():
+        try:
+            issued = card_replace(
+                card=card, reason=form.cleaned_data["reason"], actor=Actor.for_request(request)
+            )
+        except (ValidationError, ConflictError) as error:
+            add_service_errors(form, error)
+        else:
+            return _issued_page(model_admin, request, issued, title="Replacement card issued", replaced=card)
+    balance = format_amount(card.balance_minor, card.currency)
+    return form_page(
+        request,
+        model_admin,
+        form=form,
+        title="Replace card",
+        original=card,
+        submit_label="Replace card",
+        intro=(
+            f"Issues a new card to the same cardholder on the same BIN with the same limits, moves the "
+            f"balance ({balance}) to it and closes this card. The new number and CVV are shown once, "
+            f"on the next page."
+        ),
+        can_submit=card.status != Card.Status.CLOSED,
     )
 
 

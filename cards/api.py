@@ -3,7 +3,12 @@ from contextlib import contextmanager
 import django_filters
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import extend_schema, extend_schema_serializer, extend_schema_view
+from drf_spectacular.utils import (
+    extend_schema,
+    extend_schema_field,
+    extend_schema_serializer,
+    extend_schema_view,
+)
 from rest_framework import generics, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -14,6 +19,7 @@ from cards.services import (
     LIMIT_FIELDS,
     card_credentials,
     card_issue,
+    card_replace,
     card_top_up,
     card_update,
     cardholder_create,
@@ -97,6 +103,13 @@ class CardOutput(serializers.ModelSerializer):
     cardholder = serializers.UUIDField(source="cardholder_id", allow_null=True)
     balance = MoneyOutputField("balance_minor")
     limits = LimitsOutput(source="*")
+    replaces = serializers.UUIDField(source="replaces_id", allow_null=True, read_only=True)
+    replaced_by = serializers.SerializerMethodField()
+
+    @extend_schema_field(serializers.UUIDField(allow_null=True))
+    def get_replaced_by(self, card) -> str | None:
+        successor = getattr(card, "replaced_by", None)  # a reverse one-to-one: absent raises
+        return str(successor.pk) if successor else None
 
     class Meta:
         model = Card
@@ -113,6 +126,8 @@ class CardOutput(serializers.ModelSerializer):
             "balance",
             "currency",
             "limits",
+            "replaces",
+            "replaced_by",
             "created_at",
             "updated_at",
         ]
@@ -188,7 +203,7 @@ def _restore_card_data(body: dict) -> dict:
 @extend_schema_view(get=extend_schema(responses={200: CardOutput, **error_responses(400)}))
 class CardListCreateApi(generics.ListAPIView):
     required_scope = "manage"
-    queryset = Card.objects.select_related("bin")
+    queryset = Card.objects.select_related("bin", "replaced_by")
     serializer_class = CardOutput
     filterset_class = CardFilter
 
@@ -235,7 +250,7 @@ class CardListCreateApi(generics.ListAPIView):
 @extend_schema_view(get=extend_schema(responses={200: CardOutput, **error_responses(400, 404)}))
 class CardDetailApi(generics.RetrieveAPIView):
     required_scope = "manage"
-    queryset = Card.objects.select_related("bin")
+    queryset = Card.objects.select_related("bin", "replaced_by")
     serializer_class = CardOutput
     lookup_url_kwarg = "card_id"
 
@@ -269,6 +284,34 @@ class CardDetailApi(generics.RetrieveAPIView):
                 limits=limits,
             )
         return Response(CardOutput(card).data)
+
+
+class CardReplaceApi(APIView):
+    """A new card for the old one's cardholder, BIN, limits and balance; the old card is
+    closed. The 201 is the replacement's issuing response: its PAN and CVV, once."""
+
+    required_scope = "manage"
+
+    @extend_schema_serializer(component_name="CardReplace")
+    class InputSerializer(InputSerializer):
+        reason = serializers.CharField(max_length=200)
+
+    @extend_schema(
+        request=InputSerializer, responses={201: IssuedCardOutput, **error_responses(400, 404, 409, 413, 415)}
+    )
+    @idempotent(store=_drop_card_data, replay=_restore_card_data)
+    def post(self, request, card_id):
+        card = get_object_or_404(Card, pk=card_id)
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        issued = card_replace(
+            card=card, reason=data.validated_data["reason"], actor=Actor.for_request(request)
+        )
+        new = issued.card
+        new.pan, new.cvv = issued.pan, issued.cvv
+        response = Response(IssuedCardOutput(new).data, status=status.HTTP_201_CREATED)
+        response["Cache-Control"] = "no-store"
+        return response
 
 
 # --- Top-ups ----------------------------------------------------------------------------------

@@ -163,6 +163,14 @@ class CardStatusForm(forms.Form):
         self.fields["status"].help_text = f"The card is {card.get_status_display().lower()} now."
 
 
+class CardReplaceForm(forms.Form):
+    reason = forms.CharField(
+        max_length=200,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Recorded in the audit log and as the old card's closing reason.",
+    )
+
+
 class BulkStatusForm(forms.Form):
     reason = forms.CharField(
         max_length=200, widget=forms.Textarea(attrs={"rows": 3}), help_text="Recorded for every card."

@@ -81,6 +81,15 @@ class Card(models.Model):
     limit_per_transaction_minor = models.BigIntegerField(null=True, blank=True)
     limit_daily_minor = models.BigIntegerField(null=True, blank=True)
     limit_monthly_minor = models.BigIntegerField(null=True, blank=True)
+    replaces = models.OneToOneField(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        editable=False,
+        related_name="replaced_by",
+        help_text="The card this one replaced (closed when this one was issued).",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -135,6 +144,7 @@ class LedgerEntry(models.Model):
         TOP_UP = "top_up", "Top-up"
         DEBIT = "debit", "Debit"
         REVERSAL = "reversal", "Reversal"
+        REPLACEMENT = "replacement", "Moved on replacement"
 
     id = models.BigAutoField(primary_key=True)
     card = models.ForeignKey(Card, on_delete=models.PROTECT, related_name="ledger_entries")

@@ -73,6 +73,7 @@ class AuditLog(models.Model):
         CARD_STATUS_CHANGED = "card.status_changed", "card status changed"
         CARD_LIMITS_CHANGED = "card.limits_changed", "card limits changed"
         CARD_TOPPED_UP = "card.topped_up", "card topped up"
+        CARD_REPLACED = "card.replaced", "card replaced"
         CARDS_BULK_ISSUED = "card.bulk_issued", "cards bulk issued"
         DEMO_CREDENTIALS = "demo.credentials", "demo credentials issued"
         ALERT_DECIDED = "fraud.alert_decided", "fraud alert decided"

@@ -26,6 +26,7 @@ from cards.services.lifecycle import (
     card_set_limits,
     card_update,
 )
+from cards.services.replacement import card_replace, card_to_credit
 
 __all__ = [
     "CREDITABLE",
@@ -42,7 +43,9 @@ __all__ = [
     "card_get_by_pan",
     "card_issue",
     "card_issue_bulk",
+    "card_replace",
     "card_set_limits",
+    "card_to_credit",
     "card_top_up",
     "card_update",
     "cardholder_create",

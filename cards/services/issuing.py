@@ -49,7 +49,15 @@ def _check_expiry(month: int, year: int, today: datetime.date) -> dict[str, str]
 
 
 def _new_card(
-    *, bin: Bin, cardholder: Cardholder | None, month: int, year: int, status: str, limits: dict, cvk: DataKey
+    *,
+    bin: Bin,
+    cardholder: Cardholder | None,
+    month: int,
+    year: int,
+    status: str,
+    limits: dict,
+    cvk: DataKey,
+    replaces: Card | None = None,
 ):
     """Insert a card under a fresh random PAN, retrying on the (rare) collision. Its CVV is
     computed with `cvk`, the newest card verification key."""
@@ -73,6 +81,7 @@ def _new_card(
             expiry_year=year,
             status=status,
             currency=bin.currency,
+            replaces=replaces,
             **{LIMIT_FIELDS[name]: value for name, value in limits.items()},
         )
         try:
