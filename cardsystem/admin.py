@@ -15,6 +15,7 @@ from django.urls import NoReverseMatch, path, reverse
 from django.utils.cache import add_never_cache_headers
 from django.utils.html import format_html
 
+from cardsystem import staff_admin  # noqa: F401  (registers the staff user admin)
 from cardsystem.audit import Actor
 from cardsystem.card_numbers import pan_like_digits
 from cardsystem.exceptions import ConflictError, error_messages

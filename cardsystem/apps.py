@@ -6,4 +6,4 @@ class CardsystemConfig(AppConfig):
     verbose_name = "System"
 
     def ready(self):
-        from cardsystem import checks, receivers, schema  # noqa: F401  (registers checks, receivers, schema extensions)
+        from cardsystem import checks, receivers, schema, staff_audit  # noqa: F401  (registers checks, receivers, schema extensions)

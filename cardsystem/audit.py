@@ -4,15 +4,19 @@ Services call `audit_record` inside their own transaction, so an action and its
 audit row commit or roll back together.
 """
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
 from django.db import models
 
+from cardsystem.card_numbers import mask_pans
 from cardsystem.client_ip import client_ip
 from cardsystem.models import ApiClient, AuditLog
 
 AuditAction = AuditLog.Action
+# An id, not typed text: its digit groups can look like a card number to the pattern.
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
 @dataclass(frozen=True)
@@ -56,18 +60,29 @@ def audit_record(
     details: dict | None = None,
     target_label: str | None = None,
 ) -> AuditLog:
-    """Append one audit row. `details` must hold no card data: pass masked values only."""
+    """Append one audit row. `details` must hold no card data: pass masked values only.
+    Whatever people typed (a login name, a reason) is masked here too, should it hold a
+    (Luhn-valid) card number: the audit log never stores one in clear."""
+    label = target_label if target_label is not None else str(target) if target is not None else ""
     return AuditLog.objects.create(
         actor_type=actor.type,
         actor_user=actor.user if actor.user is not None and actor.user.pk else None,
         actor_client=actor.client,
-        actor_label=actor.label[:150],
+        actor_label=mask_pans(actor.label)[:150],
         action=action,
         target_type=target._meta.label_lower if target is not None else "",
         target_id=str(target.pk) if target is not None else "",
-        target_label=(
-            target_label if target_label is not None else str(target) if target is not None else ""
-        )[:200],
-        details=details or {},
+        target_label=mask_pans(label)[:200],
+        details=_masked(details or {}),
         ip_address=actor.ip_address,
     )
+
+
+def _masked(value):
+    if isinstance(value, str):
+        return value if _UUID.fullmatch(value) else mask_pans(value)
+    if isinstance(value, dict):
+        return {key: _masked(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_masked(item) for item in value]
+    return value

@@ -56,6 +56,15 @@ def mask_card_numbers(text: str) -> str:
     return PAN_IN_TEXT.sub(_mask, text)
 
 
+def mask_pans(text: str) -> str:
+    """`text` with every Luhn-valid card number in it masked but for its last four
+    digits: for stored text (the audit log), where other long digit runs, such as a
+    timestamp, are kept."""
+    return PAN_IN_TEXT.sub(
+        lambda match: _mask(match) if luhn_valid(_digits(match.group())) else match.group(), text
+    )
+
+
 def _mask(match: re.Match) -> str:
     digits = _digits(match.group())
     return "*" * (len(digits) - 4) + digits[-4:]

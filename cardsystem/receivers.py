@@ -1,11 +1,17 @@
-"""Audit rows for staff authentication events (Django's and django-axes' signals), and
-the login time every staff session's absolute lifetime counts from."""
+"""Audit rows for staff authentication events (Django's and django-axes' signals), the
+login time every staff session's absolute lifetime counts from, and card numbers kept
+out of django-axes' tables: a card number typed as a login name is masked before axes
+counts or stores it (AXES_USERNAME_CALLABLE), and every text axes writes is masked."""
 
+from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from axes.signals import user_locked_out
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
+from django.db import models
+from django.db.models.signals import pre_save
 from django.dispatch import receiver
 
 from cardsystem.audit import Actor, AuditAction, audit_record
+from cardsystem.card_numbers import mask_card_numbers
 from cardsystem.client_ip import client_ip
 from cardsystem.sessions import stamp_login
 
@@ -30,7 +36,7 @@ def audit_logout(sender, request, user, **kwargs):
 @receiver(user_login_failed)
 def audit_login_failed(sender, credentials, request=None, **kwargs):
     # Django has already replaced the password in `credentials` with asterisks.
-    username = str(credentials.get("username", ""))[:150]
+    username = mask_card_numbers(str(credentials.get("username", "")))[:150]
     actor = Actor(type="user", label=username or "(no username)", ip_address=_ip(request))
     audit_record(actor=actor, action=AuditAction.LOGIN_FAILED, details={"username": username})
 
@@ -41,3 +47,26 @@ def audit_lockout(sender, request, username, ip_address, **kwargs):
     audit_record(
         actor=actor, action=AuditAction.LOCKOUT, details={"username": username, "ip_address": ip_address}
     )
+
+
+def axes_username(request, credentials=None) -> str | None:
+    """The login name django-axes counts failures under and stores (AXES_USERNAME_CALLABLE):
+    as typed, but with any card number in it masked, so counting and storing agree."""
+    if credentials:
+        username = credentials.get("username")
+    else:
+        username = getattr(request, "data", request.POST).get("username")
+    return mask_card_numbers(str(username)) if username else username
+
+
+@receiver(pre_save, sender=AccessAttempt)
+@receiver(pre_save, sender=AccessFailureLog)
+@receiver(pre_save, sender=AccessLog)
+def mask_axes_text(sender, instance, **kwargs):
+    """A net under axes_username: the address bar, user agent and request data axes
+    keeps of a login attempt never hold a card number in clear either."""
+    for field in sender._meta.concrete_fields:
+        if isinstance(field, models.CharField | models.TextField):
+            value = getattr(instance, field.attname)
+            if isinstance(value, str):
+                setattr(instance, field.attname, mask_card_numbers(value))

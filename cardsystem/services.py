@@ -8,6 +8,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from cardsystem.audit import Actor, AuditAction, audit_record
+from cardsystem.card_numbers import contains_pan
 from cardsystem.models import ApiClient
 from cardsystem.queries import api_client_by_key_hash
 from cardsystem.rates import parse_rate
@@ -58,6 +59,8 @@ def api_client_create(
         errors["name"] = "Give the client a name."
     elif len(name) > 100:
         errors["name"] = "At most 100 characters."
+    elif contains_pan(name):
+        errors["name"] = "This looks like a card number: never write card data here."
     valid = set(ApiClient.Scope.values)
     if not scopes:
         errors["scopes"] = f"Give at least one scope: {', '.join(sorted(valid))}."

@@ -64,6 +64,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Who changes staff users, groups and permissions (cardsystem/staff_audit.py).
+    "cardsystem.staff_audit.RequestActorMiddleware",
     "cardsystem.sessions.IdleTimeoutMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -165,6 +167,8 @@ AXES_LOCKOUT_TEMPLATE = "axes/lockout.html"
 # The same client address as the API's limits and the audit log (TRUSTED_PROXY_COUNT below).
 AXES_CLIENT_IP_CALLABLE = "cardsystem.client_ip.client_ip"
 AXES_VERBOSE = False
+# A card number typed as a login name is counted and stored masked (cardsystem/receivers.py).
+AXES_USERNAME_CALLABLE = "cardsystem.receivers.axes_username"
 
 # --- HTTPS (production) -----------------------------------------------------------
 HTTPS_ONLY = env.bool("HTTPS_ONLY", default=not DEBUG)

@@ -50,6 +50,15 @@ def refuse_authentication(request, message: str) -> NoReturn:
     rate = parse_rate(settings.API_AUTH_FAILURE_RATE)
     address = client_ip(request)
     hit = count_hit(f"auth-failures:{address}", rate)
+    if hit is not None and hit.count == 1:
+        # The first failure from an address in each window: a bounded trail (at most this
+        # and the "over the limit" row per address and window), never one row per request.
+        audit_record(
+            actor=Actor(type=AuditLog.ActorType.SYSTEM, label="API authentication", ip_address=address),
+            action=AuditAction.API_AUTH_FAILED,
+            target_label=address or "",
+            details={"reason": message, "window": str(rate)},
+        )
     if hit is None or hit.within(rate):
         raise exceptions.AuthenticationFailed(message)
     if hit.count == rate.requests + 1:

@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from cards.models import Cardholder
 from cardsystem.audit import Actor, AuditAction, audit_record
+from cardsystem.card_numbers import reject_pan
 
 
 def cardholder_create(
@@ -17,6 +18,8 @@ def cardholder_create(
         name=(name or "").strip(), date_of_birth=date_of_birth, country=country, email=email or ""
     )
     cardholder.full_clean()
+    reject_pan(cardholder.name, "name")
+    reject_pan(cardholder.email, "email")
     errors = {}
     today = timezone.localdate()
     if date_of_birth >= today:

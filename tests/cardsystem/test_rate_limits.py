@@ -95,6 +95,18 @@ def test_expired_and_revoked_keys_count_as_failures():
     assert fail(authorization=f"Bearer {key}").status_code == 429
 
 
+def test_failed_authentications_leave_a_bounded_trail_per_address_and_window():
+    fail_times(150)
+    fail_times(3, address="198.51.100.2")
+
+    failed = AuditLog.objects.filter(action=AuditLog.Action.API_AUTH_FAILED).order_by("id")
+    assert [(row.ip_address, row.actor_type) for row in failed] == [
+        ("198.51.100.1", "system"),
+        ("198.51.100.2", "system"),
+    ]
+    assert len(limited_rows()) == 1
+
+
 def test_requests_without_a_key_are_not_counted():
     for _ in range(150):
         assert APIClient(REMOTE_ADDR="198.51.100.1").get("/api/v1/bins/").status_code == 401

@@ -392,4 +392,7 @@ def test_no_valid_key_is_a_401(anonymous_api, card, header):
     response = anonymous_api.post("/api/v1/authorizations/", api_body(card), format="json")
 
     assert response.status_code == 401 and "detail" in response.json()
-    assert written() == before
+    # Nothing but the audit row of a failed authentication (the address's first one).
+    audited = AuditLog.objects.filter(action=AuditLog.Action.API_AUTH_FAILED).count()
+    assert audited == (1 if header else 0)
+    assert written() == {**before, "AuditLog": before["AuditLog"] + audited}
