@@ -12,7 +12,7 @@ from django.db import transaction as db
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
-from fraud import inference, performance, scoring, shadow
+from fraud import cases, inference, performance, scoring, shadow
 from fraud.feature_reads import FeatureReads
 from fraud.models import FraudModel
 from fraud.services import alert_open, card_block_by_engine
@@ -37,8 +37,13 @@ def react_to_outcome(sender, transaction, assessment, **kwargs):
         card_block_by_engine(card=transaction.card, reason=assessment.block_card)
     if transaction.flagged:
         top = ", ".join(f.code for f in assessment.factors[:3]) or "risk score"
-        alert_open(
+        alert = alert_open(
             transaction=transaction, reason=assessment.block_card or f"Score {transaction.risk_score}: {top}"
+        )
+        declined = transaction.status == transaction.Status.DECLINED
+        cases.case_for_alert(
+            alert=alert,
+            priority=cases.priority_for(declined=declined, card_blocked=bool(assessment.block_card)),
         )
 
 
