@@ -7,9 +7,10 @@ applies: a form shows them on its fields, the service refuses whatever slips pas
 import json
 
 from django import forms
+from django.contrib.auth import get_user_model
 
 from cardsystem.card_numbers import has_pan_like_run
-from fraud.models import FraudSettings, Rule
+from fraud.models import Case, FraudSettings, Rule
 from fraud.params import describe, param_messages, validate_rule_params, validate_thresholds
 
 
@@ -80,3 +81,40 @@ class DecisionForm(forms.Form):
         if has_pan_like_run(note):
             raise forms.ValidationError("This looks like a card number: write its last four digits only.")
         return note
+
+
+# --- Cases ----------------------------------------------------------------------------------------
+
+
+class CaseAssignForm(forms.Form):
+    assignee = forms.ModelChoiceField(
+        queryset=get_user_model().objects.filter(is_active=True, is_staff=True).order_by("username"),
+        required=False,
+        empty_label="Nobody",
+    )
+
+
+class CasePriorityForm(forms.Form):
+    priority = forms.TypedChoiceField(choices=Case.Priority.choices, coerce=int)
+
+
+class CaseCommentForm(forms.Form):
+    body = forms.CharField(
+        label="Comment",
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text="Added to the case's thread; comments are never changed or deleted.",
+    )
+
+
+class CaseResolveForm(forms.Form):
+    resolution = forms.ChoiceField(choices=Case.Resolution.choices, widget=forms.RadioSelect)
+    note = forms.CharField(
+        max_length=2000,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Added to the thread.",
+    )
+    block_card = forms.BooleanField(required=False, help_text="Only with confirmed fraud.")
+    # Set by the confirmation step: blocking a card is asked once more before it happens.
+    confirmed = forms.BooleanField(required=False, widget=forms.HiddenInput)

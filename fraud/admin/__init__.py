@@ -1,8 +1,8 @@
 """The fraud analysts' back office, one module per concern: the engine's configuration
 (settings, rules, country and merchant category lists) and its versions, the alert queue and its
-decisions, and the fraud model.
+decisions, the case queue, and the fraud model.
 
 Django autodiscovers `fraud.admin`: importing the modules here registers their admins.
 """
 
-from fraud.admin import alerts, configuration, fraud_model, versions  # noqa: F401
+from fraud.admin import alerts, cases, configuration, fraud_model, versions  # noqa: F401

@@ -103,6 +103,7 @@ class FraudAlertAdmin(PanSafeSearchMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
                     "status",
                     "risk_display",
                     "reason",
+                    "case_link",
                     "assignee",
                     "created_at",
                     "resolved_display",
@@ -196,6 +197,13 @@ class FraudAlertAdmin(PanSafeSearchMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
         return decisions.decision_buttons(alert, short=True) or "—"
 
     # --- The alert page ---
+
+    @admin.display(description="case")
+    def case_link(self, alert):
+        if alert.case_id is None:
+            return "—"
+        url = reverse("admin:fraud_case_change", args=[alert.case_id])
+        return format_html('<a href="{}">Case {}</a> (all of this card\'s alerts)', url, alert.case_id)
 
     @admin.display(description="resolved")
     def resolved_display(self, alert):
