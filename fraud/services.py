@@ -20,6 +20,7 @@ from fraud.models import (
 )
 from fraud.params import param_messages, validate_rule_params, validate_thresholds
 from transactions.models import Transaction
+from transactions.services import fraud_report_create
 
 ENGINE = Actor.system("fraud engine")
 DECISIONS = (
@@ -51,7 +52,10 @@ def alert_decide(
     *, alert: FraudAlert, status: str, actor: Actor, notes: str = "", block_card: bool = False
 ) -> FraudAlert:
     """Move an alert along open -> investigating -> confirmed fraud / false positive.
-    Confirming fraud can block the card in the same transaction.
+    Confirming fraud labels the transaction: a fraud report at the decision's time (an
+    approval only: a decline or a reversal took no money), which merchant risk and
+    training read like a cardholder's dispute. It can block the card too, all in the
+    same database transaction.
 
     ValidationError (nothing written) for a status that is not a decision or block_card
     without confirmed fraud; ConflictError for an alert already decided."""
@@ -87,6 +91,8 @@ def alert_decide(
                 "block_card": block_card,
             },
         )
+        if status == FraudAlert.Status.CONFIRMED_FRAUD:
+            _report_confirmed_fraud(alert, actor)
         if block_card:
             card = Card.objects.get(pk=alert.card_id)
             if card.status == Card.Status.ACTIVE:
@@ -97,6 +103,15 @@ def alert_decide(
                     actor=actor,
                 )
     return alert
+
+
+def _report_confirmed_fraud(alert: FraudAlert, actor: Actor) -> None:
+    txn = Transaction.objects.get(pk=alert.transaction_id)
+    if txn.status == Transaction.Status.APPROVED and not hasattr(txn, "fraud_report"):
+        # At the decision's time (or the transaction's own, if an acquirer's clock ran ahead).
+        reported_at = max(timezone.now(), txn.transaction_time)
+        reason = f"Fraud confirmed by an analyst on alert {alert.pk}."
+        fraud_report_create(transaction=txn, reason=reason, actor=actor, reported_at=reported_at)
 
 
 # --- Configuration: thresholds, rules and risk lists, as staff edit them in the admin --------------

@@ -7,6 +7,7 @@ import datetime
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 
 from cards.models import Card
 from cardsystem.audit import Actor
@@ -153,3 +154,44 @@ def test_a_bad_resolution_or_a_block_without_fraud_changes_nothing(flagged, card
     case.refresh_from_db()
     assert not case.is_resolved and set(case.alerts.values_list("status", flat=True)) == {"open"}
     assert Card.objects.get(pk=card.pk).status == Card.Status.ACTIVE
+
+
+# --- Verdicts become labels ----------------------------------------------------------------------
+
+
+def test_confirmed_fraud_reports_the_approvals_at_the_decision_time_and_merchant_risk_sees_it(card, analyst):
+    from fraud import training
+    from transactions.models import FraudReport
+
+    set_rule("foreign_country", score=55)
+    approved = authorize(card, merchant_country="FR", amount_minor=100_000, merchant_id="M-SKIM")
+    set_rule("foreign_country", score=75)
+    declined = authorize(
+        card, merchant_country="FR", amount_minor=100_000, merchant_id="M-SKIM", transaction_time=NOW + MINUTE
+    )
+    case = the_case(card)
+
+    cases.case_resolve(case=case, resolution=Case.Resolution.CONFIRMED_FRAUD, actor=analyst)
+
+    assert declined.status == "declined"
+    report = FraudReport.objects.get()
+    assert report.transaction_id == approved.pk and NOW < report.reported_at <= timezone.now()  # decided now
+    assert (
+        "alert" in report.reason and AuditLog.objects.filter(action="transaction.fraud_reported").count() == 1
+    )
+    later = authorize(
+        CardFactory(balance_minor=10_000_000), merchant_id="M-SKIM", transaction_time=NOW + HOUR
+    )
+    assert later.risk_features["merchant_recent_fraud"] == 1
+    labelled = training.training_set(
+        since=NOW - HOUR, cutoff=NOW + 10 * 24 * HOUR, label_delay=datetime.timedelta(days=7)
+    )
+    assert list(labelled.y) == [1, 0]  # the reported approval, the later one; never the decline
+
+
+def test_a_false_positive_writes_no_report(flagged, card, analyst):
+    from transactions.models import FraudReport
+
+    cases.case_resolve(case=the_case(card), resolution=Case.Resolution.FALSE_POSITIVE, actor=analyst)
+
+    assert not FraudReport.objects.exists()

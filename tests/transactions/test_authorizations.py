@@ -333,10 +333,10 @@ def every_kind_of_request(authorize_api, manage_api, card):
         ),
         post_authorization(authorize_api, STRANGER),
     ]
-    approved = answers[0].json()["id"]
+    approved, other = answers[0].json()["id"], answers[1].json()["id"]
     answers.append(post_reversal(authorize_api, approved))
     answers.append(
-        manage_api.post(f"/api/v1/transactions/{approved}/fraud-report/", {"reason": "x"}, format="json")
+        manage_api.post(f"/api/v1/transactions/{other}/fraud-report/", {"reason": "x"}, format="json")
     )
     answers.append(manage_api.get("/api/v1/transactions/"))
     return answers

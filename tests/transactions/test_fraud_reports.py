@@ -8,7 +8,7 @@ import pytest
 import time_machine
 
 from cardsystem.models import AuditLog
-from tests.authorizing import decide, written
+from tests.authorizing import decide, post_reversal, written, wrong_cvv
 from tests.factories import CardFactory
 from transactions.models import FraudReport
 
@@ -84,6 +84,17 @@ def test_a_second_report_is_a_409(manage_api, spent):
 
     assert response.status_code == 409 and "detail" in response.json()
     assert written() == before
+
+
+def test_a_declined_or_reversed_transaction_cannot_be_reported_409(authorize_api, manage_api, card, spent):
+    declined = decide(authorize_api, card, transaction_time=SPENT_AT, cvv=wrong_cvv(card))
+    post_reversal(authorize_api, spent["id"])
+    before = written()
+
+    for transaction_id in (declined["id"], spent["id"]):
+        response = report(manage_api, transaction_id, reason="dispute")
+        assert response.status_code == 409 and "cannot be reported as fraud" in response.json()["detail"]
+    assert declined["status"] == "declined" and written() == before
 
 
 def test_a_report_is_audited_with_the_api_client_as_actor(manage_api, spent):

@@ -16,7 +16,12 @@ from transactions.models import FraudReport, Transaction
 def fraud_report_create(
     *, transaction: Transaction, reason: str, actor: Actor, reported_at: datetime.datetime | None = None
 ) -> FraudReport:
-    """Label a transaction confirmed fraud (a dispute or chargeback), from `reported_at` on."""
+    """Label a transaction confirmed fraud (a dispute or chargeback), from `reported_at` on.
+    Only an approval that still stands can be: ConflictError for a decline (no money was
+    taken) or a reversed approval (the money came back)."""
+    if transaction.status != Transaction.Status.APPROVED:
+        what = "declined" if transaction.status == Transaction.Status.DECLINED else "reversed"
+        raise ConflictError(f"A {what} transaction took no money and cannot be reported as fraud.")
     now = timezone.now()
     reported_at = reported_at or now
     reason = (reason or "").strip()
@@ -25,7 +30,8 @@ def fraud_report_create(
         errors["reason"] = "Say what the cardholder reported."
     elif contains_pan(reason):
         errors["reason"] = "This looks like a card number: never write card data here."
-    if reported_at > now:
+    # A transaction may be dated a little ahead (an acquirer's clock): its report may be too.
+    if reported_at > max(now, transaction.transaction_time):
         errors["reported_at"] = "A report cannot be dated in the future."
     elif reported_at < transaction.transaction_time:
         errors["reported_at"] = "A report cannot predate its transaction."
