@@ -18,6 +18,7 @@ from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from cardsystem.audit import Actor
+from cardsystem.checks import check_staff_second_factor
 from cardsystem.mfa import can_reset_mfa, enrolment_device, format_secret, mfa_enrol
 from cardsystem.models import AuditLog, RecoveryCode, RecoveryCodeDevice
 from tests.conftest import STAFF_PASSWORD
@@ -444,3 +445,12 @@ def test_the_second_factor_is_required_by_default_in_production_only(environment
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == str(required)
+
+
+def test_production_without_the_second_factor_fails_the_deploy_checks(settings):
+    settings.DEBUG, settings.STAFF_MFA_REQUIRED = False, False
+    assert [w.id for w in check_staff_second_factor(None)] == ["cardsystem.W001"]
+    settings.STAFF_MFA_REQUIRED = True
+    assert check_staff_second_factor(None) == []
+    settings.DEBUG, settings.STAFF_MFA_REQUIRED = True, False  # a local trial
+    assert check_staff_second_factor(None) == []
