@@ -19,6 +19,7 @@ from django.contrib import messages
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth import REDIRECT_FIELD_NAME, get_user_model
 from django.contrib.auth import login as auth_login
+from django.contrib.auth import logout as auth_logout
 from django.contrib.auth.views import LoginView
 from django.core.exceptions import ValidationError
 from django.http import HttpResponseRedirect
@@ -86,6 +87,10 @@ def password_step(site, request, extra_context=None):
     """AdminSite.login, with PasswordStepView for Django's LoginView."""
     if request.method == "GET" and site.has_permission(request):
         return HttpResponseRedirect(reverse("admin:index", current_app=site.name))
+    if mfa_required() and request.user.is_authenticated and not request.user.is_verified():
+        # Logged in without a second factor (before it was required), or its device was
+        # reset: that session is over (an audited logout), and this page starts a new one.
+        auth_logout(request)
     context = {
         **site.each_context(request),
         "title": "Log in",

@@ -359,6 +359,9 @@ def test_a_reset_is_audited_and_the_next_login_enrols_again(client, staff_user, 
     assert (row.actor_user, row.target_id) == (admin_user, str(staff_user.pk))
     assert row.details == {"reason": "phone lost, identity checked by video call", "devices_removed": 2}
     assert refused(colleague.get("/admin/"))  # the session the old app verified is over
+    login_page = colleague.get(LOGIN)
+    assert login_page.status_code == 200 and "not authorized" not in login_page.content.decode()
+    assert AuditLog.objects.filter(action=AuditLog.Action.LOGOUT, actor_user=staff_user).exists()
     client.post("/admin/logout/")
     assert password(client)["Location"] == ENROL
 
