@@ -52,13 +52,19 @@ PENDING_NEXT = "cardsystem.mfa.pending_next"
 PENDING = (PENDING_USER, PENDING_BACKEND, PENDING_AT, PENDING_NEXT)
 
 
+class CodeInput(forms.TextInput):
+    """A text box that never echoes what was typed: a refused code is not written back
+    into the page."""
+
+    def format_value(self, value):
+        return None
+
+
 class CodeForm(forms.Form):
     code = forms.CharField(
         max_length=32,
         strip=True,
-        widget=forms.TextInput(
-            attrs={"autocomplete": "one-time-code", "inputmode": "text", "autofocus": True, "size": 20}
-        ),
+        widget=CodeInput(attrs={"autocomplete": "one-time-code", "autofocus": True, "size": 20}),
     )
 
 

@@ -112,6 +112,7 @@ def test_no_code_or_a_wrong_code_is_refused(client, staff_user, clock):
 
     assert response.status_code == 200
     assert "That code was not accepted" in response.content.decode()
+    assert wrong not in response.content.decode()  # not echoed back into the form
     assert refused(client.get("/admin/"))
     failed = AuditLog.objects.get(action=AuditLog.Action.SECOND_FACTOR_FAILED)
     assert (failed.actor_label, failed.ip_address, failed.details) == (
