@@ -372,3 +372,7 @@ def message_failures(model_admin: admin.ModelAdmin, request, failures: list[tupl
     """One error message per object an action could not change, naming it."""
     for obj, reason in failures:
         model_admin.message_user(request, f"{obj}: {reason}", messages.ERROR)
+
+
+# The second-factor pages use the helpers above.
+from cardsystem import admin_mfa  # noqa: E402, F401

@@ -7,11 +7,14 @@ django-axes' included, so no admin can be registered without it."""
 import datetime
 import functools
 
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.apps import AdminConfig
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.views.main import ERROR_FLAG, SEARCH_VAR
 from django.core.exceptions import ValidationError
+from django.utils.decorators import method_decorator
+from django.views.decorators.cache import never_cache
 
 # Django adds a year, a month or a day to a drill-down's date, and an aware datetime is
 # moved to UTC on its way to the database: one year of margin at each end keeps both
@@ -124,10 +127,31 @@ def guarded_admin(admin_class: type) -> type:
 
 class BackOfficeSite(admin.AdminSite):
     """The default admin site: every ModelAdmin registered on it, ours and the libraries',
-    gets the changelist guard."""
+    gets the changelist guard. With STAFF_MFA_REQUIRED it opens only to sessions verified
+    by a second factor, and its login asks for one (cardsystem/admin_mfa.py)."""
 
     def register(self, model_or_iterable, admin_class=None, **options):
         super().register(model_or_iterable, guarded_admin(admin_class or admin.ModelAdmin), **options)
+
+    def has_permission(self, request):
+        if not super().has_permission(request):
+            return False
+        if not settings.STAFF_MFA_REQUIRED:
+            return True
+        # Set by django-otp's OTPMiddleware: a device verified this session.
+        is_verified = getattr(request.user, "is_verified", None)
+        return is_verified is not None and is_verified()
+
+    @method_decorator(never_cache)
+    def login(self, request, extra_context=None):
+        from cardsystem.staff_login import password_step  # models: not importable with the app config
+
+        return password_step(self, request, extra_context)
+
+    def get_urls(self):
+        from cardsystem.admin_mfa import second_factor_urls
+
+        return second_factor_urls(self) + super().get_urls()
 
 
 class BackOfficeAdminConfig(AdminConfig):

@@ -1,7 +1,7 @@
 """System checks for configuration that must never fall back silently."""
 
 from django.conf import settings
-from django.core.checks import Error, Tags, register
+from django.core.checks import Error, Tags, Warning, register
 from django.core.exceptions import ImproperlyConfigured
 
 from cardsystem.keys import CardDataError, validate_key
@@ -80,6 +80,20 @@ def check_rate_limit_settings(app_configs, **kwargs):
             )
         )
     return errors
+
+
+@register(Tags.security, deploy=True)
+def check_staff_second_factor(app_configs, **kwargs):
+    """Production without the staff second factor is a finding (PCI DSS 8.4.2)."""
+    if settings.DEBUG or settings.STAFF_MFA_REQUIRED:
+        return []
+    return [
+        Warning(
+            "STAFF_MFA_REQUIRED is off: staff reach the back office with a password alone.",
+            hint="Unset it (true by default with DEBUG=false) or set it to true.",
+            id="cardsystem.W001",
+        )
+    ]
 
 
 def _secret_key() -> str:

@@ -1,7 +1,10 @@
+import hashlib
 import uuid
 
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.db import models
+from django_otp.models import Device, ThrottlingMixin, TimestampMixin
 
 
 class ApiClient(models.Model):
@@ -67,6 +70,11 @@ class AuditLog(models.Model):
         GROUP_DELETED = "group.deleted", "group deleted"
         GROUP_PERMISSIONS_CHANGED = "group.permissions_changed", "group's permissions changed"
         API_AUTH_FAILED = "api.auth_failed", "failed API authentication"
+        SECOND_FACTOR_FAILED = "auth.second_factor_failed", "failed staff login (wrong second-factor code)"
+        MFA_ENROLLED = "mfa.enrolled", "second factor enrolled"
+        MFA_RECOVERY_CODE_USED = "mfa.recovery_code_used", "recovery code used to log in"
+        MFA_RECOVERY_CODES_REGENERATED = "mfa.recovery_codes_regenerated", "recovery codes regenerated"
+        MFA_RESET = "mfa.reset", "second factor reset by an administrator"
         API_CLIENT_CREATED = "api_client.created", "API client created"
         API_CLIENT_REVOKED = "api_client.revoked", "API client revoked"
         API_CLIENT_KEY_ROTATED = "api_client.key_rotated", "API client key rotated"
@@ -189,3 +197,67 @@ class DataKey(models.Model):
 
     def __str__(self):
         return f"{self.get_purpose_display()} v{self.version}"
+
+
+def recovery_code_hash(code: str) -> str:
+    """The stored form of a recovery code. Codes are 80-bit random values, so (as for API
+    keys) an unsalted SHA-256 leaves nothing to guess from the table."""
+    return hashlib.sha256(code.encode()).hexdigest()
+
+
+class RecoveryCodeDevice(TimestampMixin, ThrottlingMixin, Device):
+    """A staff member's recovery codes, for when their authenticator app is not at hand.
+
+    django-otp's StaticDevice keeps its codes in clear; this device keeps only their
+    hashes (RecoveryCode). Each code works once. Throttled like the TOTP device: after a
+    wrong code the next try waits 1, 2, 4, 8... seconds.
+    """
+
+    class Meta(Device.Meta):
+        verbose_name = "recovery codes"
+        verbose_name_plural = "recovery codes"
+
+    def get_throttle_factor(self) -> int:
+        return getattr(settings, "OTP_STATIC_THROTTLE_FACTOR", 1)
+
+    def verify_token(self, token) -> bool:
+        """Consumes the code when it is one of this device's (cardsystem.mfa normalises it)."""
+        allowed, _ = self.verify_is_allowed()
+        if not allowed:
+            return False
+        used, _ = self.codes.filter(code_hash=recovery_code_hash(str(token))).delete()
+        if used:
+            self.throttle_reset(commit=False)
+            self.set_last_used_timestamp(commit=False)
+            self.save()
+        else:
+            self.throttle_increment()
+        return bool(used)
+
+
+class RecoveryCode(models.Model):
+    """One unused recovery code, as its SHA-256 hash. Deleted when used."""
+
+    id = models.BigAutoField(primary_key=True)
+    device = models.ForeignKey(RecoveryCodeDevice, on_delete=models.CASCADE, related_name="codes")
+    code_hash = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["device", "code_hash"], name="recovery_code_unique_per_device")
+        ]
+
+    def __str__(self):
+        return f"recovery code {self.pk} of {self.device_id}"
+
+
+class StaffSecondFactor(User):
+    """Staff users as the back office's "Staff second factors" page lists them: who has
+    enrolled, and (for an administrator) "Reset second factor" (cardsystem/admin_mfa.py)."""
+
+    class Meta:
+        proxy = True
+        ordering = ["username"]
+        verbose_name = "staff second factor"

@@ -13,6 +13,7 @@ from django.dispatch import receiver
 from cardsystem.audit import Actor, AuditAction, audit_record
 from cardsystem.card_numbers import mask_card_numbers
 from cardsystem.client_ip import client_ip
+from cardsystem.mfa import SECOND_FACTOR
 from cardsystem.sessions import stamp_login
 
 
@@ -22,7 +23,12 @@ def _ip(request) -> str | None:
 
 @receiver(user_logged_in)
 def audit_login(sender, request, user, **kwargs):
-    audit_record(actor=Actor.for_user(user, _ip(request)), action=AuditAction.LOGIN, target=user)
+    # django-otp has set the device that verified the second factor, when one did.
+    device = getattr(user, "otp_device", None)
+    details = {"second_factor": device.name} if device is not None else {}
+    audit_record(
+        actor=Actor.for_user(user, _ip(request)), action=AuditAction.LOGIN, target=user, details=details
+    )
     if request is not None and hasattr(request, "session"):
         stamp_login(request.session)  # the start of the session's absolute lifetime
 
@@ -35,10 +41,12 @@ def audit_logout(sender, request, user, **kwargs):
 
 @receiver(user_login_failed)
 def audit_login_failed(sender, credentials, request=None, **kwargs):
-    # Django has already replaced the password in `credentials` with asterisks.
+    # Django has already replaced the password in `credentials` with asterisks; a wrong
+    # second factor (cardsystem.mfa.second_factor_failed) never puts its code in them.
     username = mask_card_numbers(str(credentials.get("username", "")))[:150]
     actor = Actor(type="user", label=username or "(no username)", ip_address=_ip(request))
-    audit_record(actor=actor, action=AuditAction.LOGIN_FAILED, details={"username": username})
+    action = AuditAction.SECOND_FACTOR_FAILED if credentials.get(SECOND_FACTOR) else AuditAction.LOGIN_FAILED
+    audit_record(actor=actor, action=action, details={"username": username})
 
 
 @receiver(user_locked_out)

@@ -45,6 +45,9 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "axes",
+    # Before cardsystem: its admin module withdraws the TOTP device admin these register.
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "cardsystem",
     "bins",
     "cards",
@@ -66,6 +69,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     # Who changes staff users, groups and permissions (cardsystem/staff_audit.py).
     "cardsystem.staff_audit.RequestActorMiddleware",
+    # request.user.is_verified(): the back office's second factor (cardsystem/mfa.py).
+    "django_otp.middleware.OTPMiddleware",
     "cardsystem.sessions.IdleTimeoutMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -169,6 +174,20 @@ AXES_CLIENT_IP_CALLABLE = "cardsystem.client_ip.client_ip"
 AXES_VERBOSE = False
 # A card number typed as a login name is counted and stored masked (cardsystem/receivers.py).
 AXES_USERNAME_CALLABLE = "cardsystem.receivers.axes_username"
+# What django-axes copies of a failed login's form into its tables: never the password
+# (always masked) nor a second-factor code.
+AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "code"]
+
+# Staff need a second factor, a TOTP code from an authenticator app (or a recovery code),
+# after their password (cardsystem/mfa.py). On by default in production; a local trial
+# (DEBUG) logs in with the password alone.
+STAFF_MFA_REQUIRED = env.bool("STAFF_MFA_REQUIRED", default=not DEBUG)
+# How long the code page waits after the password was accepted.
+STAFF_MFA_PENDING_SECONDS = 5 * 60
+OTP_TOTP_ISSUER = "cardsystem back office"
+# django-otp's own admin pages would show a device's secret and QR code: they are not
+# registered (cardsystem/admin_mfa.py), and this is the library's switch for the same.
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 
 # --- HTTPS (production) -----------------------------------------------------------
 HTTPS_ONLY = env.bool("HTTPS_ONLY", default=not DEBUG)

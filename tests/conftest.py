@@ -14,6 +14,9 @@ def _fast_and_isolated(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     # Tests talk plain HTTP whatever the environment says.
     settings.SECURE_SSL_REDIRECT = False
+    # Most tests log staff in with force_login: the second factor is tested on its own
+    # (tests/cardsystem/test_second_factor.py), whatever DEBUG says.
+    settings.STAFF_MFA_REQUIRED = False
 
 
 @pytest.fixture(autouse=True)
