@@ -14,7 +14,7 @@ from cards.services import ledger_mismatches
 from cardsystem.models import AuditLog
 from demo.simulation.places import EURO
 from demo.simulation.population import BINS as DEMO_BINS
-from fraud.models import FraudAlert, FraudConfigVersion
+from fraud.models import Case, CaseComment, FraudAlert, FraudConfigVersion
 from tests.factories import BinFactory
 from tests.fraud.clock import NOW
 from transactions.models import FraudReport, Transaction
@@ -188,6 +188,8 @@ def day():
 def remove_demo_data():
     FraudReport.objects.all().delete()
     FraudAlert.objects.all().delete()
+    CaseComment.objects.all().delete()
+    Case.objects.all().delete()
     LedgerEntry.objects.all().delete()
     Transaction.objects.all().delete()
     Card.objects.all().delete()
