@@ -26,17 +26,10 @@ import datetime
 from collections import Counter
 from dataclasses import dataclass, fields
 
-from django.db.models import BooleanField, Count, ExpressionWrapper, Q
-
 from fraud.configuration import FraudConfig, version_config
 from fraud.models import FraudConfigVersion, Rule
-from transactions.codes import Decision
-from transactions.models import Transaction
+from fraud.performance_counts import Tallies, period_tallies
 from transactions.signals import RiskFactor
-
-SUSPECTED_FRAUD = Decision.SUSPECTED_FRAUD.code
-FRAUD = Q(fraud_report__isnull=False)
-
 
 # --- Written with each decision ------------------------------------------------------------------
 
@@ -132,71 +125,14 @@ class ModelFigures:
         return _ratio(self.flagged_level_fraud, self.fraud)
 
 
-def decisions(*, since: datetime.datetime, until: datetime.datetime, version: int | None = None):
-    """The decisions on known cards with transaction_time in [since, until), of one
-    configuration version if given."""
-    rows = Transaction.objects.filter(
-        transaction_time__gte=since, transaction_time__lt=until, risk_score__isnull=False
-    )
-    return rows if version is None else rows.filter(risk_config_version=version)
-
-
-# Each figure is a GROUP BY of the period's decisions on a few short columns (the rule
-# summary or the version, and the outcome) with one COUNT: one pass over the rows by the
-# transaction_time index, the groups (at most one per combination of rules and outcome)
-# summed up here. A conditional COUNT per rule and figure instead cost a LIKE each per
-# row: ten times as long on SQLite (bench/README.md).
-OUTCOME = ("status", "response_code", "risk_level", "flagged", "is_fraud")
-APPROVED_STATUSES = {Transaction.Status.APPROVED, Transaction.Status.REVERSED}
-
-
-def _grouped(rows, key: str):
-    return (
-        rows.annotate(is_fraud=ExpressionWrapper(FRAUD, output_field=BooleanField()))
-        .order_by()
-        .values(key, *OUTCOME)
-        .annotate(n=Count("pk"))
-    )
-
-
-def _counts(group: dict) -> dict[str, int]:
-    """What a group of decisions adds to each of VersionFigures' counts."""
-    n, fraud, flagged = group["n"], bool(group["is_fraud"]), bool(group["flagged"])
-    approved = group["status"] in APPROVED_STATUSES
-    risk_decline = group["response_code"] == SUSPECTED_FRAUD
-    review = group["risk_level"] == Transaction.RiskLevel.MEDIUM
-    high = group["risk_level"] == Transaction.RiskLevel.HIGH
-    return {
-        "decisions": n,
-        "approvals": n * approved,
-        "reviews": n * review,
-        "declines": n * (not approved),
-        "risk_declines": n * risk_decline,
-        "fraud": n * fraud,
-        "fraud_caught": n * (fraud and (flagged or not approved)),
-        "false_declines": n * (risk_decline and not fraud),
-        "high": n * high,
-        "high_fraud": n * (high and fraud),
-        "flagged_level": n * (high or review),
-        "flagged_level_fraud": n * ((high or review) and fraud),
-    }
-
-
-def rule_performance(
-    *, since: datetime.datetime, until: datetime.datetime, version: int | None = None
-) -> list[RuleFigures]:
-    """Each rule's figures (every rule of the engine, in code order): two queries, the rules' and the
-    counts."""
+def rules_from(tallies: Tallies) -> list[RuleFigures]:
+    """Each rule's figures (every rule of the engine, in code order), all versions of the
+    tallies together: one query, the rules' names."""
     names = dict(Rule.objects.values_list("code", "name"))
     totals = {code: Counter() for code in names}
-    rows = decisions(since=since, until=until, version=version).exclude(risk_rules="")
-    for group in _grouped(rows, "risk_rules"):
-        counts = _counts(group)
-        for token in group["risk_rules"].strip(",").split(","):
-            code = token.removesuffix("!")
-            tally = totals.setdefault(code, Counter())
-            tally.update(counts)
-            tally["decisive"] += counts["decisions"] * token.endswith("!")
+    for (_, code), tally in tallies.items():
+        if code:
+            totals.setdefault(code, Counter()).update(tally)
     return [
         RuleFigures(
             code=code,
@@ -211,19 +147,30 @@ def rule_performance(
     ]
 
 
+def versions_from(tallies: Tallies) -> list[VersionFigures]:
+    """Each configuration version's figures, newest version first (decisions made before
+    versioning last, as version None)."""
+    names = [f.name for f in fields(VersionFigures) if f.name != "version"]
+    figures = [
+        VersionFigures(version=version, **{name: tally[name] for name in names})
+        for (version, code), tally in tallies.items()
+        if not code
+    ]
+    return sorted(figures, key=lambda f: (f.version is None, -(f.version or 0)))
+
+
+def rule_performance(
+    *, since: datetime.datetime, until: datetime.datetime, version: int | None = None
+) -> list[RuleFigures]:
+    """Each rule's figures over [since, until), of one configuration version if given."""
+    return rules_from(period_tallies(since=since, until=until, version=version).tallies)
+
+
 def version_performance(
     *, since: datetime.datetime, until: datetime.datetime, version: int | None = None
 ) -> list[VersionFigures]:
-    """Each configuration version's figures, newest version first (decisions made before
-    versioning last, as version None): one query."""
-    totals: dict[int | None, Counter] = {}
-    for group in _grouped(decisions(since=since, until=until, version=version), "risk_config_version"):
-        totals.setdefault(group["risk_config_version"], Counter()).update(_counts(group))
-    names = [f.name for f in fields(VersionFigures) if f.name != "version"]
-    figures = [
-        VersionFigures(version=v, **{name: tally[name] for name in names}) for v, tally in totals.items()
-    ]
-    return sorted(figures, key=lambda f: (f.version is None, -(f.version or 0)))
+    """Each configuration version's figures over [since, until), newest version first."""
+    return versions_from(period_tallies(since=since, until=until, version=version).tallies)
 
 
 MODEL_COUNTS = ("decisions", "fraud", "high", "high_fraud", "flagged_level", "flagged_level_fraud")

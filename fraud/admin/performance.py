@@ -11,7 +11,7 @@ from django.core.exceptions import PermissionDenied
 from django.template.response import TemplateResponse
 from django.utils import timezone
 
-from fraud import performance
+from fraud import performance, performance_counts
 from transactions.admin import readonly_table
 
 PERIODS = {
@@ -149,12 +149,13 @@ def performance_view(request, model_admin: admin.ModelAdmin) -> TemplateResponse
     if form.is_valid():
         since, until = form.bounds(timezone.now())
         version = form.cleaned_data["version"]
-        versions = performance.version_performance(since=since, until=until, version=version)
-        rules = performance.rule_performance(since=since, until=until, version=version)
+        counted = performance_counts.period_tallies(since=since, until=until, version=version)
+        versions = performance.versions_from(counted.tallies)
         context = {
             "period": (since, until),
             "version": version,
-            "rules_table": rules_table(rules),
+            "counted": counted,
+            "rules_table": rules_table(performance.rules_from(counted.tallies)),
             "versions_table": versions_table(versions),
             "models_table": models_table(performance.model_performance(versions)),
         }
