@@ -1,12 +1,13 @@
 """How each rule, each configuration version and each model version performed over a
 period, by the fraud reports known now.
 
-Counted in the database, one GROUP BY each over the decisions of [since, until) read by
-the transaction_time index, whatever the number of rules or rows (bench/rule_performance.py).
-A rule's hits are not read from the stored factors' JSON (SQLite and PostgreSQL spell it
-differently and neither counts it cheaply) but from `Transaction.risk_rules`, a compact
-text the scorer writes with each decision (`rule_summary`): ",code," for every rule that
-added points, ",code!," where those points were decisive.
+Counted in the database by fraud/performance_counts.py: one GROUP BY over the decisions of
+a stretch of time read by the transaction_time index, whatever the number of rules, for
+the period's partial days, and a daily rollup of the same counts for its whole days
+(bench/rule_performance.py). A rule's hits are not read from the stored factors' JSON
+(SQLite and PostgreSQL spell it differently and neither counts it cheaply) but from
+`Transaction.risk_rules`, a compact text the scorer writes with each decision
+(`rule_summary`): ",code," for every rule that added points, ",code!," where those points were decisive.
 
 Definitions (a decision is a transaction on a known card, one with a risk score):
 - fired: the rule added points (> 0) to the decision;
