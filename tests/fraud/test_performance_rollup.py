@@ -11,6 +11,8 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.urls import reverse
 
+from cardsystem.audit import AuditAction
+from cardsystem.models import AuditLog
 from fraud import performance, performance_counts
 from fraud.models import PerformanceCount, PerformanceDay, PerformanceMark
 from fraud.performance_counts import complete_days, day_count, decisions, live_tallies, period_tallies
@@ -18,6 +20,7 @@ from tests.concurrency import run_concurrently
 from tests.factories import TEST_ACTOR
 from tests.fraud.clock import DAY, HOUR, MINUTE, NOW, TICK
 from tests.fraud.test_performance import decision, world  # noqa: F401 (a fixture)
+from transactions.models import FraudReport
 from transactions.services import fraud_report_create
 
 pytestmark = pytest.mark.django_db
@@ -242,3 +245,15 @@ def test_counts_of_one_day_at_once_on_their_own_connections_leave_one_set_of_row
     assert PerformanceDay.objects.filter(day=day).count() == 1
     assert PerformanceCount.objects.filter(day=day).count() == len(live(TODAY - DAY, TODAY))
     assert period_tallies(since=TODAY - DAY, until=TODAY).tallies == live(TODAY - DAY, TODAY)
+
+
+def test_a_report_whose_day_cannot_be_marked_is_not_stored(days, monkeypatch):
+    def fail(decision):
+        raise RuntimeError("the mark failed")
+
+    monkeypatch.setattr(performance_counts, "day_marked", fail)
+
+    with pytest.raises(RuntimeError):
+        fraud_report_create(transaction=days[1][1], reason="Cardholder dispute.", actor=TEST_ACTOR)
+    assert not FraudReport.objects.filter(transaction=days[1][1]).exists()
+    assert not AuditLog.objects.filter(action=AuditAction.FRAUD_REPORTED).exists()
