@@ -200,18 +200,17 @@ def stale_days(days: list[datetime.date]) -> set[datetime.date]:
     return stale
 
 
-def refresh(days: list[datetime.date], *, budget: int | None = None) -> tuple[list, list]:
-    """Count the stale ones of these complete days (newest first, at most `budget`), and
-    the days marked before them. Returns the days counted and the stale days left."""
-    marked_before = (
-        set(PerformanceMark.objects.filter(day__lt=days[0]).values_list("day", flat=True).distinct())
-        if days
-        else set()
-    )
-    stale = sorted(stale_days(days) | marked_before, reverse=True)
-    chosen = stale if budget is None else stale[:budget]
-    counted = [day for day in chosen if day_count(day)]
-    return counted, sorted(set(stale) - set(counted))
+def refresh_recent(*, days: int, now: datetime.datetime | None = None) -> tuple[list, list, list]:
+    """Count the stale ones of the last `days` complete days (newest first), and any older
+    marked day. Returns the days checked, the days counted and the stale days left (to a
+    concurrent count)."""
+    now = now or timezone.now()
+    today = _start(now.astimezone(UTC).date())
+    checked = complete_days(today - DAY * days, today, now)
+    marked_before = PerformanceMark.objects.filter(day__lt=today.date() - DAY * days)
+    stale = stale_days(checked) | set(marked_before.values_list("day", flat=True).distinct())
+    counted = [day for day in sorted(stale, reverse=True) if day_count(day)]
+    return checked, counted, sorted(stale - set(counted))
 
 
 @dataclass

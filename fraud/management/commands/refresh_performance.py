@@ -1,9 +1,6 @@
-import datetime
-
 from django.core.management.base import BaseCommand, CommandError
-from django.utils import timezone
 
-from fraud.performance_counts import DAY, complete_days, refresh
+from fraud.performance_counts import refresh_recent
 
 
 class Command(BaseCommand):
@@ -20,12 +17,7 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         if options["days"] < 1:
             raise CommandError("--days: must be at least 1.")
-        now = timezone.now()
-        today = datetime.datetime.combine(
-            now.astimezone(datetime.UTC).date(), datetime.time(), tzinfo=datetime.UTC
-        )
-        days = complete_days(today - DAY * options["days"], today, now)
-        counted, left = refresh(days)
+        days, counted, left = refresh_recent(days=options["days"])
         self.stdout.write(
             f"Counted {len(counted)} day(s) into the performance rollup; {len(days)} checked"
             + (f", {len(left)} left to a concurrent count." if left else ".")
