@@ -352,6 +352,9 @@ class PerformanceCount(models.Model):
     flagged_level = models.PositiveIntegerField(default=0)
     flagged_level_fraud = models.PositiveIntegerField(default=0)
     decisive = models.PositiveIntegerField(default=0)
+    fraud_value = models.JSONField(
+        default=dict, blank=True, help_text="{currency: [fraud, fraud caught]}, amounts in minor units."
+    )
 
     class Meta:
         ordering = ["-day", "config_version", "rule"]

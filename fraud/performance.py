@@ -59,6 +59,16 @@ def _ratio(part: int, whole: int) -> float | None:
     return part / whole if whole else None
 
 
+# Amounts by currency, in minor units: ((currency, amount), ...) in currency order.
+Amounts = tuple[tuple[str, int], ...]
+
+
+def _amounts(tally: Counter, kind: str) -> Amounts:
+    return tuple(
+        sorted((key[1], n) for key, n in tally.items() if isinstance(key, tuple) and key[0] == kind and n)
+    )
+
+
 @dataclass(frozen=True)
 class RuleFigures:
     code: str
@@ -68,6 +78,7 @@ class RuleFigures:
     reviews: int
     decisive: int
     fraud_caught: int
+    fraud_value: Amounts = ()  # of the fraud it fired on
 
     @property
     def precision(self) -> float | None:
@@ -89,10 +100,18 @@ class VersionFigures:
     high_fraud: int
     flagged_level: int  # risk level medium or high: the score reached the review threshold
     flagged_level_fraud: int
+    fraud_value: Amounts = ()
+    fraud_caught_value: Amounts = ()
 
     @property
     def fraud_missed(self) -> int:
         return self.fraud - self.fraud_caught
+
+    @property
+    def fraud_missed_value(self) -> Amounts:
+        caught = dict(self.fraud_caught_value)
+        missed = ((currency, amount - caught.get(currency, 0)) for currency, amount in self.fraud_value)
+        return tuple((currency, amount) for currency, amount in missed if amount)
 
     def rate(self, count: int) -> float | None:
         return _ratio(count, self.decisions)
@@ -143,6 +162,7 @@ def rules_from(tallies: Tallies) -> list[RuleFigures]:
             reviews=tally["reviews"],
             decisive=tally["decisive"],
             fraud_caught=tally["fraud"],
+            fraud_value=_amounts(tally, "fraud_minor"),
         )
         for code, tally in sorted(totals.items())
     ]
@@ -151,9 +171,14 @@ def rules_from(tallies: Tallies) -> list[RuleFigures]:
 def versions_from(tallies: Tallies) -> list[VersionFigures]:
     """Each configuration version's figures, newest version first (decisions made before
     versioning last, as version None)."""
-    names = [f.name for f in fields(VersionFigures) if f.name != "version"]
+    names = [f.name for f in fields(VersionFigures) if f.type is int]
     figures = [
-        VersionFigures(version=version, **{name: tally[name] for name in names})
+        VersionFigures(
+            version=version,
+            fraud_value=_amounts(tally, "fraud_minor"),
+            fraud_caught_value=_amounts(tally, "fraud_caught_minor"),
+            **{name: tally[name] for name in names},
+        )
         for (version, code), tally in tallies.items()
         if not code
     ]

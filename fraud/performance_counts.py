@@ -57,7 +57,9 @@ OUTCOME = ("status", "response_code", "risk_level", "flagged", "is_fraud")
 APPROVED_STATUSES = {Transaction.Status.APPROVED, Transaction.Status.REVERSED}
 
 # Tallies: per (configuration version, rule code) the counts of ROLLUP_COUNTS, rule "" being
-# the version's decisions, version None those decided before versioning.
+# the version's decisions, version None those decided before versioning, and the amounts
+# of its fraud, ("fraud_minor", currency), and of the fraud caught, ("fraud_caught_minor",
+# currency), in minor units.
 Tallies = dict[tuple[int | None, str], Counter]
 
 
@@ -65,8 +67,8 @@ def _grouped(rows):
     return (
         rows.annotate(is_fraud=ExpressionWrapper(FRAUD, output_field=BooleanField()))
         .order_by()
-        .values("risk_config_version", "risk_rules", *OUTCOME)
-        .annotate(n=Count("pk"))
+        .values("risk_config_version", "risk_rules", "currency", *OUTCOME)
+        .annotate(n=Count("pk"), amount=Sum("amount_minor"))
     )
 
 
@@ -98,6 +100,10 @@ def live_tallies(rows, into: Tallies | None = None) -> Tallies:
     totals: Tallies = into if into is not None else {}
     for group in _grouped(rows):
         counts, version = _counts(group), group["risk_config_version"]
+        if counts["fraud"]:
+            counts[("fraud_minor", group["currency"])] = group["amount"]
+        if counts["fraud_caught"]:
+            counts[("fraud_caught_minor", group["currency"])] = group["amount"]
         totals.setdefault((version, ""), Counter()).update(counts)
         for token in filter(None, group["risk_rules"].strip(",").split(",")):
             tally = totals.setdefault((version, token.removesuffix("!")), Counter())
@@ -123,6 +129,12 @@ def complete_days(
     return [first + DAY * n for n in range(max(0, (end - first).days))]
 
 
+def _values(tally: Counter) -> dict[str, list[int]]:
+    """A tally's amounts as stored: {currency: [fraud, fraud caught]} in minor units."""
+    currencies = sorted({key[1] for key in tally if isinstance(key, tuple)})
+    return {c: [tally[("fraud_minor", c)], tally[("fraud_caught_minor", c)]] for c in currencies}
+
+
 def day_count(day: datetime.date) -> bool:
     """Count one complete day's decisions into the rollup, replacing its counts. False
     when a concurrent count of the same day stood first (its counts stand; the marks it
@@ -136,7 +148,11 @@ def day_count(day: datetime.date) -> bool:
     stored = Transaction.objects.filter(transaction_time__gte=start, transaction_time__lt=start + DAY).count()
     counts = [
         PerformanceCount(
-            day=day, config_version=version or 0, rule=code, **{f: tally[f] for f in ROLLUP_COUNTS}
+            day=day,
+            config_version=version or 0,
+            rule=code,
+            fraud_value=_values(tally),
+            **{f: tally[f] for f in ROLLUP_COUNTS},
         )
         for (version, code), tally in live_tallies(decisions(since=start, until=start + DAY)).items()
     ]
@@ -227,12 +243,14 @@ def _rolled_up(days: list[datetime.date], skipped: set, version: int | None, int
         rows = rows.exclude(day__in=skipped)
     if version is not None:
         rows = rows.filter(config_version=version)
-    sums = (
-        rows.order_by().values("config_version", "rule").annotate(**{f"n_{f}": Sum(f) for f in ROLLUP_COUNTS})
-    )
-    for row in sums:
-        key = (row["config_version"] or None, row["rule"])
-        into.setdefault(key, Counter()).update({f: row[f"n_{f}"] for f in ROLLUP_COUNTS})
+    # Summed here, a few hundred rows a day: the amounts are per currency, in JSON.
+    for version, code, values, *counts in rows.order_by().values_list(
+        "config_version", "rule", "fraud_value", *ROLLUP_COUNTS
+    ):
+        tally = into.setdefault((version or None, code), Counter())
+        tally.update(dict(zip(ROLLUP_COUNTS, counts, strict=True)))
+        for currency, (fraud, caught) in values.items():
+            tally.update({("fraud_minor", currency): fraud, ("fraud_caught_minor", currency): caught})
 
 
 def period_tallies(

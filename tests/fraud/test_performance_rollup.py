@@ -20,7 +20,7 @@ from tests.concurrency import run_concurrently
 from tests.factories import TEST_ACTOR
 from tests.fraud.clock import DAY, HOUR, MINUTE, NOW, TICK
 from tests.fraud.test_performance import decision, world  # noqa: F401 (a fixture)
-from transactions.models import FraudReport
+from transactions.models import FraudReport, Transaction
 from transactions.services import fraud_report_create
 
 pytestmark = pytest.mark.django_db
@@ -257,3 +257,26 @@ def test_a_report_whose_day_cannot_be_marked_is_not_stored(days, monkeypatch):
         fraud_report_create(transaction=days[1][1], reason="Cardholder dispute.", actor=TEST_ACTOR)
     assert not FraudReport.objects.filter(transaction=days[1][1]).exists()
     assert not AuditLog.objects.filter(action=AuditAction.FRAUD_REPORTED).exists()
+
+
+def test_the_fraud_values_are_summed_per_currency_from_the_rollup_as_live(admin_client, days):
+    euros = decision(",amount_large,", "approved", at=TODAY - DAY + HOUR, fraud=True)
+    Transaction.objects.filter(pk=euros.pk).update(currency="EUR", amount_minor=2500)
+    since, until = TODAY - 3 * DAY, TODAY
+
+    counted = period_tallies(since=since, until=until)
+
+    assert counted.rolled_up == 3 and counted.tallies == live(since, until)
+    rules = {f.code: f for f in performance.rules_from(counted.tallies)}
+    v2, v1 = performance.versions_from(counted.tallies)
+    # Fraud: the decline of June 13th and the review of June 12th (10.00 USD each, caught),
+    # and the approval in euros (missed).
+    assert rules["amount_large"].fraud_value == (("EUR", 2500), ("USD", 1000))
+    assert rules["foreign_country"].fraud_value == (("USD", 1000),)
+    assert (v1.fraud_value, v1.fraud_caught_value) == ((("EUR", 2500), ("USD", 2000)), (("USD", 2000),))
+    assert v1.fraud_missed_value == (("EUR", 2500),)
+    assert (v2.fraud_value, v2.fraud_missed_value) == ((), ())
+    body = admin_client.get(
+        PAGE, {"period": "custom", "since": "2026-06-12 00:00", "until": "2026-06-15 00:00"}
+    ).content.decode()
+    assert "<td>25.00 EUR, 20.00 USD</td><td>20.00 USD</td><td>25.00 EUR</td>" in body
