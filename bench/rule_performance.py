@@ -168,6 +168,7 @@ def main() -> None:
     parser.add_argument("--no-live", action="store_true", help="leave out the figures counted live")
     args = parser.parse_args()
     load_average = os.getloadavg()[0]
+    call_command("migrate", verbosity=0, interactive=False)
     if args.reuse:
         # The data's own "now": just after its latest decision, so that its last day is partial.
         end = Transaction.objects.aggregate(end=Max("transaction_time"))["end"] + datetime.timedelta(
@@ -176,7 +177,6 @@ def main() -> None:
         built = report_fraud(end)
     else:
         end = timezone.now()
-        call_command("migrate", verbosity=0, interactive=False)
         model = FraudModel.objects.create(version=1, created_by="bench", artifact="-")
         config = replace(read_config(), model=ModelChoice(model.pk, 1))
         config_version_create(actor=Actor.system("bench"), reason="With a model.", config=config)
