@@ -45,6 +45,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from databases import database
+
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 AUTHORIZATIONS = "/api/v1/authorizations/"
@@ -320,26 +322,6 @@ def server_env(database_url: str, log_dir: Path) -> dict:
         PYTHONPATH=str(ROOT),
     )
     return env
-
-
-@contextlib.contextmanager
-def database(kind: str, workdir: Path, postgres_url: str):
-    """A DATABASE_URL for a fresh, empty database, removed afterwards."""
-    if kind == "sqlite":
-        yield f"sqlite:///{workdir / 'bench.sqlite3'}"
-        return
-    import psycopg
-
-    name = f"cardsystem_bench_{os.getpid()}"
-    admin = urlsplit(postgres_url)
-    with psycopg.connect(postgres_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield admin._replace(path=f"/{name}").geturl()
-    finally:
-        with psycopg.connect(postgres_url, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def run_database(kind: str, args) -> dict:

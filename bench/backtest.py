@@ -2,7 +2,8 @@
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/<db> .venv/bin/python bench/backtest.py [--rows 1000000]
 
-Migrates the database named by DATABASE_URL, then (once: a database that already holds
+Migrates the database named by DATABASE_URL (a throwaway SQLite file when it names
+none: bench/databases.py), then (once: a database that already holds
 the rows is reused) bulk-inserts `--rows` synthetic decisions in the stored format, not
 through the API: known cards, facts mixed over channels, countries, MCCs and CVV results,
 every catalogue feature and rule input with plausible values, a recorded score and code,
@@ -15,18 +16,11 @@ import argparse
 import datetime
 import os
 import random
-import sys
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cardsystem.settings")
-os.environ.setdefault("LOG_DIR", "/tmp/cardsystem-bench-logs")  # noqa: S108 (a bench's throwaway logs)
+from databases import django_in_process
 
-import django  # noqa: E402
-
-django.setup()
+django_in_process("bench-backtest-")
 
 from dataclasses import replace  # noqa: E402
 

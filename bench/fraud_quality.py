@@ -37,7 +37,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from authorizations import ROOT, database, server_env
+from authorizations import ROOT, server_env
+from databases import database
 
 MODEL_CODES = {"model", "model_error"}
 LABEL_DELAY = datetime.timedelta(days=7)

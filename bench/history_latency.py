@@ -64,7 +64,8 @@ from urllib.parse import urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from authorizations import LOOPBACK, ROOT, Result, database, note, server_env
+from authorizations import LOOPBACK, ROOT, Result, note, server_env
+from databases import database
 from profile_authorization import wsgi_call
 
 DAYS = 90
@@ -305,9 +306,11 @@ def history_rows(world, times, vendor: str, rng: random.Random, reports: list):
     # Half of the fraud at the compromised merchants, half anywhere.
     base_fraud = FRAUD_SHARE / 2
     compromised_fraud = min(0.5, base_fraud / max(zipf.share(compromised), 1e-9))
-    foreign_factor = json.dumps([{"code": "foreign_country", "score": 10, "detail": "Abroad."}])
-    cvv_factor = json.dumps([{"code": "cvv_mismatch", "score": 30, "detail": "Wrong CVV."}])
+    foreign_factor, cvv_factor = FOREIGN_FACTOR, CVV_FACTOR
     reportable_before = end - 2 * 86400
+    # As a real decision stores them: the live version's number and the rule summary the
+    # scorer writes for these factors under its thresholds.
+    version, summaries = world["version"], world["rule_summaries"]
     for at, owner in times:
         card = cards[owner]
         rank = pick_merchant(card, zipf, rng)
@@ -340,10 +343,31 @@ def history_rows(world, times, vendor: str, rng: random.Random, reports: list):
         # fmt: off
         yield (
             ident(row_id), card_ids[owner], card.masked_pan, card.bin_prefix, amount, "USD", merchant_id,
-            name, mcc, country, channel, stamp(at), status, code, reason, cvv, score, "low", factors,
-            features[owner % len(features)], False, None, reversed_at, stamp(at + rng.uniform(0.02, 0.4)),
+            name, mcc, country, channel, stamp(at), status, code, reason, cvv, "match", score, "low", factors,
+            features[owner % len(features)], version, summaries[factors], False, None, reversed_at,
+            stamp(at + rng.uniform(0.02, 0.4)),
         )
         # fmt: on
+
+
+FOREIGN_FACTOR = json.dumps([{"code": "foreign_country", "score": 10, "detail": "Abroad."}])
+CVV_FACTOR = json.dumps([{"code": "cvv_mismatch", "score": 30, "detail": "Wrong CVV."}])
+
+
+def rule_summaries() -> tuple[int, dict[str, str]]:
+    """The live configuration version's number, and the rule summary (risk_rules) the
+    scorer writes under it for each of the history's stored factors."""
+    from fraud.configuration import version_config
+    from fraud.performance import rule_summary
+    from fraud.versions import live_version
+    from transactions.signals import RiskFactor
+
+    live = live_version()
+    config = version_config(live)
+    return live.number, {
+        factors: rule_summary([RiskFactor(**f) for f in json.loads(factors)], config)
+        for factors in ("[]", FOREIGN_FACTOR, CVV_FACTOR)
+    }
 
 
 # The columns history_rows() fills, in its order: every column of the table.
@@ -351,8 +375,8 @@ def history_rows(world, times, vendor: str, rng: random.Random, reports: list):
 TRANSACTION_FIELDS = (
     "id", "card", "masked_pan", "bin_prefix", "amount_minor", "currency", "merchant_id", "merchant_name",
     "mcc", "merchant_country", "channel", "transaction_time", "status", "response_code", "reason",
-    "cvv_result", "risk_score", "risk_level", "risk_factors", "risk_features", "flagged", "client",
-    "reversed_at", "created_at",
+    "cvv_result", "expiry_result", "risk_score", "risk_level", "risk_factors", "risk_features",
+    "risk_config_version", "risk_rules", "flagged", "client", "reversed_at", "created_at",
 )
 # fmt: on
 
@@ -470,6 +494,7 @@ def build(args) -> tuple[dict, dict]:
         "end": args.end,
         "key": key,
         "feature_pool": feature_pool(rng),
+        **dict(zip(("version", "rule_summaries"), rule_summaries(), strict=True)),
         # Compromised terminals: a few merchants of any size, most of them small.
         "compromised": set(rng.sample(range(shape.merchants), max(1, shape.merchants // 400))),
     }

@@ -15,20 +15,11 @@ every number).
 import argparse
 import os
 import sys
-import tempfile
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cardsystem.settings")
-os.environ.setdefault("LOG_DIR", "/tmp/cardsystem-bench-logs")  # noqa: S108 (a bench's throwaway logs)
-_TMP = tempfile.TemporaryDirectory(prefix="bench-rotation-")
-os.environ.setdefault("DATABASE_URL", f"sqlite:///{_TMP.name}/bench.sqlite3")
+from databases import django_in_process
 
-import django  # noqa: E402
-
-django.setup()
+django_in_process("bench-rotation-")
 
 from django.conf import settings  # noqa: E402
 from django.core.management import call_command  # noqa: E402

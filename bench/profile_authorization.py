@@ -45,7 +45,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from authorizations import ROOT, bodies_for, database, server_env
+from authorizations import ROOT, bodies_for, server_env
+from databases import database
 
 WARM_UP = 50
 WHAT_IFS = ("persistent-connection", "quiet-console")

@@ -24,7 +24,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from authorizations import ROOT, bodies_for, database, server_env
+from authorizations import ROOT, bodies_for, server_env
+from databases import database
 from profile_authorization import WARM_UP, wsgi_call
 
 SETTINGS = ("no shadow", "shadow, same windows", "shadow, another window")

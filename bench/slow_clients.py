@@ -66,13 +66,13 @@ from authorizations import (
     LOOPBACK,
     ROOT,
     bodies_for,
-    database,
     free_port,
     note,
     server_env,
     stop,
     wait_until_serving,
 )
+from databases import database
 
 NGINX_CONF = ROOT / "deploy" / "nginx.conf"
 GUNICORN_CONF = ROOT / "gunicorn.conf.py"

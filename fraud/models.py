@@ -362,3 +362,93 @@ class ShadowDecision(models.Model):
 
     def __str__(self):
         return f"shadow of version {self.version_id}: {self.decision} ({self.response_code})"
+
+
+# --- The daily rollup of the performance figures (fraud/rollup.py) --------------------------------
+
+ROLLUP_COUNTS = (
+    "decisions",
+    "approvals",
+    "reviews",
+    "declines",
+    "risk_declines",
+    "fraud",
+    "fraud_caught",
+    "false_declines",
+    "high",
+    "high_fraud",
+    "flagged_level",
+    "flagged_level_fraud",
+    "decisive",
+)
+
+
+class PerformanceDay(models.Model):
+    """A complete UTC day of decisions counted into PerformanceCount rows. `transactions`
+    is how many transactions the day held when counted: a transaction stored later with a
+    time on that day (the API takes past times) makes the day's count differ, and the day
+    is counted again. `generation` is raised by each recount: of two recounts at once,
+    the one that finds it changed stands down."""
+
+    day = models.DateField(unique=True)
+    transactions = models.PositiveIntegerField()
+    generation = models.PositiveIntegerField(default=1)
+    computed_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-day"]
+
+    def __str__(self):
+        return f"performance of {self.day}"
+
+
+class PerformanceCount(models.Model):
+    """One day's counts of one configuration version's decisions (rule ""), or of those
+    one rule added points to (rule = its code; `decisions` is then how often it fired),
+    with the fraud reports known when the day was counted."""
+
+    day = models.DateField()
+    config_version = models.PositiveIntegerField(help_text="0: decided before versioning.")
+    rule = models.CharField(max_length=40, blank=True)
+    decisions = models.PositiveIntegerField(default=0)
+    approvals = models.PositiveIntegerField(default=0)
+    reviews = models.PositiveIntegerField(default=0)
+    declines = models.PositiveIntegerField(default=0)
+    risk_declines = models.PositiveIntegerField(default=0)
+    fraud = models.PositiveIntegerField(default=0)
+    fraud_caught = models.PositiveIntegerField(default=0)
+    false_declines = models.PositiveIntegerField(default=0)
+    high = models.PositiveIntegerField(default=0)
+    high_fraud = models.PositiveIntegerField(default=0)
+    flagged_level = models.PositiveIntegerField(default=0)
+    flagged_level_fraud = models.PositiveIntegerField(default=0)
+    decisive = models.PositiveIntegerField(default=0)
+    fraud_value = models.JSONField(
+        default=dict, blank=True, help_text="{currency: [fraud, fraud caught]}, amounts in minor units."
+    )
+
+    class Meta:
+        ordering = ["-day", "config_version", "rule"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["day", "config_version", "rule"], name="performance_count_one_per_day_version_rule"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.day} version {self.config_version} {self.rule or 'all'}"
+
+
+class PerformanceMark(models.Model):
+    """A day whose counts changed after they were taken: a fraud report on one of its
+    decisions, marked in the report's own database transaction. The next recount of the
+    day deletes the marks it saw when it started; a mark made after that survives it."""
+
+    day = models.DateField(db_index=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["day"]
+
+    def __str__(self):
+        return f"performance of {self.day} to count again"

@@ -1,12 +1,13 @@
 """How each rule, each configuration version and each model version performed over a
 period, by the fraud reports known now.
 
-Counted in the database, one GROUP BY each over the decisions of [since, until) read by
-the transaction_time index, whatever the number of rules or rows (bench/rule_performance.py).
-A rule's hits are not read from the stored factors' JSON (SQLite and PostgreSQL spell it
-differently and neither counts it cheaply) but from `Transaction.risk_rules`, a compact
-text the scorer writes with each decision (`rule_summary`): ",code," for every rule that
-added points, ",code!," where those points were decisive.
+Counted in the database by fraud/performance_counts.py: one GROUP BY over the decisions of
+a stretch of time read by the transaction_time index, whatever the number of rules, for
+the period's partial days, and a daily rollup of the same counts for its whole days
+(bench/rule_performance.py). A rule's hits are not read from the stored factors' JSON
+(SQLite and PostgreSQL spell it differently and neither counts it cheaply) but from
+`Transaction.risk_rules`, a compact text the scorer writes with each decision
+(`rule_summary`): ",code," for every rule that added points, ",code!," where those points were decisive.
 
 Definitions (a decision is a transaction on a known card, one with a risk score):
 - fired: the rule added points (> 0) to the decision;
@@ -26,17 +27,10 @@ import datetime
 from collections import Counter
 from dataclasses import dataclass, fields
 
-from django.db.models import BooleanField, Count, ExpressionWrapper, Q
-
 from fraud.configuration import FraudConfig, version_config
 from fraud.models import FraudConfigVersion, Rule
-from transactions.codes import Decision
-from transactions.models import Transaction
+from fraud.performance_counts import Tallies, period_tallies
 from transactions.signals import RiskFactor
-
-SUSPECTED_FRAUD = Decision.SUSPECTED_FRAUD.code
-FRAUD = Q(fraud_report__isnull=False)
-
 
 # --- Written with each decision ------------------------------------------------------------------
 
@@ -65,6 +59,16 @@ def _ratio(part: int, whole: int) -> float | None:
     return part / whole if whole else None
 
 
+# Amounts by currency, in minor units: ((currency, amount), ...) in currency order.
+Amounts = tuple[tuple[str, int], ...]
+
+
+def _amounts(tally: Counter, kind: str) -> Amounts:
+    return tuple(
+        sorted((key[1], n) for key, n in tally.items() if isinstance(key, tuple) and key[0] == kind and n)
+    )
+
+
 @dataclass(frozen=True)
 class RuleFigures:
     code: str
@@ -74,6 +78,7 @@ class RuleFigures:
     reviews: int
     decisive: int
     fraud_caught: int
+    fraud_value: Amounts = ()  # of the fraud it fired on
 
     @property
     def precision(self) -> float | None:
@@ -95,10 +100,18 @@ class VersionFigures:
     high_fraud: int
     flagged_level: int  # risk level medium or high: the score reached the review threshold
     flagged_level_fraud: int
+    fraud_value: Amounts = ()
+    fraud_caught_value: Amounts = ()
 
     @property
     def fraud_missed(self) -> int:
         return self.fraud - self.fraud_caught
+
+    @property
+    def fraud_missed_value(self) -> Amounts:
+        caught = dict(self.fraud_caught_value)
+        missed = ((currency, amount - caught.get(currency, 0)) for currency, amount in self.fraud_value)
+        return tuple((currency, amount) for currency, amount in missed if amount)
 
     def rate(self, count: int) -> float | None:
         return _ratio(count, self.decisions)
@@ -132,71 +145,14 @@ class ModelFigures:
         return _ratio(self.flagged_level_fraud, self.fraud)
 
 
-def decisions(*, since: datetime.datetime, until: datetime.datetime, version: int | None = None):
-    """The decisions on known cards with transaction_time in [since, until), of one
-    configuration version if given."""
-    rows = Transaction.objects.filter(
-        transaction_time__gte=since, transaction_time__lt=until, risk_score__isnull=False
-    )
-    return rows if version is None else rows.filter(risk_config_version=version)
-
-
-# Each figure is a GROUP BY of the period's decisions on a few short columns (the rule
-# summary or the version, and the outcome) with one COUNT: one pass over the rows by the
-# transaction_time index, the groups (at most one per combination of rules and outcome)
-# summed up here. A conditional COUNT per rule and figure instead cost a LIKE each per
-# row: ten times as long on SQLite (bench/README.md).
-OUTCOME = ("status", "response_code", "risk_level", "flagged", "is_fraud")
-APPROVED_STATUSES = {Transaction.Status.APPROVED, Transaction.Status.REVERSED}
-
-
-def _grouped(rows, key: str):
-    return (
-        rows.annotate(is_fraud=ExpressionWrapper(FRAUD, output_field=BooleanField()))
-        .order_by()
-        .values(key, *OUTCOME)
-        .annotate(n=Count("pk"))
-    )
-
-
-def _counts(group: dict) -> dict[str, int]:
-    """What a group of decisions adds to each of VersionFigures' counts."""
-    n, fraud, flagged = group["n"], bool(group["is_fraud"]), bool(group["flagged"])
-    approved = group["status"] in APPROVED_STATUSES
-    risk_decline = group["response_code"] == SUSPECTED_FRAUD
-    review = group["risk_level"] == Transaction.RiskLevel.MEDIUM
-    high = group["risk_level"] == Transaction.RiskLevel.HIGH
-    return {
-        "decisions": n,
-        "approvals": n * approved,
-        "reviews": n * review,
-        "declines": n * (not approved),
-        "risk_declines": n * risk_decline,
-        "fraud": n * fraud,
-        "fraud_caught": n * (fraud and (flagged or not approved)),
-        "false_declines": n * (risk_decline and not fraud),
-        "high": n * high,
-        "high_fraud": n * (high and fraud),
-        "flagged_level": n * (high or review),
-        "flagged_level_fraud": n * ((high or review) and fraud),
-    }
-
-
-def rule_performance(
-    *, since: datetime.datetime, until: datetime.datetime, version: int | None = None
-) -> list[RuleFigures]:
-    """Each rule's figures (every rule of the engine, in code order): two queries, the rules' and the
-    counts."""
+def rules_from(tallies: Tallies) -> list[RuleFigures]:
+    """Each rule's figures (every rule of the engine, in code order), all versions of the
+    tallies together: one query, the rules' names."""
     names = dict(Rule.objects.values_list("code", "name"))
     totals = {code: Counter() for code in names}
-    rows = decisions(since=since, until=until, version=version).exclude(risk_rules="")
-    for group in _grouped(rows, "risk_rules"):
-        counts = _counts(group)
-        for token in group["risk_rules"].strip(",").split(","):
-            code = token.removesuffix("!")
-            tally = totals.setdefault(code, Counter())
-            tally.update(counts)
-            tally["decisive"] += counts["decisions"] * token.endswith("!")
+    for (_, code), tally in tallies.items():
+        if code:
+            totals.setdefault(code, Counter()).update(tally)
     return [
         RuleFigures(
             code=code,
@@ -206,24 +162,41 @@ def rule_performance(
             reviews=tally["reviews"],
             decisive=tally["decisive"],
             fraud_caught=tally["fraud"],
+            fraud_value=_amounts(tally, "fraud_minor"),
         )
         for code, tally in sorted(totals.items())
     ]
 
 
+def versions_from(tallies: Tallies) -> list[VersionFigures]:
+    """Each configuration version's figures, newest version first (decisions made before
+    versioning last, as version None)."""
+    names = [f.name for f in fields(VersionFigures) if f.type is int]
+    figures = [
+        VersionFigures(
+            version=version,
+            fraud_value=_amounts(tally, "fraud_minor"),
+            fraud_caught_value=_amounts(tally, "fraud_caught_minor"),
+            **{name: tally[name] for name in names},
+        )
+        for (version, code), tally in tallies.items()
+        if not code
+    ]
+    return sorted(figures, key=lambda f: (f.version is None, -(f.version or 0)))
+
+
+def rule_performance(
+    *, since: datetime.datetime, until: datetime.datetime, version: int | None = None
+) -> list[RuleFigures]:
+    """Each rule's figures over [since, until), of one configuration version if given."""
+    return rules_from(period_tallies(since=since, until=until, version=version).tallies)
+
+
 def version_performance(
     *, since: datetime.datetime, until: datetime.datetime, version: int | None = None
 ) -> list[VersionFigures]:
-    """Each configuration version's figures, newest version first (decisions made before
-    versioning last, as version None): one query."""
-    totals: dict[int | None, Counter] = {}
-    for group in _grouped(decisions(since=since, until=until, version=version), "risk_config_version"):
-        totals.setdefault(group["risk_config_version"], Counter()).update(_counts(group))
-    names = [f.name for f in fields(VersionFigures) if f.name != "version"]
-    figures = [
-        VersionFigures(version=v, **{name: tally[name] for name in names}) for v, tally in totals.items()
-    ]
-    return sorted(figures, key=lambda f: (f.version is None, -(f.version or 0)))
+    """Each configuration version's figures over [since, until), newest version first."""
+    return versions_from(period_tallies(since=since, until=until, version=version).tallies)
 
 
 MODEL_COUNTS = ("decisions", "fraud", "high", "high_fraud", "flagged_level", "flagged_level_fraud")

@@ -12,11 +12,11 @@ from django.db import transaction as db
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
-from fraud import cases, inference, performance, scoring, shadow
+from fraud import cases, inference, performance, performance_counts, scoring, shadow
 from fraud.feature_reads import FeatureReads
 from fraud.models import FraudModel
 from fraud.services import alert_open, card_block_by_engine
-from transactions.signals import authorization_attempted, authorization_recorded
+from transactions.signals import authorization_attempted, authorization_recorded, fraud_reported
 
 
 @receiver(authorization_attempted)
@@ -45,6 +45,12 @@ def react_to_outcome(sender, transaction, assessment, **kwargs):
             alert=alert,
             priority=cases.priority_for(declined=declined, card_blocked=bool(assessment.block_card)),
         )
+
+
+@receiver(fraud_reported)
+def mark_performance_day(sender, report, **kwargs):
+    """A new label changes its day's performance figures: counted again (fraud/performance_counts.py)."""
+    performance_counts.day_marked(report.transaction)
 
 
 def _forget_now_and_at_commit(forget: Callable[[], None]) -> None:

@@ -96,3 +96,11 @@ Receivers act on the outcome (fraud alerts, card blocks); they return nothing. W
 one raises, the whole authorization rolls back: no decision stands without its
 reactions.
 """
+
+fraud_reported = Signal()
+"""Sent when a transaction is labelled fraud, inside the report's database transaction.
+
+Keyword arguments: `report` (transactions.models.FraudReport, its transaction loaded).
+Receivers note what the new label changes (counts taken before it); they return nothing.
+When one raises, the report rolls back and is not stored: no label without its notes.
+"""

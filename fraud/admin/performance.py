@@ -11,7 +11,8 @@ from django.core.exceptions import PermissionDenied
 from django.template.response import TemplateResponse
 from django.utils import timezone
 
-from fraud import performance
+from cardsystem import money
+from fraud import performance, performance_counts
 from transactions.admin import readonly_table
 
 PERIODS = {
@@ -19,7 +20,17 @@ PERIODS = {
     "7d": datetime.timedelta(days=7),
     "30d": datetime.timedelta(days=30),
 }
-RULE_HEADERS = ["rule", "code", "fired", "declines", "reviews", "decisive", "fraud caught", "precision"]
+RULE_HEADERS = [
+    "rule",
+    "code",
+    "fired",
+    "declines",
+    "reviews",
+    "decisive",
+    "fraud caught",
+    "precision",
+    "fraud value",
+]
 VERSION_HEADERS = [
     "version",
     "decisions",
@@ -30,12 +41,16 @@ VERSION_HEADERS = [
     "fraud caught",
     "fraud missed",
     "false declines",
+    "fraud value",
+    "value caught",
+    "value missed",
 ]
 INTRO = (
     "Decisions with a risk score whose transaction time is in the period; fraud is a fraud report "
     "known now. Fired: the rule added points. Declines: declined as suspected fraud (59). Reviews: "
     "scored in the review band. Decisive: without the rule's points the risk level would have been "
-    "lower. Precision: fraud among the decisions it fired on. Caught: fraud declined or reviewed."
+    "lower. Precision: fraud among the decisions it fired on. Caught: fraud declined or reviewed. "
+    "Values: the fraud's amounts, per currency."
 )
 MODEL_HEADERS = [
     "model version",
@@ -86,6 +101,10 @@ def _share(value: float | None) -> str:
     return "—" if value is None else f"{value:.1%}"
 
 
+def _value(amounts: performance.Amounts) -> str:
+    return ", ".join(money.format_amount(amount, currency) for currency, amount in amounts) or "—"
+
+
 def _count(count: int, figures: performance.VersionFigures) -> str:
     return f"{count} ({_share(figures.rate(count))})"
 
@@ -94,7 +113,17 @@ def rules_table(rows: list[performance.RuleFigures]) -> str:
     return readonly_table(
         RULE_HEADERS,
         [
-            (r.name, r.code, r.fired, r.declines, r.reviews, r.decisive, r.fraud_caught, _share(r.precision))
+            (
+                r.name,
+                r.code,
+                r.fired,
+                r.declines,
+                r.reviews,
+                r.decisive,
+                r.fraud_caught,
+                _share(r.precision),
+                _value(r.fraud_value),
+            )
             for r in rows
         ],
     )
@@ -114,6 +143,9 @@ def versions_table(rows: list[performance.VersionFigures]) -> str:
                 v.fraud_caught,
                 v.fraud_missed,
                 v.false_declines,
+                _value(v.fraud_value),
+                _value(v.fraud_caught_value),
+                _value(v.fraud_missed_value),
             )
             for v in rows
         ],
@@ -149,12 +181,13 @@ def performance_view(request, model_admin: admin.ModelAdmin) -> TemplateResponse
     if form.is_valid():
         since, until = form.bounds(timezone.now())
         version = form.cleaned_data["version"]
-        versions = performance.version_performance(since=since, until=until, version=version)
-        rules = performance.rule_performance(since=since, until=until, version=version)
+        counted = performance_counts.period_tallies(since=since, until=until, version=version)
+        versions = performance.versions_from(counted.tallies)
         context = {
             "period": (since, until),
             "version": version,
-            "rules_table": rules_table(rules),
+            "counted": counted,
+            "rules_table": rules_table(performance.rules_from(counted.tallies)),
             "versions_table": versions_table(versions),
             "models_table": models_table(performance.model_performance(versions)),
         }

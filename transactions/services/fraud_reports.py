@@ -11,6 +11,7 @@ from cardsystem.audit import Actor, AuditAction, audit_record
 from cardsystem.card_numbers import contains_pan
 from cardsystem.exceptions import ConflictError
 from transactions.models import FraudReport, Transaction
+from transactions.signals import fraud_reported
 
 
 def fraud_report_create(
@@ -54,6 +55,7 @@ def fraud_report_create(
                 target=transaction,
                 details={"reason": reason, "reported_at": reported_at.isoformat()},
             )
+            fraud_reported.send(sender=FraudReport, report=report)
             return report
     except IntegrityError:
         raise ConflictError("This transaction was already reported as fraud.") from None

@@ -34,7 +34,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('cards', '0004_card_replacement'),
-        ('fraud', '0010_decision_rule_summaries'),
+        ('fraud', '0011_performance_rollup'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
