@@ -145,7 +145,7 @@ def test_a_report_on_a_transaction_with_no_decision_marks_nothing(days):
 
 
 def test_a_report_made_while_its_day_is_counted_is_counted_at_the_next_view(days, monkeypatch):
-    day, target = (TODAY - DAY).date(), days[1][0]
+    day, target = (TODAY - DAY).date(), days[1][2]  # an approval sent for review: reportable
     counting = live_tallies
 
     def report_meanwhile(rows, into=None):
