@@ -12,7 +12,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 from cardsystem import money
 from fraud import card_testing
@@ -66,8 +66,13 @@ class Context:
     attempt: Facts
     config: FraudConfig
     values: dict
+    # False in a backtest, which counts factors and never shows them: the rules decide
+    # alike, but no amount is formatted for a detail nobody reads.
+    details: bool = True
 
     def amount(self, minor: int | float | Decimal) -> str:
+        if not self.details:
+            return ""
         return money.format_amount(round(minor), self.attempt.currency)
 
     def large_amount_minor(self) -> int:
@@ -82,14 +87,21 @@ class Context:
         params = rule_config.params if rule_config else {}
         per_currency = params.get("per_currency") or {}
         text = str(per_currency.get(self.attempt.currency, params.get("threshold", DEFAULT_LARGE_AMOUNT)))
-        try:
-            return money.to_minor(text, self.attempt.currency)
-        except money.MoneyError:  # more decimals than the currency has: whole units
-            return money.to_minor(str(int(Decimal(text))), self.attempt.currency)
+        return _threshold_minor(text, self.attempt.currency)
 
     def fraction_of_large(self, fraction: Decimal) -> int:
         """The smallest amount (minor units) at or above `fraction` of the large amount."""
         return math.ceil(fraction * self.large_amount_minor())
+
+
+@lru_cache(maxsize=1024)
+def _threshold_minor(text: str, currency: str) -> int:
+    """A threshold's decimal string in minor units: parsed once per text and currency,
+    not once per decision (a backtest reads the same few a million times)."""
+    try:
+        return money.to_minor(text, currency)
+    except money.MoneyError:  # more decimals than the currency has: whole units
+        return money.to_minor(str(int(Decimal(text))), currency)
 
 
 RuleFunction = Callable[[Context, dict], str | None]
@@ -305,21 +317,24 @@ class Verdict:
     block_card: str | None
 
 
-def evaluate(facts: Facts, values: dict, config: FraudConfig, model: RiskFactor | None) -> Verdict:
+def evaluate(
+    facts: Facts, values: dict, config: FraudConfig, model: RiskFactor | None, *, details: bool = True
+) -> Verdict:
     """The decision of `config` on one transaction: pure, the same live and in a backtest.
     `model` is the model's factor (fraud/scoring.py computes it live, fraud/backtest.py
-    in batches), None without a model.
+    in batches), None without a model. With `details=False` (a backtest) the same rules
+    decide the same score and factors, but the rules leave their details empty.
 
     Factors come most points first (ties by code), except that the 0-point reasons that
     decide on their own (a blocked country or merchant category, the wrong CVV that
     blocks the card) lead the list: they say why, not how much."""
-    ctx = Context(attempt=facts, config=config, values=values)
+    ctx = Context(attempt=facts, config=config, values=values, details=details)
     factors = []
     for code, rule_config in config.rules.items():
         function = RULES.get(code)  # none for `model`: its row holds weights
         detail = function(ctx, rule_config.params) if function and rule_config.enabled else None
         if detail:
-            factors.append(RiskFactor(code=code, score=rule_config.score, detail=detail))
+            factors.append(RiskFactor(code=code, score=rule_config.score, detail=detail if details else ""))
     if model and model.code == "model":
         # Beside a model each rule counts at the `model` rule's rule_weight: the model
         # reads the signals the rules do, and alone they over-react (a big purchase at a
