@@ -12,7 +12,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
-from functools import cached_property, lru_cache
+from functools import cached_property
 
 from cardsystem import money
 from fraud import card_testing
@@ -66,14 +66,10 @@ class Context:
     attempt: Facts
     config: FraudConfig
     values: dict
-    # False in a backtest, which counts factors and never shows them: the rules decide
-    # alike, but no amount is formatted for a detail nobody reads.
-    details: bool = True
+    details: bool = True  # False in a backtest: it counts factors, formats no amount for their details
 
     def amount(self, minor: int | float | Decimal) -> str:
-        if not self.details:
-            return ""
-        return money.format_amount(round(minor), self.attempt.currency)
+        return money.format_amount(round(minor), self.attempt.currency) if self.details else ""
 
     def large_amount_minor(self) -> int:
         return self._large_amount_minor
@@ -87,21 +83,11 @@ class Context:
         params = rule_config.params if rule_config else {}
         per_currency = params.get("per_currency") or {}
         text = str(per_currency.get(self.attempt.currency, params.get("threshold", DEFAULT_LARGE_AMOUNT)))
-        return _threshold_minor(text, self.attempt.currency)
+        return money.threshold_to_minor(text, self.attempt.currency)
 
     def fraction_of_large(self, fraction: Decimal) -> int:
         """The smallest amount (minor units) at or above `fraction` of the large amount."""
         return math.ceil(fraction * self.large_amount_minor())
-
-
-@lru_cache(maxsize=1024)
-def _threshold_minor(text: str, currency: str) -> int:
-    """A threshold's decimal string in minor units: parsed once per text and currency,
-    not once per decision (a backtest reads the same few a million times)."""
-    try:
-        return money.to_minor(text, currency)
-    except money.MoneyError:  # more decimals than the currency has: whole units
-        return money.to_minor(str(int(Decimal(text))), currency)
 
 
 RuleFunction = Callable[[Context, dict], str | None]

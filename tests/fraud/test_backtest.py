@@ -18,8 +18,9 @@ from fraud import backtest_workers, rules
 from fraud.admin import backtest as admin_backtest
 from fraud.backtest import backtest, version_to_backtest
 from fraud.configuration import version_config
+from fraud.models import Rule
 from fraud.services import model_activate
-from fraud.versions import config_version_create
+from fraud.versions import config_version_create, config_version_promote, live_version
 from tests.factories import TEST_ACTOR
 from tests.fraud.clock import DAY, NOW
 from tests.fraud.modelling import history, train
@@ -229,10 +230,19 @@ def test_the_admin_page_names_a_bad_window(admin_client):
 # --- A long window across processes ---------------------------------------------------------------
 
 
-# Committed rows (other processes see no uncommitted ones), from the migrated database's
-# contents (an earlier transactional test may have emptied it).
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+# Committed rows: other processes see no uncommitted ones.
+@pytest.mark.django_db(transaction=True)
 def test_two_workers_split_the_window_and_add_up_to_the_single_process_report(monkeypatch):
+    # A transactional test may start from a database an earlier one emptied: rules that
+    # fire on the simulated world, and a live version of them.
+    for code, name, score in (("foreign_country", "Abroad", 10), ("velocity_count", "Velocity", 20)):
+        Rule.objects.get_or_create(code=code, defaults={"name": name, "score": score})
+    if live_version() is None:
+        config_version_promote(
+            version=config_version_create(actor=TEST_ACTOR, reason="The start."),
+            actor=TEST_ACTOR,
+            reason="Go.",
+        )
     world = _world()
     monkeypatch.setattr(backtest_workers, "MIN_PER_WORKER", 10)
     live = version_to_backtest(None)
