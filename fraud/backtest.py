@@ -14,7 +14,11 @@ longer blocks never reached the limits and balance checks: it is assumed to pass
 counted (`assumed_limits_and_funds`). Decisions are independent here: a changed decision
 does not change the balances, card blocks or histories later decisions saw.
 
-The model's points are predicted in batches (NumPy, LightGBM), not row by row.
+The model's points are predicted in batches (NumPy, LightGBM), not row by row. For a
+million rows: the rules run without formatting their details (`evaluate(...,
+details=False)`, the same rule functions), rows are read raw from a server-side cursor
+with the fraud label in the query, equal outcomes are counted together, and a long
+window is shared between processes (fraud/backtest_workers.py). Figures: bench/README.md.
 """
 
 import datetime
