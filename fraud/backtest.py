@@ -14,16 +14,24 @@ longer blocks never reached the limits and balance checks: it is assumed to pass
 counted (`assumed_limits_and_funds`). Decisions are independent here: a changed decision
 does not change the balances, card blocks or histories later decisions saw.
 
-The model's points are predicted in batches (NumPy, LightGBM), not row by row.
+The model's points are predicted in batches (NumPy, LightGBM), not row by row. For a
+million rows: the rules run without formatting their details (`evaluate(...,
+details=False)`, the same rule functions), rows are read raw from a server-side cursor
+with the fraud label in the query, equal outcomes are counted together, and a long
+window is shared between processes (fraud/backtest_workers.py). Figures: bench/README.md.
 """
 
 import datetime
+import json
 from collections import Counter
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 
-from django.db.models import Q
+import orjson
+from django.db import connection, transaction
+from django.db.models import Exists, OuterRef
 
-from fraud import card_testing, inference, rules
+from fraud import backtest_workers, card_testing, inference, rules
 from fraud.configuration import FraudConfig, reported_merchant_window, version_config
 from fraud.models import FraudConfigVersion
 from fraud.scoring import config_features
@@ -40,9 +48,15 @@ BEFORE_RISK = frozenset(
     for d in (Decision.RESTRICTED_CARD, Decision.LOST_CARD, Decision.STOLEN_CARD, Decision.EXPIRED_CARD)
 ) | {Decision.CVV_MISMATCH.code}
 AFTER_RESTRICTION = frozenset({Decision.EXCEEDS_LIMIT.code, Decision.INSUFFICIENT_FUNDS.code})
+# The codes read for every decision, looked up once (an enum's member costs a call).
+APPROVED, SUSPECTED_FRAUD, NOT_PERMITTED = (
+    Decision.APPROVED.code,
+    Decision.SUSPECTED_FRAUD.code,
+    Decision.NOT_PERMITTED.code,
+)
+DECLINED = Transaction.Status.DECLINED.value
 RESTRICTION_CODES = frozenset({"blocked_country", "blocked_mcc"})
 ROW_FIELDS = (
-    "pk",
     *rules.Facts.__dataclass_fields__,
     "card__currency",
     "status",
@@ -54,6 +68,11 @@ ROW_FIELDS = (
     "risk_config_version",
 )
 _FACTS = len(rules.Facts.__dataclass_fields__)
+_TIME = list(rules.Facts.__dataclass_fields__).index("transaction_time")
+_SCORE, _FACTORS, _VALUES, _VERSION = (
+    ROW_FIELDS.index(name) for name in ("risk_score", "risk_factors", "risk_features", "risk_config_version")
+)
+_REPORTED = len(ROW_FIELDS)  # the annotation after them: a fraud report exists
 
 
 @dataclass
@@ -65,13 +84,23 @@ class Side:
     fraud: Counter = field(default_factory=Counter)  # outcome of the transactions reported as fraud
     false_declines: int = 0  # declined by the engine (59, or 57 for a blocked list) without fraud
 
-    def add(self, outcome: str, code: str, restricted: bool, factor_codes, is_fraud: bool) -> None:
-        self.outcomes[outcome] += 1
-        self.rule_hits.update(factor_codes)
+    def add(
+        self, outcome: str, code: str, restricted: bool, factor_codes, is_fraud: bool, n: int = 1
+    ) -> None:
+        """`n` decisions alike."""
+        self.outcomes[outcome] += n
+        for factor_code in factor_codes:
+            self.rule_hits[factor_code] += n
         if is_fraud:
-            self.fraud[outcome] += 1
-        elif code == Decision.SUSPECTED_FRAUD.code or (code == Decision.NOT_PERMITTED.code and restricted):
-            self.false_declines += 1
+            self.fraud[outcome] += n
+        elif code == SUSPECTED_FRAUD or (code == NOT_PERMITTED and restricted):
+            self.false_declines += n
+
+    def add_side(self, other: "Side") -> None:
+        self.outcomes.update(other.outcomes)
+        self.rule_hits.update(other.rule_hits)
+        self.fraud.update(other.fraud)
+        self.false_declines += other.false_declines
 
     def as_dict(self) -> dict:
         return {
@@ -100,6 +129,18 @@ class Report:
     matrix: Counter = field(default_factory=Counter)  # (recorded outcome, backtest outcome)
     code_changes: Counter = field(default_factory=Counter)  # (recorded code, backtest code)
     score_changes: int = 0
+    workers: int = 1  # the processes that shared the work
+
+    def add(self, part: "Report") -> None:
+        """Add up the report of a part of the window (its counts, not its bounds)."""
+        for name in ("decisions", "changed", "not_redecidable", "assumed_limits_and_funds", "other_windows"):
+            setattr(self, name, getattr(self, name) + getattr(part, name))
+        self.score_changes += part.score_changes
+        self.truncated |= part.truncated
+        self.matrix.update(part.matrix)
+        self.code_changes.update(part.code_changes)
+        self.recorded.add_side(part.recorded)
+        self.backtest.add_side(part.backtest)
 
     def as_dict(self) -> dict:
         return {
@@ -113,6 +154,7 @@ class Report:
             "assumed_limits_and_funds": self.assumed_limits_and_funds,
             "decided_with_other_windows": self.other_windows,
             "truncated": self.truncated,
+            "workers": self.workers,
             "recorded": self.recorded.as_dict(),
             "backtest": self.backtest.as_dict(),
             "matrix": {f"{a}->{b}": n for (a, b), n in sorted(self.matrix.items())},
@@ -139,35 +181,40 @@ def backtest(
     since: datetime.datetime,
     until: datetime.datetime,
     limit: int | None = None,
+    workers: int = 1,
 ) -> Report:
     """Decide again every stored decision on a known card with since <= transaction_time <
     until (at most `limit` of them, the earliest first, `truncated` set when there were
-    more) under `version`, and compare with what was recorded."""
+    more) under `version`, and compare with what was recorded. With `workers` > 1 and no
+    limit, a long window is cut into as many parts, each backtested in a process of its
+    own (fraud/backtest_workers.py), and the reports added up: the same report."""
+    window = Transaction.objects.filter(
+        transaction_time__gte=since, transaction_time__lt=until, card__isnull=False
+    )
+    if workers > 1 and limit is None and backtest_workers.can_split(connection):
+        windows = backtest_workers.parts(window, since, until, workers)
+        if len(windows) > 1:
+            report = Report(version=version.number, since=since, until=until, workers=len(windows))
+            for part in backtest_workers.run(version.pk, windows):
+                report.add(part)
+            return report
     config = version_config(version)
     report = Report(version=version.number, since=since, until=until)
-    window = Q(transaction_time__gte=since, transaction_time__lt=until, card__isnull=False)
-    # The labels known now, in one query.
-    frauds = set(
-        FraudReport.objects.filter(
-            transaction__transaction_time__gte=since,
-            transaction__transaction_time__lt=until,
-            transaction__card__isnull=False,
-        ).values_list("transaction_id", flat=True)
-    )
-    rows = Transaction.objects.filter(window).order_by("transaction_time", "pk").values_list(*ROW_FIELDS)
-    if limit is not None:
-        rows = rows[: limit + 1]
-    windows_of = _windows_by_version(config)
-    batch = []
-    for seen, row in enumerate(rows.iterator(chunk_size=CHUNK)):
-        if seen == limit:
-            report.truncated = True
-            break
-        batch.append(row)
-        if len(batch) == CHUNK:
-            _decide_batch(batch, config, frauds, windows_of, report)
-            batch = []
-    _decide_batch(batch, config, frauds, windows_of, report)
+    rows = window.annotate(
+        reported=Exists(FraudReport.objects.filter(transaction=OuterRef("pk")))
+    ).values_list(*ROW_FIELDS, "reported")
+    # The counts do not depend on the order: only a cap needs one (the earliest first).
+    rows = rows.order_by("transaction_time", "pk")[: limit + 1] if limit is not None else rows.order_by()
+    tally, versions = Counter(), Counter()
+    seen = 0
+    for chunk in _chunks(rows):
+        if limit is not None and seen + len(chunk) > limit:
+            chunk, report.truncated = chunk[: limit - seen], True
+        seen += len(chunk)
+        _decide_chunk(chunk, config, tally, versions, report)
+    _count(tally, report)
+    same_windows = _windows_by_version(config)
+    report.other_windows = sum(n for number, n in versions.items() if not same_windows(number))
     return report
 
 
@@ -189,60 +236,105 @@ def _windows_by_version(config: FraudConfig):
     return same_windows
 
 
-def _decide_batch(batch, config: FraudConfig, frauds: set, same_windows, report: Report) -> None:
-    decidable = []
-    for row in batch:
-        values = row[-2]
-        if row[_FACTS + 4] is None or not values or "card_count_1m" not in values:
+def _chunks(rows):
+    """The rows as the database driver gives them, CHUNK at a time, without the ORM's
+    per-value conversions (fraud/backtest.py `_decidable` does the few it needs)."""
+    sql, params = rows.query.sql_with_params()
+    # PostgreSQL streams a server-side cursor inside a transaction only (outside, WITH
+    # HOLD stores the whole result before the first row); on SQLite a transaction would
+    # take the write lock (IMMEDIATE), and its cursor streams anyway.
+    reading = transaction.atomic() if connection.vendor == "postgresql" else nullcontext()
+    with reading, connection.chunked_cursor() as cursor:
+        cursor.execute(sql, params)
+        while chunk := cursor.fetchmany(CHUNK):
+            yield chunk
+
+
+def _decoded(text):
+    """Stored JSON as Python: orjson, about three times as fast as json on a million rows;
+    json for what orjson refuses (NaN, which SQLite lets JSONField store)."""
+    if not isinstance(text, str):
+        return text
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text)
+
+
+def _decidable(row, zone: datetime.tzinfo):
+    """(facts, stored values, recorded factors) of a raw row, or None when the decision
+    was stored without the rules' inputs."""
+    values = _decoded(row[_VALUES])
+    if row[_SCORE] is None or not values or "card_count_1m" not in values:
+        return None
+    facts = list(row[:_FACTS])
+    if facts[_TIME].tzinfo is None:  # SQLite's: naive, in the connection's time zone
+        facts[_TIME] = facts[_TIME].replace(tzinfo=zone)
+    return rules.Facts(*facts), values, _decoded(row[_FACTORS])
+
+
+def _decide_chunk(chunk, config: FraudConfig, tally: Counter, versions: Counter, report: Report) -> None:
+    decidable, zone = [], connection.timezone
+    for row in chunk:
+        parsed = _decidable(row, zone)
+        if parsed is None:
             report.not_redecidable += 1
-        else:
-            decidable.append(row)
-    facts = [rules.Facts(*row[1 : _FACTS + 1]) for row in decidable]
-    for f, row in zip(facts, decidable, strict=True):
-        row[-2].update(config_features(config, f))
-    models = _model_factors(config, [row[-2] for row in decidable])
-    for f, row, model in zip(facts, decidable, models, strict=True):
-        _compare(row, f, rules.evaluate(f, row[-2], config, model), row[0] in frauds, report)
-        if not same_windows(row[-1]):
-            report.other_windows += 1
+            continue
+        facts, values, _ = parsed
+        values.update(config_features(config, facts))
+        decidable.append((row, *parsed))
+    models = _model_factors(config, [values for _, _, values, _ in decidable])
+    for (row, facts, values, factors), model in zip(decidable, models, strict=True):
+        verdict = rules.evaluate(facts, values, config, model, details=False)
+        tally[_compared(row, facts, factors, verdict)] += 1
+        versions[row[_VERSION]] += 1
 
 
-def _compare(row, facts: rules.Facts, verdict: rules.Verdict, is_fraud: bool, report: Report) -> None:
-    card_currency, status, code, score, flagged, factors = row[_FACTS + 1 : _FACTS + 7]
-    recorded_codes = [f["code"] for f in factors]
+def _compared(row, facts: rules.Facts, factors: list, verdict: rules.Verdict) -> tuple:
+    """What one decision adds to the report, as a key: equal keys are counted together."""
+    card_currency, status, code, score, flagged = row[_FACTS : _FACTS + 5]
+    recorded_codes = tuple(f["code"] for f in factors)
     was_restricted = bool(RESTRICTION_CODES.intersection(recorded_codes))
-    new_code = _code(code, facts.currency != card_currency, was_restricted, verdict, report)
-    recorded = DECLINE if status == Transaction.Status.DECLINED else REVIEW if flagged else APPROVE
-    new = (
-        DECLINE
-        if new_code != Decision.APPROVED.code
-        else REVIEW
-        if verdict.review or verdict.block_card
-        else APPROVE
+    new_code, assumed = _code(code, facts.currency != card_currency, was_restricted, verdict)
+    recorded = DECLINE if status == DECLINED else REVIEW if flagged else APPROVE
+    new = DECLINE if new_code != APPROVED else REVIEW if verdict.review or verdict.block_card else APPROVE
+    new_codes = tuple(f.code for f in verdict.factors)
+    return (
+        (recorded, code, was_restricted, recorded_codes),
+        (new, new_code, bool(verdict.restriction), new_codes),
+        bool(row[_REPORTED]),
+        verdict.score != score,
+        assumed,
     )
-    report.decisions += 1
-    report.recorded.add(recorded, code, was_restricted, recorded_codes, is_fraud)
-    report.backtest.add(new, new_code, bool(verdict.restriction), [f.code for f in verdict.factors], is_fraud)
-    report.matrix[(recorded, new)] += 1
-    if new_code != code:
-        report.code_changes[(code, new_code)] += 1
-    report.score_changes += verdict.score != score
-    report.changed += new_code != code or verdict.score != score or new != recorded
+
+
+def _count(tally: Counter, report: Report) -> None:
+    for (before, after, is_fraud, score_changed, assumed), n in tally.items():
+        (recorded, code, _, _), (new, new_code, _, _) = before, after
+        report.decisions += n
+        report.recorded.add(*before, is_fraud, n)
+        report.backtest.add(*after, is_fraud, n)
+        report.matrix[(recorded, new)] += n
+        if new_code != code:
+            report.code_changes[(code, new_code)] += n
+        report.score_changes += n * score_changed
+        report.assumed_limits_and_funds += n * assumed
+        report.changed += n * (new_code != code or score_changed or new != recorded)
 
 
 def _code(
-    recorded: str, other_currency: bool, was_restricted: bool, verdict: rules.Verdict, report: Report
-) -> str:
-    """The response code in the contract's order, from what was recorded where risk did not decide."""
-    if recorded in BEFORE_RISK or (recorded == Decision.NOT_PERMITTED.code and other_currency):
-        return recorded
+    recorded: str, other_currency: bool, was_restricted: bool, verdict: rules.Verdict
+) -> tuple[str, bool]:
+    """The response code in the contract's order, from what was recorded where risk did
+    not decide, and whether the limits and the balance were assumed to pass."""
+    if recorded in BEFORE_RISK or (recorded == NOT_PERMITTED and other_currency):
+        return recorded, False
     if verdict.restriction:
-        return Decision.NOT_PERMITTED.code
+        return NOT_PERMITTED, False
     if recorded in AFTER_RESTRICTION:
-        return recorded
-    if recorded == Decision.NOT_PERMITTED.code and was_restricted:
-        report.assumed_limits_and_funds += 1
-    return Decision.SUSPECTED_FRAUD.code if verdict.decline else Decision.APPROVED.code
+        return recorded, False
+    assumed = recorded == NOT_PERMITTED and was_restricted
+    return (SUSPECTED_FRAUD if verdict.decline else APPROVED), assumed
 
 
 def _model_factors(config: FraudConfig, values: list[dict]) -> list[RiskFactor | None]:

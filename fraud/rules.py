@@ -66,9 +66,10 @@ class Context:
     attempt: Facts
     config: FraudConfig
     values: dict
+    details: bool = True  # False in a backtest: it counts factors, formats no amount for their details
 
     def amount(self, minor: int | float | Decimal) -> str:
-        return money.format_amount(round(minor), self.attempt.currency)
+        return money.format_amount(round(minor), self.attempt.currency) if self.details else ""
 
     def large_amount_minor(self) -> int:
         return self._large_amount_minor
@@ -82,10 +83,7 @@ class Context:
         params = rule_config.params if rule_config else {}
         per_currency = params.get("per_currency") or {}
         text = str(per_currency.get(self.attempt.currency, params.get("threshold", DEFAULT_LARGE_AMOUNT)))
-        try:
-            return money.to_minor(text, self.attempt.currency)
-        except money.MoneyError:  # more decimals than the currency has: whole units
-            return money.to_minor(str(int(Decimal(text))), self.attempt.currency)
+        return money.threshold_to_minor(text, self.attempt.currency)
 
     def fraction_of_large(self, fraction: Decimal) -> int:
         """The smallest amount (minor units) at or above `fraction` of the large amount."""
@@ -305,21 +303,24 @@ class Verdict:
     block_card: str | None
 
 
-def evaluate(facts: Facts, values: dict, config: FraudConfig, model: RiskFactor | None) -> Verdict:
+def evaluate(
+    facts: Facts, values: dict, config: FraudConfig, model: RiskFactor | None, *, details: bool = True
+) -> Verdict:
     """The decision of `config` on one transaction: pure, the same live and in a backtest.
     `model` is the model's factor (fraud/scoring.py computes it live, fraud/backtest.py
-    in batches), None without a model.
+    in batches), None without a model. With `details=False` (a backtest) the same rules
+    decide the same score and factors, but the rules leave their details empty.
 
     Factors come most points first (ties by code), except that the 0-point reasons that
     decide on their own (a blocked country or merchant category, the wrong CVV that
     blocks the card) lead the list: they say why, not how much."""
-    ctx = Context(attempt=facts, config=config, values=values)
+    ctx = Context(attempt=facts, config=config, values=values, details=details)
     factors = []
     for code, rule_config in config.rules.items():
         function = RULES.get(code)  # none for `model`: its row holds weights
         detail = function(ctx, rule_config.params) if function and rule_config.enabled else None
         if detail:
-            factors.append(RiskFactor(code=code, score=rule_config.score, detail=detail))
+            factors.append(RiskFactor(code=code, score=rule_config.score, detail=detail if details else ""))
     if model and model.code == "model":
         # Beside a model each rule counts at the `model` rule's rule_weight: the model
         # reads the signals the rules do, and alone they over-react (a big purchase at a

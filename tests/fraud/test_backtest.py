@@ -1,6 +1,7 @@
 """Exact backtests: a simulated world decided through the real authorization path, then
 decided again from what each decision stored (fraud/backtest.py, `manage.py backtest`)."""
 
+import datetime
 import json
 from dataclasses import replace
 from io import StringIO
@@ -13,11 +14,14 @@ from django.urls import reverse
 
 from cardsystem.audit import Actor
 from demo.simulation import plan_world, replay_world
+from fraud import backtest as backtest_module
+from fraud import backtest_workers, rules
 from fraud.admin import backtest as admin_backtest
 from fraud.backtest import backtest, version_to_backtest
 from fraud.configuration import version_config
+from fraud.models import Rule
 from fraud.services import model_activate
-from fraud.versions import config_version_create
+from fraud.versions import config_version_create, config_version_promote, live_version
 from tests.factories import TEST_ACTOR, UserFactory
 from tests.fraud.clock import DAY, NOW
 from tests.fraud.modelling import history, train
@@ -90,6 +94,47 @@ def test_a_draft_with_a_lower_decline_threshold_declines_exactly_the_approvals_a
     assert report.score_changes == 0
 
 
+def test_the_lean_rules_decide_every_stored_decision_as_the_detailed_ones_without_details(world):
+    config = version_config(version_to_backtest(None))
+    rows = list(world.values_list(*backtest_module.ROW_FIELDS, "pk"))
+    formatted = []
+    for row in rows:
+        facts, values, _ = backtest_module._decidable(row, datetime.UTC)
+        detailed = rules.evaluate(facts, dict(values), config, None)
+        formatted.extend(f.detail for f in detailed.factors)
+        lean = rules.evaluate(facts, dict(values), config, None, details=False)
+        assert [(f.code, f.score) for f in lean.factors] == [(f.code, f.score) for f in detailed.factors]
+        assert (lean.score, lean.level, lean.decline, lean.review) == (
+            detailed.score,
+            detailed.level,
+            detailed.decline,
+            detailed.review,
+        )
+        assert (lean.restriction, lean.block_card) == (detailed.restriction, detailed.block_card)
+        assert all(f.detail == "" for f in lean.factors if f.code in rules.RULES)
+    assert len(rows) > 100 and any(formatted)
+
+
+@pytest.mark.parametrize("decline_threshold", [None, 30])
+def test_the_backtest_counts_the_same_with_the_rules_details_formatted(world, monkeypatch, decline_threshold):
+    live = version_to_backtest(None)
+    version = live
+    if decline_threshold is not None:
+        config = replace(version_config(live), decline_threshold=decline_threshold, version=None)
+        version = config_version_create(actor=Actor.system("t"), reason="Stricter.", config=config)
+    lean = backtest(version=version, since=SINCE, until=UNTIL).as_dict()
+    evaluate, details = rules.evaluate, []
+
+    def detailed(*args, **kwargs):
+        verdict = evaluate(*args, **{**kwargs, "details": True})
+        details.extend(f.detail for f in verdict.factors)
+        return verdict
+
+    monkeypatch.setattr(backtest_module.rules, "evaluate", detailed)
+    assert backtest(version=version, since=SINCE, until=UNTIL).as_dict() == lean
+    assert lean["decisions"] > 100 and any(details)  # the details were formatted that time
+
+
 def test_json_prints_one_object_alone_on_the_last_line_with_decisions_and_changed(world):
     text, data = _run("--since", SINCE.isoformat(), "--until", UNTIL.isoformat(), "--json")
     assert text.strip().count("\n") == 0  # the object alone
@@ -134,6 +179,7 @@ def test_a_row_cap_stops_and_says_so(world):
         (["--since", "2026-01-01", "--until", "2026-13-02"], "--until"),
         (["--since", "2026-01-02", "--until", "2026-01-01"], "--until"),
         (["--since", "2026-01-01", "--until", "2026-01-02", "--version", "999"], "--version"),
+        (["--since", "2026-01-01", "--until", "2026-01-02", "--workers", "0"], "--workers"),
     ],
 )
 def test_bad_arguments_name_the_option(args, option):
@@ -198,3 +244,45 @@ def test_the_admin_page_is_refused_to_staff_who_may_not_view_versions(world, cli
         response.status_code == 200
         and f"<td>re-decided</td><td>{world.count()}</td>" in response.content.decode()
     )
+
+
+# --- A long window across processes ---------------------------------------------------------------
+
+
+# Committed rows: other processes see no uncommitted ones.
+@pytest.mark.django_db(transaction=True)
+def test_two_workers_split_the_window_and_add_up_to_the_single_process_report(monkeypatch):
+    # A transactional test may start from a database an earlier one emptied: rules that
+    # fire on the simulated world, and a live version of them.
+    for code, name, score in (("foreign_country", "Abroad", 10), ("velocity_count", "Velocity", 20)):
+        Rule.objects.get_or_create(code=code, defaults={"name": name, "score": score})
+    if live_version() is None:
+        config_version_promote(
+            version=config_version_create(actor=TEST_ACTOR, reason="The start."),
+            actor=TEST_ACTOR,
+            reason="Go.",
+        )
+    world = _world()
+    monkeypatch.setattr(backtest_workers, "MIN_PER_WORKER", 10)
+    live = version_to_backtest(None)
+    windows = backtest_workers.parts(world, SINCE, UNTIL, 2)
+    assert len(windows) == 2 and windows[0][0] == SINCE and windows[0][1] == windows[1][0]
+    assert windows[1][1] == UNTIL
+    split = backtest(version=live, since=SINCE, until=UNTIL, workers=2).as_dict()
+    alone = backtest(version=live, since=SINCE, until=UNTIL).as_dict()
+    assert split.pop("workers") == 2 and alone.pop("workers") == 1
+    assert split == alone
+    assert split["decisions"] == world.count() > 100 and split["changed"] == 0
+    text, data = _run("--since", SINCE.isoformat(), "--until", UNTIL.isoformat(), "--json", "--workers", "2")
+    assert text.strip().count("\n") == 0 and data["workers"] == 2
+    assert data["decisions"] == split["decisions"] and data["changed"] == 0
+
+
+def test_a_window_too_small_to_share_or_a_transaction_in_progress_stays_in_one_process(world, monkeypatch):
+    live = version_to_backtest(None)
+    assert backtest_workers.parts(world, SINCE, UNTIL, 2) == [(SINCE, UNTIL)]
+    monkeypatch.setattr(backtest_workers, "MIN_PER_WORKER", 10)
+    assert len(backtest_workers.parts(world, SINCE, UNTIL, 2)) == 2
+    # Inside the test's transaction: other processes would not see these rows.
+    report = backtest(version=live, since=SINCE, until=UNTIL, workers=2)
+    assert report.workers == 1 and report.decisions == world.count() and report.changed == 0

@@ -3,6 +3,7 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 
 from fraud.backtest import OUTCOMES, Report, backtest, version_to_backtest
+from fraud.backtest_workers import MIN_PER_WORKER
 from fraud.management.commands.train_model import moment
 
 
@@ -29,16 +30,25 @@ class Command(BaseCommand):
         parser.add_argument(
             "--json", action="store_true", help="Print one JSON object alone on the last line."
         )
+        parser.add_argument(
+            "--workers",
+            type=int,
+            default=2,
+            help="Processes to share a long window between (default 2; below "
+            f"{MIN_PER_WORKER:,} decisions a process, fewer).",
+        )
 
     def handle(self, *args, **options):
         since, until = moment(options["since"], "--since"), moment(options["until"], "--until")
         if until <= since:
             raise CommandError("--until: must be after --since.")
+        if options["workers"] < 1:
+            raise CommandError("--workers: at least 1.")
         try:
             version = version_to_backtest(options["version"])
         except LookupError as error:
             raise CommandError(f"--version: {error}.") from None
-        report = backtest(version=version, since=since, until=until)
+        report = backtest(version=version, since=since, until=until, workers=options["workers"])
         if options["json"]:
             self.stdout.write(json.dumps(report.as_dict(), sort_keys=True))
         else:
