@@ -169,8 +169,9 @@ def demo_credentials_issue(*, actor: Actor) -> DemoCredentials:
         for client in earlier:
             api_client_revoke(client=client, actor=actor)
             revoked.append(client.name)
-        # ApiClient names are unique: each run's client gets its own.
-        name = f"{DEMO_CLIENT_NAME}-{timezone.now():%Y%m%d-%H%M%S}-{secrets.token_hex(2)}"
+        # ApiClient names are unique: each run's client gets its own. The time is written
+        # with its separators: 14 digits in a row can look like a card number, refused.
+        name = f"{DEMO_CLIENT_NAME}-{timezone.now():%Y-%m-%dT%H:%M:%S}-{secrets.token_hex(2)}"
         client, key = api_client_create(name=name, scopes=list(ApiClient.Scope.values), actor=actor)
         audit_record(
             actor=actor,
