@@ -15,7 +15,7 @@ from decimal import Decimal
 from functools import cached_property
 
 from cardsystem import money
-from fraud import card_testing
+from fraud import card_testing, new_cards
 from fraud.configuration import FraudConfig, reported_merchant_window
 from fraud.geography import distance_km, neighbours
 from fraud.models import CountryRisk, MerchantCategoryRisk
@@ -25,9 +25,6 @@ from transactions.signals import RiskFactor
 
 DEFAULT_LARGE_AMOUNT = "1000"
 DEFAULT_RULE_WEIGHT = "0.3"
-# Verdicts on attempts the model never learnt from (it trains on approvals only, and a
-# wrong CVV or expiry date is declined): beside a model their points count in full.
-FULL_WEIGHT = card_testing.FULL_WEIGHT | {"card_check_new_merchant"}
 
 
 @dataclass(frozen=True)
@@ -291,26 +288,7 @@ def _reported_merchant(ctx, params):
     return f"{detail}, {share:.1%} of its latest transactions (from {float(min_share):.1%})."
 
 
-@rule("card_check_new_merchant")
-def _card_check_new_merchant(ctx, params):
-    """A wrong CVV or expiry date at a merchant this card never used, abroad: a guesser
-    trying stolen details where nobody knows the cardholder (a cardholder who mistypes
-    does it mostly at home, where they shop)."""
-    home = ctx.values["home_country"]
-    if (
-        not card_check_failed(ctx.attempt)
-        or not ctx.values["first_merchant"]
-        or home is None
-        or ctx.attempt.merchant_country == home
-    ):
-        return None
-    return (
-        f"Wrong CVV or expiry date at merchant {ctx.attempt.merchant_id} in {ctx.attempt.merchant_country}, "
-        f"new to this card (cardholder lives in {home})."
-    )
-
-
-RULES.update(card_testing.RULES)
+RULES.update(card_testing.RULES | new_cards.RULES)
 
 
 # --- A decision from its facts, values and configuration -------------------------------------
@@ -342,11 +320,11 @@ def evaluate(facts: Facts, values: dict, config: FraudConfig, model: RiskFactor 
         detail = function(ctx, rule_config.params) if function and rule_config.enabled else None
         if detail:
             factors.append(RiskFactor(code=code, score=rule_config.score, detail=detail))
-    if model and model.code == "model" and not rules_in_full(values, config):
+    if model and model.code == "model" and not new_cards.rules_in_full(values, config):
         # Beside a model each rule counts at the `model` rule's rule_weight: the model
         # reads the signals the rules do, and alone they over-react (a big purchase at a
         # busy merchant with some reported fraud is mostly honest). Verdicts the model
-        # cannot know (FULL_WEIGHT) keep their points.
+        # cannot know (FULL_WEIGHT) keep theirs; with little history all do (new_cards).
         weight = Decimal(str(config.rules["model"].params.get("rule_weight", DEFAULT_RULE_WEIGHT)))
         factors = [
             f if f.code in FULL_WEIGHT else RiskFactor(f.code, round(f.score * weight), f.detail)
@@ -376,15 +354,7 @@ def evaluate(facts: Facts, values: dict, config: FraudConfig, model: RiskFactor 
 
 
 BLOCKED = CountryRisk.Level.BLOCKED
-
-
-def rules_in_full(values: dict, config: FraudConfig) -> bool:
-    """Whether the rules keep their full points beside the model: on a card with fewer
-    than the `model` rule's `full_weight_below_approvals` approvals in 30 days (a new or
-    replaced card). The model learnt from cards with habits; on a card without any it
-    has little to go on, and muting the rules there would leave the card unguarded."""
-    below = config.rules["model"].params.get("full_weight_below_approvals")
-    return below is not None and values["card_approved_count_30d"] < int(below)
+FULL_WEIGHT = card_testing.FULL_WEIGHT | new_cards.FULL_WEIGHT
 
 
 def restriction_of(facts: Facts, config: FraudConfig) -> str | None:
