@@ -3,6 +3,8 @@
     .venv/bin/python bench/fraud_quality.py [--cardholders 1000] [--days 60]
                                             [--train-seed 1] [--eval-seed 2]
                                             [--database sqlite|postgres]
+    .venv/bin/python bench/fraud_quality.py --seeds 101,102,103 --sizes 1000x60,500x45
+                                            [--jobs 2] [--log-dir DIR]
 
 In one fresh database (a temporary SQLite file, or a throwaway PostgreSQL database on
 127.0.0.1:5432 with `--database postgres`), with the environment of production:
@@ -24,11 +26,28 @@ and per scenario the share of attacks stopped (at least one of its attempts scor
 the decline threshold) and of its attempts declined. The same for the rules alone: the
 rules' own full points of the same decisions (without the model's factor and the rule
 weight; the traffic is the one the engine with the model shaped). Prints Markdown tables.
+
+Per scenario also the share of attacks stopped before their third transaction: one of
+its first two attempts on known cards (in time order; made-up numbers are declined as
+unknown and get no score) scored at the decline threshold. And the false declines of
+the customers who should never see one: legitimate transactions with no failed card
+check (the CVV right or not asked, the expiry date right) on a card no attack had
+touched yet (no transaction of any attack on that card, the skimmer's visit included,
+at or before its time), declined by the engine (score at the decline threshold) of all
+such transactions.
+
+Several worlds (`--seeds` and `--sizes`): each world (a size and a seed s) runs in a
+subprocess of its own, in a fresh database of its own, with training seed 2s - 1 and
+evaluation seed 2s (seed 1 is the single run's default pair, 1 and 2); `--jobs` worlds
+at a time. Prints one row per world and the worst world: for each figure its worst
+value across the worlds and the world it came from, not the mean.
 """
 
 import argparse
 import datetime
+import json
 import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -61,7 +80,22 @@ def main() -> int:
         help="SQLite only: keep the database (DIR/worlds.sqlite3) and the evaluation world's ground truth "
         "(DIR/truth.json) for a closer look",
     )
+    parser.add_argument("--json", metavar="FILE", help="also write the world's figures to FILE as JSON")
+    parser.add_argument(
+        "--seeds", help="several worlds: comma-separated seeds s (training seed 2s - 1, evaluation seed 2s)"
+    )
+    parser.add_argument(
+        "--sizes",
+        default="1000x60,500x45",
+        help="with --seeds: comma-separated CARDHOLDERSxDAYS (default 1000x60,500x45)",
+    )
+    parser.add_argument("--jobs", type=int, default=1, help="with --seeds: worlds run at once (default 1)")
+    parser.add_argument(
+        "--log-dir", metavar="DIR", help="with --seeds: keep each world's output and figures in DIR"
+    )
     args = parser.parse_args()
+    if args.seeds:
+        return worlds(args)
     with (
         tempfile.TemporaryDirectory(prefix="fraud-quality-") as workdir,
         database(args.database, Path(workdir), args.postgres_url) as url,
@@ -133,6 +167,20 @@ def run(args) -> int:
     print(summary_table(rows, settings.review_threshold, settings.decline_threshold))
     print()
     print(scenario_table(rows, settings.decline_threshold))
+    figures = world_figures(rows, settings.decline_threshold)
+    print()
+    print(false_decline_line(figures))
+    if args.json:
+        figures.update(
+            cardholders=args.cardholders,
+            days=args.days,
+            train_seed=args.train_seed,
+            eval_seed=args.eval_seed,
+            model_version=model.version,
+            model_rows=model.metadata.get("rows"),
+            model_frauds=model.metadata.get("frauds"),
+        )
+        Path(args.json).write_text(json.dumps(figures, indent=1))
     return 0
 
 
@@ -155,14 +203,18 @@ def scored(outcomes) -> list[dict]:
     from transactions.models import Transaction
 
     truth = {o.transaction_id: o for o in outcomes}
+    order = {o.transaction_id: position for position, o in enumerate(outcomes)}  # decided in time order
     full_points = dict(Rule.objects.exclude(code__in=MODEL_CODES).values_list("code", "score"))
+    failed = (Transaction.CvvResult.MISMATCH, Transaction.ExpiryResult.MISMATCH)
     rows = []
     ids = list(truth)
     for start in range(0, len(ids), 5000):
         chunk = ids[start : start + 5000]
-        for pk, score, factors in Transaction.objects.filter(
+        for pk, score, factors, card, at, cvv, expiry in Transaction.objects.filter(
             pk__in=chunk, risk_score__isnull=False
-        ).values_list("pk", "risk_score", "risk_factors"):
+        ).values_list(
+            "pk", "risk_score", "risk_factors", "card_id", "transaction_time", "cvv_result", "expiry_result"
+        ):
             outcome = truth[pk]
             # The rules' own points: beside the model each counts at the rule weight.
             rules = min(100, sum(full_points.get(f["code"], 0) for f in factors))
@@ -173,8 +225,13 @@ def scored(outcomes) -> list[dict]:
                     "attack": outcome.attack_id,
                     "engine": score,
                     "rules": rules,
+                    "order": order[pk],
+                    "card": card,
+                    "at": at,
+                    "check_failed": cvv == failed[0] or expiry == failed[1],
                 }
             )
+    rows.sort(key=lambda r: r["order"])
     return rows
 
 
@@ -237,6 +294,183 @@ def scenario_table(rows: list[dict], decline: int) -> str:
         lines.append(
             f"| {scenario} | {cells[0]} | {cells[1]} | " + " | ".join(f"{c:.0%}" for c in cells[2:]) + " |"
         )
+    return "\n".join(lines)
+
+
+def world_figures(rows: list[dict], decline: int) -> dict:
+    """One world's figures: ROC AUC and average precision of the engine's score, per
+    scenario the attacks, the share stopped before their third transaction and the share
+    stopped at all, and the false declines of legitimate transactions with no failed card
+    check on cards no attack had touched yet. `rows` in time order."""
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
+    y = [r["fraud"] for r in rows]
+    scores = [r["engine"] for r in rows]
+    attacks = defaultdict(lambda: defaultdict(list))  # scenario -> attack -> rows, in time order
+    for r in rows:
+        if r["fraud"]:
+            attacks[r["scenario"]][r["attack"]].append(r)
+    kinds = {}
+    for scenario, by_attack in sorted(attacks.items()):
+        groups = list(by_attack.values())
+        kinds[scenario] = {
+            "attacks": len(groups),
+            "before_third": sum(any(r["engine"] >= decline for r in g[:2]) for g in groups) / len(groups),
+            "stopped": sum(any(r["engine"] >= decline for r in g) for g in groups) / len(groups),
+        }
+    touched = {}  # card -> the time of the first transaction of any attack on it
+    for r in rows:
+        if r["attack"] is not None and r["card"] not in touched:
+            touched[r["card"]] = r["at"]
+    clean = [
+        r
+        for r in rows
+        if not r["fraud"]
+        and not r["check_failed"]
+        and (r["card"] not in touched or r["at"] < touched[r["card"]])
+    ]
+    declined = sum(r["engine"] >= decline for r in clean)
+    return {
+        "decisions": len(rows),
+        "frauds": sum(y),
+        "auc": roc_auc_score(y, scores),
+        "ap": average_precision_score(y, scores),
+        "kinds": kinds,
+        "false_declines": {"declined": declined, "of": len(clean), "share": declined / max(len(clean), 1)},
+    }
+
+
+def false_decline_line(figures: dict) -> str:
+    fd = figures["false_declines"]
+    return (
+        f"False declines: {fd['declined']:,} of {fd['of']:,} legitimate transactions with no failed card "
+        f"check on cards no attack had touched yet ({fd['share']:.3%})."
+    )
+
+
+# --- Several worlds ------------------------------------------------------------------------------
+
+
+def worlds(args) -> int:
+    """Each world in a subprocess (its own fresh database), `--jobs` at a time; then one
+    row per world and the worst world."""
+    import shutil
+
+    seeds = [int(seed) for seed in args.seeds.split(",")]
+    sizes = [tuple(int(n) for n in size.lower().split("x")) for size in args.sizes.split(",")]
+    log_dir = Path(args.log_dir or tempfile.mkdtemp(prefix="fraud-quality-worlds-"))
+    log_dir.mkdir(parents=True, exist_ok=True)
+    todo = [(cardholders, days, seed) for cardholders, days in sizes for seed in seeds]
+    running: list[tuple[tuple, subprocess.Popen, float]] = []
+    results, failures = {}, []
+    started = time.perf_counter()
+    while todo or running:
+        while todo and len(running) < max(1, args.jobs):
+            world = todo.pop(0)
+            cardholders, days, seed = world
+            name = world_name(world)
+            command = [
+                sys.executable, __file__, "--cardholders", str(cardholders), "--days", str(days),
+                "--train-seed", str(2 * seed - 1), "--eval-seed", str(2 * seed),
+                "--database", args.database, "--postgres-url", args.postgres_url,
+                "--json", str(log_dir / f"{name}.json"),
+            ]  # fmt: skip
+            with (log_dir / f"{name}.log").open("w") as log:
+                process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+            note(f"{name}: started (training seed {2 * seed - 1}, evaluation seed {2 * seed})")
+            running.append((world, process, time.perf_counter()))
+        time.sleep(1)
+        for entry in list(running):
+            world, process, began = entry
+            if process.poll() is None:
+                continue
+            running.remove(entry)
+            name = world_name(world)
+            if process.returncode:
+                failures.append(name)
+                note(f"{name}: FAILED (exit {process.returncode}), see {log_dir / (name + '.log')}")
+                continue
+            results[world] = json.loads((log_dir / f"{name}.json").read_text())
+            note(f"{name}: done in {time.perf_counter() - began:.0f} s")
+    note(f"all worlds in {time.perf_counter() - started:.0f} s; outputs in {log_dir}")
+    print()
+    print(f"    .venv/bin/python bench/fraud_quality.py --seeds {args.seeds} --sizes {args.sizes}")
+    print()
+    print(f"Load average at the end: {', '.join(f'{n:.2f}' for n in os.getloadavg())}")
+    print()
+    print(worlds_table(results))
+    print()
+    print(worst_table(results))
+    if not args.log_dir:
+        shutil.rmtree(log_dir, ignore_errors=True)
+    if failures:
+        print(f"\nFailed: {', '.join(failures)}")
+        return 1
+    return 0
+
+
+def world_name(world: tuple) -> str:
+    cardholders, days, seed = world
+    return f"{cardholders}x{days}-s{seed}"
+
+
+def worst_cells(results: dict) -> list[tuple[str, str, tuple]]:
+    """(figure, its worst value as text, the world) for every figure: the lowest AUC,
+    average precision and shares stopped, the highest share of false declines."""
+    cells = []
+
+    def worst(label, value, fmt, highest_is_worst=False):
+        found = [(value(figures), world) for world, figures in results.items() if value(figures) is not None]
+        if found:
+            pick = max(found, key=lambda f: f[0]) if highest_is_worst else min(found, key=lambda f: f[0])
+            cells.append((label, fmt(pick[0]), pick[1]))
+
+    worst("ROC AUC", lambda f: f["auc"], "{:.3f}".format)
+    worst("average precision", lambda f: f["ap"], "{:.3f}".format)
+    kinds = sorted({kind for figures in results.values() for kind in figures["kinds"]})
+    for kind in kinds:
+        for key, label in (("before_third", "stopped before 3rd"), ("stopped", "stopped at all")):
+            worst(
+                f"{kind}: {label}",
+                lambda f, kind=kind, key=key: f["kinds"][kind][key] if kind in f["kinds"] else None,
+                "{:.0%}".format,
+            )
+    worst("false declines", lambda f: f["false_declines"]["share"], "{:.3%}".format, highest_is_worst=True)
+    return cells
+
+
+def worlds_table(results: dict) -> str:
+    """One row per world, then one row per scenario with a column per world."""
+    lines = [
+        "| world | decisions | frauds | ROC AUC | avg precision | false declines |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for world, f in sorted(results.items()):
+        fd = f["false_declines"]
+        lines.append(
+            f"| {world_name(world)} | {f['decisions']:,} | {f['frauds']:,} | {f['auc']:.3f} | "
+            f"{f['ap']:.3f} | {fd['share']:.3%} ({fd['declined']} of {fd['of']:,}) |"
+        )
+    worlds_ = sorted(results)
+    lines += [
+        "",
+        "Attacks stopped before their third transaction / at all (attacks):",
+        "",
+        "| scenario | " + " | ".join(world_name(w) for w in worlds_) + " |",
+        "|---|" + "---:|" * len(worlds_),
+    ]
+    for kind in sorted({kind for figures in results.values() for kind in figures["kinds"]}):
+        cells = []
+        for world in worlds_:
+            k = results[world]["kinds"].get(kind)
+            cells.append(f"{k['before_third']:.0%} / {k['stopped']:.0%} ({k['attacks']})" if k else "-")
+        lines.append(f"| {kind} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def worst_table(results: dict) -> str:
+    lines = ["| figure | worst world's value | world |", "|---|---:|---|"]
+    lines += [f"| {label} | {value} | {world_name(world)} |" for label, value, world in worst_cells(results)]
     return "\n".join(lines)
 
 

@@ -57,6 +57,11 @@ SCHEMAS: dict[str, dict[str, Param]] = {
     "foreign_country": {},
     "model": {
         "rule_weight": Param(SHARE, "share of each rule's points that counts while a model is active"),
+        "full_weight_below_approvals": Param(
+            WHOLE,
+            "on a card with fewer approvals in 30 days than this the rules count in full beside the model",
+            required=False,
+        ),
     },
     "high_risk_country": {},
     "impossible_travel": {
@@ -64,6 +69,7 @@ SCHEMAS: dict[str, dict[str, Param]] = {
         "min_distance_km": Param(NUMBER, "shorter distances never count"),
     },
     "high_risk_mcc": {},
+    "card_check_new_merchant": {},
     "reported_merchant": {
         "window_days": Param(WHOLE, "days of reports looked at"),
         "min_cards": Param(WHOLE, "cards with confirmed fraud at the merchant"),

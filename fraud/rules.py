@@ -15,7 +15,7 @@ from decimal import Decimal
 from functools import cached_property
 
 from cardsystem import money
-from fraud import card_testing
+from fraud import card_testing, new_cards
 from fraud.configuration import FraudConfig, reported_merchant_window
 from fraud.geography import distance_km, neighbours
 from fraud.models import CountryRisk, MerchantCategoryRisk
@@ -286,7 +286,7 @@ def _reported_merchant(ctx, params):
     return f"{detail}, {share:.1%} of its latest transactions (from {float(min_share):.1%})."
 
 
-RULES.update(card_testing.RULES)
+RULES.update(card_testing.RULES | new_cards.RULES)
 
 
 # --- A decision from its facts, values and configuration -------------------------------------
@@ -307,9 +307,8 @@ def evaluate(
     facts: Facts, values: dict, config: FraudConfig, model: RiskFactor | None, *, details: bool = True
 ) -> Verdict:
     """The decision of `config` on one transaction: pure, the same live and in a backtest.
-    `model` is the model's factor (fraud/scoring.py computes it live, fraud/backtest.py
-    in batches), None without a model. With `details=False` (a backtest) the same rules
-    decide the same score and factors, but the rules leave their details empty.
+    `model` is the model's factor (fraud/scoring.py live, fraud/backtest.py in batches),
+    None without a model. `details=False` (a backtest): the same decision, details empty.
 
     Factors come most points first (ties by code), except that the 0-point reasons that
     decide on their own (a blocked country or merchant category, the wrong CVV that
@@ -321,14 +320,14 @@ def evaluate(
         detail = function(ctx, rule_config.params) if function and rule_config.enabled else None
         if detail:
             factors.append(RiskFactor(code=code, score=rule_config.score, detail=detail if details else ""))
-    if model and model.code == "model":
+    if model and model.code == "model" and not new_cards.rules_in_full(values, config):
         # Beside a model each rule counts at the `model` rule's rule_weight: the model
         # reads the signals the rules do, and alone they over-react (a big purchase at a
         # busy merchant with some reported fraud is mostly honest). Verdicts the model
-        # cannot know (card_testing.FULL_WEIGHT) keep their points.
+        # cannot know (FULL_WEIGHT) keep theirs; with little history all do (new_cards).
         weight = Decimal(str(config.rules["model"].params.get("rule_weight", DEFAULT_RULE_WEIGHT)))
         factors = [
-            f if f.code in card_testing.FULL_WEIGHT else RiskFactor(f.code, round(f.score * weight), f.detail)
+            f if f.code in FULL_WEIGHT else RiskFactor(f.code, round(f.score * weight), f.detail)
             for f in factors
         ]
     if model:
@@ -355,6 +354,7 @@ def evaluate(
 
 
 BLOCKED = CountryRisk.Level.BLOCKED
+FULL_WEIGHT = card_testing.FULL_WEIGHT | new_cards.FULL_WEIGHT
 
 
 def restriction_of(facts: Facts, config: FraudConfig) -> str | None:

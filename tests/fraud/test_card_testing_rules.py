@@ -10,7 +10,7 @@ from fraud.params import validate_rule_params
 from fraud.services import model_activate
 from tests.authorizing import authorize_at, codes, factors, wrong_cvv
 from tests.factories import TEST_ACTOR, BinFactory, CardFactory
-from tests.fraud.clock import MINUTE, NOW, SECOND, TICK
+from tests.fraud.clock import HOUR, MINUTE, NOW, SECOND, TICK
 from tests.fraud.configuration import set_rule, set_settings
 from tests.fraud.modelling import history, train
 
@@ -219,6 +219,8 @@ def test_beside_an_active_model_the_tested_card_rule_keeps_its_full_points(card)
     history(card)
     model_activate(model=train(), actor=TEST_ACTOR)
     tested = _card()
+    for n in range(5):  # a card with history: the other rules count at the rule weight
+        authorize(tested, transaction_time=NOW - (n + 1) * HOUR)
     _fail(tested, at=NOW - 2 * MINUTE)
     for _ in range(2):
         _fail(_card())

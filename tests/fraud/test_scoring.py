@@ -159,8 +159,11 @@ def test_no_factor_or_feature_shows_the_card_number():
     in_person = scoring.assess(
         _attempt(card, merchant_country="JP", cvv_result="mismatch", bin_prefix=card.pan[:6])
     )
-    assert {f.code for f in online.factors + in_person.factors} >= set(scoring.RULES)
-    for assessment in (online, in_person):
+    new_abroad = scoring.assess(  # a wrong CVV at a merchant the card never used, abroad
+        _attempt(card, merchant_id="M-TOKYO", merchant_country="JP", cvv_result="mismatch")
+    )
+    assert {f.code for f in online.factors + in_person.factors + new_abroad.factors} >= set(scoring.RULES)
+    for assessment in (online, in_person, new_abroad):
         shown = json.dumps([f.as_dict() for f in assessment.factors]) + json.dumps(assessment.features)
         assert card.pan not in shown and card.pan[6:-4] not in shown
 
