@@ -25,13 +25,13 @@ from importlib import metadata as package_metadata
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import Max
+from django.db.models import Max, Q
 from django.utils import timezone
 
 from cardsystem.audit import Actor, AuditAction, audit_record
 from fraud import catalogue
 from fraud.inference import vector
-from fraud.models import FraudModel
+from fraud.models import FraudAlert, FraudModel
 from transactions.models import Transaction
 
 # A transaction shortly before the cut-off may be fraud whose report has not arrived:
@@ -97,6 +97,7 @@ class TrainingSet:
     cutoff: datetime.datetime  # reports filed by this time label their transaction
     without_features: int  # transactions in the window that stored no features (not used)
     report_delays: list[float] = field(default_factory=list)  # days, report - transaction, of frauds
+    confirmed_legitimate: int = 0  # rows an analyst decided a false positive by the cut-off
 
     @property
     def rows(self) -> int:
@@ -118,6 +119,11 @@ def training_set(
     cards with `since <= transaction_time < cutoff - label_delay` that stored their
     features; fraud when a fraud report filed by `cutoff` confirms it.
 
+    Analysts' verdicts are labels too: an approval whose alert was decided by `cutoff`
+    (confirmed fraud, which files its fraud report, or a false positive: confirmed
+    legitimate) is a row even inside the label delay, its label known already. A false
+    positive that a cardholder disputes later is fraud: the report wins.
+
     Declines are left out: nobody disputes money that was never taken, so a declined
     fraud attempt would be learnt as legitimate, the most fraud-like rows labelled wrong."""
     import numpy as np
@@ -128,27 +134,38 @@ def training_set(
             f"The window from {format_moment(since)} to {format_moment(until)} "
             "(the cut-off less the label delay) is empty."
         )
+    decided = Q(
+        transaction_time__lt=cutoff,
+        fraud_alert__status__in=[FraudAlert.Status.CONFIRMED_FRAUD, FraudAlert.Status.FALSE_POSITIVE],
+        fraud_alert__resolved_at__lte=cutoff,
+    )
     rows = (
         Transaction.objects.filter(
-            card__isnull=False,
-            status__in=TRAINING_STATUSES,
-            transaction_time__gte=since,
-            transaction_time__lt=until,
+            card__isnull=False, status__in=TRAINING_STATUSES, transaction_time__gte=since
         )
+        .filter(Q(transaction_time__lt=until) | decided)
         .order_by("transaction_time", "pk")
-        .values_list("transaction_time", "risk_features", "fraud_report__reported_at")
+        .values_list(
+            "transaction_time",
+            "risk_features",
+            "fraud_report__reported_at",
+            "fraud_alert__status",
+            "fraud_alert__resolved_at",
+        )
     )
     # Rows become float arrays a chunk at a time: a million rows of Python floats would
     # take gigabytes, as float64 a third of one.
     chunks, chunk, y, times, delays = [], [], [], [], []
-    without_features = 0
-    for when, stored, reported_at in rows.iterator(chunk_size=CHUNK):
+    without_features = confirmed_legitimate = 0
+    for when, stored, reported_at, verdict, decided_at in rows.iterator(chunk_size=CHUNK):
         # Decisions that stored none of these features (none at all, or only the names of
         # an earlier engine) would be learnt as "nothing to compare with" everywhere.
         if not stored or not any(name in stored for name in features):
             without_features += 1
             continue
         fraud = reported_at is not None and reported_at <= cutoff
+        if not fraud and verdict == FraudAlert.Status.FALSE_POSITIVE and decided_at <= cutoff:
+            confirmed_legitimate += 1
         chunk.append(vector(stored, features))
         y.append(1 if fraud else 0)
         times.append(when)
@@ -168,6 +185,7 @@ def training_set(
         cutoff=cutoff,
         without_features=without_features,
         report_delays=delays,
+        confirmed_legitimate=confirmed_legitimate,
     )
 
 
@@ -228,6 +246,7 @@ def train(
         "rows": data.rows,
         "frauds": data.frauds,
         "without_features": data.without_features,
+        "confirmed_legitimate": data.confirmed_legitimate,
         "report_delay_days": _quantiles(data.report_delays),
         "holdout": {
             "from": data.times[split].isoformat(),

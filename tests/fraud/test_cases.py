@@ -195,3 +195,30 @@ def test_a_false_positive_writes_no_report(flagged, card, analyst):
     cases.case_resolve(case=the_case(card), resolution=Case.Resolution.FALSE_POSITIVE, actor=analyst)
 
     assert not FraudReport.objects.exists()
+
+
+def test_analysts_verdicts_are_training_rows_even_inside_the_label_delay(card, analyst, clock):
+    from fraud import training
+
+    set_rule("foreign_country", score=55)
+    legit = authorize(card, merchant_country="FR", amount_minor=100_000)
+    other = CardFactory(balance_minor=10_000_000)
+    fraud = authorize(other, merchant_country="FR", amount_minor=100_000, transaction_time=NOW + MINUTE)
+    undecided = CardFactory(balance_minor=10_000_000)
+    authorize(undecided, merchant_country="FR", amount_minor=100_000, transaction_time=NOW + 2 * MINUTE)
+    authorize(CardFactory(balance_minor=10_000_000), transaction_time=NOW + 3 * MINUTE)  # not flagged
+    clock.shift(2 * HOUR)  # the analyst decides two hours later
+    cases.case_resolve(case=the_case(card), resolution=Case.Resolution.FALSE_POSITIVE, actor=analyst)
+    cases.case_resolve(case=the_case(other), resolution=Case.Resolution.CONFIRMED_FRAUD, actor=analyst)
+
+    labelled = training.training_set(
+        since=NOW - 30 * 24 * HOUR, cutoff=NOW + 24 * HOUR, label_delay=datetime.timedelta(days=7)
+    )
+
+    # Inside the week's label delay only the decided ones: the undecided and the unflagged wait.
+    assert labelled.times == [legit.transaction_time, fraud.transaction_time]
+    assert list(labelled.y) == [0, 1] and labelled.confirmed_legitimate == 1
+    before = training.training_set(
+        since=NOW - 30 * 24 * HOUR, cutoff=NOW + HOUR, label_delay=datetime.timedelta(days=7)
+    )
+    assert before.rows == 0  # a verdict counts from its decision on, as a report does
