@@ -2,9 +2,9 @@
 
     .venv/bin/python bench/fraud_quality.py [--cardholders 1000] [--days 60]
                                             [--train-seed 1] [--eval-seed 2]
-                                            [--database sqlite|postgres]
+                                            [--database sqlite|postgres] [--end TIME]
     .venv/bin/python bench/fraud_quality.py --seeds 101,102,103 --sizes 1000x60,500x45
-                                            [--jobs 2] [--log-dir DIR]
+                                            [--jobs 2] [--log-dir DIR] [--end TIME]
 
 In one fresh database (a temporary SQLite file, or a throwaway PostgreSQL database on
 127.0.0.1:5432 with `--database postgres`), with the environment of production:
@@ -91,6 +91,12 @@ def main() -> int:
     )
     parser.add_argument("--jobs", type=int, default=1, help="with --seeds: worlds run at once (default 1)")
     parser.add_argument(
+        "--end",
+        type=_moment,
+        help="when the evaluation world ends, an ISO time in the past such as 2026-12-01T00:00Z "
+        "(default: now, to the minute). A seed plans the same world only at the same end.",
+    )
+    parser.add_argument(
         "--log-dir", metavar="DIR", help="with --seeds: keep each world's output and figures in DIR"
     )
     args = parser.parse_args()
@@ -120,7 +126,7 @@ def run(args) -> int:
 
     call_command("migrate", verbosity=0)
     actor = Actor.system("bench/fraud_quality.py")
-    end = default_end()
+    end = args.end or default_end()
     split = end - datetime.timedelta(days=args.days)
 
     started = time.perf_counter()
@@ -162,6 +168,7 @@ def run(args) -> int:
     print(
         f"    .venv/bin/python bench/fraud_quality.py --cardholders {args.cardholders} --days {args.days} "
         f"--train-seed {args.train_seed} --eval-seed {args.eval_seed} --database {args.database}"
+        f" --end {end.isoformat()}"
     )
     print()
     print(summary_table(rows, settings.review_threshold, settings.decline_threshold))
@@ -375,6 +382,8 @@ def worlds(args) -> int:
                 "--database", args.database, "--postgres-url", args.postgres_url,
                 "--json", str(log_dir / f"{name}.json"),
             ]  # fmt: skip
+            if args.end:
+                command += ["--end", args.end.isoformat()]
             with (log_dir / f"{name}.log").open("w") as log:
                 process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
             note(f"{name}: started (training seed {2 * seed - 1}, evaluation seed {2 * seed})")
@@ -394,7 +403,8 @@ def worlds(args) -> int:
             note(f"{name}: done in {time.perf_counter() - began:.0f} s")
     note(f"all worlds in {time.perf_counter() - started:.0f} s; outputs in {log_dir}")
     print()
-    print(f"    .venv/bin/python bench/fraud_quality.py --seeds {args.seeds} --sizes {args.sizes}")
+    end = f" --end {args.end.isoformat()}" if args.end else ""
+    print(f"    .venv/bin/python bench/fraud_quality.py --seeds {args.seeds} --sizes {args.sizes}{end}")
     print()
     print(f"Load average at the end: {', '.join(f'{n:.2f}' for n in os.getloadavg())}")
     print()
@@ -472,6 +482,15 @@ def worst_table(results: dict) -> str:
     lines = ["| figure | worst world's value | world |", "|---|---:|---|"]
     lines += [f"| {label} | {value} | {world_name(world)} |" for label, value, world in worst_cells(results)]
     return "\n".join(lines)
+
+
+def _moment(text: str) -> datetime.datetime:
+    moment = datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        raise argparse.ArgumentTypeError("give a time zone, such as 2026-12-01T00:00Z")
+    if moment > datetime.datetime.now(datetime.UTC):
+        raise argparse.ArgumentTypeError("the world must end in the past: reports are filed by then")
+    return moment.replace(second=0, microsecond=0)
 
 
 def note(message: str) -> None:
