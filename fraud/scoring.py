@@ -5,6 +5,7 @@ fraud/configuration.py). Everything the rules read is stored with the decision, 
 backtest (fraud/backtest.py) decides again by the same function from the stored values.
 """
 
+import dataclasses
 import logging
 
 from fraud import card_testing, features, inference, rules
@@ -92,17 +93,9 @@ def assess(
     values = features.behaviour(attempt, activity, cross, **config_features(config, attempt))
     values.update(rule_inputs(attempt, activity, cross, config, reads))
     verdict = rules.evaluate(rules.Facts.of(attempt), values, config, _model_factor(config, values))
-    return RiskAssessment(
-        score=verdict.score,
-        level=verdict.level,
-        factors=verdict.factors,
-        decline=verdict.decline,
-        review=verdict.review,
-        restriction=verdict.restriction,
-        block_card=verdict.block_card,
-        features=values,
-        config_version=config.version,
-    )
+    # The verdict's every field is the assessment's field of the same name.
+    decided = {field.name: getattr(verdict, field.name) for field in dataclasses.fields(verdict)}
+    return RiskAssessment(**decided, features=values, config_version=config.version)
 
 
 def _model_factor(config: FraudConfig, values: dict) -> RiskFactor | None:
