@@ -23,6 +23,9 @@ def run_concurrently(count, work):
     for thread in threads:
         thread.start()
     for thread in threads:
-        thread.join(timeout=60)
+        # Generous: on a loaded CI machine a thread's work can take minutes; a thread
+        # still running after this is reported, never read as an empty result.
+        thread.join(timeout=600)
+    assert not [thread for thread in threads if thread.is_alive()], "a thread did not finish"
     assert not errors, errors
     return results
