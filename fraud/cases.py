@@ -18,12 +18,11 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from cards.models import Card
-from cards.services import card_change_status
 from cardsystem.audit import Actor, AuditAction, audit_record
 from cardsystem.card_numbers import reject_pan
 from cardsystem.exceptions import ConflictError
 from fraud.models import Case, CaseComment, FraudAlert
-from fraud.services import alert_decide
+from fraud.services import alert_decide, card_block_for_fraud
 
 Priority = Case.Priority
 SLA_HOURS = {Priority.URGENT: 1, Priority.HIGH: 4, Priority.NORMAL: 24, Priority.LOW: 72}
@@ -155,13 +154,7 @@ def case_resolve(
             alert_decide(alert=alert, status=resolution, actor=actor, notes=note)
         if block_card:
             card = Card.objects.get(pk=case.card_id)
-            if card.status == Card.Status.ACTIVE:
-                card_change_status(
-                    card=card,
-                    status=Card.Status.BLOCKED,
-                    reason=f"Fraud confirmed on case {case.pk}.",
-                    actor=actor,
-                )
+            card_block_for_fraud(card=card, reason=f"Fraud confirmed on case {case.pk}.", actor=actor)
         user = actor.user if actor.user is not None and actor.user.pk else None
         case.resolution, case.resolved_at, case.resolved_by = resolution, timezone.now(), user
         case.save(update_fields=["resolution", "resolved_at", "resolved_by"])

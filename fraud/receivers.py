@@ -15,7 +15,7 @@ from django.dispatch import receiver
 from fraud import cases, inference, performance, performance_counts, scoring, shadow
 from fraud.feature_reads import FeatureReads
 from fraud.models import FraudModel
-from fraud.services import alert_open, card_block_by_engine
+from fraud.services import alert_open, card_block_for_fraud
 from transactions.signals import authorization_attempted, authorization_recorded, fraud_reported
 
 
@@ -34,7 +34,7 @@ def assess_risk(sender, attempt, **kwargs):
 def react_to_outcome(sender, transaction, assessment, **kwargs):
     shadow.record(transaction)  # stored only: no alert, no block, no balance
     if assessment.block_card and transaction.card is not None:
-        card_block_by_engine(card=transaction.card, reason=assessment.block_card)
+        card_block_for_fraud(card=transaction.card, reason=assessment.block_card)
     if transaction.flagged:
         top = ", ".join(f.code for f in assessment.factors[:3]) or "risk score"
         alert = alert_open(

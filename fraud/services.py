@@ -43,9 +43,10 @@ def alert_open(*, transaction: Transaction, reason: str) -> FraudAlert:
     return alert
 
 
-def card_block_by_engine(*, card: Card, reason: str) -> None:
+def card_block_for_fraud(*, card: Card, reason: str, actor: Actor = ENGINE) -> None:
+    """Block an active card for fraud: the engine's, or an analyst's (`actor`) decision."""
     if card.status == Card.Status.ACTIVE:
-        card_change_status(card=card, status=Card.Status.BLOCKED, reason=reason[:200], actor=ENGINE)
+        card_change_status(card=card, status=Card.Status.BLOCKED, reason=reason[:200], actor=actor)
 
 
 def alert_decide(
@@ -95,13 +96,7 @@ def alert_decide(
             _report_confirmed_fraud(alert, actor)
         if block_card:
             card = Card.objects.get(pk=alert.card_id)
-            if card.status == Card.Status.ACTIVE:
-                card_change_status(
-                    card=card,
-                    status=Card.Status.BLOCKED,
-                    reason=f"Fraud confirmed on alert {alert.pk}.",
-                    actor=actor,
-                )
+            card_block_for_fraud(card=card, reason=f"Fraud confirmed on alert {alert.pk}.", actor=actor)
     return alert
 
 
