@@ -75,6 +75,9 @@ class Card(models.Model):
     expiry_year = models.PositiveSmallIntegerField()
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
     status_reason = models.CharField(max_length=200, blank=True)
+    # Set when the fraud engine or an analyst blocked the card for fraud, cleared when it
+    # leaves that block: unblocking such a card takes a second person (four eyes).
+    blocked_for_fraud = models.BooleanField(default=False, editable=False)
     status_changed_at = models.DateTimeField(null=True, blank=True)
     currency = models.CharField(max_length=3, editable=False)
     balance_minor = models.BigIntegerField(default=0, editable=False)
@@ -95,6 +98,13 @@ class Card(models.Model):
 
     class Meta:
         ordering = ["-created_at", "id"]
+        permissions = [
+            ("top_up_card", "Can top up a card"),
+            ("block_card", "Can block a card or report it lost or stolen"),
+            ("unblock_card", "Can unblock or reactivate a card"),
+            ("change_card_limits", "Can change a card's spending limits"),
+            ("replace_card", "Can replace a card"),
+        ]
         indexes = [
             models.Index(fields=["status"]),
             models.Index(fields=["created_at"]),

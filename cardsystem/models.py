@@ -4,6 +4,7 @@ import uuid
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import models
+from django.db.models import F, Q
 from django_otp.models import Device, ThrottlingMixin, TimestampMixin
 
 
@@ -42,6 +43,7 @@ class ApiClient(models.Model):
     class Meta:
         ordering = ["name"]
         verbose_name = "API client"
+        permissions = [("manage_apiclients", "Can create, revoke and rotate API clients and set limits")]
 
     def __str__(self):
         return f"{self.name} ({self.key_prefix}…)"
@@ -110,6 +112,10 @@ class AuditLog(models.Model):
         CONFIG_WORKING_COPY_RESET = "fraud.config_working_copy_reset", "fraud working copy reset to a version"
         CONFIG_SHADOW_STARTED = "fraud.config_shadow_started", "fraud configuration version put in shadow"
         CONFIG_SHADOW_ENDED = "fraud.config_shadow_ended", "fraud configuration version taken out of shadow"
+        CHANGE_REQUESTED = "change.requested", "change requested (four eyes)"
+        CHANGE_APPROVED = "change.approved", "change approved (four eyes)"
+        CHANGE_REJECTED = "change.rejected", "change rejected (four eyes)"
+        CHANGE_WITHDRAWN = "change.withdrawn", "change request withdrawn"
 
     class ActorType(models.TextChoices):
         USER = "user", "staff user"
@@ -261,3 +267,56 @@ class StaffSecondFactor(User):
         proxy = True
         ordering = ["username"]
         verbose_name = "staff second factor"
+        permissions = [("reset_second_factor", "Can reset a staff member's second factor")]
+
+
+class StaffMember(User):
+    """Holds the permission to manage staff (create staff users, grant staff, superuser
+    and roles), which no model permission of Django's covers alone. No admin page."""
+
+    class Meta:
+        proxy = True
+        default_permissions = ()
+        permissions = [("manage_staff", "Can create staff users and grant staff, superuser and roles")]
+
+
+class ChangeRequest(models.Model):
+    """A risky staff action held for a second person (four eyes): what would happen, who
+    asked and why, and who approved or rejected it. Nothing takes effect before approval;
+    cardsystem/change_requests.py applies it then, through the same service the
+    one-person path uses. `params` holds what the action needs, never card data."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "pending"
+        APPROVED = "approved", "approved"
+        REJECTED = "rejected", "rejected"
+        WITHDRAWN = "withdrawn", "withdrawn"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    kind = models.CharField(max_length=32, db_index=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    summary = models.CharField(max_length=200, help_text="What would happen, in words.")
+    params = models.JSONField(default=dict, blank=True)
+    target_type = models.CharField(max_length=50, blank=True)
+    target_id = models.CharField(max_length=64, blank=True)
+    target_label = models.CharField(max_length=200, blank=True)
+    reason = models.CharField(max_length=500, help_text="Why the requester asks for it.")
+    requested_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    requested_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    decided_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_note = models.CharField(max_length=500, blank=True)
+    result = models.JSONField(default=dict, blank=True, help_text="What the approved action made.")
+
+    class Meta:
+        ordering = ["-requested_at"]
+        indexes = [models.Index(fields=["status", "requested_at"])]
+        permissions = [("approve_changerequest", "Can approve or reject another person's change request")]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(decided_by=F("requested_by")), name="change_request_four_eyes"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.get_status_display()}: {self.summary}"

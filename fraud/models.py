@@ -147,6 +147,7 @@ class FraudAlert(models.Model):
     class Meta:
         ordering = ["-risk_score", "-created_at"]
         indexes = [models.Index(fields=["status", "-risk_score", "-created_at"])]
+        permissions = [("decide_fraudalert", "Can decide fraud alerts")]
 
     def __str__(self):
         return f"alert {self.pk} ({self.get_status_display()}, score {self.risk_score})"
@@ -182,6 +183,7 @@ class FraudModel(models.Model):
 
     class Meta:
         ordering = ["-version"]
+        permissions = [("activate_fraudmodel", "Can activate or deactivate a fraud model")]
         constraints = [
             models.UniqueConstraint(
                 fields=["active"], condition=Q(active=True), name="fraud_model_one_active"
@@ -231,6 +233,10 @@ class FraudConfigVersion(models.Model):
     class Meta:
         ordering = ["-number"]
         verbose_name = "fraud configuration version"
+        permissions = [
+            ("edit_fraud_configuration", "Can edit the fraud configuration: drafts, shadow, backtests"),
+            ("promote_fraudconfigversion", "Can promote a fraud configuration version"),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["state"], condition=Q(state="live"), name="fraud_config_one_live"

@@ -46,7 +46,9 @@ def alert_open(*, transaction: Transaction, reason: str) -> FraudAlert:
 def card_block_for_fraud(*, card: Card, reason: str, actor: Actor = ENGINE) -> None:
     """Block an active card for fraud: the engine's, or an analyst's (`actor`) decision."""
     if card.status == Card.Status.ACTIVE:
-        card_change_status(card=card, status=Card.Status.BLOCKED, reason=reason[:200], actor=actor)
+        card_change_status(
+            card=card, status=Card.Status.BLOCKED, reason=reason[:200], actor=actor, for_fraud=True
+        )
 
 
 def alert_decide(

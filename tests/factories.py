@@ -79,6 +79,16 @@ class UserFactory(factory.django.DjangoModelFactory):
     password = factory.django.Password("correct-horse-battery-staple")
 
 
+def staff_with_roles(*roles: str, username: str | None = None):
+    """A staff member (not a superuser) holding the named roles (cardsystem/roles.py)."""
+    from django.contrib.auth.models import Group
+
+    user = UserFactory(is_superuser=False, **({"username": username} if username else {}))
+    user.groups.set(Group.objects.filter(name__in=roles))
+    assert user.groups.count() == len(roles), f"unknown role among {roles}"
+    return get_user_model().objects.get(pk=user.pk)  # a fresh object: no cached permissions
+
+
 def make_api_client(*scopes: str, name: str | None = None) -> tuple[ApiClient, str]:
     name = name or f"client-{ApiClient.objects.count() + 1}-{'-'.join(scopes)}"
     return api_client_create(name=name, scopes=list(scopes), actor=TEST_ACTOR)

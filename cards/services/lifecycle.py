@@ -58,8 +58,21 @@ def check_limits(limits: dict[str, int | None]) -> dict[str, str]:
     return errors
 
 
-def card_change_status(*, card: Card, status: str, reason: str, actor: Actor) -> Card:
+UNBLOCKED = frozenset({Status.ACTIVE, Status.INACTIVE})
+
+
+def needs_approval_to_change(card: Card, status: str) -> bool:
+    """Whether moving `card` to `status` takes a second person: unblocking or reactivating
+    a card blocked for fraud (four eyes, cardsystem/change_requests.py)."""
+    return card.status == Status.BLOCKED and card.blocked_for_fraud and status in UNBLOCKED
+
+
+def card_change_status(
+    *, card: Card, status: str, reason: str, actor: Actor, for_fraud: bool = False, approved: bool = False
+) -> Card:
     """Move a card to `status` along TRANSITIONS, recording the reason and the actor.
+    `for_fraud` marks a block as one for fraud; unblocking or reactivating such a card is
+    refused unless `approved` (by a second person, through a change request).
 
     Raises ValidationError for an unknown status or a missing reason, ConflictError for
     a transition the card's current status does not allow. The same status is a no-op.
@@ -72,12 +85,18 @@ def card_change_status(*, card: Card, status: str, reason: str, actor: Actor) ->
     if len(reason) > 200:
         raise ValidationError({"reason": "At most 200 characters."})
     reject_pan(reason, "reason")
-    card.refresh_from_db(fields=["status", "cardholder", "expiry_month", "expiry_year"])
+    card.refresh_from_db(fields=["status", "blocked_for_fraud", "cardholder", "expiry_month", "expiry_year"])
     current = card.status
     if status == current:
         return card
     if status not in TRANSITIONS[current]:
         raise ConflictError(f"A {current} card cannot become {status}.", field="status")
+    if needs_approval_to_change(card, status) and not approved:
+        raise ConflictError(
+            "This card was blocked for fraud: unblocking it takes a second person's approval "
+            "(a change request in the back office).",
+            field="status",
+        )
     if status == Status.ACTIVE:
         if card.cardholder_id is None:
             raise ConflictError("Assign the card to a cardholder before activating it.", field="status")
@@ -88,14 +107,19 @@ def card_change_status(*, card: Card, status: str, reason: str, actor: Actor) ->
         # Conditional on the status read above, so two concurrent changes cannot both
         # pass the transition check.
         if not Card.objects.filter(pk=card.pk, status=current).update(
-            status=status, status_reason=reason, status_changed_at=now, updated_at=now
+            status=status,
+            status_reason=reason,
+            status_changed_at=now,
+            updated_at=now,
+            blocked_for_fraud=for_fraud and status == Status.BLOCKED,
         ):
             raise ConflictError("The card's status changed meanwhile; try again.", field="status")
         audit_record(
             actor=actor,
             action=AuditAction.CARD_STATUS_CHANGED,
             target=card,
-            details={"from": current, "to": status, "reason": reason},
+            details={"from": current, "to": status, "reason": reason}
+            | ({"for_fraud": True} if for_fraud else {}),
         )
     card.refresh_from_db()
     return card

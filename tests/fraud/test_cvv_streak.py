@@ -6,6 +6,7 @@ import pytest
 from cards.models import Card
 from cards.services import card_change_status
 from cardsystem.audit import AuditAction
+from cardsystem.exceptions import ConflictError
 from cardsystem.models import AuditLog
 from fraud.models import FraudAlert
 from tests.authorizing import URL, api_body, authorize_at, wrong_cvv
@@ -58,7 +59,12 @@ def test_three_wrong_cvvs_in_a_row_block_the_card_and_open_an_alert(card):
     assert alert.reason == "3 wrong CVVs in a row." and alert.risk_score == third.risk_score == 30
     change = AuditLog.objects.get(action=AuditAction.CARD_STATUS_CHANGED, target_id=str(card.pk))
     assert (change.actor_type, change.actor_label) == ("system", "fraud engine")
-    assert change.details == {"from": "active", "to": "blocked", "reason": "3 wrong CVVs in a row."}
+    assert change.details == {
+        "from": "active",
+        "to": "blocked",
+        "reason": "3 wrong CVVs in a row.",
+        "for_fraud": True,
+    }
 
 
 def test_every_attempt_after_the_block_is_restricted(card):
@@ -71,10 +77,17 @@ def test_every_attempt_after_the_block_is_restricted(card):
     assert AuditLog.objects.filter(action=AuditAction.CARD_STATUS_CHANGED).count() == 1
 
 
+def _unblock_approved(card):
+    """Staff unblock the card, a second person approving (four eyes)."""
+    with pytest.raises(ConflictError):
+        card_change_status(card=card, status="active", reason="Cardholder called", actor=TEST_ACTOR)
+    card_change_status(card=card, status="active", reason="Called", actor=TEST_ACTOR, approved=True)
+
+
 def test_after_staff_unblock_the_card_a_single_wrong_cvv_does_not_block_it_again(card, clock):
     _attempts(card, "xxx")
     clock.shift(MINUTE)
-    card_change_status(card=card, status="active", reason="Cardholder called", actor=TEST_ACTOR)
+    _unblock_approved(card)
     assert authorize(card, cvv=wrong_cvv(card), transaction_time=NOW + HOUR).response_code == "N7"
     assert _status(card) == "active"
     assert authorize(card, transaction_time=NOW + 2 * HOUR).response_code == "00"
@@ -83,7 +96,7 @@ def test_after_staff_unblock_the_card_a_single_wrong_cvv_does_not_block_it_again
 def test_after_an_unblock_three_new_wrong_cvvs_block_the_card_again(card, clock):
     _attempts(card, "xxx")
     clock.shift(MINUTE)
-    card_change_status(card=card, status="active", reason="Cardholder called", actor=TEST_ACTOR)
+    _unblock_approved(card)
     assert _attempts(card, "xx", start=NOW + HOUR) == ["N7", "N7"] and _status(card) == "active"
     _attempts(card, "x", start=NOW + 2 * HOUR)
     assert _status(card) == "blocked" and FraudAlert.objects.count() == 2
