@@ -14,7 +14,14 @@ class ApiClientForm(forms.Form):
         help_text="Give the client only the scopes it needs.",
     )
     expires_in_days = forms.IntegerField(
-        min_value=1, required=False, help_text="Leave empty for a key that does not expire."
+        min_value=1,
+        required=False,
+        help_text="Counted from the approval. Leave empty for a key that does not expire.",
+    )
+    reason = forms.CharField(
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Why the client is needed: a second person reads it before approving.",
     )
 
 

@@ -34,7 +34,7 @@ _RECOVERY_CODE = re.compile(r"[A-Z2-7]{16}")
 
 def can_reset_mfa(user) -> bool:
     """Who may reset another staff member's second factor. The one place that decides."""
-    return bool(user.is_active and user.is_superuser)
+    return bool(user.is_active and user.has_perm("cardsystem.reset_second_factor"))
 
 
 def mfa_required() -> bool:

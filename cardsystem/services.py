@@ -45,11 +45,9 @@ def key_expiry(days: int | None) -> datetime.datetime | None:
     return None if days is None else timezone.now() + datetime.timedelta(days=days)
 
 
-def api_client_create(
-    *, name: str, scopes: list[str], actor: Actor, expires_at: datetime.datetime | None = None
-) -> tuple[ApiClient, str]:
-    """Create an API client. Returns it with its key, which exists nowhere else afterwards.
-    `expires_at` (optional, in the future): when the key stops working; None, never."""
+def api_client_errors(*, name: str, scopes: list[str], expires_at: datetime.datetime | None) -> dict:
+    """What is wrong with a new client's name, scopes and expiry, by field (empty: nothing).
+    The name's uniqueness is the database's to check."""
     name = (name or "").strip()
     errors = {}
     expiry_error = _expiry_error(expires_at, timezone.now())
@@ -68,15 +66,43 @@ def api_client_create(
         errors["scopes"] = (
             f"Unknown scope {sorted(set(scopes) - valid)[0]!r}: use {', '.join(sorted(valid))}."
         )
+    return errors
+
+
+def api_key_new() -> tuple[str, str, str]:
+    """A new key with its prefix and hash: (key, key_prefix, key_hash). Only the last two
+    are ever stored."""
+    key = _new_key()
+    return key, key[:10], hash_api_key(key)
+
+
+def api_client_create(
+    *,
+    name: str,
+    scopes: list[str],
+    actor: Actor,
+    expires_at: datetime.datetime | None = None,
+    key_hash: str | None = None,
+    key_prefix: str | None = None,
+) -> tuple[ApiClient, str | None]:
+    """Create an API client. Returns it with its key, which exists nowhere else afterwards.
+    `expires_at` (optional, in the future): when the key stops working; None, never.
+    With `key_hash` and `key_prefix` (a key made earlier, as for a request held for
+    approval, whose requester was shown the key) the client gets that key, and the key
+    returned is None: it is not known here."""
+    errors = api_client_errors(name=name, scopes=scopes, expires_at=expires_at)
     if errors:
         raise ValidationError(errors)
-    key = _new_key()
+    name = name.strip()
+    key = None
+    if key_hash is None or key_prefix is None:
+        key, key_prefix, key_hash = api_key_new()
     try:
         with transaction.atomic():
             client = ApiClient.objects.create(
                 name=name,
-                key_prefix=key[:10],
-                key_hash=hash_api_key(key),
+                key_prefix=key_prefix,
+                key_hash=key_hash,
                 scopes=sorted(set(scopes)),
                 expires_at=expires_at,
             )

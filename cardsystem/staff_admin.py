@@ -1,34 +1,65 @@
 """Staff users in the back office: Django's user admin, with card numbers refused in a
-user's names and e-mail. Every change of a user's flags, groups and permissions is
-audited by cardsystem/staff_audit.py, whichever way it is made."""
+user's names and e-mail, open to those with cardsystem.manage_staff (beside auth's own
+add_user and change_user). Granting staff status, superuser, a role (group) or a
+permission is held for four eyes (cardsystem/change_kinds.py): the user is saved
+without it and a change request asks a second person; taking any of them away is
+immediate. Every change of a user's flags, groups and permissions is audited by
+cardsystem/staff_audit.py, whichever way it is made."""
 
+from django import forms
 from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 
+from cardsystem.admin import message_held
+from cardsystem.audit import Actor
 from cardsystem.card_numbers import contains_pan
+from cardsystem.change_kinds import MANAGE_STAFF, describe_grants, staff_grant_request, staff_grants_added
 
 
-class _NoCardNumbers:
-    """A staff user's names and e-mail never hold a card number (pasted by mistake)."""
+def _grant_reason_field() -> forms.CharField:
+    return forms.CharField(
+        label="Reason for the grant",
+        required=False,
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Needed when this adds staff status, superuser, a role or a permission: "
+        "a second person reads it before approving.",
+    )
 
-    TEXT_FIELDS = ("username", "first_name", "last_name", "email")
+
+class _StaffForm:
+    """A staff user's names and e-mail never hold a card number (pasted by mistake); what
+    the form would grant is worked out here (`grants`), and needs a reason."""
+
+    TEXT_FIELDS = ("username", "first_name", "last_name", "email", "grant_reason")
 
     def clean(self):
         data = super().clean()
         for name in self.TEXT_FIELDS:
             if contains_pan(str(data.get(name) or "")):
                 self.add_error(name, "This looks like a card number: never write card data here.")
+        self.grants = staff_grants_added(
+            user=self.instance,
+            flags={"is_staff": data.get("is_staff"), "is_superuser": data.get("is_superuser")},
+            groups=data.get("groups") or [],
+            permissions=data.get("user_permissions") or [],
+        )
+        if any(self.grants.values()) and not (data.get("grant_reason") or "").strip():
+            self.add_error(
+                "grant_reason",
+                f"Say why {describe_grants(self.grants)} should be granted: the approver reads it.",
+            )
         return data
 
 
-class StaffCreationForm(_NoCardNumbers, AdminUserCreationForm):
-    pass
+class StaffCreationForm(_StaffForm, AdminUserCreationForm):
+    grant_reason = _grant_reason_field()
 
 
-class StaffChangeForm(_NoCardNumbers, UserChangeForm):
-    pass
+class StaffChangeForm(_StaffForm, UserChangeForm):
+    grant_reason = _grant_reason_field()
 
 
 User = get_user_model()
@@ -37,8 +68,69 @@ admin.site.unregister(User)
 
 @admin.register(User)
 class StaffUserAdmin(UserAdmin):
-    """Django's user admin, refusing card numbers in names; every change of a user's
-    flags, groups and permissions is audited (cardsystem/staff_audit.py)."""
+    """Django's user admin, refusing card numbers in names, holding grants for a second
+    person; every change of a user's flags, groups and permissions is audited
+    (cardsystem/staff_audit.py)."""
 
     add_form = StaffCreationForm
     form = StaffChangeForm
+    fieldsets = (
+        *UserAdmin.fieldsets[:2],
+        (
+            "Permissions (a grant waits for a second person's approval)",
+            {
+                "fields": (
+                    *UserAdmin.fieldsets[2][1]["fields"],
+                    "grant_reason",
+                )
+            },
+        ),
+        *UserAdmin.fieldsets[3:],
+    )
+    add_fieldsets = (
+        *UserAdmin.add_fieldsets,
+        (
+            "Staff status and roles (granted once a second person approves)",
+            {"fields": ("is_staff", "groups", "grant_reason")},
+        ),
+    )
+
+    def has_add_permission(self, request):
+        return super().has_add_permission(request) and request.user.has_perm(MANAGE_STAFF)
+
+    def has_change_permission(self, request, obj=None):
+        if obj is not None and obj.is_superuser and not request.user.is_superuser:
+            return False  # their password or e-mail is their powers: only a superuser changes them
+        return super().has_change_permission(request, obj) and request.user.has_perm(MANAGE_STAFF)
+
+    def has_delete_permission(self, request, obj=None):
+        return super().has_delete_permission(request, obj) and request.user.has_perm(MANAGE_STAFF)
+
+    def save_model(self, request, obj, form, change):
+        # Saved without the flags it would gain: they wait for the approval.
+        for flag in form.grants["flags"]:
+            setattr(obj, flag, False)
+        super().save_model(request, obj, form, change)
+
+    def save_related(self, request, form, formsets, change):
+        grants = form.grants
+        data = form.cleaned_data
+        if "groups" in data:
+            data["groups"] = [group for group in data["groups"] if group.name not in grants["groups"]]
+        if "user_permissions" in data:
+            data["user_permissions"] = [
+                permission
+                for permission in data["user_permissions"]
+                if f"{permission.content_type.app_label}.{permission.codename}" not in grants["permissions"]
+            ]
+        super().save_related(request, form, formsets, change)
+        if any(grants.values()):
+            change_request = staff_grant_request(
+                user=form.instance,
+                grants=grants,
+                reason=data["grant_reason"],
+                actor=Actor.for_request(request),
+            )
+            message_held(
+                request, change_request, f"Granting {form.instance.get_username()} {describe_grants(grants)}"
+            )

@@ -9,6 +9,8 @@ for the request's duration), or, outside a request, the management command runni
 """
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 
 from django.contrib.auth import get_user_model
@@ -22,6 +24,7 @@ User = get_user_model()
 FLAGS = ("is_staff", "is_superuser", "is_active")
 
 _request = ContextVar("cardsystem_audit_request", default=None)
+_acting = ContextVar("cardsystem_audit_acting", default=None)
 
 
 class RequestActorMiddleware:
@@ -38,7 +41,21 @@ class RequestActorMiddleware:
             _request.reset(token)
 
 
+@contextmanager
+def acting_as(actor: Actor) -> Iterator[None]:
+    """Changes made inside are audited as `actor`'s: the approver of a four-eyes request
+    applies the grant, whoever's request is being served."""
+    token = _acting.set(actor)
+    try:
+        yield
+    finally:
+        _acting.reset(token)
+
+
 def current_actor() -> Actor:
+    acting = _acting.get()
+    if acting is not None:
+        return acting
     request = _request.get()
     user = getattr(request, "user", None) if request is not None else None
     if user is not None and user.is_authenticated:

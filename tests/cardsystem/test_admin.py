@@ -4,9 +4,10 @@ import pytest
 from django.urls import reverse
 
 from cardsystem.audit import Actor, audit_record
-from cardsystem.models import ApiClient, AuditLog
+from cardsystem.change_requests import change_request_approve
+from cardsystem.models import ApiClient, AuditLog, ChangeRequest
 from cardsystem.services import api_client_for_key, hash_api_key
-from tests.factories import CardFactory, make_api_client
+from tests.factories import CardFactory, UserFactory, make_api_client
 
 pytestmark = pytest.mark.django_db
 
@@ -29,17 +30,27 @@ def test_back_office_is_branded_and_closed_to_anonymous_visitors(client, admin_c
 # --- API clients ---------------------------------------------------------------------------------------
 
 
-def test_creates_api_client_and_shows_its_key_once(admin_client, staff_user):
-    response = admin_client.post(ADD_CLIENT, {"name": "Acquirer gateway", "scopes": ["authorize", "manage"]})
+def test_requests_an_api_client_shows_its_key_once_and_it_works_from_the_approval(admin_client, staff_user):
+    response = admin_client.post(
+        ADD_CLIENT,
+        {"name": "Acquirer gateway", "scopes": ["authorize", "manage"], "reason": "New acquirer contract"},
+    )
     assert response.status_code == 200 and "no-store" in response["Cache-Control"]
     key = response.context["key"]
-    client = ApiClient.objects.get(name="Acquirer gateway")
     assert response.content.decode().count(key) == 1
+    assert not ApiClient.objects.exists() and api_client_for_key(key) is None
+    request = ChangeRequest.objects.get(kind="api_client_create", status="pending")
+    assert request.params["key_hash"] == hash_api_key(key) and key not in str(request.params)
+    assert key not in str(list(AuditLog.objects.values_list("details", flat=True)))
+    assert key not in str(dict(admin_client.session.items()))
+
+    checker = UserFactory(username="checker")
+    change_request_approve(request=request, actor=Actor.for_user(checker))
+    client = ApiClient.objects.get(name="Acquirer gateway")
     assert client.key_hash == hash_api_key(key) and api_client_for_key(key) == client
     assert client.scopes == ["authorize", "manage"]
     audit = AuditLog.objects.get(action=AuditLog.Action.API_CLIENT_CREATED)
-    assert audit.actor_user == staff_user and key not in str(audit.details)
-    assert key not in str(dict(admin_client.session.items()))
+    assert audit.actor_user == checker and key not in str(audit.details)
 
 
 @pytest.mark.parametrize(
@@ -51,15 +62,17 @@ def test_creates_api_client_and_shows_its_key_once(admin_client, staff_user):
         ({"name": "   ", "scopes": ["manage"]}, "name"),
         ({"name": "x" * 101, "scopes": ["manage"]}, "name"),
         ({"name": "Taken", "scopes": ["manage"]}, "name"),
+        ({"name": "Gateway", "scopes": ["manage"], "reason": ""}, "reason"),
+        ({"name": "Gateway", "scopes": ["manage"], "reason": "   "}, "reason"),
     ],
 )
 def test_rejects_bad_api_client_on_its_field_and_writes_nothing(admin_client, data, field):
     make_api_client("manage", name="Taken")
-    before = ApiClient.objects.count(), audit_rows()
-    response = admin_client.post(ADD_CLIENT, data)
+    before = ApiClient.objects.count(), ChangeRequest.objects.count(), audit_rows()
+    response = admin_client.post(ADD_CLIENT, {"reason": "Needed for the test", **data})
     assert response.status_code == 200 and field in response.context["form"].errors
     assert "key" not in response.context
-    assert (ApiClient.objects.count(), audit_rows()) == before
+    assert (ApiClient.objects.count(), ChangeRequest.objects.count(), audit_rows()) == before
 
 
 def test_api_client_pages_never_show_the_key_or_its_hash(admin_client):

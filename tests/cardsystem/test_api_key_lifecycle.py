@@ -13,7 +13,8 @@ from django.urls import reverse
 from rest_framework.test import APIClient
 
 from cardsystem.audit import Actor
-from cardsystem.models import ApiClient, AuditLog
+from cardsystem.change_requests import change_request_approve
+from cardsystem.models import ApiClient, AuditLog, ChangeRequest
 from cardsystem.services import api_client_create, api_client_revoke, api_client_rotate_key
 from tests.commands import api_status, counts, run, stored_values
 from tests.factories import UserFactory, make_api_client
@@ -279,14 +280,17 @@ def test_admin_refuses_a_bad_overlap_on_its_field_and_writes_nothing(admin_clien
     assert (counts(), ApiClient.objects.values().get()) == before
 
 
-def test_admin_sets_an_expiry_when_adding_a_client(admin_client):
+def test_an_expiry_set_when_adding_a_client_counts_from_the_approval(admin_client):
     with time_machine.travel(NOW, tick=False):
         response = admin_client.post(
             reverse("admin:cardsystem_apiclient_add"),
-            {"name": "Temporary", "scopes": ["manage"], "expires_in_days": "7"},
+            {"name": "Temporary", "scopes": ["manage"], "expires_in_days": "7", "reason": "A week's test"},
         )
     assert response.status_code == 200 and "no-store" in response["Cache-Control"]
-    assert ApiClient.objects.get(name="Temporary").expires_at == NOW + 7 * DAY
+    request = ChangeRequest.objects.get(kind="api_client_create")
+    with time_machine.travel(NOW + DAY, tick=False):
+        change_request_approve(request=request, actor=Actor.for_user(UserFactory(username="checker")))
+    assert ApiClient.objects.get(name="Temporary").expires_at == NOW + 8 * DAY
 
 
 def test_rotating_from_the_admin_needs_the_change_permission(client, db):

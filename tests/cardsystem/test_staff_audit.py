@@ -10,8 +10,9 @@ from django.contrib.auth.models import Group, Permission
 from django.core.management import call_command
 from django.urls import reverse
 
-from cardsystem.audit import audit_record
-from cardsystem.models import AuditLog
+from cardsystem.audit import Actor, audit_record
+from cardsystem.change_requests import change_request_approve
+from cardsystem.models import AuditLog, ChangeRequest
 from tests.factories import TEST_ACTOR, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -52,21 +53,28 @@ def test_a_staff_user_added_and_promoted_in_the_admin_is_audited_with_who_did_it
             "is_superuser": "on",
             "groups": [analysts.pk],
             "user_permissions": [perm("view_card").pk],
+            "grant_reason": "Joins the fraud team",
             "date_joined_0": "2026-12-01",
             "date_joined_1": "09:00:00",
         },
     )
-
     assert response.status_code == 302, response.context["adminform"].form.errors
+    # Held for four eyes: approved by a second person, whose name the grant rows carry.
+    assert not rows(Action.STAFF_FLAGS_CHANGED) and not rows(Action.STAFF_GROUPS_CHANGED)
+    checker = UserFactory(username="checker")
+    change_request_approve(request=ChangeRequest.objects.get(), actor=Actor.for_user(checker))
+
     [created] = [r for r in rows(Action.STAFF_USER_CREATED) if r.target_id == str(newcomer.pk)]
     assert created.actor_user == staff_user
     [flags] = rows(Action.STAFF_FLAGS_CHANGED)
-    assert flags.actor_user == staff_user
+    assert flags.actor_user == checker
     assert flags.details == {"is_staff": [False, True], "is_superuser": [False, True]}
     [groups] = rows(Action.STAFF_GROUPS_CHANGED)
-    assert (groups.actor_user, groups.details) == (staff_user, {"added": ["analysts"]})
+    assert (groups.actor_user, groups.details) == (checker, {"added": ["analysts"]})
     [permissions] = rows(Action.STAFF_PERMISSIONS_CHANGED)
     assert permissions.details == {"added": ["cards.view_card"]}
+    [requested] = rows(Action.CHANGE_REQUESTED)
+    assert requested.actor_user == staff_user
 
 
 def test_grants_from_either_side_and_clears_are_audited_per_holder():
