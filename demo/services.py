@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
@@ -30,6 +31,7 @@ from bins.services import bin_create
 from cards.models import Card, Cardholder
 from cardsystem.audit import Actor, AuditAction, audit_record
 from cardsystem.models import ApiClient
+from cardsystem.roles import ADMINISTRATOR, AUDITOR, CARD_OPERATIONS, FRAUD_ANALYST, FRAUD_MANAGER
 from cardsystem.services import api_client_create, api_client_revoke
 from demo.simulation import plan_world, replay_world
 from demo.simulation.population import BINS
@@ -131,6 +133,15 @@ def decisions_to_their_file_only():
 
 DEMO_USERNAME = "admin"
 DEMO_CLIENT_NAME = "demo"
+# One staff member per role, none a superuser: to try what each role may do, and four
+# eyes (one administrator requests, another approves).
+DEMO_ROLE_USERS = {
+    "demo-analyst": FRAUD_ANALYST,
+    "demo-manager": FRAUD_MANAGER,
+    "demo-cardops": CARD_OPERATIONS,
+    "demo-admin": ADMINISTRATOR,
+    "demo-auditor": AUDITOR,
+}
 
 
 @dataclass(frozen=True)
@@ -142,13 +153,17 @@ class DemoCredentials:
     client: ApiClient
     key: str
     revoked: list[str]
+    role_users: dict[str, str]  # username -> role
+    role_password: str
 
 
 def demo_credentials_issue(*, actor: Actor) -> DemoCredentials:
     """For a local trial: make sure the superuser "admin" exists and give it a fresh random
-    password, revoke earlier demo API clients ("demo", "demo-…") and create a new one with
-    every scope. All or nothing. Raises PermissionDenied, writing nothing, unless DEBUG is
-    on: an admin password is never reset this way in production."""
+    password, the same for one staff member per role (DEMO_ROLE_USERS, sharing another
+    password, each in exactly their role), revoke earlier demo API clients ("demo",
+    "demo-…") and create a new one with every scope. All or nothing. Raises
+    PermissionDenied, writing nothing, unless DEBUG is on: an admin password is never
+    reset this way in production."""
     if not settings.DEBUG:
         raise PermissionDenied(
             "Demo credentials are for a local trial with DEBUG=true; "
@@ -162,6 +177,7 @@ def demo_credentials_issue(*, actor: Actor) -> DemoCredentials:
         user.set_password(password)
         user.is_active = user.is_staff = user.is_superuser = True
         user.save()
+        role_password = _demo_role_users_issue(user_model)
         earlier = ApiClient.objects.filter(
             Q(name=DEMO_CLIENT_NAME) | Q(name__startswith=f"{DEMO_CLIENT_NAME}-"), is_active=True
         )
@@ -179,4 +195,32 @@ def demo_credentials_issue(*, actor: Actor) -> DemoCredentials:
             target=user,
             details={"api_client": client.name, "revoked_api_clients": revoked},
         )
-    return DemoCredentials(username=DEMO_USERNAME, password=password, client=client, key=key, revoked=revoked)
+    return DemoCredentials(
+        username=DEMO_USERNAME,
+        password=password,
+        client=client,
+        key=key,
+        revoked=revoked,
+        role_users=dict(DEMO_ROLE_USERS),
+        role_password=role_password,
+    )
+
+
+def _demo_role_users_issue(user_model) -> str:
+    """Each demo role user, made or reset: staff, not a superuser, in their role only, with
+    a fresh password (returned). An operator's command: not held for four eyes."""
+    groups = {group.name: group for group in Group.objects.filter(name__in=DEMO_ROLE_USERS.values())}
+    missing = sorted(set(DEMO_ROLE_USERS.values()) - set(groups))
+    if missing:
+        raise PermissionDenied(f"The roles {', '.join(missing)} are missing: run migrate first.")
+    password = secrets.token_urlsafe(24)
+    for username, role in DEMO_ROLE_USERS.items():
+        user, _ = user_model._default_manager.get_or_create(**{user_model.USERNAME_FIELD: username})
+        validate_password(password, user)
+        user.set_password(password)
+        user.is_active = user.is_staff = True
+        user.is_superuser = False
+        user.save()
+        user.groups.set([groups[role]])
+        user.user_permissions.clear()
+    return password

@@ -4,6 +4,7 @@ import re
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 from django.contrib.auth.password_validation import validate_password
 from django.core.management import CommandError
 
@@ -88,3 +89,41 @@ def test_demo_credentials_are_audited_and_stored_only_as_hashes(settings):
     assert entry.details["api_client"] == ApiClient.objects.get(is_active=True).name
     stored = list(stored_values())
     assert not any(password in value or key in value for value in stored)
+
+
+def test_demo_credentials_print_one_staff_user_per_role_who_can_log_in(settings, client):
+    from cardsystem.roles import ROLES
+
+    settings.DEBUG = True
+    out, admin_password, _ = demo_credentials()
+    password = re.search(r"^  Their password: (\S+)$", out, re.MULTILINE).group(1)
+    assert password != admin_password
+    users = get_user_model().objects.filter(username__startswith="demo-").order_by("username")
+    assert {user.username: [group.name for group in user.groups.all()] for user in users} == {
+        "demo-admin": ["Administrator"],
+        "demo-analyst": ["Fraud analyst"],
+        "demo-auditor": ["Auditor"],
+        "demo-cardops": ["Card operations"],
+        "demo-manager": ["Fraud manager"],
+    }
+    assert {role for user in users for role in user.groups.values_list("name", flat=True)} == set(ROLES)
+    for user in users:
+        assert user.is_staff and user.is_active and not user.is_superuser
+        assert not user.user_permissions.exists()
+        assert re.search(rf"^  {user.username} +{user.groups.get().name}$", out, re.MULTILINE)
+    login = {"username": "demo-auditor", "password": password, "next": "/admin/"}
+    response = client.post("/admin/login/", login)
+    assert response.status_code == 302 and response.url == "/admin/"
+
+
+def test_demo_credentials_put_a_promoted_role_user_back_in_their_role_alone(settings):
+    settings.DEBUG = True
+    demo_credentials()
+    analyst = get_user_model().objects.get(username="demo-analyst")
+    analyst.is_superuser = True
+    analyst.save()
+    analyst.groups.add(Group.objects.get(name="Administrator"))
+    demo_credentials()
+    analyst.refresh_from_db()
+    assert not analyst.is_superuser
+    assert list(analyst.groups.values_list("name", flat=True)) == ["Fraud analyst"]

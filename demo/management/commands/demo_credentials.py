@@ -12,7 +12,9 @@ from demo.services import demo_credentials_issue
 class Command(BaseCommand):
     help = (
         "For a local trial (DEBUG=true only): give the superuser 'admin' a fresh random password, "
-        "revoke earlier demo API clients, create a new one with every scope, and print both. "
+        "make one staff user per role (demo-analyst, demo-manager, demo-cardops, demo-admin, "
+        "demo-auditor; not superusers) with another, revoke earlier demo API clients, create a new "
+        "one with every scope, and print them all. "
         "Refuses to run with DEBUG off."
     )
 
@@ -45,6 +47,9 @@ class Command(BaseCommand):
                     f" earlier demo clients revoked: {len(credentials.revoked)})",
                     f"  API docs:  {base_url}{reverse('api-docs')}",
                     f"  Try:       {curl}",
+                    "Staff users in one role each (not superusers), to try the roles and four eyes:",
+                    *(f"  {username:<14} {role}" for username, role in credentials.role_users.items()),
+                    f"  Their password: {credentials.role_password}",
                 ]
             )
         )
