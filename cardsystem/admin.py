@@ -107,6 +107,24 @@ class PanSafeSearchMixin:
         return super().changelist_view(request, extra_context)
 
 
+class DefaultListFilter(admin.SimpleListFilter):
+    """A list filter with a value chosen when the URL names none (a queue that opens on
+    the work still to do): set `default`; `queryset` reads `self.current()`."""
+
+    default: str = ""
+
+    def current(self) -> str:
+        return self.value() or self.default
+
+    def choices(self, changelist):
+        for value, label in self.lookup_choices:
+            yield {
+                "selected": self.current() == value,
+                "query_string": changelist.get_query_string({self.parameter_name: value}),
+                "display": label,
+            }
+
+
 class ReadOnlyAdminMixin:
     """A page to read, never a form: nobody adds, changes or deletes these rows here
     (ledgers, the audit log, what the engine and the services record). The view
@@ -348,14 +366,20 @@ class AuditLogAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     @admin.display(description="target", ordering="target_label")
     def target_link(self, row):
-        url = _admin_change_url(row.target_type, row.target_id)
-        if url is None:
-            return row.target_label or "—"
-        return format_html('<a href="{}">{}</a>', url, row.target_label or row.target_id)
+        return target_link(row.target_type, row.target_id, row.target_label)
 
     @admin.display(description="details")
     def details_display(self, row):
         return format_html("<pre>{}</pre>", json.dumps(row.details, indent=2, sort_keys=True))
+
+
+def target_link(target_type: str, target_id: str, label: str) -> str:
+    """A link to the admin page of a row named by its model label and id, or its label
+    alone when it has no page."""
+    url = _admin_change_url(target_type, target_id)
+    if url is None:
+        return label or "—"
+    return format_html('<a href="{}">{}</a>', url, label or target_id)
 
 
 def _admin_change_url(target_type: str, target_id: str) -> str | None:
@@ -374,5 +398,5 @@ def message_failures(model_admin: admin.ModelAdmin, request, failures: list[tupl
         model_admin.message_user(request, f"{obj}: {reason}", messages.ERROR)
 
 
-# The second-factor pages use the helpers above.
-from cardsystem import admin_mfa  # noqa: E402, F401
+# The second-factor pages and the approval queue (four eyes) use the helpers above.
+from cardsystem import admin_change_requests, admin_mfa  # noqa: E402, F401
