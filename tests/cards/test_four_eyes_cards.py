@@ -8,6 +8,7 @@ for fraud (409)."""
 import pytest
 from django.test import Client
 
+from cards.checks import check_top_up_approval_amount
 from cards.models import Card, LedgerEntry
 from cards.services import card_change_status
 from cardsystem.models import AuditLog, ChangeRequest
@@ -109,6 +110,16 @@ def test_the_amount_is_configured_in_each_currencys_major_units(maker, settings)
     yen.refresh_from_db()
     assert (usd.balance_minor, yen.balance_minor) == (5000, 50)
     assert only_request().params["amount_minor"] == 51
+
+
+@pytest.mark.parametrize("value", ["", "1e3", "-5", "1,000.00", "ten"])
+def test_a_malformed_approval_amount_fails_the_system_check(settings, value):
+    settings.TOP_UP_APPROVAL_ABOVE = value
+    assert [error.id for error in check_top_up_approval_amount(None)] == ["cards.E001"]
+
+
+def test_the_default_approval_amount_passes_the_system_check():
+    assert check_top_up_approval_amount(None) == []
 
 
 def test_a_rejected_top_up_changes_nothing(maker, checker):
