@@ -49,6 +49,7 @@ from cardsystem.admin import add_service_errors, form_page, message_failures, no
 from cardsystem.admin_change_requests import held_message
 from cardsystem.audit import Actor
 from cardsystem.exceptions import ConflictError, error_text
+from cardsystem.models import ChangeRequest
 from cardsystem.money import format_amount
 
 # Issue-form tokens already used in this session, and the card each one issued.
@@ -158,29 +159,19 @@ def change_status(model_admin, request, object_id):
     may_change = staff_permissions.may_change_status(request.user)
     card = _card_to_change(model_admin, request, object_id, allowed=may_change)
     allowed = staff_permissions.statuses_allowed(request.user, card)
-    if request.method == "POST" and request.POST.get("status") in set(TRANSITIONS[card.status]) - set(
-        allowed
-    ):
+    refused = set(TRANSITIONS[card.status]) - set(allowed)
+    if request.method == "POST" and request.POST.get("status") in refused:
         raise PermissionDenied
     form = CardStatusForm(request.POST if request.method == "POST" else None, card=card, allowed=allowed)
     if form.is_bound and form.is_valid():
-        status, reason, actor = (
-            form.cleaned_data["status"],
-            form.cleaned_data["reason"],
-            Actor.for_request(request),
-        )
         try:
-            if needs_approval_to_change(card, status):
-                held = card_unblock_request(card=card, status=status, reason=reason, actor=actor)
-            else:
-                held = None
-                card = card_change_status(card=card, status=status, reason=reason, actor=actor)
+            held = _change_status_or_hold(
+                card, status=form.cleaned_data["status"], reason=form.cleaned_data["reason"], request=request
+            )
         except (ValidationError, ConflictError) as error:
             add_service_errors(form, error)
         else:
-            if held is not None:
-                model_admin.message_user(request, held_message(held), messages.WARNING)
-            else:
+            if held is None:
                 model_admin.message_user(request, f"Card {card} is now {card.get_status_display().lower()}.")
             return HttpResponseRedirect(_change_url(card))
     return form_page(
@@ -193,6 +184,18 @@ def change_status(model_admin, request, object_id):
         intro=_status_intro(card, allowed),
         can_submit=bool(allowed),
     )
+
+
+def _change_status_or_hold(card: Card, *, status: str, reason: str, request) -> ChangeRequest | None:
+    """Change the card's status (`card` then holds it) or, where that takes a second
+    person, make the change request, say so with a link, and return it."""
+    actor = Actor.for_request(request)
+    if needs_approval_to_change(card, status):
+        held = card_unblock_request(card=card, status=status, reason=reason, actor=actor)
+        messages.warning(request, held_message(held))
+        return held
+    card_change_status(card=card, status=status, reason=reason, actor=actor)
+    return None
 
 
 def _status_intro(card: Card, allowed: list[str]) -> str:
@@ -224,15 +227,12 @@ def top_up(model_admin, request, object_id):
                     reason=form.cleaned_data["reason"],
                     actor=actor,
                 )
-            else:
-                held = None
-                entry = card_top_up(card=card, amount_minor=amount, reference=reference, actor=actor)
+                model_admin.message_user(request, held_message(held), messages.WARNING)
+                return HttpResponseRedirect(_change_url(card))
+            entry = card_top_up(card=card, amount_minor=amount, reference=reference, actor=actor)
         except ValidationError as error:
             add_service_errors(form, error)
         else:
-            if held is not None:
-                model_admin.message_user(request, held_message(held), messages.WARNING)
-                return HttpResponseRedirect(_change_url(card))
             model_admin.message_user(
                 request,
                 f"Topped up {format_amount(entry.amount_minor, entry.currency)}; "
@@ -291,18 +291,14 @@ def bulk_status(model_admin, request, queryset, *, action: str, status: str, don
     blocked for fraud is not unblocked: a change request is made for it."""
     form = BulkStatusForm(request.POST) if "apply" in request.POST else BulkStatusForm()
     if form.is_bound and form.is_valid():
-        actor, reason = Actor.for_request(request), form.cleaned_data["reason"]
-        changed, failures = 0, []
+        changed, failures, reason = 0, [], form.cleaned_data["reason"]
         for card in queryset:
             try:
-                if needs_approval_to_change(card, status):
-                    held = card_unblock_request(card=card, status=status, reason=reason, actor=actor)
-                    model_admin.message_user(request, held_message(held), messages.WARNING)
-                else:
-                    card_change_status(card=card, status=status, reason=reason, actor=actor)
-                    changed += 1
+                held = _change_status_or_hold(card, status=status, reason=reason, request=request)
             except (ValidationError, ConflictError) as error:
                 failures.append((card, error_text(error)))
+            else:
+                changed += held is None
         if changed:
             model_admin.message_user(request, f"{changed} card(s) {done}.")
         message_failures(model_admin, request, failures)

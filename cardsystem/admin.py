@@ -5,17 +5,17 @@ import datetime
 import json
 
 from django import forms
-from django.apps import apps
 from django.contrib import admin, messages
 from django.contrib.admin.views.main import SEARCH_VAR
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
-from django.urls import NoReverseMatch, path, reverse
+from django.urls import path, reverse
 from django.utils.cache import add_never_cache_headers
 from django.utils.html import format_html
 
 from cardsystem import staff_admin  # noqa: F401  (registers the staff user admin)
+from cardsystem.admin_lists import target_link
 from cardsystem.audit import Actor
 from cardsystem.card_numbers import pan_like_digits
 from cardsystem.exceptions import ConflictError, error_messages
@@ -105,24 +105,6 @@ class PanSafeSearchMixin:
             )
             return HttpResponseRedirect(f"{request.path}?{query.urlencode()}")
         return super().changelist_view(request, extra_context)
-
-
-class DefaultListFilter(admin.SimpleListFilter):
-    """A list filter with a value chosen when the URL names none (a queue that opens on
-    the work still to do): set `default`; `queryset` reads `self.current()`."""
-
-    default: str = ""
-
-    def current(self) -> str:
-        return self.value() or self.default
-
-    def choices(self, changelist):
-        for value, label in self.lookup_choices:
-            yield {
-                "selected": self.current() == value,
-                "query_string": changelist.get_query_string({self.parameter_name: value}),
-                "display": label,
-            }
 
 
 class ReadOnlyAdminMixin:
@@ -371,25 +353,6 @@ class AuditLogAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     @admin.display(description="details")
     def details_display(self, row):
         return format_html("<pre>{}</pre>", json.dumps(row.details, indent=2, sort_keys=True))
-
-
-def target_link(target_type: str, target_id: str, label: str) -> str:
-    """A link to the admin page of a row named by its model label and id, or its label
-    alone when it has no page."""
-    url = _admin_change_url(target_type, target_id)
-    if url is None:
-        return label or "—"
-    return format_html('<a href="{}">{}</a>', url, label or target_id)
-
-
-def _admin_change_url(target_type: str, target_id: str) -> str | None:
-    if not (target_type and target_id):
-        return None
-    try:
-        model = apps.get_model(target_type)
-        return reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_change", args=[target_id])
-    except (LookupError, ValueError, NoReverseMatch):
-        return None
 
 
 def message_failures(model_admin: admin.ModelAdmin, request, failures: list[tuple[object, str]]) -> None:

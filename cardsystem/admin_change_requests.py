@@ -19,7 +19,8 @@ from django.utils.safestring import SafeString
 from django.utils.timesince import timesince
 from django.views.decorators.http import require_POST
 
-from cardsystem.admin import DefaultListFilter, ReadOnlyAdminMixin, target_link
+from cardsystem.admin import ReadOnlyAdminMixin
+from cardsystem.admin_lists import DefaultListFilter, target_link
 from cardsystem.audit import Actor
 from cardsystem.change_requests import (
     can_decide,

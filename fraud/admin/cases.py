@@ -19,7 +19,8 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.timesince import timesince
 
-from cardsystem.admin import DefaultListFilter, ReadOnlyAdminMixin, add_service_errors, form_page
+from cardsystem.admin import ReadOnlyAdminMixin, add_service_errors, form_page
+from cardsystem.admin_lists import DefaultListFilter
 from cardsystem.audit import Actor
 from cardsystem.exceptions import ConflictError
 from fraud import cases
