@@ -119,13 +119,12 @@ class ChangeRequestAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     ]
     readonly_fields = fields
 
-    def get_ordering(self, request):
-        # Pending first, the oldest first among them; then the latest decisions first.
-        pending_first = Case(
-            When(status=Status.PENDING, then=Value(0)), default=Value(1), output_field=IntegerField()
-        )
-        waiting_since = Case(When(status=Status.PENDING, then=F("requested_at")))
-        return [pending_first, waiting_since.asc(), F("decided_at").desc(nulls_last=True)]
+    # Pending first, the oldest first among them; then the latest decisions first.
+    ordering = [
+        Case(When(status=Status.PENDING, then=Value(0)), default=Value(1), output_field=IntegerField()),
+        Case(When(status=Status.PENDING, then=F("requested_at"))).asc(),
+        F("decided_at").desc(nulls_last=True),
+    ]
 
     # --- Columns ---
 
