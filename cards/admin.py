@@ -8,6 +8,7 @@ rendered by the issuing view (cards.admin_views.issue_card).
 import json
 
 from django.contrib import admin
+from django.contrib.admin.utils import unquote
 from django.db.models import Count
 from django.template.loader import render_to_string
 from django.urls import path, reverse
@@ -16,6 +17,7 @@ from django.utils.timezone import localtime
 from django_countries.filters import CountryFilter
 
 from cards import admin_views, staff_permissions
+from cards.change_kinds import pending_for
 from cards.forms import LIMIT_FORM_FIELDS, CardChangeForm
 from cards.models import Card, Cardholder, LedgerEntry
 from cards.services import LIMIT_FIELDS
@@ -198,6 +200,10 @@ class CardAdmin(PanSafeSearchMixin, admin.ModelAdmin):
             "may_change_status": staff_permissions.may_change_status(request.user),
             "may_top_up": may(staff_permissions.TOP_UP),
             "may_replace": may(staff_permissions.REPLACE),
+            "pending_requests": [
+                (reverse("admin:cardsystem_changerequest_change", args=[held.pk]), held.summary)
+                for held in pending_for(unquote(object_id))
+            ],
         }
         return super().change_view(request, object_id, form_url, extra_context)
 

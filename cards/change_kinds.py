@@ -36,13 +36,12 @@ def top_up_needs_approval(card: Card, amount_minor: int) -> bool:
     return amount_minor > top_up_approval_above(card.currency)
 
 
-def _pending_for(kind: str, card: Card):
-    return ChangeRequest.objects.filter(
-        kind=kind,
-        status=ChangeRequest.Status.PENDING,
-        target_type=Card._meta.label_lower,
-        target_id=str(card.pk),
+def pending_for(card_id, kind: str | None = None):
+    """The pending change requests about a card (of one kind), oldest first."""
+    pending = ChangeRequest.objects.filter(
+        status=ChangeRequest.Status.PENDING, target_type=Card._meta.label_lower, target_id=str(card_id)
     )
+    return (pending.filter(kind=kind) if kind else pending).order_by("requested_at")
 
 
 def _card_of(request: ChangeRequest) -> Card:
@@ -63,7 +62,7 @@ def card_unblock_request(*, card: Card, status: str, reason: str, actor: Actor) 
     card.refresh_from_db(fields=["status", "blocked_for_fraud"])
     if not needs_approval_to_change(card, status):
         raise ConflictError("This change needs no approval: make it directly.", field="status")
-    if _pending_for(CARD_UNBLOCK, card).exists():
+    if pending_for(card.pk, CARD_UNBLOCK).exists():
         raise ConflictError("An unblock of this card already waits for approval.", field="status")
     return change_request_create(
         kind=CARD_UNBLOCK,

@@ -78,6 +78,8 @@ def test_a_top_up_above_the_amount_makes_a_request_and_credits_nothing(maker):
     assert request.params == {"amount_minor": 100_001, "currency": "USD", "reference": "dep-1"}
     assert (request.target_id, request.reason) == (str(card.pk), "Cash deposit at branch 12")
     assert any("held for a second person" in m and str(request.pk) in m for m in shown(response))
+    waiting = response.context["pending_requests"]
+    assert waiting == [(f"/admin/cardsystem/changerequest/{request.pk}/change/", request.summary)]
     card.refresh_from_db()
     assert card.balance_minor == 500 and LedgerEntry.objects.count() == entries
     assert not AuditLog.objects.filter(action=Action.CARD_TOPPED_UP, actor_user=maker).exists()
