@@ -45,8 +45,10 @@ def pending_for(card_id, kind: str | None = None):
 
 
 def _card_of(request: ChangeRequest) -> Card:
+    """The request's card, locked until the approval commits: what apply checks of it
+    still holds when the service changes it."""
     try:
-        return Card.objects.get(pk=request.target_id)
+        return Card.objects.select_for_update().get(pk=request.target_id)
     except (Card.DoesNotExist, ValidationError):
         raise ConflictError("The card of this request no longer exists.", field="card") from None
 
@@ -59,7 +61,7 @@ def card_unblock_request(*, card: Card, status: str, reason: str, actor: Actor) 
     inactive). Raises ConflictError when the change needs no approval (make it at once)
     or one for this card is already pending; PermissionDenied or ValidationError from
     change_request_create (the kind's permission, the reason)."""
-    card.refresh_from_db(fields=["status", "blocked_for_fraud"])
+    card.refresh_from_db(fields=["status", "blocked_for_fraud", "status_changed_at"])
     if not needs_approval_to_change(card, status):
         raise ConflictError("This change needs no approval: make it directly.", field="status")
     if pending_for(card.pk, CARD_UNBLOCK).exists():
@@ -69,9 +71,14 @@ def card_unblock_request(*, card: Card, status: str, reason: str, actor: Actor) 
         actor=actor,
         summary=f"Make card {card} {Card.Status(status).label} (blocked for fraud)",
         reason=reason,
-        params={"status": status},
+        # The block this request lifts: a newer one (blocked again meanwhile) is not lifted.
+        params={"status": status, "blocked_at": _blocked_at(card)},
         target=card,
     )
+
+
+def _blocked_at(card: Card) -> str:
+    return card.status_changed_at.isoformat() if card.status_changed_at else ""
 
 
 def _apply_unblock(request: ChangeRequest, actor: Actor) -> dict:
@@ -80,6 +87,8 @@ def _apply_unblock(request: ChangeRequest, actor: Actor) -> dict:
         raise ConflictError(
             f"The card is {card.get_status_display().lower()} now, no longer blocked.", field="status"
         )
+    if _blocked_at(card) != request.params["blocked_at"]:
+        raise ConflictError("The card was blocked again since this request: ask anew.", field="status")
     card = card_change_status(
         card=card, status=request.params["status"], reason=request.reason[:200], actor=actor, approved=True
     )

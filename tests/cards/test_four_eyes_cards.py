@@ -193,7 +193,7 @@ def test_unblocking_a_card_blocked_for_fraud_makes_a_request(maker, status):
     card = fraud_blocked_card()
     response = set_status(maker, card, status)
     request = only_request()
-    assert (request.kind, request.params, request.requested_by) == ("card_unblock", {"status": status}, maker)
+    assert (request.kind, request.params["status"], request.requested_by) == ("card_unblock", status, maker)
     assert any("held for a second person" in m for m in shown(response))
     card.refresh_from_db()
     assert (card.status, card.blocked_for_fraud) == ("blocked", True)
@@ -249,6 +249,23 @@ def test_an_unblock_of_a_card_closed_meanwhile_fails_to_apply_and_stays_pending(
     assert only_request().status == "pending"
     card.refresh_from_db()
     assert card.status == "closed"
+
+
+def test_an_unblock_of_a_card_blocked_again_meanwhile_fails_to_apply_and_stays_pending(maker, checker):
+    card = fraud_blocked_card()
+    set_status(maker, card)
+    card_change_status(card=card, status="active", reason="cleared", actor=TEST_ACTOR, approved=True)
+    card_change_status(card=card, status="blocked", reason="cardholder called", actor=TEST_ACTOR)
+
+    response = decide(checker, only_request(), "approve")
+
+    assert any("blocked again since this request" in m for m in shown(response))
+    assert only_request().status == "pending" and status_after(card) == "blocked"
+
+
+def status_after(card) -> str:
+    card.refresh_from_db()
+    return card.status
 
 
 def test_the_bulk_unblock_holds_cards_blocked_for_fraud_and_unblocks_the_others(maker):
