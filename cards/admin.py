@@ -8,6 +8,7 @@ rendered by the issuing view (cards.admin_views.issue_card).
 import json
 
 from django.contrib import admin
+from django.contrib.admin.utils import unquote
 from django.db.models import Count
 from django.template.loader import render_to_string
 from django.urls import path, reverse
@@ -15,9 +16,11 @@ from django.utils.html import format_html, format_html_join
 from django.utils.timezone import localtime
 from django_countries.filters import CountryFilter
 
-from cards import admin_views
+from cards import admin_views, staff_permissions
+from cards.change_kinds import pending_for
 from cards.forms import LIMIT_FORM_FIELDS, CardChangeForm
 from cards.models import Card, Cardholder, LedgerEntry
+from cards.services import LIMIT_FIELDS
 from cardsystem.admin import PanSafeSearchMixin, ReadOnlyAdminMixin
 from cardsystem.audit import Actor
 from cardsystem.models import AuditLog
@@ -112,6 +115,7 @@ class CardAdmin(PanSafeSearchMixin, admin.ModelAdmin):
         "expiry",
         "status_summary",
         "created_at",
+        "limits_display",
         "balance_display",
         "ledger_table",
         "history_table",
@@ -119,25 +123,42 @@ class CardAdmin(PanSafeSearchMixin, admin.ModelAdmin):
     actions = ["block", "unblock", "report_lost", "report_stolen"]
 
     def get_fieldsets(self, request, obj=None):
-        holder = "assign_to" if obj is not None and obj.cardholder_id is None else "cardholder_link"
+        may = request.user.has_perm
+        assignable = obj is not None and obj.cardholder_id is None and may(staff_permissions.CHANGE)
+        holder = "assign_to" if assignable else "cardholder_link"
         currency = obj.currency if obj is not None else "the card's currency"
+        if may(staff_permissions.CHANGE_LIMITS):
+            limits = {
+                "fields": list(LIMIT_FORM_FIELDS.values()),
+                "description": f"Decimal amounts in {currency}. Empty: no limit.",
+            }
+        else:
+            limits = {"fields": ["limits_display"]}
         return [
             (None, {"fields": ["card_number", "bin_link", holder, "expiry", "status_summary", "created_at"]}),
-            (
-                "Limits",
-                {
-                    "fields": list(LIMIT_FORM_FIELDS.values()),
-                    "description": f"Decimal amounts in {currency}. Empty: no limit.",
-                },
-            ),
+            ("Limits", limits),
             ("Balance and ledger", {"fields": ["balance_display", "ledger_table"]}),
             ("Status history", {"fields": ["history_table"]}),
         ]
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         form = super().get_form(request, obj, change=change, **kwargs)
-        form.actor = Actor.for_request(request)  # a fresh class per request
+        # A fresh class per request: what this person may change on the form.
+        form.actor = Actor.for_request(request)
+        form.may_change_limits = request.user.has_perm(staff_permissions.CHANGE_LIMITS)
+        form.may_assign = request.user.has_perm(staff_permissions.CHANGE)
         return form
+
+    def has_change_permission(self, request, obj=None):
+        # The card's own page changes its limits, or hands a stock card to a cardholder.
+        may = request.user.has_perm
+        return may(staff_permissions.CHANGE_LIMITS) or may(staff_permissions.CHANGE)
+
+    def has_block_permission(self, request):
+        return request.user.has_perm(staff_permissions.BLOCK)
+
+    def has_unblock_permission(self, request):
+        return request.user.has_perm(staff_permissions.UNBLOCK)
 
     def save_model(self, request, obj, form, change):
         """Nothing to do: CardChangeForm.clean() already saved through the services."""
@@ -171,8 +192,19 @@ class CardAdmin(PanSafeSearchMixin, admin.ModelAdmin):
         return admin_views.issue_card(self, request)
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
-        # "Save and add another" would lead to issuing a card: not what saving limits means.
-        extra_context = {**(extra_context or {}), "show_save_and_add_another": False}
+        may = request.user.has_perm
+        extra_context = {
+            **(extra_context or {}),
+            # "Save and add another" would lead to issuing a card: not what saving limits means.
+            "show_save_and_add_another": False,
+            "may_change_status": staff_permissions.may_change_status(request.user),
+            "may_top_up": may(staff_permissions.TOP_UP),
+            "may_replace": may(staff_permissions.REPLACE),
+            "pending_requests": [
+                (reverse("admin:cardsystem_changerequest_change", args=[held.pk]), held.summary)
+                for held in pending_for(unquote(object_id))
+            ],
+        }
         return super().change_view(request, object_id, form_url, extra_context)
 
     # --- Columns and read-only fields ---
@@ -196,6 +228,18 @@ class CardAdmin(PanSafeSearchMixin, admin.ModelAdmin):
             return "—"
         url = reverse("admin:cards_cardholder_change", args=[card.cardholder_id])
         return format_html('<a href="{}">{}</a>', url, card.cardholder)
+
+    @admin.display(description="limits")
+    def limits_display(self, card):
+        return ", ".join(
+            f"{name.replace('_', ' ')}: "
+            + (
+                "no limit"
+                if getattr(card, field) is None
+                else format_amount(getattr(card, field), card.currency)
+            )
+            for name, field in LIMIT_FIELDS.items()
+        )
 
     @admin.display(description="balance", ordering="balance_minor")
     def balance_display(self, card):
@@ -256,25 +300,25 @@ class CardAdmin(PanSafeSearchMixin, admin.ModelAdmin):
 
     # --- Bulk status actions: an intermediate page asks for the reason ---
 
-    @admin.action(description="Block the selected cards", permissions=["change"])
+    @admin.action(description="Block the selected cards", permissions=["block"])
     def block(self, request, queryset):
         return admin_views.bulk_status(
             self, request, queryset, action="block", status=Card.Status.BLOCKED, done="blocked"
         )
 
-    @admin.action(description="Unblock (activate) the selected cards", permissions=["change"])
+    @admin.action(description="Unblock (activate) the selected cards", permissions=["unblock"])
     def unblock(self, request, queryset):
         return admin_views.bulk_status(
             self, request, queryset, action="unblock", status=Card.Status.ACTIVE, done="activated"
         )
 
-    @admin.action(description="Report the selected cards lost", permissions=["change"])
+    @admin.action(description="Report the selected cards lost", permissions=["block"])
     def report_lost(self, request, queryset):
         return admin_views.bulk_status(
             self, request, queryset, action="report_lost", status=Card.Status.LOST, done="reported lost"
         )
 
-    @admin.action(description="Report the selected cards stolen", permissions=["change"])
+    @admin.action(description="Report the selected cards stolen", permissions=["block"])
     def report_stolen(self, request, queryset):
         return admin_views.bulk_status(
             self, request, queryset, action="report_stolen", status=Card.Status.STOLEN, done="reported stolen"

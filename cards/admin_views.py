@@ -1,8 +1,11 @@
 """The card pages of the back office that are not plain model forms: issuing (with its
 one-time confirmation), status changes, top-ups, bulk status actions, new cardholders.
 
-Each view checks what was typed with a form from cards.forms, calls one service,
-and shows the service's ValidationError or ConflictError on the form's fields.
+Each view checks the permission its change needs (cards.staff_permissions), checks what
+was typed with a form from cards.forms, calls one service, and shows the service's
+ValidationError or ConflictError on the form's fields. Unblocking a card blocked for
+fraud and a top-up above TOP_UP_APPROVAL_ABOVE are held instead: the view makes a change
+request (cards.change_kinds) and says so, with a link to it.
 """
 
 import uuid
@@ -15,6 +18,13 @@ from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 
+from cards import staff_permissions
+from cards.change_kinds import (
+    card_top_up_request,
+    card_unblock_request,
+    top_up_approval_above,
+    top_up_needs_approval,
+)
 from cards.forms import (
     LIMIT_FORM_FIELDS,
     BulkStatusForm,
@@ -33,10 +43,13 @@ from cards.services import (
     card_replace,
     card_top_up,
     cardholder_create,
+    needs_approval_to_change,
 )
 from cardsystem.admin import add_service_errors, form_page, message_failures, no_store
+from cardsystem.admin_change_requests import held_message
 from cardsystem.audit import Actor
 from cardsystem.exceptions import ConflictError, error_text
+from cardsystem.models import ChangeRequest
 from cardsystem.money import format_amount
 
 # Issue-form tokens already used in this session, and the card each one issued.
@@ -48,12 +61,13 @@ def _change_url(obj) -> str:
     return reverse(f"admin:{obj._meta.app_label}_{obj._meta.model_name}_change", args=[obj.pk])
 
 
-def _card_to_change(model_admin, request, object_id) -> Card:
+def _card_to_change(model_admin, request, object_id, *, allowed: bool) -> Card:
+    """The card of a page URL, for someone who may see cards and is `allowed` this page."""
+    if not (allowed and model_admin.has_view_permission(request)):
+        raise PermissionDenied
     card = model_admin.get_object(request, unquote(object_id))
     if card is None:
         raise Http404("No such card.")
-    if not model_admin.has_change_permission(request, card):
-        raise PermissionDenied
     return card
 
 
@@ -140,20 +154,25 @@ def _uuid_or_none(value: str | None) -> str | None:
 
 
 def change_status(model_admin, request, object_id):
-    card = _card_to_change(model_admin, request, object_id)
-    form = CardStatusForm(request.POST if request.method == "POST" else None, card=card)
+    """Only the statuses this person may set are offered, and another one posted is a
+    403. Unblocking a card blocked for fraud makes a change request instead."""
+    may_change = staff_permissions.may_change_status(request.user)
+    card = _card_to_change(model_admin, request, object_id, allowed=may_change)
+    allowed = staff_permissions.statuses_allowed(request.user, card)
+    refused = set(TRANSITIONS[card.status]) - set(allowed)
+    if request.method == "POST" and request.POST.get("status") in refused:
+        raise PermissionDenied
+    form = CardStatusForm(request.POST if request.method == "POST" else None, card=card, allowed=allowed)
     if form.is_bound and form.is_valid():
         try:
-            card = card_change_status(
-                card=card,
-                status=form.cleaned_data["status"],
-                reason=form.cleaned_data["reason"],
-                actor=Actor.for_request(request),
+            held = _change_status_or_hold(
+                card, status=form.cleaned_data["status"], reason=form.cleaned_data["reason"], request=request
             )
         except (ValidationError, ConflictError) as error:
             add_service_errors(form, error)
         else:
-            model_admin.message_user(request, f"Card {card} is now {card.get_status_display().lower()}.")
+            if held is None:
+                model_admin.message_user(request, f"Card {card} is now {card.get_status_display().lower()}.")
             return HttpResponseRedirect(_change_url(card))
     return form_page(
         request,
@@ -162,22 +181,55 @@ def change_status(model_admin, request, object_id):
         title="Change status",
         original=card,
         submit_label="Change status",
-        intro="" if TRANSITIONS[card.status] else "This card's status can no longer change.",
-        can_submit=bool(TRANSITIONS[card.status]),
+        intro=_status_intro(card, allowed),
+        can_submit=bool(allowed),
     )
 
 
+def _change_status_or_hold(card: Card, *, status: str, reason: str, request) -> ChangeRequest | None:
+    """Change the card's status (`card` then holds it) or, where that takes a second
+    person, make the change request, say so with a link, and return it."""
+    actor = Actor.for_request(request)
+    if needs_approval_to_change(card, status):
+        held = card_unblock_request(card=card, status=status, reason=reason, actor=actor)
+        messages.warning(request, held_message(held))
+        return held
+    card_change_status(card=card, status=status, reason=reason, actor=actor)
+    return None
+
+
+def _status_intro(card: Card, allowed: list[str]) -> str:
+    if not TRANSITIONS[card.status]:
+        return "This card's status can no longer change."
+    if not allowed:
+        return "You may not change this card's status."
+    if card.blocked_for_fraud:
+        return "This card was blocked for fraud: unblocking it waits for a second person's approval."
+    return ""
+
+
 def top_up(model_admin, request, object_id):
-    card = _card_to_change(model_admin, request, object_id)
-    form = TopUpForm(request.POST if request.method == "POST" else None, card=card)
+    """A top-up above TOP_UP_APPROVAL_ABOVE makes a change request (its reason required);
+    at or under it, the card is credited at once."""
+    allowed = request.user.has_perm(staff_permissions.TOP_UP)
+    card = _card_to_change(model_admin, request, object_id, allowed=allowed)
+    data = request.POST if request.method == "POST" else None
+    form = TopUpForm(data, card=card, approval_above=top_up_approval_above(card.currency))
     if form.is_bound and form.is_valid():
+        amount, reference = form.cleaned_data["amount"], form.cleaned_data["reference"]
+        actor = Actor.for_request(request)
         try:
-            entry = card_top_up(
-                card=card,
-                amount_minor=form.cleaned_data["amount"],
-                reference=form.cleaned_data["reference"],
-                actor=Actor.for_request(request),
-            )
+            if top_up_needs_approval(card, amount):
+                held = card_top_up_request(
+                    card=card,
+                    amount_minor=amount,
+                    reference=reference,
+                    reason=form.cleaned_data["reason"],
+                    actor=actor,
+                )
+                model_admin.message_user(request, held_message(held), messages.WARNING)
+                return HttpResponseRedirect(_change_url(card))
+            entry = card_top_up(card=card, amount_minor=amount, reference=reference, actor=actor)
         except ValidationError as error:
             add_service_errors(form, error)
         else:
@@ -201,7 +253,8 @@ def top_up(model_admin, request, object_id):
 def replace(model_admin, request, object_id):
     """A new card in place of this one (cards.services.card_replace), its PAN and CVV
     shown on the response. Submitting again finds the old card closed: a form error."""
-    card = _card_to_change(model_admin, request, object_id)
+    allowed = request.user.has_perm(staff_permissions.REPLACE)
+    card = _card_to_change(model_admin, request, object_id, allowed=allowed)
     form = CardReplaceForm(request.POST if request.method == "POST" else None)
     if form.is_bound and form.is_valid():
         try:
@@ -234,18 +287,18 @@ def replace(model_admin, request, object_id):
 
 def bulk_status(model_admin, request, queryset, *, action: str, status: str, done: str):
     """An admin action that asks for the reason on an intermediate page, then changes
-    each card on its own: the cards that may change do, the others are reported."""
+    each card on its own: the cards that may change do, the others are reported. A card
+    blocked for fraud is not unblocked: a change request is made for it."""
     form = BulkStatusForm(request.POST) if "apply" in request.POST else BulkStatusForm()
     if form.is_bound and form.is_valid():
-        actor = Actor.for_request(request)
-        changed, failures = 0, []
+        changed, failures, reason = 0, [], form.cleaned_data["reason"]
         for card in queryset:
             try:
-                card_change_status(card=card, status=status, reason=form.cleaned_data["reason"], actor=actor)
+                held = _change_status_or_hold(card, status=status, reason=reason, request=request)
             except (ValidationError, ConflictError) as error:
                 failures.append((card, error_text(error)))
             else:
-                changed += 1
+                changed += held is None
         if changed:
             model_admin.message_user(request, f"{changed} card(s) {done}.")
         message_failures(model_admin, request, failures)

@@ -7,3 +7,6 @@ class CardsConfig(AppConfig):
 
     def ready(self):
         from cards import checks  # noqa: F401  registers the system checks
+        from cards.change_kinds import register_kinds
+
+        register_kinds()

@@ -1,13 +1,31 @@
 """System checks on the card data itself: is any of it under a key the configuration
 lacks, or still under an older one? Run with the database checks (`migrate`, and
-`manage.py check --database default`)."""
+`manage.py check --database default`). And the top-up approval amount's form."""
 
-from django.core.checks import Tags, Warning, register
+from django.conf import settings
+from django.core.checks import Error, Tags, Warning, register
 from django.db import DatabaseError
 
 from cards import pan as card_data
 from cards.models import Card
+from cardsystem import money
 from cardsystem.models import DataKey
+
+
+@register()
+def check_top_up_approval_amount(app_configs, **kwargs):
+    """TOP_UP_APPROVAL_ABOVE must be a plain decimal amount, or no top-up could be compared with it."""
+    try:
+        money.parse_amount(settings.TOP_UP_APPROVAL_ABOVE)
+    except money.MoneyError:
+        return [
+            Error(
+                f"TOP_UP_APPROVAL_ABOVE is malformed: {settings.TOP_UP_APPROVAL_ABOVE!r}.",
+                hint='Give an amount in major units as a plain decimal string, such as "1000.00".',
+                id="cards.E001",
+            )
+        ]
+    return []
 
 
 @register(Tags.database)

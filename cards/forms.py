@@ -101,7 +101,9 @@ class CardChangeForm(LimitFieldsForm, forms.ModelForm):
     The services run in clean(): they validate and write in one transaction, and
     clean() is the last point at which the admin can still show their errors next to
     the fields. The admin's change view wraps all of it in a transaction, and
-    CardAdmin.save_model has nothing left to write. CardAdmin sets `actor`.
+    CardAdmin.save_model has nothing left to write. CardAdmin sets `actor` and what
+    this person may change: a field they may not change is not on the form, so nothing
+    posted for it is read.
     """
 
     assign_to = forms.ModelChoiceField(
@@ -112,6 +114,8 @@ class CardChangeForm(LimitFieldsForm, forms.ModelForm):
         help_text="This card was issued as stock. Once assigned, activate it with “Change status”.",
     )
     actor = None
+    may_change_limits = False
+    may_assign = False
 
     class Meta:
         model = Card
@@ -122,14 +126,17 @@ class CardChangeForm(LimitFieldsForm, forms.ModelForm):
         card = self.instance
         self.describe_limits(f"In {card.currency}.")
         for name, field_name in LIMIT_FORM_FIELDS.items():
+            if not self.may_change_limits:
+                del self.fields[field_name]
+                continue
             value = getattr(card, LIMIT_FIELDS[name])
             self.fields[field_name].initial = "" if value is None else money.to_major(value, card.currency)
-        if card.cardholder_id is not None:
+        if card.cardholder_id is not None or not self.may_assign:
             del self.fields["assign_to"]
 
     def clean(self):
         cleaned = super().clean()
-        limits = self.limits_minor(self.instance.currency)
+        limits = self.limits_minor(self.instance.currency) if self.may_change_limits else {}
         if self.errors or limits is None:
             return cleaned
         card, holder = self.instance, cleaned.get("assign_to")
@@ -153,9 +160,10 @@ class CardStatusForm(forms.Form):
         max_length=200, widget=forms.Textarea(attrs={"rows": 3}), help_text="Recorded in the audit log."
     )
 
-    def __init__(self, *args, card: Card, **kwargs):
+    def __init__(self, *args, card: Card, allowed: list[str] | None = None, **kwargs):
+        """`allowed`: the statuses this person may choose (default: every transition)."""
         super().__init__(*args, **kwargs)
-        allowed = TRANSITIONS[card.status]
+        allowed = TRANSITIONS[card.status] if allowed is None else allowed
         # No preselected status: a slip of the hand must not reactivate a card.
         self.fields["status"].choices = [("", "---------")] + [
             (value, label) for value, label in Card.Status.choices if value in allowed
@@ -182,8 +190,12 @@ class TopUpForm(forms.Form):
     reference = forms.CharField(
         max_length=64, required=False, help_text="Optional, e.g. a payment reference."
     )
+    reason = forms.CharField(
+        max_length=200, required=False, widget=forms.Textarea(attrs={"rows": 2}), label="Reason for approval"
+    )
 
-    def __init__(self, *args, card: Card, **kwargs):
+    def __init__(self, *args, card: Card, approval_above: int, **kwargs):
+        """`approval_above`: the amount in minor units above which a second person approves."""
         super().__init__(*args, **kwargs)
         self.currency = card.currency
         places = money.exponent(card.currency)
@@ -192,6 +204,10 @@ class TopUpForm(forms.Form):
             f"In {card.currency}, e.g. {example}; at most {places} decimal place(s)."
             if places
             else f"In {card.currency}, a whole amount, e.g. {example}."
+        )
+        self.fields["reason"].help_text = (
+            f"Needed above {money.format_amount(approval_above, card.currency)}: such a top-up waits "
+            "for a second person's approval, who reads why."
         )
 
     def clean_amount(self):

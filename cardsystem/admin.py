@@ -6,7 +6,6 @@ cardsystem/staff_admin.py, the second factors' in cardsystem/admin_mfa.py."""
 import json
 
 from django import forms
-from django.apps import apps
 from django.contrib import admin, messages
 from django.contrib.admin.views.main import SEARCH_VAR
 from django.core.exceptions import ValidationError
@@ -16,6 +15,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils.cache import add_never_cache_headers
 from django.utils.html import format_html
 
+from cardsystem.admin_lists import target_link
 from cardsystem.card_numbers import pan_like_digits
 from cardsystem.exceptions import ConflictError, error_messages
 from cardsystem.models import AuditLog, ChangeRequest
@@ -157,24 +157,11 @@ class AuditLogAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     @admin.display(description="target", ordering="target_label")
     def target_link(self, row):
-        url = _admin_change_url(row.target_type, row.target_id)
-        if url is None:
-            return row.target_label or "—"
-        return format_html('<a href="{}">{}</a>', url, row.target_label or row.target_id)
+        return target_link(row.target_type, row.target_id, row.target_label)
 
     @admin.display(description="details")
     def details_display(self, row):
         return format_html("<pre>{}</pre>", json.dumps(row.details, indent=2, sort_keys=True))
-
-
-def _admin_change_url(target_type: str, target_id: str) -> str | None:
-    if not (target_type and target_id):
-        return None
-    try:
-        model = apps.get_model(target_type)
-        return reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_change", args=[target_id])
-    except (LookupError, ValueError, NoReverseMatch):
-        return None
 
 
 def message_failures(model_admin: admin.ModelAdmin, request, failures: list[tuple[object, str]]) -> None:
@@ -183,5 +170,5 @@ def message_failures(model_admin: admin.ModelAdmin, request, failures: list[tupl
         model_admin.message_user(request, f"{obj}: {reason}", messages.ERROR)
 
 
-# The pages that use the helpers above.
-from cardsystem import admin_api_clients, admin_mfa, staff_admin  # noqa: E402, F401
+# The pages that use the helpers above, and the approval queue (four eyes).
+from cardsystem import admin_api_clients, admin_change_requests, admin_mfa, staff_admin  # noqa: E402, F401

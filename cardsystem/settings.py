@@ -189,6 +189,11 @@ OTP_TOTP_ISSUER = "cardsystem back office"
 # registered (cardsystem/admin_mfa.py), and this is the library's switch for the same.
 OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 
+# Four eyes: a manual top-up from the back office above this amount (a decimal string in
+# the card currency's major units, whole units for a currency without them) waits for a
+# second person's approval. The API's top-ups are not held (cards/change_kinds.py).
+TOP_UP_APPROVAL_ABOVE = env.str("TOP_UP_APPROVAL_ABOVE", default="1000.00")
+
 # --- HTTPS (production) -----------------------------------------------------------
 HTTPS_ONLY = env.bool("HTTPS_ONLY", default=not DEBUG)
 if HTTPS_ONLY:

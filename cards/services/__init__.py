@@ -5,7 +5,7 @@ management commands all call these, inside the transaction each one opens. Impor
 from here; each module holds one section.
 """
 
-from cards.services.balance import CREDITABLE, card_top_up, ledger_mismatches
+from cards.services.balance import CREDITABLE, card_top_up, check_top_up, ledger_mismatches
 from cards.services.cardholders import cardholder_create
 from cards.services.issuing import (
     DEFAULT_VALIDITY_YEARS,
@@ -25,6 +25,7 @@ from cards.services.lifecycle import (
     card_change_status,
     card_set_limits,
     card_update,
+    needs_approval_to_change,
 )
 from cards.services.replacement import card_replace, card_to_credit
 
@@ -50,6 +51,8 @@ __all__ = [
     "card_update",
     "cardholder_create",
     "cards_by_older_key",
+    "check_top_up",
     "default_expiry",
     "ledger_mismatches",
+    "needs_approval_to_change",
 ]

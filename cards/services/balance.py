@@ -17,14 +17,20 @@ Status = Card.Status
 CREDITABLE = (Status.ACTIVE, Status.INACTIVE, Status.BLOCKED)
 
 
-def card_top_up(*, card: Card, amount_minor: int, actor: Actor, reference: str = "") -> LedgerEntry:
-    """Credit a card. Raises ValidationError (nothing written) on a bad amount or a card
-    that takes no money."""
+def check_top_up(*, amount_minor: int, reference: str) -> None:
+    """What a top-up must be whatever the card: a positive amount and a short reference
+    without card data. Also asked before a top-up is held for approval."""
     if amount_minor <= 0:
         raise ValidationError({"amount": "Must be greater than zero."})
     if len(reference) > 64:
         raise ValidationError({"reference": "At most 64 characters."})
     reject_pan(reference, "reference")
+
+
+def card_top_up(*, card: Card, amount_minor: int, actor: Actor, reference: str = "") -> LedgerEntry:
+    """Credit a card. Raises ValidationError (nothing written) on a bad amount or a card
+    that takes no money."""
+    check_top_up(amount_minor=amount_minor, reference=reference)
     with transaction.atomic():
         # One conditional UPDATE: concurrent top-ups add up, none is lost.
         updated = Card.objects.filter(

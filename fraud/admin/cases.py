@@ -20,6 +20,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.timesince import timesince
 
 from cardsystem.admin import ReadOnlyAdminMixin, add_service_errors, form_page
+from cardsystem.admin_lists import DefaultListFilter
 from cardsystem.audit import Actor
 from cardsystem.exceptions import ConflictError
 from fraud import cases
@@ -63,26 +64,18 @@ STEPS = {
 }
 
 
-class CaseStateFilter(admin.SimpleListFilter):
+class CaseStateFilter(DefaultListFilter):
     """Unresolved by default: the queue is the work still to do."""
 
     title = "state"
     parameter_name = "state"
+    default = "open"
 
     def lookups(self, request, model_admin):
         return [("open", "Unresolved"), ("resolved", "Resolved"), ("all", "All")]
 
-    def choices(self, changelist):
-        current = self.value() or "open"
-        for value, label in self.lookup_choices:
-            yield {
-                "selected": current == value,
-                "query_string": changelist.get_query_string({self.parameter_name: value}),
-                "display": label,
-            }
-
     def queryset(self, request, queryset):
-        value = self.value() or "open"
+        value = self.current()
         if value == "open":
             return queryset.filter(resolved_at__isnull=True)
         if value == "resolved":
