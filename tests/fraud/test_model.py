@@ -418,6 +418,7 @@ def test_the_command_trains_and_activates(card):
     assert f"ROC AUC            {model.metadata['holdout']['roc_auc']:.3f}" in output
     assert "Active now: decisions are scored with v1 (the live configuration version's model)." in output
     assert FraudConfigVersion.objects.get(state="live").model == model
+    assert not ChangeRequest.objects.exists()  # an operator's command is not held for approval
     assert output.splitlines()[-1] == "1"  # the version alone on the last line
     assert AuditLog.objects.get(action=AuditLog.Action.MODEL_TRAINED).actor_label == "manage.py train_model"
 
