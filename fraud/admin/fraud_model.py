@@ -126,7 +126,8 @@ class FraudModelAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             intro=(
                 f"Once another person with the permission approves this request, fraud model "
                 f"v{model.version} scores every decision (a new configuration version, live at once). "
-                "Until then nothing changes for decisions."
+                "Until then nothing changes for decisions. (Deactivating the active model, the kill switch "
+                "back to the rules alone, is not held: it takes effect at once.)"
             ),
         )
 
