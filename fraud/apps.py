@@ -7,3 +7,6 @@ class FraudConfig(AppConfig):
 
     def ready(self):
         from fraud import receivers  # noqa: F401  (connects the authorization and cache signals)
+        from fraud.change_kinds import register_kinds
+
+        register_kinds()

@@ -21,6 +21,8 @@ class FraudSettingsForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        if "model" not in self.fields:
+            return  # a reader's page: the admin shows every field read-only, without the form's
         # The artifact is large and only the engine reads it.
         self.fields["model"].queryset = self.fields["model"].queryset.defer("artifact")
         self.fields["model"].empty_label = "None: the rules alone decide"

@@ -98,9 +98,13 @@ def config_version_create(
     return version
 
 
-def config_version_promote(*, version: FraudConfigVersion, actor: Actor, reason: str) -> FraudConfigVersion:
+def config_version_promote(
+    *, version: FraudConfigVersion, actor: Actor, reason: str, requested_by: str = ""
+) -> FraudConfigVersion:
     """Make this version the live one, the one every decision uses from now on; the
     version live until now is retired. Promoting a retired version is the rollback.
+    `requested_by` names the staff member who asked for it when `actor` approves another's
+    request (four eyes, fraud/change_kinds.py); the audit row keeps both.
     This process decides with it at once, the others within fraud.scoring.CONFIG_TTL_SECONDS.
 
     ValidationError (nothing written) without a reason; ConflictError for the live version
@@ -134,6 +138,7 @@ def config_version_promote(*, version: FraudConfigVersion, actor: Actor, reason:
                     "rollback": was == State.RETIRED,
                     "replaces": [other.number for other in previous],
                     "reason": reason,
+                    **({"requested_by": requested_by} if requested_by else {}),
                     "changes": [
                         change.as_dict()
                         for change in diff(previous[0].snapshot if previous else None, version.snapshot)

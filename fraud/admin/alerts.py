@@ -127,18 +127,27 @@ class FraudAlertAdmin(PanSafeSearchMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
 
     def get_list_display(self, request):
         columns = super().get_list_display(request)
-        return (
-            columns if self.has_decide_permission(request) else [c for c in columns if c != "decide_buttons"]
-        )
+        if not self.has_decide_permission(request):
+            return [c for c in columns if c != "decide_buttons"]
+        block = decisions.may_block(request.user)
+
+        @admin.display(description="decide")
+        def decide_buttons(alert):
+            return decisions.decision_buttons(alert, short=True, block=block) or "—"
+
+        return [decide_buttons if c == "decide_buttons" else c for c in columns]
 
     def get_ordering(self, request):
         return [STATUS_RANK.asc(), "-risk_score", "-created_at"]
 
     # Alerts are opened by the engine and changed by decisions only: the change form
     # is a page to read (ReadOnlyAdminMixin), and "decide" is the permission the buttons
-    # and actions need.
+    # and actions need ("decide_block" for those that also block the card).
     def has_decide_permission(self, request, obj=None):
-        return request.user.has_perm(f"{self.opts.app_label}.change_{self.opts.model_name}")
+        return decisions.may_decide(request.user)
+
+    def has_decide_block_permission(self, request, obj=None):
+        return decisions.may_decide(request.user) and decisions.may_block(request.user)
 
     def get_urls(self):
         return [
@@ -154,8 +163,9 @@ class FraudAlertAdmin(PanSafeSearchMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         can_decide = obj is not None and self.has_decide_permission(request, obj)
+        block = decisions.may_block(request.user)
         context.update(
-            decide_buttons=decisions.decision_buttons(obj, short=False) if can_decide else "",
+            decide_buttons=decisions.decision_buttons(obj, short=False, block=block) if can_decide else "",
             decision_form=DecisionForm() if can_decide else None,
         )
         return super().render_change_form(request, context, add, change, form_url, obj)
@@ -194,7 +204,8 @@ class FraudAlertAdmin(PanSafeSearchMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
 
     @admin.display(description="decide")
     def decide_buttons(self, alert):
-        return decisions.decision_buttons(alert, short=True) or "—"
+        # Replaced per request in get_list_display (the buttons depend on the user's powers).
+        return "—"
 
     # --- The alert page ---
 
@@ -237,7 +248,7 @@ class FraudAlertAdmin(PanSafeSearchMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     def investigate(self, request, queryset):
         decisions.bulk_decide(self, request, queryset, "investigate")
 
-    @admin.action(description=decisions.DECISIONS["confirm_block"].label, permissions=["decide"])
+    @admin.action(description=decisions.DECISIONS["confirm_block"].label, permissions=["decide_block"])
     def confirm_block(self, request, queryset):
         decisions.bulk_decide(self, request, queryset, "confirm_block")
 

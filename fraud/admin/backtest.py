@@ -27,7 +27,10 @@ class BacktestForm(forms.Form):
 
 
 def backtest_view(model_admin, request, object_id):
+    # Reading the page is viewing; running a backtest is work on the strategy.
     if not model_admin.has_view_permission(request):
+        raise PermissionDenied
+    if request.method == "POST" and not model_admin.has_edit_permission(request):
         raise PermissionDenied
     version = model_admin.get_object(request, object_id)
     if version is None:
@@ -49,6 +52,7 @@ def backtest_view(model_admin, request, object_id):
         original=version,
         title=f"Backtest version {version.number}",
         submit_label="Run the backtest",
+        can_submit=model_admin.has_edit_permission(request),
         intro=(
             f"Decides again every stored decision on a known card in the window under version "
             f"{version.number}, from the values stored with each, and compares with what was recorded. "

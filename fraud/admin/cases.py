@@ -3,6 +3,9 @@ overdue first (by due time), with each case's priority, card, alerts, top score,
 assignee, age and due time. A case page shows its alerts and its comment thread, and
 leads to one form per step (assign, priority, comment, resolve), each calling one
 service of fraud/cases.py. Resolving with a card block asks for confirmation first.
+
+Case work needs fraud.change_case; a resolution that blocks the card also needs
+cards.block_card (without it the choice is not offered and a crafted one is refused).
 """
 
 from collections.abc import Callable
@@ -146,6 +149,9 @@ class CaseAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     def has_work_permission(self, request, obj=None):
         return request.user.has_perm("fraud.change_case")
 
+    def has_block_permission(self, request):
+        return request.user.has_perm("cards.block_card")
+
     def get_urls(self):
         view = self.admin_site.admin_view
         return [
@@ -182,8 +188,13 @@ class CaseAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             "priority": {"priority": case.priority},
         }
         form = step.form(request.POST if request.method == "POST" else None, initial=initial.get(name))
+        may_block = self.has_block_permission(request)
+        if name == "resolve" and not may_block:
+            form.fields["block_card"].widget = forms.HiddenInput()
         page = {"title": f"{step.label}: case {case.pk}", "submit_label": step.label, "original": case}
         if form.is_bound and form.is_valid():
+            if name == "resolve" and form.cleaned_data["block_card"] and not may_block:
+                raise PermissionDenied
             if name == "resolve" and form.cleaned_data["block_card"] and not form.cleaned_data["confirmed"]:
                 return self._confirm_block(request, case, page)
             try:

@@ -6,6 +6,9 @@ Every change goes through fraud.services.fraud_config_save or fraud_config_delet
 audit row with before and after) and decides nothing: each page says so, how far the
 working copy is from the live version, and links to saving it as a draft version
 (fraud/admin/versions.py), which decides once promoted.
+
+Roles hold view_ on these models plus fraud.edit_fraud_configuration, which is what adding,
+changing and deleting here need (one power over the whole working copy).
 """
 
 from django.contrib import admin
@@ -24,6 +27,7 @@ from fraud.versions import live_version
 
 # Per-currency overrides shown in the rule list; the rule's page has them all.
 SUMMARY_ENTRIES = 4
+EDIT_PERMISSION = "fraud.edit_fraud_configuration"
 
 
 class ConfigAdmin(admin.ModelAdmin):
@@ -33,13 +37,22 @@ class ConfigAdmin(admin.ModelAdmin):
     change_list_template = "admin/fraud/working_copy/change_list.html"
     change_form_template = "admin/fraud/working_copy/change_form.html"
 
+    def has_add_permission(self, request):
+        return request.user.has_perm(EDIT_PERMISSION)
+
+    def has_change_permission(self, request, obj=None):
+        return request.user.has_perm(EDIT_PERMISSION)
+
+    def has_delete_permission(self, request, obj=None):
+        return request.user.has_perm(EDIT_PERMISSION)
+
     def changelist_view(self, request, extra_context=None):
         return super().changelist_view(
-            request, {**(extra_context or {}), "working_copy": working_copy_note()}
+            request, {**(extra_context or {}), "working_copy": working_copy_note(request)}
         )
 
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
-        extra_context = {**(extra_context or {}), "working_copy": working_copy_note()}
+        extra_context = {**(extra_context or {}), "working_copy": working_copy_note(request)}
         return super().changeform_view(request, object_id, form_url, extra_context)
 
     def save_model(self, request, obj, form, change):
@@ -113,14 +126,16 @@ class RuleAdmin(ConfigAdmin):
         return "; ".join(parts) or "—"
 
 
-def working_copy_note() -> dict:
+def working_copy_note(request) -> dict:
     """What the working copy's pages say: the live version and how many differences the
-    working copy holds against it."""
+    working copy holds against it (and, to those who may, the link that saves it)."""
     live = live_version()
     return {
         "live": live,
         "differences": len(diff(live.snapshot if live else None, as_snapshot(read_config()))),
-        "save_url": reverse("admin:fraud_fraudconfigversion_save_draft"),
+        "save_url": reverse("admin:fraud_fraudconfigversion_save_draft")
+        if request.user.has_perm(EDIT_PERMISSION)
+        else "",
         "versions_url": reverse("admin:fraud_fraudconfigversion_changelist"),
     }
 

@@ -2,7 +2,9 @@
 buttons (one click each, with a note), and the bulk actions.
 
 Every decision goes through fraud.services.alert_decide, which writes the audit row and
-blocks the card when asked.
+blocks the card when asked. Deciding needs fraud.decide_fraudalert; a decision that blocks
+the card also needs cards.block_card (without it, its buttons are not shown and a crafted
+request is refused).
 """
 
 from dataclasses import dataclass
@@ -24,6 +26,8 @@ from fraud.models import FraudAlert
 from fraud.services import alert_decide
 
 Status = FraudAlert.Status
+DECIDE_PERMISSION = "fraud.decide_fraudalert"
+BLOCK_PERMISSION = "cards.block_card"
 
 
 @dataclass(frozen=True)
@@ -45,20 +49,31 @@ DECISIONS = {
 }
 
 
-def decisions_for(alert: FraudAlert) -> list[tuple[str, Decision]]:
+def may_decide(user) -> bool:
+    return user.has_perm(DECIDE_PERMISSION)
+
+
+def may_block(user) -> bool:
+    return user.has_perm(BLOCK_PERMISSION)
+
+
+def decisions_for(alert: FraudAlert, *, block: bool = True) -> list[tuple[str, Decision]]:
     """What an analyst can still decide: nothing once decided; "investigate" only while
-    the alert is open or nobody has it."""
+    the alert is open or nobody has it; a card block only with `block` (the permission)."""
     if alert.is_resolved:
         return []
     return [
         (key, decision)
         for key, decision in DECISIONS.items()
-        if key != "investigate" or alert.status == Status.OPEN or alert.assignee_id is None
+        if (key != "investigate" or alert.status == Status.OPEN or alert.assignee_id is None)
+        and (block or not decision.block_card)
     ]
 
 
 def _decide(request, alert: FraudAlert, key: str, note: str = "") -> FraudAlert:
     decision = DECISIONS[key]
+    if not may_decide(request.user) or (decision.block_card and not may_block(request.user)):
+        raise PermissionDenied
     if key not in dict(decisions_for(alert)):
         raise ConflictError(
             "This alert is already decided."
@@ -137,10 +152,11 @@ def bulk_decide(model_admin, request, queryset, key: str) -> None:
     message_failures(model_admin, request, failures)
 
 
-def decision_buttons(alert: FraudAlert, *, short: bool) -> str:
+def decision_buttons(alert: FraudAlert, *, short: bool, block: bool) -> str:
     """Submit buttons for the surrounding admin form (the queue's or the alert page's),
-    each posting to the alert's decide URL with its own decision."""
-    choices = decisions_for(alert)
+    each posting to the alert's decide URL with its own decision (those that block the
+    card only with `block`)."""
+    choices = decisions_for(alert, block=block)
     if not choices:
         return ""
     url = reverse("admin:fraud_fraudalert_decide", args=[alert.pk])

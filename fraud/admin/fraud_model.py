@@ -1,37 +1,52 @@
 """The fraud model in the back office: how each stored model was trained and measured,
 and which one the live configuration version scores with (fraud/training.py trains them,
-fraud/inference.py runs it). Activation goes through fraud.services.model_activate /
-model_deactivate: each is a new configuration version, promoted at once.
+fraud/inference.py runs it). Both switches need fraud.activate_fraudmodel. Activation is
+a request held for a second person (fraud/change_kinds.py), applied by
+fraud.services.model_activate; deactivation is the kill switch, immediate and audited
+(fraud.services.model_deactivate). Each is a new configuration version, promoted at once.
 """
 
 import datetime
+import functools
 import json
 
+from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from cardsystem.admin import ReadOnlyAdminMixin
+from cardsystem.admin import ReadOnlyAdminMixin, form_page
 from cardsystem.audit import Actor
 from cardsystem.exceptions import ConflictError
+from fraud.admin.held import ask, pending_note
 from fraud.catalogue import BY_NAME
+from fraud.change_kinds import MODEL_ACTIVATE, model_activate_request, pending_request
 from fraud.models import FraudModel
-from fraud.services import model_activate, model_deactivate
+from fraud.services import model_deactivate
 from fraud.training import format_moment
 from fraud.versions import live_version
 from transactions.admin import readonly_table
+
+
+class ActivationForm(forms.Form):
+    reason = forms.CharField(
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
+        help_text="Why this model should score: the approver reads it; kept with the version and the audit.",
+    )
 
 
 @admin.register(FraudModel)
 class FraudModelAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Models are trained by `manage.py train_model` and never edited: staff read how
     each was trained and measured, and choose the active one (or none: rules alone).
-    Activation goes through fraud.services.model_activate / model_deactivate, an
-    operator's explicit act: a configuration version with the model changed, promoted at
-    once (a draft with another model is made from the working copy's fraud settings
-    instead). None is deleted: audit rows, versions and decisions name them."""
+    Activation is requested here and applied, once a second person approves, by
+    fraud.services.model_activate: a configuration version with the model changed,
+    promoted at once (a draft with another model is made from the working copy's fraud
+    settings instead). Deactivation (model_deactivate) is not held: it is the kill switch
+    back to the rules alone. None is deleted: audit rows, versions and decisions name them."""
 
     list_display = [
         "version",
@@ -60,74 +75,92 @@ class FraudModelAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         return super().get_queryset(request).defer("artifact")
 
     def has_activate_permission(self, request, obj=None):
-        return request.user.has_perm(f"{self.opts.app_label}.change_{self.opts.model_name}")
+        return request.user.has_perm("fraud.activate_fraudmodel")
 
     def get_urls(self):
+        view = self.admin_site.admin_view
         return [
-            *(
-                path(
-                    f"<path:object_id>/{switch}/",
-                    self.admin_site.admin_view(self.switch_view),
-                    {"switch": switch},
-                    name=f"fraud_fraudmodel_{switch}",
-                )
-                for switch in ("activate", "deactivate")
+            path("<path:object_id>/activate/", view(self.activate_view), name="fraud_fraudmodel_activate"),
+            path(
+                "<path:object_id>/deactivate/",
+                view(self.deactivate_view),
+                name="fraud_fraudmodel_deactivate",
             ),
             *super().get_urls(),
         ]
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
-        if obj is not None and self.has_activate_permission(request, obj):
-            switch = "deactivate" if obj.active else "activate"
-            context["switch_url"] = reverse(f"admin:fraud_fraudmodel_{switch}", args=[obj.pk])
-            context["switch_label"] = (
-                "Deactivate (decide by the rules alone)" if obj.active else "Activate (score with this model)"
-            )
+        if obj is not None:
+            pending = pending_request(MODEL_ACTIVATE, obj)
+            context["pending_activation"] = pending_note(pending)
+            if self.has_activate_permission(request, obj):
+                if obj.active:
+                    context["deactivate_url"] = reverse("admin:fraud_fraudmodel_deactivate", args=[obj.pk])
+                elif pending is None:
+                    context["activate_url"] = reverse("admin:fraud_fraudmodel_activate", args=[obj.pk])
         return super().render_change_form(request, context, add, change, form_url, obj)
 
-    def switch_view(self, request, object_id, switch):
-        """The model page's button: POST only, then back to the page."""
-        if request.method != "POST":
-            return HttpResponseNotAllowed(["POST"])
+    def _model_to_switch(self, request, object_id) -> FraudModel:
         if not self.has_activate_permission(request):
             raise PermissionDenied
         model = self.get_object(request, object_id)
         if model is None:
             raise Http404
-        self._switch(request, model, switch)
-        return HttpResponseRedirect(reverse("admin:fraud_fraudmodel_change", args=[model.pk]))
+        return model
 
-    @admin.action(description="Activate the selected model (one)", permissions=["activate"])
+    def activate_view(self, request, object_id):
+        """A reason, then a request that a second person approves."""
+        model = self._model_to_switch(request, object_id)
+        form = ActivationForm(request.POST if request.method == "POST" else None)
+        back = reverse("admin:fraud_fraudmodel_change", args=[model.pk])
+        done = ask(self, request, form, functools.partial(model_activate_request, model=model), back)
+        if done is not None:
+            return done
+        return form_page(
+            request,
+            self,
+            form=form,
+            original=model,
+            title=f"Activate fraud model v{model.version}",
+            submit_label="Request the activation",
+            intro=(
+                f"Once another person with the permission approves this request, fraud model "
+                f"v{model.version} scores every decision (a new configuration version, live at once). "
+                "Until then nothing changes for decisions. (Deactivating the active model, the kill switch "
+                "back to the rules alone, is not held: it takes effect at once.)"
+            ),
+        )
+
+    def deactivate_view(self, request, object_id):
+        """The kill switch: POST only, immediate (not held), audited; then back to the page."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        self._deactivate(request, self._model_to_switch(request, object_id))
+        return HttpResponseRedirect(reverse("admin:fraud_fraudmodel_change", args=[object_id]))
+
+    @admin.action(description="Request the activation of the selected model (one)", permissions=["activate"])
     def activate(self, request, queryset):
         if queryset.count() != 1:
             self.message_user(request, "Select exactly one model to activate.", messages.ERROR)
-            return
-        self._switch(request, queryset.get(), "activate")
+            return None
+        return HttpResponseRedirect(reverse("admin:fraud_fraudmodel_activate", args=[queryset.get().pk]))
 
-    @admin.action(description="Deactivate the selected models (rules alone)", permissions=["activate"])
+    @admin.action(description="Deactivate the selected models now (rules alone)", permissions=["activate"])
     def deactivate(self, request, queryset):
         for model in queryset.filter(active=True):
-            self._switch(request, model, "deactivate")
+            self._deactivate(request, model)
 
-    def _switch(self, request, model, switch):
-        actor = Actor.for_request(request)
+    def _deactivate(self, request, model):
         try:
-            if switch == "activate":
-                model = model_activate(model=model, actor=actor)
-                self.message_user(
-                    request,
-                    f"Fraud model v{model.version} is active: configuration version {_live_number()} "
-                    "with it is live and scores decisions now.",
-                )
-            else:
-                model = model_deactivate(model=model, actor=actor)
-                self.message_user(
-                    request,
-                    f"Fraud model v{model.version} is inactive: configuration version {_live_number()} "
-                    "without a model is live; the rules alone decide.",
-                )
+            model = model_deactivate(model=model, actor=Actor.for_request(request))
         except ConflictError as error:
             self.message_user(request, error.message, messages.ERROR)
+        else:
+            self.message_user(
+                request,
+                f"Fraud model v{model.version} is inactive: configuration version {_live_number()} "
+                "without a model is live; the rules alone decide.",
+            )
 
     # --- Columns and the model page ---
 

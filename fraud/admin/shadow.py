@@ -55,7 +55,7 @@ class ShadowViews:
 
     def shadow_links(self, request, version: FraudConfigVersion) -> dict:
         links = {}
-        if self.has_promote_permission(request):
+        if self.has_edit_permission(request):
             if version.state == State.DRAFT:
                 links["shadow_start_url"] = reverse("admin:fraud_shadow_start", args=[version.pk])
             elif version.state == State.SHADOW:
@@ -65,7 +65,7 @@ class ShadowViews:
         return links
 
     def _shadow_action(self, request, object_id, *, service, title, submit_label, intro, done):
-        version = self._version_to_act_on(request, object_id, self.has_promote_permission(request))
+        version = self._version_to_act_on(request, object_id, self.has_edit_permission(request))
         form = self.reason_form(request.POST if request.method == "POST" else None)
         if form.is_bound and form.is_valid():
             try:
@@ -108,7 +108,7 @@ class ShadowViews:
         )
 
     def shadow_compare_view(self, request, object_id):
-        version = self._version_to_act_on(request, object_id, True)
+        version = self._version_to_act_on(request, object_id, self.has_view_permission(request))
         form = PeriodForm(request.GET or None)
         result = None
         if not form.is_bound or form.is_valid():

@@ -1,9 +1,12 @@
 """Versions of the fraud configuration in the back office: each numbered version with
 its reason, who made and promoted it, and its differences from the version it was based
-on and from the live one; the pages that save the working copy as a draft, promote a
-version (an earlier one: the rollback) and copy a version back into the working copy.
+on and from the live one; the pages that save the working copy as a draft, request the
+promotion of a version (an earlier one: the rollback) and copy a version back into the
+working copy.
 
-Every write goes through fraud.versions; a version's page is read-only.
+Every write goes through fraud.versions; a version's page is read-only. Saving a draft,
+"edit from", shadow and backtests need fraud.edit_fraud_configuration; a promotion needs
+fraud.promote_fraudconfigversion and is held for a second person (fraud/change_kinds.py).
 """
 
 import functools
@@ -19,11 +22,13 @@ from cardsystem.admin import ReadOnlyAdminMixin, add_service_errors, form_page
 from cardsystem.audit import Actor
 from cardsystem.exceptions import ConflictError
 from fraud.admin.backtest import backtest_view
+from fraud.admin.held import ask, pending_note
 from fraud.admin.shadow import ShadowViews
+from fraud.change_kinds import CONFIG_PROMOTE, config_promote_request, pending_request
 from fraud.config_diff import diff, shown
 from fraud.configuration import as_snapshot, read_config
 from fraud.models import FraudConfigVersion
-from fraud.versions import config_version_create, config_version_promote, live_version, working_copy_reset
+from fraud.versions import config_version_create, live_version, working_copy_reset
 from transactions.admin import readonly_table
 
 State = FraudConfigVersion.State
@@ -84,11 +89,12 @@ class FraudConfigVersionAdmin(ShadowViews, ReadOnlyAdminMixin, admin.ModelAdmin)
     ]
     readonly_fields = [name for _, options in fieldsets for name in options["fields"]]
 
-    def has_save_permission(self, request):
-        return request.user.has_perm("fraud.add_fraudconfigversion")
+    def has_edit_permission(self, request):
+        """Drafts, "edit from", shadow, backtests: work on the strategy that decides nothing."""
+        return request.user.has_perm("fraud.edit_fraud_configuration")
 
     def has_promote_permission(self, request):
-        return request.user.has_perm("fraud.change_fraudconfigversion")
+        return request.user.has_perm("fraud.promote_fraudconfigversion")
 
     def get_urls(self):
         view = self.admin_site.admin_view
@@ -115,7 +121,7 @@ class FraudConfigVersionAdmin(ShadowViews, ReadOnlyAdminMixin, admin.ModelAdmin)
 
     def changelist_view(self, request, extra_context=None):
         extra_context = dict(extra_context or {})
-        if self.has_save_permission(request):
+        if self.has_edit_permission(request):
             extra_context["save_draft_url"] = reverse("admin:fraud_fraudconfigversion_save_draft")
         if request.user.has_perm("fraud.view_rule"):
             extra_context["performance_url"] = reverse("admin:fraud_rule_performance")
@@ -123,15 +129,18 @@ class FraudConfigVersionAdmin(ShadowViews, ReadOnlyAdminMixin, admin.ModelAdmin)
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         if obj is not None:
-            context["backtest_url"] = reverse("admin:fraud_fraudconfigversion_backtest", args=[obj.pk])
-            if obj.state != State.LIVE and self.has_promote_permission(request):
+            pending = pending_request(CONFIG_PROMOTE, obj)
+            context["pending_promotion"] = pending_note(pending)
+            if self.has_edit_permission(request):
+                context["backtest_url"] = reverse("admin:fraud_fraudconfigversion_backtest", args=[obj.pk])
+            if obj.state != State.LIVE and pending is None and self.has_promote_permission(request):
                 context["promote_url"] = reverse("admin:fraud_fraudconfigversion_promote", args=[obj.pk])
                 context["promote_label"] = (
                     f"Roll back to version {obj.number}"
                     if obj.state == State.RETIRED
                     else "Promote: make it live"
                 )
-            if self.has_save_permission(request):
+            if self.has_edit_permission(request):
                 context["edit_from_url"] = reverse("admin:fraud_fraudconfigversion_edit_from", args=[obj.pk])
             context.update(self.shadow_links(request, obj))
         return super().render_change_form(request, context, add, change, form_url, obj)
@@ -139,7 +148,7 @@ class FraudConfigVersionAdmin(ShadowViews, ReadOnlyAdminMixin, admin.ModelAdmin)
     # --- The pages that write ---
 
     def save_draft_view(self, request):
-        if not self.has_save_permission(request):
+        if not self.has_edit_permission(request):
             raise PermissionDenied
         form = ReasonForm(request.POST if request.method == "POST" else None)
         if form.is_bound and form.is_valid():
@@ -188,18 +197,10 @@ class FraudConfigVersionAdmin(ShadowViews, ReadOnlyAdminMixin, admin.ModelAdmin)
     def promote_view(self, request, object_id):
         version = self._version_to_act_on(request, object_id, self.has_promote_permission(request))
         form = ReasonForm(request.POST if request.method == "POST" else None)
-        if form.is_bound and form.is_valid():
-            try:
-                config_version_promote(
-                    version=version, actor=Actor.for_request(request), reason=form.cleaned_data["reason"]
-                )
-            except (ValidationError, ConflictError) as error:
-                add_service_errors(form, error)
-            else:
-                self.message_user(request, f"Version {version.number} is live: it decides from now on.")
-                return HttpResponseRedirect(
-                    reverse("admin:fraud_fraudconfigversion_change", args=[version.pk])
-                )
+        back = reverse("admin:fraud_fraudconfigversion_change", args=[version.pk])
+        done = ask(self, request, form, functools.partial(config_promote_request, version=version), back)
+        if done is not None:
+            return done
         live = live_version()
         rollback = version.state == State.RETIRED
         return form_page(
@@ -210,11 +211,13 @@ class FraudConfigVersionAdmin(ShadowViews, ReadOnlyAdminMixin, admin.ModelAdmin)
             title=f"Roll back to version {version.number}"
             if rollback
             else f"Promote version {version.number}",
-            submit_label="Roll back" if rollback else "Promote",
+            submit_label="Request the rollback" if rollback else "Request the promotion",
             intro=(
-                f"Version {version.number} becomes the live configuration: every decision from now on "
-                f"is made by it (other app servers within seconds)"
+                f"Once another person with the permission approves this request, version {version.number} "
+                f"becomes the live configuration: every decision from then on is made by it (other app "
+                f"servers within seconds)"
                 + (f", and version {live.number} is retired." if live else ".")
+                + " Until then nothing changes for decisions."
             ),
             preface=_titled(
                 f"What changes for decisions: version {live.number} (live) against version {version.number}"
@@ -225,7 +228,7 @@ class FraudConfigVersionAdmin(ShadowViews, ReadOnlyAdminMixin, admin.ModelAdmin)
         )
 
     def edit_from_view(self, request, object_id):
-        version = self._version_to_act_on(request, object_id, self.has_save_permission(request))
+        version = self._version_to_act_on(request, object_id, self.has_edit_permission(request))
         form = ReasonForm(request.POST if request.method == "POST" else None)
         if form.is_bound and form.is_valid():
             working_copy_reset(

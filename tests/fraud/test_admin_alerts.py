@@ -272,3 +272,31 @@ def test_decide_answers_only_posts(admin_client, high_risk_country, rich_card):
     assert decide(admin_client, alert, "reopen").status_code == 302
     alert.refresh_from_db()
     assert alert.status == "open"
+
+
+def test_deciding_needs_the_decide_permission_and_a_block_also_the_block_permission(
+    client, high_risk_country, rich_card
+):
+    decider = UserFactory(username="decider", is_superuser=False)
+    decider.user_permissions.set(
+        Permission.objects.filter(codename__in=["view_fraudalert", "decide_fraudalert"])
+    )
+    alert = flagged(rich_card)
+    client.force_login(decider)
+
+    page = client.get(change_url(alert)).content.decode()
+    queue = client.get(ALERTS)
+
+    assert 'value="false_positive"' in page and 'value="confirm_block"' not in page
+    assert 'value="confirm_block"' not in queue.content.decode()
+    assert [name for name, _ in queue.context["action_form"].fields["action"].choices if name] == [
+        "investigate",
+        "confirm",
+        "false_positive",
+    ]
+    assert decide(client, alert, "confirm_block").status_code == 403
+    alert.refresh_from_db()
+    assert alert.status == "open" and Card.objects.get(pk=rich_card.pk).status == "active"
+    assert decide(client, alert, "false_positive").status_code == 302
+    alert.refresh_from_db()
+    assert alert.status == "false_positive"

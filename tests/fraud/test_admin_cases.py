@@ -75,6 +75,7 @@ def test_assign_and_comment_through_their_forms_and_a_card_number_is_refused(
 
 def test_resolving_with_a_block_asks_for_confirmation_first(admin_client, case):
     data = {"resolution": "confirmed_fraud", "note": "Skimmed.", "block_card": "on"}
+    assert 'type="checkbox" name="block_card"' in admin_client.get(step_url(case, "resolve")).content.decode()
 
     asked = admin_client.post(step_url(case, "resolve"), data)
 
@@ -102,3 +103,24 @@ def test_a_viewer_sees_the_case_but_no_steps_and_is_refused_them(client, case):
     assert client.post(step_url(case, "resolve"), {"resolution": "false_positive"}).status_code == 403
     case.refresh_from_db()
     assert not case.is_resolved
+
+
+def test_a_resolution_that_blocks_the_card_needs_the_block_permission(client, case):
+    worker = UserFactory(username="worker", is_superuser=False)
+    worker.user_permissions.set(Permission.objects.filter(codename__in=["view_case", "change_case"]))
+    client.force_login(worker)
+
+    form = client.get(step_url(case, "resolve")).content.decode()
+    crafted = client.post(
+        step_url(case, "resolve"),
+        {"resolution": "confirmed_fraud", "block_card": "on", "confirmed": "True"},
+    )
+
+    assert 'type="checkbox" name="block_card"' not in form
+    assert crafted.status_code == 403
+    case.refresh_from_db()
+    assert not case.is_resolved and Card.objects.get(pk=case.card_id).status == Card.Status.ACTIVE
+    resolved = client.post(step_url(case, "resolve"), {"resolution": "confirmed_fraud", "note": "Skimmed."})
+    case.refresh_from_db()
+    assert resolved.status_code == 302 and case.resolution == "confirmed_fraud"
+    assert Card.objects.get(pk=case.card_id).status == Card.Status.ACTIVE

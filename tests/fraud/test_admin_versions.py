@@ -7,10 +7,13 @@ from django.contrib.auth.models import Permission
 from django.urls import reverse
 
 from cardsystem.models import AuditLog
+from fraud.change_kinds import CONFIG_PROMOTE
 from fraud.models import CountryRisk, FraudConfigVersion, FraudSettings, Rule
 from tests.admin_pages import change_url
 from tests.authorizing import authorize, codes
 from tests.factories import UserFactory
+from tests.fraud import four_eyes
+from tests.fraud.four_eyes import second_manager
 
 pytestmark = pytest.mark.django_db
 
@@ -112,19 +115,27 @@ def test_promotion_and_rollback_from_the_admin_change_the_next_decision_with_aud
     assert "What changes for decisions: version 1 (live) against version 2" in preview
     assert admin_client.post(promote_url(draft), {"reason": ""}).status_code == 200  # a reason is required
     assert admin_client.post(promote_url(draft), {"reason": "Approved."}).status_code == 302
+    # Held: the live version decides until a second person approves.
+    assert authorize(card, merchant_country="FR").risk_config_version == 1
+    checker = second_manager()
+    four_eyes.approve(CONFIG_PROMOTE, by=checker)
 
     decided = authorize(card, merchant_country="FR")
     assert "foreign_country" not in codes(decided) and decided.risk_config_version == 2
     assert "Roll back to version 1" in admin_client.get(change_url(first)).content.decode()
 
     assert admin_client.post(promote_url(first), {"reason": "Reviews went up."}).status_code == 302
+    four_eyes.approve(CONFIG_PROMOTE, by=checker)
 
     decided = authorize(card, merchant_country="FR")
     assert "foreign_country" in codes(decided) and decided.risk_config_version == 1
     promotions = AuditLog.objects.filter(action=Action.CONFIG_VERSION_PROMOTED).order_by("id")
-    assert [(a.actor_user, a.details["number"], a.details["rollback"]) for a in promotions] == [
-        (staff_user, 2, False),
-        (staff_user, 1, True),
+    assert [
+        (a.actor_user, a.details["requested_by"], a.details["number"], a.details["rollback"])
+        for a in promotions
+    ] == [
+        (checker, staff_user.username, 2, False),
+        (checker, staff_user.username, 1, True),
     ]
     assert list(FraudConfigVersion.objects.values_list("number", "state")) == [(2, "retired"), (1, "live")]
 

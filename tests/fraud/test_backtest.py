@@ -228,7 +228,7 @@ def test_the_admin_page_names_a_bad_window(admin_client):
     assert response.context["form"].errors == {"until": ["Must be after since."]}
 
 
-def test_the_admin_page_is_refused_to_staff_who_may_not_view_versions(world, client):
+def test_the_admin_page_is_refused_to_staff_who_may_not_view_versions_and_run_only_by_editors(world, client):
     live = version_to_backtest(None)
     clerk = UserFactory(username="clerk", is_superuser=False)
     clerk.user_permissions.set(Permission.objects.filter(codename="view_transaction"))
@@ -238,7 +238,13 @@ def test_the_admin_page_is_refused_to_staff_who_may_not_view_versions(world, cli
     assert client.get(_backtest_url(live)).status_code == 403
     assert client.post(_backtest_url(live), window).status_code == 403
 
+    # Viewing versions shows the page, without the button; running it is editing work.
     clerk.user_permissions.add(Permission.objects.get(codename="view_fraudconfigversion"))
+    page = client.get(_backtest_url(live))
+    assert page.status_code == 200 and "Run the backtest" not in page.content.decode()
+    assert client.post(_backtest_url(live), window).status_code == 403
+
+    clerk.user_permissions.add(Permission.objects.get(codename="edit_fraud_configuration"))
     response = client.post(_backtest_url(live), window)
     assert (
         response.status_code == 200

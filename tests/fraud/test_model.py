@@ -13,12 +13,14 @@ from django.core.management import CommandError, call_command
 from django.db import IntegrityError, transaction
 from django.urls import reverse
 
-from cardsystem.models import AuditLog
+from cardsystem.models import AuditLog, ChangeRequest
 from demo.simulation import plan_world, replay_world
 from fraud import catalogue, inference, scoring, training
+from fraud.change_kinds import MODEL_ACTIVATE
 from fraud.models import FraudConfigVersion, FraudModel, FraudSettings
 from fraud.services import model_activate, model_deactivate
 from tests.factories import TEST_ACTOR, UserFactory
+from tests.fraud import four_eyes
 from tests.fraud.clock import DAY, HOUR, NOW
 from tests.fraud.modelling import (
     CUTOFF,
@@ -350,21 +352,31 @@ def test_the_model_page_shows_its_metrics_and_activates_it(admin_client, trained
     assert "average precision" in body and top in body
     assert "Activate (score with this model)" in body
     switch = reverse("admin:fraud_fraudmodel_activate", args=[trained.pk])
-    assert admin_client.get(switch).status_code == 405
+    assert admin_client.get(switch).status_code == 200  # the page asking for a reason
+    assert admin_client.post(switch, {"reason": ""}).status_code == 200  # a reason is required
+    assert not ChangeRequest.objects.exists()
 
-    assert admin_client.post(switch).status_code == 302
+    assert admin_client.post(switch, {"reason": "Better recall."}).status_code == 302
+    trained.refresh_from_db()
+    assert not trained.active  # held for a second person
+    assert "Activation requested" in admin_client.get(page).content.decode()
+    four_eyes.approve(MODEL_ACTIVATE)
 
     trained.refresh_from_db()
     assert trained.active
     audit = AuditLog.objects.get(action=AuditLog.Action.MODEL_ACTIVATED)
-    assert audit.actor_label == "analyst"
+    assert audit.actor_label == "checker"
+    assert "requested by analyst" in FraudConfigVersion.objects.get(state="live").reason
     assert "Deactivate (decide by the rules alone)" in admin_client.get(page).content.decode()
 
 
 def test_the_admin_actions_activate_one_model_and_deactivate(admin_client, trained):
     changelist = reverse("admin:fraud_fraudmodel_changelist")
 
-    admin_client.post(changelist, {"action": "activate", "_selected_action": [trained.pk]})
+    response = admin_client.post(changelist, {"action": "activate", "_selected_action": [trained.pk]})
+    assert response.url == reverse("admin:fraud_fraudmodel_activate", args=[trained.pk])
+    assert admin_client.post(response.url, {"reason": "Better recall."}).status_code == 302
+    four_eyes.approve(MODEL_ACTIVATE)
     trained.refresh_from_db()
     assert trained.active
 
@@ -406,6 +418,7 @@ def test_the_command_trains_and_activates(card):
     assert f"ROC AUC            {model.metadata['holdout']['roc_auc']:.3f}" in output
     assert "Active now: decisions are scored with v1 (the live configuration version's model)." in output
     assert FraudConfigVersion.objects.get(state="live").model == model
+    assert not ChangeRequest.objects.exists()  # an operator's command is not held for approval
     assert output.splitlines()[-1] == "1"  # the version alone on the last line
     assert AuditLog.objects.get(action=AuditLog.Action.MODEL_TRAINED).actor_label == "manage.py train_model"
 
