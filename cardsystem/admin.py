@@ -11,14 +11,13 @@ from django.contrib.admin.views.main import SEARCH_VAR
 from django.core.exceptions import ValidationError
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
-from django.urls import NoReverseMatch, reverse
 from django.utils.cache import add_never_cache_headers
 from django.utils.html import format_html
 
 from cardsystem.admin_lists import target_link
 from cardsystem.card_numbers import pan_like_digits
 from cardsystem.exceptions import ConflictError, error_messages
-from cardsystem.models import AuditLog, ChangeRequest
+from cardsystem.models import AuditLog
 
 admin.site.site_header = "cardsystem back office"
 admin.site.site_title = "cardsystem back office"
@@ -78,18 +77,6 @@ def form_page(
             **context,
         },
     )
-
-
-def message_held(request, change_request: ChangeRequest, what: str) -> None:
-    """Tell the requester that `what` waits for a second person, with a link to the
-    request in the approval queue."""
-    text = f"{what}: held for a second person's approval (four eyes)"
-    try:
-        url = reverse("admin:cardsystem_changerequest_change", args=[change_request.pk])
-    except NoReverseMatch:
-        messages.warning(request, text + ".")
-    else:
-        messages.warning(request, format_html('{}. <a href="{}">See the request</a>.', text, url))
 
 
 class PanSafeSearchMixin:

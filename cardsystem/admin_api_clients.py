@@ -5,13 +5,14 @@ cardsystem.manage_apiclients too)."""
 
 import datetime
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
-from cardsystem.admin import add_service_errors, form_page, message_held, no_store
+from cardsystem.admin import add_service_errors, form_page, no_store
+from cardsystem.admin_change_requests import held_message
 from cardsystem.audit import Actor
 from cardsystem.change_kinds import MANAGE_APICLIENTS, api_client_request
 from cardsystem.forms import ApiClientForm, ApiClientRateLimitsForm, ApiKeyRotationForm
@@ -107,7 +108,7 @@ class ApiClientAdmin(admin.ModelAdmin):
             except ValidationError as error:
                 add_service_errors(form, error, {"expires_at": "expires_in_days"})
             else:
-                message_held(request, change_request, f"API client {change_request.params['name']}")
+                messages.warning(request, held_message(change_request))
                 return no_store(
                     TemplateResponse(
                         request,

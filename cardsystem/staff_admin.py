@@ -7,12 +7,14 @@ immediate. Every change of a user's flags, groups and permissions is audited by
 cardsystem/staff_audit.py, whichever way it is made."""
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
-from django.contrib.auth.admin import UserAdmin
+from django.contrib.auth.admin import GroupAdmin, UserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
+from django.contrib.auth.models import Group
 
-from cardsystem.admin import message_held
+from cardsystem.admin import ReadOnlyAdminMixin
+from cardsystem.admin_change_requests import held_message
 from cardsystem.audit import Actor
 from cardsystem.card_numbers import contains_pan
 from cardsystem.change_kinds import MANAGE_STAFF, describe_grants, staff_grant_request, staff_grants_added
@@ -131,6 +133,14 @@ class StaffUserAdmin(UserAdmin):
                 reason=data["grant_reason"],
                 actor=Actor.for_request(request),
             )
-            message_held(
-                request, change_request, f"Granting {form.instance.get_username()} {describe_grants(grants)}"
-            )
+            messages.warning(request, held_message(change_request))
+
+
+admin.site.unregister(Group)
+
+
+@admin.register(Group)
+class RoleAdmin(ReadOnlyAdminMixin, GroupAdmin):
+    """The roles (groups) as cardsystem/roles.py ships them, read-only: changing a role's
+    permissions would change every member's powers at once with no second person, so
+    roles change in code, reviewed, and reach each database by a migration."""

@@ -112,7 +112,7 @@ def model_activate_request(*, model: FraudModel, actor: Actor, reason: str) -> C
         return change_request_create(
             kind=MODEL_ACTIVATE,
             actor=actor,
-            summary=f"Activate fraud model v{model.version}: it scores every decision",
+            summary=f"Activate fraud model v{model.version} (it then scores every decision)",
             reason=reason,
             params={"model": model.version},
             target=model,

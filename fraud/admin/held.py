@@ -9,11 +9,11 @@ from django import forms
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpResponseRedirect
-from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
 from cardsystem.admin import add_service_errors
+from cardsystem.admin_change_requests import held_message, request_url
 from cardsystem.audit import Actor
 from cardsystem.exceptions import ConflictError
 from cardsystem.models import ChangeRequest
@@ -31,32 +31,12 @@ def ask(
     except (ValidationError, ConflictError) as error:
         add_service_errors(form, error)
         return None
-    held_message(model_admin, request, change)
+    model_admin.message_user(request, held_message(change), messages.WARNING)
     return HttpResponseRedirect(back)
 
 
-def request_url(change: ChangeRequest) -> str:
-    """The request's page in the admin's queue ("" where the queue is not installed)."""
-    try:
-        return reverse("admin:cardsystem_changerequest_change", args=[change.pk])
-    except NoReverseMatch:
-        return ""
-
-
 def _named(change: ChangeRequest, text: str) -> str:
-    url = request_url(change)
-    return format_html('<a href="{}">{}</a>', url, text) if url else text
-
-
-def held_message(model_admin, request, change: ChangeRequest) -> None:
-    model_admin.message_user(
-        request,
-        format_html(
-            "{}: nothing changes until another person with the permission approves it.",
-            _named(change, f"Requested: {change.summary}"),
-        ),
-        messages.SUCCESS,
-    )
+    return format_html('<a href="{}">{}</a>', request_url(change), text)
 
 
 def pending_note(change: ChangeRequest | None) -> str:

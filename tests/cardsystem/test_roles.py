@@ -205,3 +205,19 @@ def test_analysts_and_card_operations_see_no_api_clients_staff_or_audit_log(clie
     assert CLIENTS not in index and USERS not in index and AUDIT not in index
     assert client.post(ADD_CLIENT, {"name": "Mine", "scopes": ["manage"], "reason": "x"}).status_code == 403
     assert not ChangeRequest.objects.exists()
+
+
+def test_roles_are_read_only_in_the_back_office_even_for_a_superuser(admin_client):
+    group = Group.objects.get(name=FRAUD_ANALYST)
+    before = set(group.permissions.values_list("pk", flat=True))
+    url = reverse("admin:auth_group_change", args=[group.pk])
+    assert admin_client.get(url).status_code == 200  # visible, read-only
+    response = admin_client.post(url, {"name": "Fraud analyst", "permissions": []})
+    assert response.status_code == 403
+    assert admin_client.get(reverse("admin:auth_group_add")).status_code == 403
+    assert (
+        admin_client.post(reverse("admin:auth_group_delete", args=[group.pk]), {"post": "yes"}).status_code
+        == 403
+    )
+    assert set(Group.objects.get(pk=group.pk).permissions.values_list("pk", flat=True)) == before
+    assert Group.objects.filter(name__in=ROLES).count() == len(ROLES)

@@ -84,8 +84,8 @@ def test_a_promotion_request_leaves_the_live_version_and_the_next_decision_uncha
     response = client.post(promote_url(draft), {"reason": "Fewer false declines abroad."}, follow=True)
 
     body = response.content.decode()
-    assert "Requested: Promote fraud configuration version 2 (replacing live version 1)" in body
-    assert "nothing changes until another person" in body
+    assert "Promote fraud configuration version 2 (replacing live version 1): held for a second" in body
+    assert "nothing happens before it is approved" in body
     assert decided_by(card) == (1, True)
     draft.refresh_from_db()
     assert draft.state == FraudConfigVersion.State.DRAFT and live_version().number == 1
@@ -211,7 +211,10 @@ def test_activating_a_model_from_its_page_is_held_until_approved(client, maker, 
 
     response = client.post(activate_url(trained), {"reason": "Better recall on the holdout."}, follow=True)
 
-    assert "Requested: Activate fraud model v1" in response.content.decode()
+    assert (
+        "Activate fraud model v1 (it then scores every decision): held for a second"
+        in response.content.decode()
+    )
     trained.refresh_from_db()
     assert not trained.active and live_version().model_id is None and inference.active_model() is None
     assert FraudConfigVersion.objects.count() == versions
