@@ -189,10 +189,25 @@ def test_a_card_that_failed_elsewhere_is_not_declined_at_the_tested_merchant():
 
 
 def test_a_card_whose_own_checks_never_failed_there_is_not_declined():
+    set_rule("merchant_card_testing", min_failures=100)  # this rule alone
     for _ in range(5):
         _fail(_card())
     decided = authorize(_card(), merchant_id=TESTED)
     assert "card_tested_at_merchant" not in codes(decided) and decided.response_code == "00"
+
+
+def test_under_card_testing_the_merchant_declines_an_untouched_card_which_another_merchant_approves():
+    """merchant_card_testing at its shipped 80 points: every purchase at the merchant
+    while its failed checks reach min_failures, not only the tested cards'."""
+    for _ in range(3):
+        _fail(_card())
+    untouched = _card()
+
+    there = authorize(untouched, merchant_id=TESTED)
+    elsewhere = authorize(untouched, merchant_id="M-ELSEWHERE")
+
+    assert there.response_code == "59" and codes(there)[0] == "merchant_card_testing"
+    assert elsewhere.response_code == "00" and "merchant_card_testing" not in codes(elsewhere)
 
 
 @pytest.mark.parametrize(
@@ -226,7 +241,7 @@ def test_beside_an_active_model_the_tested_card_rule_keeps_its_full_points(card)
         _fail(_card())
     decided = authorize(tested, merchant_id=TESTED)
     assert factors(decided)["card_tested_at_merchant"]["score"] == 80
-    assert factors(decided)["merchant_card_testing"]["score"] == 9  # 30 at the rule weight, 0.3
+    assert factors(decided)["merchant_card_testing"]["score"] == 80  # in full too, not at 0.3
     assert decided.response_code == "59"
 
 
