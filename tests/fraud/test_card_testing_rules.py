@@ -6,7 +6,9 @@ from types import SimpleNamespace
 
 import pytest
 
+from fraud.models import FraudConfigVersion, Rule
 from fraud.params import validate_rule_params
+from fraud.rules import FULL_WEIGHT
 from fraud.services import model_activate
 from tests.authorizing import authorize_at, codes, factors, wrong_cvv
 from tests.factories import TEST_ACTOR, BinFactory, CardFactory
@@ -58,6 +60,15 @@ def _unknown(bin, n, *, at=NOW - MINUTE, merchant_id=TESTED):
 def _probe(card=None, *, merchant_id=TESTED, **changes):
     """A purchase with the card's right CVV and expiry at NOW: its factors by code."""
     return factors(authorize(card or _card(), merchant_id=merchant_id, **changes))
+
+
+def test_shipped_declining_from_five_failed_checks_in_version_1_and_the_working_copy():
+    """Version 1, as migrations leave a fresh database (this module's fixture puts its own
+    thresholds live after it)."""
+    shipped = FraudConfigVersion.objects.get(number=1).snapshot["rules"]["merchant_card_testing"]
+    assert shipped["score"] == 80 and shipped["params"]["min_failures"] == 5
+    assert Rule.objects.get(code="merchant_card_testing").score == 80
+    assert "merchant_card_testing" in FULL_WEIGHT
 
 
 # --- merchant_card_testing ---------------------------------------------------------------------
