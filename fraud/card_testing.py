@@ -21,10 +21,11 @@ TESTED = "card_tested_at_merchant"
 DEFAULT_WINDOW_MINUTES = {MERCHANT: 60, BIN: 60, TESTED: 1440}
 DEFAULT_MIN_FAILURES = 10
 
-# A verdict on this card at this merchant, not one signal among others: beside an active
-# model its points count in full, not at the `model` rule's rule_weight (the model never
-# learnt from declined attempts, so it cannot know the card failed here).
-FULL_WEIGHT = frozenset({TESTED})
+# Verdicts on this card at this merchant, and on the merchant's traffic, not signals
+# among others: beside an active model their points count in full, not at the `model`
+# rule's rule_weight. The model trains on approvals only: it never saw the declined
+# attempts (wrong CVVs, unknown card numbers) that make a merchant's card testing.
+FULL_WEIGHT = frozenset({TESTED, MERCHANT})
 
 
 def _minutes(config: FraudConfig, code: str) -> int:

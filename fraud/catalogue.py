@@ -15,6 +15,8 @@ class Feature:
     name: str
     label: str  # what it is, for an analyst: "wrong CVVs at this merchant in the last hour"
     unit: str = ""  # "", "usd", "flag", "hours", "km", "km/h", "share", "times", "sd"
+    # Whether the model reads it (MODEL_NAMES). Stored with every decision all the same.
+    model: bool = True
 
 
 FEATURES: tuple[Feature, ...] = (
@@ -32,13 +34,13 @@ FEATURES: tuple[Feature, ...] = (
     Feature("card_count_10m", "transactions on this card in the last 10 minutes"),
     Feature("card_count_1h", "transactions on this card in the last hour"),
     Feature("card_count_24h", "transactions on this card in the last 24 hours"),
-    Feature("card_count_7d", "transactions on this card in the last 7 days"),
-    Feature("card_count_30d", "transactions on this card in the last 30 days"),
+    Feature("card_count_7d", "transactions on this card in the last 7 days", model=False),
+    Feature("card_count_30d", "transactions on this card in the last 30 days", model=False),
     Feature("card_spend_10m_usd", "approved on this card in the last 10 minutes", "usd"),
     Feature("card_spend_1h_usd", "approved on this card in the last hour", "usd"),
     Feature("card_spend_24h_usd", "approved on this card in the last 24 hours", "usd"),
-    Feature("card_spend_7d_usd", "approved on this card in the last 7 days", "usd"),
-    Feature("card_spend_30d_usd", "approved on this card in the last 30 days", "usd"),
+    Feature("card_spend_7d_usd", "approved on this card in the last 7 days", "usd", model=False),
+    Feature("card_spend_30d_usd", "approved on this card in the last 30 days", "usd", model=False),
     Feature("amount_to_mean", "amount against the card's 30-day average", "times"),
     Feature("amount_zscore", "amount in standard deviations from the card's 30-day average", "sd"),
     Feature("first_merchant", "first purchase at this merchant", "flag"),
@@ -48,7 +50,7 @@ FEATURES: tuple[Feature, ...] = (
     Feature("hours_since_last", "hours since the card's previous transaction", "hours"),
     Feature("km_from_last", "distance from the previous transaction's country", "km"),
     Feature("kmh_from_last", "speed needed from the previous transaction's country", "km/h"),
-    Feature("night_share_30d", "share of the card's last 30 days spent at night", "share"),
+    Feature("night_share_30d", "share of the card's last 30 days spent at night", "share", model=False),
     Feature("declines_24h", "declines on this card in the last 24 hours"),
     Feature("declines_cvv_24h", "wrong-CVV declines on this card in the last 24 hours"),
     Feature("declines_funds_24h", "insufficient-funds declines on this card in the last 24 hours"),
@@ -58,7 +60,7 @@ FEATURES: tuple[Feature, ...] = (
         "wrong CVVs and expiry dates on this card at this merchant in the tested-card window",
     ),
     # Across all cards: card testing spread over many cards, compromised terminals.
-    Feature("merchant_count_1h", "transactions at this merchant in the last hour"),
+    Feature("merchant_count_1h", "transactions at this merchant in the last hour", model=False),
     Feature("merchant_cvv_mismatch_1h", "wrong CVVs at this merchant in the last hour"),
     Feature("merchant_declines_1h", "declines at this merchant in the last hour"),
     # Card testing: a failed card check is a card with a wrong CVV or expiry date, or an
@@ -74,23 +76,37 @@ FEATURES: tuple[Feature, ...] = (
     Feature(
         "merchant_fraud_share_90d", "share of this merchant's 90-day transactions reported as fraud", "share"
     ),
-    Feature("bin_count_1h", "transactions in this card's BIN in the last hour"),
-    Feature("bin_cvv_mismatch_1h", "wrong CVVs in this card's BIN in the last hour"),
-    Feature("bin_declines_1h", "declines in this card's BIN in the last hour"),
-    Feature("bin_testing_attempts", "transactions in this card's BIN in the card-testing window"),
-    Feature("bin_testing_failures", "failed card checks in this card's BIN in the card-testing window"),
-    Feature("bin_testing_declines", "declines in this card's BIN in the card-testing window"),
+    Feature("bin_count_1h", "transactions in this card's BIN in the last hour", model=False),
+    Feature("bin_cvv_mismatch_1h", "wrong CVVs in this card's BIN in the last hour", model=False),
+    Feature("bin_declines_1h", "declines in this card's BIN in the last hour", model=False),
+    Feature(
+        "bin_testing_attempts", "transactions in this card's BIN in the card-testing window", model=False
+    ),
+    Feature(
+        "bin_testing_failures",
+        "failed card checks in this card's BIN in the card-testing window",
+        model=False,
+    ),
+    Feature("bin_testing_declines", "declines in this card's BIN in the card-testing window", model=False),
     # The cardholder.
-    Feature("cardholder_age", "cardholder's age"),
+    Feature("cardholder_age", "cardholder's age", model=False),
     Feature("foreign", "merchant outside the cardholder's home country", "flag"),
     Feature("km_from_home", "distance from the cardholder's home country", "km"),
 )
 
 NAMES: tuple[str, ...] = tuple(feature.name for feature in FEATURES)
+# What the model reads: how the attempt differs from the card's own habits and what is
+# happening at the merchant, not who the cardholder is or how busy the world was that
+# hour. A model trains on a few dozen attacks, each many rows on one card: given a
+# card's age, volume or night habits, or the BIN's traffic of the hour, it learns those
+# victims and those hours (on a tuning world their features led its importance) instead
+# of what fraud looks like. The rules still read them (cardholder_age, the BIN's
+# card testing).
+MODEL_NAMES: tuple[str, ...] = tuple(feature.name for feature in FEATURES if feature.model)
 
 # What the rules read beyond the features, exact (minor units, raw counts), stored with
 # each decision beside them (fraud/scoring.py rule_inputs) so a backtest re-decides from
-# what the rules read. Not model inputs: the model reads NAMES only.
+# what the rules read. Not model inputs: the model reads MODEL_NAMES only.
 RULE_INPUTS: tuple[Feature, ...] = (
     Feature("card_count_1m", "transactions on this card in the last minute"),
     Feature("card_approved_count_30d", "approvals on this card in the last 30 days"),

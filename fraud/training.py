@@ -6,9 +6,10 @@ authorization path never imports the training set, the metrics or scikit-learn.
 
 Labels: a transaction is fraud when a fraud report confirms it, and only reports filed
 by the cut-off count, so a model trained "as of" a past date sees what was known then.
-Features: the ones every decision stored in `Transaction.risk_features`, computed point
-in time at the decision (fraud/features.py), so training reads no future; a row is read
-as fraud/inference.py reads a decision's features (inference.vector).
+Features: the model's ones (catalogue.MODEL_NAMES) of those every decision stored in
+`Transaction.risk_features`, computed point in time at the decision (fraud/features.py),
+so training reads no future; a row is read as fraud/inference.py reads a decision's
+features (inference.vector).
 
 The model is LightGBM gradient-boosted trees. Its text (model_to_string) is stored in
 the database with its metadata, so every app server reads the same model.
@@ -113,7 +114,7 @@ def training_set(
     since: datetime.datetime,
     cutoff: datetime.datetime,
     label_delay: datetime.timedelta = DEFAULT_LABEL_DELAY,
-    features: Sequence[str] = catalogue.NAMES,
+    features: Sequence[str] = catalogue.MODEL_NAMES,
 ) -> TrainingSet:
     """The labelled rows known at `cutoff`: approvals (reversed ones included) on known
     cards with `since <= transaction_time < cutoff - label_delay` that stored their

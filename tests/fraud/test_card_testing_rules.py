@@ -6,7 +6,9 @@ from types import SimpleNamespace
 
 import pytest
 
+from fraud.models import FraudConfigVersion, Rule
 from fraud.params import validate_rule_params
+from fraud.rules import FULL_WEIGHT
 from fraud.services import model_activate
 from tests.authorizing import authorize_at, codes, factors, wrong_cvv
 from tests.factories import TEST_ACTOR, BinFactory, CardFactory
@@ -58,6 +60,15 @@ def _unknown(bin, n, *, at=NOW - MINUTE, merchant_id=TESTED):
 def _probe(card=None, *, merchant_id=TESTED, **changes):
     """A purchase with the card's right CVV and expiry at NOW: its factors by code."""
     return factors(authorize(card or _card(), merchant_id=merchant_id, **changes))
+
+
+def test_shipped_declining_from_five_failed_checks_in_version_1_and_the_working_copy():
+    """Version 1, as migrations leave a fresh database (this module's fixture puts its own
+    thresholds live after it)."""
+    shipped = FraudConfigVersion.objects.get(number=1).snapshot["rules"]["merchant_card_testing"]
+    assert shipped["score"] == 80 and shipped["params"]["min_failures"] == 5
+    assert Rule.objects.get(code="merchant_card_testing").score == 80
+    assert "merchant_card_testing" in FULL_WEIGHT
 
 
 # --- merchant_card_testing ---------------------------------------------------------------------
@@ -189,10 +200,25 @@ def test_a_card_that_failed_elsewhere_is_not_declined_at_the_tested_merchant():
 
 
 def test_a_card_whose_own_checks_never_failed_there_is_not_declined():
+    set_rule("merchant_card_testing", min_failures=100)  # this rule alone
     for _ in range(5):
         _fail(_card())
     decided = authorize(_card(), merchant_id=TESTED)
     assert "card_tested_at_merchant" not in codes(decided) and decided.response_code == "00"
+
+
+def test_under_card_testing_the_merchant_declines_an_untouched_card_which_another_merchant_approves():
+    """merchant_card_testing at its shipped 80 points: every purchase at the merchant
+    while its failed checks reach min_failures, not only the tested cards'."""
+    for _ in range(3):
+        _fail(_card())
+    untouched = _card()
+
+    there = authorize(untouched, merchant_id=TESTED)
+    elsewhere = authorize(untouched, merchant_id="M-ELSEWHERE")
+
+    assert there.response_code == "59" and codes(there)[0] == "merchant_card_testing"
+    assert elsewhere.response_code == "00" and "merchant_card_testing" not in codes(elsewhere)
 
 
 @pytest.mark.parametrize(
@@ -226,7 +252,7 @@ def test_beside_an_active_model_the_tested_card_rule_keeps_its_full_points(card)
         _fail(_card())
     decided = authorize(tested, merchant_id=TESTED)
     assert factors(decided)["card_tested_at_merchant"]["score"] == 80
-    assert factors(decided)["merchant_card_testing"]["score"] == 9  # 30 at the rule weight, 0.3
+    assert factors(decided)["merchant_card_testing"]["score"] == 80  # in full too, not at 0.3
     assert decided.response_code == "59"
 
 

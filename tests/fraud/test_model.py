@@ -70,7 +70,7 @@ def test_training_on_a_tiny_simulated_world_uses_the_reports_known_at_the_cutoff
     )
 
     assert (model.metadata["rows"], model.metadata["frauds"]) == (rows.count(), frauds)
-    assert model.features == list(catalogue.NAMES)
+    assert model.features == list(catalogue.MODEL_NAMES)
     assert 0.5 < model.metadata["holdout"]["roc_auc"] <= 1
     probability = inference.predict(model, rows.first().risk_features).probability
     assert 0 <= probability <= 1
@@ -82,7 +82,7 @@ def test_training_on_a_labelled_history_stores_a_measured_inactive_model(card):
     model = train()
 
     assert (model.version, model.active, model.created_by) == (1, False, "tests")
-    assert model.features == list(catalogue.NAMES)
+    assert model.features == list(catalogue.MODEL_NAMES)
     meta = model.metadata
     assert (meta["rows"], meta["frauds"], meta["without_features"]) == (1200, frauds, 0)
     assert meta["label_delay_days"] == 7
@@ -162,7 +162,7 @@ def test_training_sees_only_what_was_known_at_the_cutoff(card, monkeypatch):
     assert data.X[:, column].tolist() == [6.2, 6.2, 0.9]
     # Booleans are 0/1 and a name the row did not store is NaN.
     assert data.X[0, data.features.index("first_country")] == 1.0
-    assert math.isnan(data.X[0, data.features.index("bin_count_1h")])
+    assert math.isnan(data.X[0, data.features.index("merchant_declines_1h")])
 
 
 def test_refuses_to_train_on_too_few_confirmed_frauds(card):
@@ -265,6 +265,27 @@ def test_the_active_model_is_the_live_versions_parsed_once_per_process(trained, 
     assert inference.active_model() is not loaded and inference.active_model().version == 1
 
 
+IDENTIFYING = {
+    "cardholder_age", "night_share_30d", "card_count_7d", "card_count_30d", "card_spend_7d_usd",
+    "card_spend_30d_usd", "merchant_count_1h", "bin_count_1h", "bin_cvv_mismatch_1h", "bin_declines_1h",
+    "bin_testing_attempts", "bin_testing_failures", "bin_testing_declines",
+}  # fmt: skip
+
+
+def test_the_model_never_learns_who_the_cardholder_is_or_how_busy_the_hour_was(card):
+    """A victim's age, volume and night habits, the BIN's traffic of the hour: a model
+    trained on a few attacks would learn those victims and hours. Stored, not read."""
+    history(card)
+
+    model = train()
+
+    assert IDENTIFYING.isdisjoint(model.features)
+    assert set(model.features) | IDENTIFYING == set(catalogue.NAMES)
+    usual = inference.predict(model, USUAL).probability
+    older = inference.predict(model, {**USUAL, "cardholder_age": 90, "bin_count_1h": 500}).probability
+    assert older == usual
+
+
 # --- Predictions and their words ---------------------------------------------------------------
 
 
@@ -275,7 +296,7 @@ def test_a_fraud_like_decision_is_likely_fraud_and_explained_in_words(trained):
 
     assert prediction.version == 1
     assert prediction.probability > 0.8
-    assert {name for name, _, _ in prediction.contributions} == set(catalogue.NAMES)
+    assert {name for name, _, _ in prediction.contributions} == set(catalogue.MODEL_NAMES)
     contributions = [c for _, _, c in prediction.contributions]
     assert contributions == sorted(contributions, reverse=True)
     top = [name for name, _, _ in inference.pushed_up(prediction)]
