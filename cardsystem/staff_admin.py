@@ -8,16 +8,20 @@ cardsystem/staff_audit.py, whichever way it is made."""
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import GroupAdmin, UserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
-from django.contrib.auth.models import Group
+from django.contrib.auth.models import Group, Permission
+from django.core.exceptions import PermissionDenied
+from django.db.models import Q
 
 from cardsystem.admin import ReadOnlyAdminMixin
 from cardsystem.admin_change_requests import held_message
 from cardsystem.audit import Actor
 from cardsystem.card_numbers import contains_pan
 from cardsystem.change_kinds import MANAGE_STAFF, describe_grants, staff_grant_request, staff_grants_added
+from cardsystem.change_requests import APPROVE_PERMISSION
 
 
 def _grant_reason_field() -> forms.CharField:
@@ -68,6 +72,24 @@ User = get_user_model()
 admin.site.unregister(User)
 
 
+def _permission_codes(user) -> set[str]:
+    """The permissions `user`'s roles and own grants hold, active or not (a deactivated
+    account's powers return with `is_active`, which is not held)."""
+    held = Permission.objects.filter(Q(user=user) | Q(group__user=user)).distinct()
+    return {f"{app}.{codename}" for app, codename in held.values_list("content_type__app_label", "codename")}
+
+
+def may_set_password(actor, user) -> bool:
+    """Whether `actor` may set `user`'s password: their own, or, for a superuser, anyone's;
+    otherwise only a user who approves no changes and holds no power `actor` lacks. Whoever
+    sets a password can sign in as its owner: doing so to a colleague with other powers, or
+    to an approver, would take those powers or a second pair of eyes alone."""
+    if actor.is_superuser or actor.pk == user.pk:
+        return True
+    held = _permission_codes(user)
+    return APPROVE_PERMISSION not in held and held <= _permission_codes(actor)
+
+
 @admin.register(User)
 class StaffUserAdmin(UserAdmin):
     """Django's user admin, refusing card numbers in names, holding grants for a second
@@ -107,6 +129,12 @@ class StaffUserAdmin(UserAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return super().has_delete_permission(request, obj) and request.user.has_perm(MANAGE_STAFF)
+
+    def user_change_password(self, request, id, form_url=""):
+        user = self.get_object(request, unquote(id))
+        if user is not None and not may_set_password(request.user, user):
+            raise PermissionDenied
+        return super().user_change_password(request, id, form_url)
 
     def save_model(self, request, obj, form, change):
         # Saved without the flags it would gain: they wait for the approval.

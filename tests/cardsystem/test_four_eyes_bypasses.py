@@ -1,0 +1,102 @@
+"""Ways around four eyes found by review, each closed: the person a grant is for never
+decides it (a colleague's request on their behalf is still their own promotion), and
+nobody sets the password of a colleague who holds powers they lack or who approves
+changes (signing in as them would be a second pair of eyes, or powers, taken alone)."""
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.core.exceptions import PermissionDenied
+from django.urls import reverse
+
+from cardsystem.audit import Actor
+from cardsystem.change_kinds import staff_grant_request
+from cardsystem.change_requests import can_decide, change_request_approve
+from cardsystem.models import AuditLog, ChangeRequest
+from cardsystem.roles import ADMINISTRATOR, CARD_OPERATIONS, FRAUD_ANALYST, FRAUD_MANAGER
+from tests.cardsystem.test_four_eyes_system import change_user
+from tests.factories import UserFactory, staff_with_roles
+
+pytestmark = pytest.mark.django_db
+User = get_user_model()
+OLD_PASSWORD = "correct-horse-battery-staple"
+NEW_PASSWORD = "plinth-amber-quiver-8814"
+
+
+def approve_url(request: ChangeRequest) -> str:
+    return reverse("admin:cardsystem_changerequest_approve", args=[request.pk])
+
+
+def test_the_person_a_grant_is_for_never_approves_it(client):
+    maker = staff_with_roles(ADMINISTRATOR, username="maker")
+    beneficiary = staff_with_roles(ADMINISTRATOR, username="beneficiary")
+    client.force_login(maker)
+    administrator = Group.objects.get(name=ADMINISTRATOR).pk
+    change_user(
+        client, beneficiary, is_staff="on", is_superuser="on", groups=[administrator], grant_reason="Cover"
+    )
+    request = ChangeRequest.objects.get(kind="staff_grant")
+    assert not can_decide(beneficiary, request)
+
+    client.force_login(beneficiary)
+    page = client.get(reverse("admin:cardsystem_changerequest_change", args=[request.pk]))
+    assert page.status_code == 200 and not page.context["may_decide"]
+    assert client.post(approve_url(request), {"note": "fine by me"}).status_code == 403
+    with pytest.raises(PermissionDenied):
+        change_request_approve(request=request, actor=Actor.for_user(beneficiary))
+
+    assert ChangeRequest.objects.get().status == ChangeRequest.Status.PENDING
+    assert not User.objects.get(pk=beneficiary.pk).is_superuser
+    assert not AuditLog.objects.filter(action=AuditLog.Action.CHANGE_APPROVED).exists()
+
+
+def test_a_third_person_still_approves_the_grant():
+    maker = staff_with_roles(ADMINISTRATOR, username="maker")
+    beneficiary = UserFactory(username="beneficiary", is_staff=False, is_superuser=False)
+    checker = staff_with_roles(ADMINISTRATOR, username="checker")
+    request = staff_grant_request(
+        user=beneficiary, grants={"flags": ["is_staff"]}, reason="Joins", actor=Actor.for_user(maker)
+    )
+    assert can_decide(checker, request)
+    change_request_approve(request=request, actor=Actor.for_user(checker))
+    assert User.objects.get(pk=beneficiary.pk).is_staff
+
+
+def set_password(client, user):
+    page = reverse("admin:auth_user_password_change", args=[user.pk])
+    return client.post(
+        page, {"password1": NEW_PASSWORD, "password2": NEW_PASSWORD, "usable_password": "true"}
+    )
+
+
+@pytest.mark.parametrize(
+    "roles", [(FRAUD_MANAGER,), (CARD_OPERATIONS,), (ADMINISTRATOR,), (FRAUD_ANALYST, ADMINISTRATOR)]
+)
+def test_an_administrator_cannot_set_the_password_of_a_colleague_with_other_powers_or_an_approver(
+    client, roles
+):
+    colleague = staff_with_roles(*roles, username="colleague")
+    colleague.set_password(OLD_PASSWORD)
+    colleague.save()
+    client.force_login(staff_with_roles(ADMINISTRATOR, username="maker"))
+    page = reverse("admin:auth_user_password_change", args=[colleague.pk])
+    assert client.get(page).status_code == 403
+    assert set_password(client, colleague).status_code == 403
+    assert User.objects.get(pk=colleague.pk).check_password(OLD_PASSWORD)
+
+
+def test_an_administrator_still_sets_a_password_for_staff_with_fewer_powers_and_their_own(client):
+    maker = staff_with_roles(ADMINISTRATOR, username="maker")
+    newcomer = UserFactory(username="newcomer", is_staff=False, is_superuser=False)
+    client.force_login(maker)
+    assert set_password(client, newcomer).status_code == 302
+    assert User.objects.get(pk=newcomer.pk).check_password(NEW_PASSWORD)
+    assert set_password(client, maker).status_code == 302
+    assert User.objects.get(pk=maker.pk).check_password(NEW_PASSWORD)
+
+
+def test_a_superuser_sets_any_password(client):
+    colleague = staff_with_roles(FRAUD_MANAGER, username="colleague")
+    client.force_login(UserFactory(username="root"))
+    assert set_password(client, colleague).status_code == 302
+    assert User.objects.get(pk=colleague.pk).check_password(NEW_PASSWORD)
