@@ -12,10 +12,11 @@ from django.urls import reverse
 from cardsystem.audit import Actor
 from cardsystem.change_kinds import staff_grant_request
 from cardsystem.change_requests import can_decide, change_request_approve
-from cardsystem.models import AuditLog, ChangeRequest
+from cardsystem.models import ApiClient, AuditLog, ChangeRequest
 from cardsystem.roles import ADMINISTRATOR, CARD_OPERATIONS, FRAUD_ANALYST, FRAUD_MANAGER
 from tests.cardsystem.test_four_eyes_system import change_user
-from tests.factories import UserFactory, staff_with_roles
+from tests.commands import api_status
+from tests.factories import UserFactory, make_api_client, staff_with_roles
 
 pytestmark = pytest.mark.django_db
 User = get_user_model()
@@ -100,3 +101,45 @@ def test_a_superuser_sets_any_password(client):
     client.force_login(UserFactory(username="root"))
     assert set_password(client, colleague).status_code == 302
     assert User.objects.get(pk=colleague.pk).check_password(NEW_PASSWORD)
+
+
+# --- Rotating an API client's key hands a working key to one person: held like creating --------
+
+
+def test_a_rotated_key_works_only_once_a_second_person_approves(client):
+    api_client, old = make_api_client("manage", name="Reporting")
+    maker = staff_with_roles(ADMINISTRATOR, username="maker")
+    client.force_login(maker)
+    response = client.post(
+        reverse("admin:cardsystem_apiclient_rotate_key", args=[api_client.pk]),
+        {"overlap_hours": "24", "reason": "Key seen in a log file"},
+    )
+    assert response.status_code == 200 and "no-store" in response["Cache-Control"]
+    new = response.context["key"]
+    assert (api_status(old), api_status(new)) == (200, 401)
+    request = ChangeRequest.objects.get(kind="api_client_rotate_key")
+    assert request.status == ChangeRequest.Status.PENDING and request.target_id == str(api_client.pk)
+    assert new not in str(request.params) and new not in request.summary
+    assert not AuditLog.objects.filter(action=AuditLog.Action.API_CLIENT_KEY_ROTATED).exists()
+    with pytest.raises(PermissionDenied):
+        change_request_approve(request=request, actor=Actor.for_user(maker))
+    assert api_status(new) == 401
+
+    change_request_approve(request=request, actor=Actor.for_user(staff_with_roles(ADMINISTRATOR)))
+
+    assert (api_status(old), api_status(new)) == (200, 200)  # the old one for the overlap
+    rotated = AuditLog.objects.get(action=AuditLog.Action.API_CLIENT_KEY_ROTATED)
+    assert rotated.actor_user != maker
+
+
+def test_a_rotation_without_a_reason_is_refused_on_its_field_and_nothing_is_written(client):
+    api_client, _ = make_api_client("manage", name="Reporting")
+    client.force_login(staff_with_roles(ADMINISTRATOR, username="maker"))
+    before = ApiClient.objects.values().get(), AuditLog.objects.count()
+    response = client.post(
+        reverse("admin:cardsystem_apiclient_rotate_key", args=[api_client.pk]), {"overlap_hours": "24"}
+    )
+    assert response.status_code == 200 and "key" not in response.context
+    assert "reason" in response.context["form"].errors
+    assert (ApiClient.objects.values().get(), AuditLog.objects.count()) == before
+    assert not ChangeRequest.objects.exists()
