@@ -36,8 +36,9 @@ API_CLIENT_ROTATE_KEY = "api_client_rotate_key"
 STAFF_GRANT = "staff_grant"
 MANAGE_APICLIENTS = "cardsystem.manage_apiclients"
 MANAGE_STAFF = "cardsystem.manage_staff"
-# The user flags that give powers; `is_active` is not one (it only lets the powers held work).
-GRANTED_FLAGS = {"is_staff": "staff status", "is_superuser": "superuser"}
+# The user flags that give powers; `is_active` among them: reactivating a deactivated
+# account gives back every power it holds (a new user is active from the start).
+GRANTED_FLAGS = {"is_staff": "staff status", "is_superuser": "superuser", "is_active": "reactivation"}
 
 User = get_user_model()
 
@@ -155,7 +156,7 @@ def _permission_code(permission: Permission) -> str:
 
 def staff_grants_added(*, user, flags: dict[str, bool], groups, permissions) -> dict[str, list[str]]:
     """What `user` would gain from a form asking for these `flags` (is_staff,
-    is_superuser), `groups` and `permissions`, against what the database holds for them
+    is_superuser, is_active), `groups` and `permissions`, against what the database holds for them
     (nothing for a user not saved yet): {"flags": [...], "groups": [names],
     "permissions": ["app.codename"]}. Losing anything is not a grant."""
     saved = user.pk is not None

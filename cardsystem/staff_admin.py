@@ -1,10 +1,12 @@
 """Staff users in the back office: Django's user admin, with card numbers refused in a
 user's names and e-mail, open to those with cardsystem.manage_staff (beside auth's own
 add_user and change_user). Granting staff status, superuser, a role (group) or a
-permission is held for four eyes (cardsystem/change_kinds.py): the user is saved
-without it and a change request asks a second person; taking any of them away is
-immediate. Every change of a user's flags, groups and permissions is audited by
-cardsystem/staff_audit.py, whichever way it is made."""
+permission, or reactivating a deactivated user, is held for four eyes
+(cardsystem/change_kinds.py): the user is saved without it and a change request asks a
+second person; taking any of them away is immediate. Another staff member's password is
+set here only by someone holding every power they hold (may_set_password). Every change
+of a user's flags, groups and permissions is audited by cardsystem/staff_audit.py,
+whichever way it is made."""
 
 from django import forms
 from django.contrib import admin, messages
@@ -48,7 +50,7 @@ class _StaffForm:
                 self.add_error(name, "This looks like a card number: never write card data here.")
         self.grants = staff_grants_added(
             user=self.instance,
-            flags={"is_staff": data.get("is_staff"), "is_superuser": data.get("is_superuser")},
+            flags={flag: data.get(flag) for flag in ("is_staff", "is_superuser", "is_active")},
             groups=data.get("groups") or [],
             permissions=data.get("user_permissions") or [],
         )
@@ -74,7 +76,7 @@ admin.site.unregister(User)
 
 def _permission_codes(user) -> set[str]:
     """The permissions `user`'s roles and own grants hold, active or not (a deactivated
-    account's powers return with `is_active`, which is not held)."""
+    account's powers return with its reactivation)."""
     held = Permission.objects.filter(Q(user=user) | Q(group__user=user)).distinct()
     return {f"{app}.{codename}" for app, codename in held.values_list("content_type__app_label", "codename")}
 

@@ -143,3 +143,35 @@ def test_a_rotation_without_a_reason_is_refused_on_its_field_and_nothing_is_writ
     assert "reason" in response.context["form"].errors
     assert (ApiClient.objects.values().get(), AuditLog.objects.count()) == before
     assert not ChangeRequest.objects.exists()
+
+
+# --- Reactivating a deactivated account gives back every power it holds: held like a grant -----
+
+
+def test_reactivating_a_deactivated_colleague_waits_for_a_second_person(client):
+    leaver = staff_with_roles(FRAUD_MANAGER, username="leaver")
+    User.objects.filter(pk=leaver.pk).update(is_active=False)
+    maker = staff_with_roles(ADMINISTRATOR, username="maker")
+    client.force_login(maker)
+    manager = Group.objects.get(name=FRAUD_MANAGER).pk
+    refused = change_user(client, leaver, is_staff="on", groups=[manager])
+    assert refused.status_code == 200 and "grant_reason" in refused.context["adminform"].form.errors
+    assert not User.objects.get(pk=leaver.pk).is_active and not ChangeRequest.objects.exists()
+
+    response = change_user(client, leaver, is_staff="on", groups=[manager], grant_reason="Back from leave")
+
+    assert response.status_code == 302
+    assert not User.objects.get(pk=leaver.pk).is_active
+    request = ChangeRequest.objects.get(kind="staff_grant")
+    assert request.params["flags"] == ["is_active"] and "reactivation" in request.summary
+    change_request_approve(request=request, actor=Actor.for_user(staff_with_roles(ADMINISTRATOR)))
+    assert User.objects.get(pk=leaver.pk).is_active
+
+
+def test_deactivating_stays_immediate(client):
+    colleague = staff_with_roles(FRAUD_MANAGER, username="colleague")
+    client.force_login(staff_with_roles(ADMINISTRATOR, username="maker"))
+    manager = Group.objects.get(name=FRAUD_MANAGER).pk
+    response = change_user(client, colleague, is_active="", is_staff="on", groups=[manager])
+    assert response.status_code == 302
+    assert not User.objects.get(pk=colleague.pk).is_active and not ChangeRequest.objects.exists()
