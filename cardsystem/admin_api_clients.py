@@ -1,9 +1,7 @@
-"""The back office's API client pages. Creating a client is held for four eyes
-(cardsystem/change_kinds.py): the requester is shown the key once, and it works from the
-approval on. Revoking, rotating and rate limits act at once (they need
+"""The back office's API client pages. Creating a client and rotating its key are held
+for four eyes (cardsystem/change_kinds.py): the requester is shown the new key once, and
+it works from the approval on. Revoking and rate limits act at once (they need
 cardsystem.manage_apiclients too)."""
-
-import datetime
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -14,14 +12,12 @@ from django.urls import path, reverse
 from cardsystem.admin import add_service_errors, form_page, no_store
 from cardsystem.admin_change_requests import held_message
 from cardsystem.audit import Actor
-from cardsystem.change_kinds import MANAGE_APICLIENTS, api_client_request
+from cardsystem.change_kinds import MANAGE_APICLIENTS, api_client_request, api_key_rotation_request
 from cardsystem.forms import ApiClientForm, ApiClientRateLimitsForm, ApiKeyRotationForm
 from cardsystem.models import ApiClient
 from cardsystem.services import (
     api_client_revoke,
-    api_client_rotate_key,
     api_client_set_rate_limits,
-    key_expiry,
 )
 
 # --- API clients ----------------------------------------------------------------------------
@@ -190,33 +186,37 @@ class ApiClientAdmin(admin.ModelAdmin):
         )
 
     def rotate_key_view(self, request, object_id):
-        """Rotates the key through the service and shows the new one, once, on this response."""
+        """Asks a second person to approve the rotation, and shows the new key, once, on this
+        response: it works from the approval on (a key handed to one person is a client's
+        powers taken alone)."""
         if not self.has_revoke_permission(request):
-            raise PermissionDenied  # the same power as revoking: it ends the current key
+            raise PermissionDenied  # the same power as creating a client: it makes a working key
         client = self._client_or_404(request, object_id)
         form = ApiKeyRotationForm(request.POST) if request.method == "POST" else ApiKeyRotationForm()
         if request.method == "POST" and form.is_valid():
             try:
-                client, key = api_client_rotate_key(
+                change_request, key = api_key_rotation_request(
                     client=client,
+                    overlap_hours=form.cleaned_data["overlap_hours"],
+                    expires_in_days=form.cleaned_data["expires_in_days"],
+                    reason=form.cleaned_data["reason"],
                     actor=Actor.for_request(request),
-                    overlap=datetime.timedelta(hours=form.cleaned_data["overlap_hours"]),
-                    expires_at=key_expiry(form.cleaned_data["expires_in_days"]),
                 )
             except ValidationError as error:
                 add_service_errors(form, error, {"overlap": "overlap_hours", "expires_at": "expires_in_days"})
             else:
+                messages.warning(request, held_message(change_request))
                 return no_store(
                     TemplateResponse(
                         request,
-                        "admin/cardsystem/apiclient/created.html",
+                        "admin/cardsystem/apiclient/requested.html",
                         {
                             **self.admin_site.each_context(request),
                             "opts": self.opts,
-                            "title": "API key rotated",
+                            "title": "API key rotation requested",
+                            "change_request": change_request,
                             "client": client,
                             "key": key,
-                            "rotated": True,
                         },
                     )
                 )
@@ -227,6 +227,7 @@ class ApiClientAdmin(admin.ModelAdmin):
             title="Rotate API key",
             submit_label="Rotate key",
             original=client,
-            intro="A new key is shown once. The current key keeps working beside it for the overlap, "
-            "so that the client can switch without an outage.",
+            intro="A second person approves the rotation (four eyes). The new key is shown to you once, "
+            "now; it works from the approval on. The current key keeps working until then and for the "
+            "overlap after, so that the client can switch without an outage.",
         )

@@ -1,13 +1,17 @@
 """The system's changes held for four eyes (cardsystem/change_requests.py): creating an
-API client, and granting a staff user staff status, superuser, a role or a permission.
-The admin asks through `api_client_request` and `staff_grant_request`; an approval
+API client or rotating its key (either hands one person a working key), and granting a
+staff user staff status, superuser, a role or a permission. The admin asks through
+`api_client_request`, `api_key_rotation_request` and `staff_grant_request`; an approval
 applies the change through the same service, or the same model writes, the one-person
 path uses. Registered by CardsystemConfig.ready().
 
-Operators' `manage.py create_api_client` is not held. Revoking a client, rotating its
-key, setting its rates and taking powers away from a staff user are immediate: each
-reduces what someone can do, and a second person would only delay stopping a leak.
+Operators' `manage.py create_api_client` is not held. Revoking a client, setting its
+rates and taking powers away from a staff user are immediate: each reduces what someone
+can do, and a second person would only delay stopping a leak (a leaked key is stopped by
+revoking its client, at once).
 """
+
+import datetime
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
@@ -17,15 +21,24 @@ from django.db import transaction
 from cardsystem.audit import Actor
 from cardsystem.change_requests import ChangeKind, change_request_create, register
 from cardsystem.models import ApiClient, ChangeRequest
-from cardsystem.services import api_client_create, api_client_errors, api_key_new, key_expiry
+from cardsystem.services import (
+    api_client_create,
+    api_client_errors,
+    api_client_rotate_key,
+    api_key_new,
+    api_key_rotation_errors,
+    key_expiry,
+)
 from cardsystem.staff_audit import acting_as
 
 API_CLIENT_CREATE = "api_client_create"
+API_CLIENT_ROTATE_KEY = "api_client_rotate_key"
 STAFF_GRANT = "staff_grant"
 MANAGE_APICLIENTS = "cardsystem.manage_apiclients"
 MANAGE_STAFF = "cardsystem.manage_staff"
-# The user flags that give powers; `is_active` is not one (it only lets the powers held work).
-GRANTED_FLAGS = {"is_staff": "staff status", "is_superuser": "superuser"}
+# The user flags that give powers; `is_active` among them: reactivating a deactivated
+# account gives back every power it holds (a new user is active from the start).
+GRANTED_FLAGS = {"is_staff": "staff status", "is_superuser": "superuser", "is_active": "reactivation"}
 
 User = get_user_model()
 
@@ -85,6 +98,55 @@ def _apply_api_client_create(request: ChangeRequest, actor: Actor) -> dict:
     return {"api_client": str(client.pk), "name": client.name}
 
 
+def api_key_rotation_request(
+    *, client: ApiClient, overlap_hours: int, expires_in_days: int | None, reason: str, actor: Actor
+) -> tuple[ChangeRequest, str]:
+    """Hold the rotation of `client`'s key for a second person, as api_client_request holds
+    a new client: the new key is made now and returned, to be shown once to the requester,
+    and works from the approval on; the current key keeps working until then, and for the
+    overlap after. Raises ValidationError (nothing written) on what api_client_rotate_key
+    would refuse, a revoked client, or no reason; PermissionDenied without
+    cardsystem.manage_apiclients."""
+    errors = api_key_rotation_errors(
+        overlap=datetime.timedelta(hours=overlap_hours), expires_at=key_expiry(expires_in_days)
+    )
+    if not client.is_active:
+        errors["client"] = "This API client is revoked: its key cannot be rotated."
+    if errors:
+        raise ValidationError(errors)
+    key, key_prefix, key_hash = api_key_new()
+    request = change_request_create(
+        kind=API_CLIENT_ROTATE_KEY,
+        actor=actor,
+        summary=f"Rotate the key of API client {client.name} ({', '.join(client.scopes)})",
+        reason=reason,
+        params={
+            "overlap_hours": overlap_hours,
+            "expires_in_days": expires_in_days,
+            "key_prefix": key_prefix,
+            "key_hash": key_hash,
+        },
+        target=client,
+    )
+    return request, key
+
+
+def _apply_api_key_rotation(request: ChangeRequest, actor: Actor) -> dict:
+    params = request.params
+    client = ApiClient.objects.filter(pk=request.target_id).first()
+    if client is None:
+        raise ValidationError({"client": "This API client no longer exists."})
+    client, _ = api_client_rotate_key(
+        client=client,
+        actor=actor,
+        overlap=datetime.timedelta(hours=params["overlap_hours"]),
+        expires_at=key_expiry(params["expires_in_days"]),
+        key_hash=params["key_hash"],
+        key_prefix=params["key_prefix"],
+    )
+    return {"api_client": str(client.pk), "previous_key_expires_at": str(client.previous_key_expires_at)}
+
+
 # --- Staff grants -------------------------------------------------------------------------------
 
 
@@ -94,7 +156,7 @@ def _permission_code(permission: Permission) -> str:
 
 def staff_grants_added(*, user, flags: dict[str, bool], groups, permissions) -> dict[str, list[str]]:
     """What `user` would gain from a form asking for these `flags` (is_staff,
-    is_superuser), `groups` and `permissions`, against what the database holds for them
+    is_superuser, is_active), `groups` and `permissions`, against what the database holds for them
     (nothing for a user not saved yet): {"flags": [...], "groups": [names],
     "permissions": ["app.codename"]}. Losing anything is not a grant."""
     saved = user.pk is not None
@@ -168,6 +230,14 @@ def register_kinds() -> None:
             label="Create an API client",
             permission=MANAGE_APICLIENTS,
             apply=_apply_api_client_create,
+        )
+    )
+    register(
+        ChangeKind(
+            name=API_CLIENT_ROTATE_KEY,
+            label="Rotate an API client's key",
+            permission=MANAGE_APICLIENTS,
+            apply=_apply_api_key_rotation,
         )
     )
     register(

@@ -113,12 +113,19 @@ def change_request_create(
     return request
 
 
+def _own(user, request: ChangeRequest) -> bool:
+    """Whether `request` is `user`'s own: they asked for it, or it is about them (a grant
+    to them that a colleague asked for on their behalf)."""
+    about_them = request.target_type == user._meta.label_lower and request.target_id == str(user.pk)
+    return user.pk == request.requested_by_id or about_them
+
+
 def can_decide(user, request: ChangeRequest) -> bool:
     """Whether `user` may approve or reject `request`: someone other than the requester
-    who holds the approver permission and the kind's own."""
+    and the person it is about, who holds the approver permission and the kind's own."""
     return (
         request.status == Status.PENDING
-        and user.pk != request.requested_by_id
+        and not _own(user, request)
         and user.has_perm(APPROVE_PERMISSION)
         and user.has_perm(kind_for(request.kind).permission)
     )
@@ -126,8 +133,10 @@ def can_decide(user, request: ChangeRequest) -> bool:
 
 def _check_decider(request: ChangeRequest, actor: Actor):
     user = _staff_user(actor)
-    if user.pk == request.requested_by_id:
-        raise PermissionDenied("Nobody approves or rejects their own request: a second person must.")
+    if _own(user, request):
+        raise PermissionDenied(
+            "Nobody approves or rejects their own request, or one about them: a second person must."
+        )
     change = kind_for(request.kind)
     if not (user.has_perm(APPROVE_PERMISSION) and user.has_perm(change.permission)):
         raise PermissionDenied(f"Deciding this request needs {APPROVE_PERMISSION} and {change.permission}.")

@@ -5,6 +5,19 @@ from django import forms
 from cardsystem.models import ApiClient
 
 
+def _key_expiry_field() -> forms.IntegerField:
+    return forms.IntegerField(
+        min_value=1,
+        required=False,
+        help_text="Counted from the approval. Leave empty for a key that does not expire.",
+    )
+
+
+def _reason_field(help_text: str) -> forms.CharField:
+    """Why the change is asked for: a second person reads it before approving (four eyes)."""
+    return forms.CharField(max_length=500, widget=forms.Textarea(attrs={"rows": 3}), help_text=help_text)
+
+
 class ApiClientForm(forms.Form):
     name = forms.CharField(max_length=100, help_text="Who calls the API, e.g. “Acquirer gateway”.")
     scopes = forms.MultipleChoiceField(
@@ -13,26 +26,21 @@ class ApiClientForm(forms.Form):
         required=False,
         help_text="Give the client only the scopes it needs.",
     )
-    expires_in_days = forms.IntegerField(
-        min_value=1,
-        required=False,
-        help_text="Counted from the approval. Leave empty for a key that does not expire.",
-    )
-    reason = forms.CharField(
-        max_length=500,
-        widget=forms.Textarea(attrs={"rows": 3}),
-        help_text="Why the client is needed: a second person reads it before approving.",
-    )
+    expires_in_days = _key_expiry_field()
+    reason = _reason_field("Why the client is needed: a second person reads it before approving.")
 
 
 class ApiKeyRotationForm(forms.Form):
     overlap_hours = forms.IntegerField(
         min_value=0,
         initial=24,
-        help_text="How long the current key keeps working beside the new one (at most 30 days).",
+        help_text="How long the current key keeps working beside the new one once the rotation is "
+        "approved (at most 30 days).",
     )
-    expires_in_days = forms.IntegerField(
-        min_value=1, required=False, help_text="Leave empty for a new key that does not expire."
+    expires_in_days = _key_expiry_field()
+    reason = _reason_field(
+        "Why the key is rotated: a second person reads it before approving. To stop a leaked key "
+        "at once, revoke the client."
     )
 
 

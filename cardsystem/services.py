@@ -131,29 +131,43 @@ def api_client_revoke(*, client: ApiClient, actor: Actor) -> ApiClient:
     return client
 
 
+def api_key_rotation_errors(
+    *, overlap: datetime.timedelta, expires_at: datetime.datetime | None
+) -> dict[str, str]:
+    """What api_client_rotate_key would refuse in these values, by argument name."""
+    errors = {}
+    if overlap < datetime.timedelta(0):
+        errors["overlap"] = "Cannot be negative."
+    elif overlap > MAX_ROTATION_OVERLAP:
+        errors["overlap"] = f"At most {MAX_ROTATION_OVERLAP.days} days."
+    expiry_error = _expiry_error(expires_at, timezone.now())
+    if expiry_error:
+        errors["expires_at"] = expiry_error
+    return errors
+
+
 def api_client_rotate_key(
     *,
     client: ApiClient,
     actor: Actor,
     overlap: datetime.timedelta,
     expires_at: datetime.datetime | None = None,
-) -> tuple[ApiClient, str]:
+    key_hash: str | None = None,
+    key_prefix: str | None = None,
+) -> tuple[ApiClient, str | None]:
     """Give a client a new key, returned here and stored nowhere but as a hash. The key
     it replaces keeps working for `overlap` (0 to 30 days), never past its own expiry;
     a key replaced by an earlier rotation stops at once. `expires_at` (optional, in the
-    future): when the new key stops working; None, never."""
+    future): when the new key stops working; None, never. With `key_hash` and
+    `key_prefix` (a key made earlier, for a rotation held for approval) the client gets
+    that key, and the key returned is None."""
     now = timezone.now()
-    errors = {}
-    if overlap < datetime.timedelta(0):
-        errors["overlap"] = "Cannot be negative."
-    elif overlap > MAX_ROTATION_OVERLAP:
-        errors["overlap"] = f"At most {MAX_ROTATION_OVERLAP.days} days."
-    expiry_error = _expiry_error(expires_at, now)
-    if expiry_error:
-        errors["expires_at"] = expiry_error
+    errors = api_key_rotation_errors(overlap=overlap, expires_at=expires_at)
     if errors:
         raise ValidationError(errors)
-    key = _new_key()
+    key = None
+    if key_hash is None or key_prefix is None:
+        key, key_prefix, key_hash = api_key_new()
     with transaction.atomic():
         # Locked, so that two rotations at once cannot both keep the same old key.
         current = ApiClient.objects.select_for_update().get(pk=client.pk)
@@ -164,8 +178,8 @@ def api_client_rotate_key(
             overlap_ends_at = min(overlap_ends_at, current.expires_at)
         current.previous_key_hash = current.key_hash
         current.previous_key_expires_at = overlap_ends_at
-        current.key_hash = hash_api_key(key)
-        current.key_prefix = key[:10]
+        current.key_hash = key_hash
+        current.key_prefix = key_prefix
         current.expires_at = expires_at
         current.save(
             update_fields=[

@@ -1,23 +1,29 @@
 """Staff users in the back office: Django's user admin, with card numbers refused in a
 user's names and e-mail, open to those with cardsystem.manage_staff (beside auth's own
 add_user and change_user). Granting staff status, superuser, a role (group) or a
-permission is held for four eyes (cardsystem/change_kinds.py): the user is saved
-without it and a change request asks a second person; taking any of them away is
-immediate. Every change of a user's flags, groups and permissions is audited by
-cardsystem/staff_audit.py, whichever way it is made."""
+permission, or reactivating a deactivated user, is held for four eyes
+(cardsystem/change_kinds.py): the user is saved without it and a change request asks a
+second person; taking any of them away is immediate. Another staff member's password is
+set here only by someone holding every power they hold (may_set_password). Every change
+of a user's flags, groups and permissions is audited by cardsystem/staff_audit.py,
+whichever way it is made."""
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import GroupAdmin, UserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
-from django.contrib.auth.models import Group
+from django.contrib.auth.models import Group, Permission
+from django.core.exceptions import PermissionDenied
+from django.db.models import Q
 
 from cardsystem.admin import ReadOnlyAdminMixin
 from cardsystem.admin_change_requests import held_message
 from cardsystem.audit import Actor
 from cardsystem.card_numbers import contains_pan
 from cardsystem.change_kinds import MANAGE_STAFF, describe_grants, staff_grant_request, staff_grants_added
+from cardsystem.change_requests import APPROVE_PERMISSION
 
 
 def _grant_reason_field() -> forms.CharField:
@@ -44,7 +50,7 @@ class _StaffForm:
                 self.add_error(name, "This looks like a card number: never write card data here.")
         self.grants = staff_grants_added(
             user=self.instance,
-            flags={"is_staff": data.get("is_staff"), "is_superuser": data.get("is_superuser")},
+            flags={flag: data.get(flag) for flag in ("is_staff", "is_superuser", "is_active")},
             groups=data.get("groups") or [],
             permissions=data.get("user_permissions") or [],
         )
@@ -66,6 +72,24 @@ class StaffChangeForm(_StaffForm, UserChangeForm):
 
 User = get_user_model()
 admin.site.unregister(User)
+
+
+def _permission_codes(user) -> set[str]:
+    """The permissions `user`'s roles and own grants hold, active or not (a deactivated
+    account's powers return with its reactivation)."""
+    held = Permission.objects.filter(Q(user=user) | Q(group__user=user)).distinct()
+    return {f"{app}.{codename}" for app, codename in held.values_list("content_type__app_label", "codename")}
+
+
+def may_set_password(actor, user) -> bool:
+    """Whether `actor` may set `user`'s password: their own, or, for a superuser, anyone's;
+    otherwise only a user who approves no changes and holds no power `actor` lacks. Whoever
+    sets a password can sign in as its owner: doing so to a colleague with other powers, or
+    to an approver, would take those powers or a second pair of eyes alone."""
+    if actor.is_superuser or actor.pk == user.pk:
+        return True
+    held = _permission_codes(user)
+    return APPROVE_PERMISSION not in held and held <= _permission_codes(actor)
 
 
 @admin.register(User)
@@ -107,6 +131,12 @@ class StaffUserAdmin(UserAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return super().has_delete_permission(request, obj) and request.user.has_perm(MANAGE_STAFF)
+
+    def user_change_password(self, request, id, form_url=""):
+        user = self.get_object(request, unquote(id))
+        if user is not None and not may_set_password(request.user, user):
+            raise PermissionDenied
+        return super().user_change_password(request, id, form_url)
 
     def save_model(self, request, obj, form, change):
         # Saved without the flags it would gain: they wait for the approval.

@@ -149,6 +149,7 @@ def test_refuses_an_overlap_outside_0_to_30_days_and_writes_nothing(overlap, mes
         api_client_rotate_key(client=client, actor=ACTOR, overlap=overlap)
     assert raised.value.message_dict == {"overlap": [message]}
     assert (counts(), ApiClient.objects.values().get()) == before
+    assert not ChangeRequest.objects.exists()
     assert status(key) == 200
 
 
@@ -243,22 +244,29 @@ def test_the_client_page_links_to_rotation_and_shows_expiry_and_last_use(admin_c
     assert page.context["adminform"].form.instance.last_used_at == NOW
 
 
-def test_admin_rotates_the_key_and_shows_the_new_one_once(admin_client, staff_user):
+def test_admin_requests_a_rotation_shows_the_new_key_once_and_it_works_from_the_approval(
+    admin_client, staff_user
+):
     client, old = make_api_client("manage", name="Reporting")
     form = admin_client.get(rotate_url(client))
     assert form.status_code == 200 and form.context["form"]["overlap_hours"].value() == 24
 
-    with time_machine.travel(NOW, tick=False):
-        response = admin_client.post(rotate_url(client), {"overlap_hours": "24"})
+    response = admin_client.post(rotate_url(client), {"overlap_hours": "24", "reason": "Yearly rotation"})
 
     assert response.status_code == 200 and "no-store" in response["Cache-Control"]
     new = response.context["key"]
     assert re.fullmatch(r"csk_[A-Za-z0-9_-]{43}", new)
     assert response.content.decode().count(new) == 1 and old not in response.content.decode()
+    assert (status(old), status(new)) == (200, 401) and not rotation_rows()
+    with time_machine.travel(NOW, tick=False):
+        change_request_approve(
+            request=ChangeRequest.objects.get(kind="api_client_rotate_key"),
+            actor=Actor.for_user(UserFactory(username="checker")),
+        )
     client.refresh_from_db()
     assert client.previous_key_expires_at == NOW + DAY and client.expires_at is None
     (row,) = rotation_rows()
-    assert row.actor_user == staff_user
+    assert row.actor_user.username == "checker"
     # Nothing else shows it again: the client's page has neither key nor hash.
     page = admin_client.get(reverse("admin:cardsystem_apiclient_change", args=[client.pk])).content.decode()
     for secret in (new, old, client.key_hash, client.previous_key_hash):
@@ -274,7 +282,7 @@ def test_admin_rotates_the_key_and_shows_the_new_one_once(admin_client, staff_us
 def test_admin_refuses_a_bad_overlap_on_its_field_and_writes_nothing(admin_client, overlap_hours, message):
     client, _ = make_api_client("manage", name="Reporting")
     before = counts(), ApiClient.objects.values().get()
-    response = admin_client.post(rotate_url(client), {"overlap_hours": overlap_hours})
+    response = admin_client.post(rotate_url(client), {"overlap_hours": overlap_hours, "reason": "Yearly"})
     assert response.status_code == 200 and "key" not in response.context
     assert response.context["form"].errors == {"overlap_hours": [message]}
     assert (counts(), ApiClient.objects.values().get()) == before
