@@ -1,8 +1,9 @@
 """The card changes held for a second person (four eyes, cardsystem/change_requests.py):
 unblocking or reactivating a card blocked for fraud, and a manual top-up from the back
-office above TOP_UP_APPROVAL_ABOVE. A request stores what the one-person path would do;
-its `apply` calls that same service as the approver, and refuses (leaving the request
-pending) when the card no longer allows it.
+office above TOP_UP_APPROVAL_ABOVE (with the card's manual top-ups of the day). A
+request stores what the one-person path would do; its `apply` calls that same service
+as the approver, and refuses (leaving the request pending) when the card no longer
+allows it.
 
 Only the back office is held: the API's PATCH of a card blocked for fraud back to
 active or inactive is refused (409, the service's guard), and the API's top-ups (an
@@ -11,6 +12,7 @@ API client is a system, not a person) and the operators' commands are not held.
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 
 from cards import staff_permissions
 from cards.models import Card
@@ -19,7 +21,7 @@ from cardsystem import money
 from cardsystem.audit import Actor
 from cardsystem.change_requests import ChangeKind, change_request_create, register
 from cardsystem.exceptions import ConflictError
-from cardsystem.models import ChangeRequest
+from cardsystem.models import AuditLog, ChangeRequest
 
 CARD_UNBLOCK = "card_unblock"
 CARD_TOP_UP = "card_top_up"
@@ -30,10 +32,25 @@ def top_up_approval_above(currency: str) -> int:
     return money.threshold_to_minor(settings.TOP_UP_APPROVAL_ABOVE, currency)
 
 
+def manual_top_ups_today(card: Card) -> int:
+    """What staff have credited to `card` by top-ups since midnight (UTC), in minor units,
+    from the audit log (an API client's top-ups are not staff's)."""
+    midnight = timezone.now().replace(hour=0, minute=0, second=0, microsecond=0)
+    amounts = AuditLog.objects.filter(
+        action=AuditLog.Action.CARD_TOPPED_UP,
+        actor_type=AuditLog.ActorType.USER,
+        target_type=Card._meta.label_lower,
+        target_id=str(card.pk),
+        created_at__gte=midnight,
+    ).values_list("details__amount_minor", flat=True)
+    return sum(int(amount or 0) for amount in amounts)
+
+
 def top_up_needs_approval(card: Card, amount_minor: int) -> bool:
-    """Whether a manual top-up of this amount waits for a second person (above the
-    configured amount; at or under it, it is made at once)."""
-    return amount_minor > top_up_approval_above(card.currency)
+    """Whether a manual top-up of this amount waits for a second person: when it, with
+    the card's manual top-ups of the day, goes above the configured amount, so that a
+    large top-up split into small ones is held like the whole."""
+    return manual_top_ups_today(card) + amount_minor > top_up_approval_above(card.currency)
 
 
 def pending_for(card_id, kind: str | None = None):

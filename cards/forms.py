@@ -206,8 +206,8 @@ class TopUpForm(forms.Form):
             else f"In {card.currency}, a whole amount, e.g. {example}."
         )
         self.fields["reason"].help_text = (
-            f"Needed above {money.format_amount(approval_above, card.currency)}: such a top-up waits "
-            "for a second person's approval, who reads why."
+            f"Needed above {money.format_amount(approval_above, card.currency)} (with this card's "
+            "manual top-ups today): such a top-up waits for a second person's approval, who reads why."
         )
 
     def clean_amount(self):

@@ -5,7 +5,10 @@ the same service as the one-person path, and the audit log names both people. Th
 is not held: its top-ups are made at once, and its PATCH cannot unblock a card blocked
 for fraud (409)."""
 
+import datetime
+
 import pytest
+import time_machine
 from django.test import Client
 
 from cards.checks import check_top_up_approval_amount
@@ -112,6 +115,28 @@ def test_the_amount_is_configured_in_each_currencys_major_units(maker, settings)
     yen.refresh_from_db()
     assert (usd.balance_minor, yen.balance_minor) == (5000, 50)
     assert only_request().params["amount_minor"] == 51
+
+
+def test_small_top_ups_that_add_up_above_the_amount_in_a_day_are_held(maker, manage_api):
+    card = CardFactory()
+    with time_machine.travel(datetime.datetime(2026, 12, 4, 10, tzinfo=datetime.UTC)) as clock:
+        top_up(maker, card, "600.00", reason="")
+        api = manage_api.post(
+            f"/api/v1/cards/{card.pk}/top-ups/", {"amount": "900.00", "reference": "api-1"}, format="json"
+        )
+        assert api.status_code == 201  # an API client's top-ups are not staff's: not counted
+        top_up(maker, card, "400.00", reason="")  # 1,000.00 today: at the amount, made at once
+        assert not ChangeRequest.objects.exists()
+
+        top_up(maker, card, "0.01", reason="Split deposit")
+        assert only_request().params["amount_minor"] == 1
+        card.refresh_from_db()
+        assert card.balance_minor == 190_000
+
+        clock.shift(datetime.timedelta(hours=14))  # midnight (UTC) passed: a new day counts afresh
+        top_up(maker, card, "1000.00", reason="")
+        card.refresh_from_db()
+        assert card.balance_minor == 290_000 and ChangeRequest.objects.count() == 1
 
 
 @pytest.mark.parametrize("value", ["", "1e3", "-5", "1,000.00", "ten"])
