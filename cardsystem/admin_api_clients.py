@@ -104,20 +104,7 @@ class ApiClientAdmin(admin.ModelAdmin):
             except ValidationError as error:
                 add_service_errors(form, error, {"expires_at": "expires_in_days"})
             else:
-                messages.warning(request, held_message(change_request))
-                return no_store(
-                    TemplateResponse(
-                        request,
-                        "admin/cardsystem/apiclient/requested.html",
-                        {
-                            **self.admin_site.each_context(request),
-                            "opts": self.opts,
-                            "title": "API client requested",
-                            "change_request": change_request,
-                            "key": key,
-                        },
-                    )
-                )
+                return self._key_requested(request, change_request, key, title="API client requested")
         return form_page(
             request,
             self,
@@ -147,6 +134,20 @@ class ApiClientAdmin(admin.ModelAdmin):
             ),
             *super().get_urls(),
         ]
+
+    def _key_requested(self, request, change_request, key: str, *, title: str, client=None):
+        """The new key, shown once to the requester beside their held request: it works
+        from the approval on. Never cached, never shown again."""
+        messages.warning(request, held_message(change_request))
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": title,
+            "change_request": change_request,
+            "client": client,
+            "key": key,
+        }
+        return no_store(TemplateResponse(request, "admin/cardsystem/apiclient/requested.html", context))
 
     def _client_or_404(self, request, object_id) -> ApiClient:
         """The client of a page URL; a 404 for an id that is not one (even not a UUID: no 500)."""
@@ -205,20 +206,8 @@ class ApiClientAdmin(admin.ModelAdmin):
             except ValidationError as error:
                 add_service_errors(form, error, {"overlap": "overlap_hours", "expires_at": "expires_in_days"})
             else:
-                messages.warning(request, held_message(change_request))
-                return no_store(
-                    TemplateResponse(
-                        request,
-                        "admin/cardsystem/apiclient/requested.html",
-                        {
-                            **self.admin_site.each_context(request),
-                            "opts": self.opts,
-                            "title": "API key rotation requested",
-                            "change_request": change_request,
-                            "client": client,
-                            "key": key,
-                        },
-                    )
+                return self._key_requested(
+                    request, change_request, key, title="API key rotation requested", client=client
                 )
         return form_page(
             request,

@@ -9,7 +9,6 @@ import datetime
 
 import pytest
 import time_machine
-from django.test import Client
 
 from cards.checks import check_top_up_approval_amount
 from cards.models import Card, LedgerEntry
@@ -18,6 +17,7 @@ from cardsystem.models import AuditLog, ChangeRequest
 from cardsystem.roles import CARD_OPERATIONS
 from tests.cards.admin_pages import CARDS, card_in, errors, url, written
 from tests.factories import TEST_ACTOR, BinFactory, CardFactory, staff_with_roles
+from tests.staff_pages import client_for, decide, shown
 
 pytestmark = pytest.mark.django_db
 
@@ -32,21 +32,6 @@ def maker():
 @pytest.fixture
 def checker():
     return staff_with_roles(CARD_OPERATIONS, username="checker")
-
-
-def client_for(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
-
-
-def decide(user, request, decision, note=""):
-    path = f"/admin/cardsystem/changerequest/{request.pk}/{decision}/"
-    return client_for(user).post(path, {"note": note}, follow=True)
-
-
-def shown(response) -> list[str]:
-    return [str(message) for message in response.context["messages"]]
 
 
 def fraud_blocked_card(**kwargs) -> Card:

@@ -8,7 +8,6 @@ import datetime
 
 import pytest
 from django.contrib.auth.models import Permission
-from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
@@ -19,6 +18,7 @@ from cardsystem.exceptions import ConflictError
 from cardsystem.models import AuditLog, ChangeRequest
 from cardsystem.roles import AUDITOR, CARD_OPERATIONS, FRAUD_ANALYST
 from tests.factories import UserFactory, staff_with_roles
+from tests.staff_pages import client_for, shown
 
 pytestmark = pytest.mark.django_db
 
@@ -49,12 +49,6 @@ def checker():
     return staff_with_roles(CARD_OPERATIONS, username="checker")
 
 
-def client_for(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
-
-
 def make_request(user, summary="Top up a card", **params) -> ChangeRequest:
     return change_request_create(
         kind="queue_test", actor=Actor.for_user(user), summary=summary, reason="Branch deposit", params=params
@@ -71,10 +65,6 @@ def button(request, name) -> str:
 
 def applied() -> int:
     return AuditLog.objects.filter(action=AuditAction.DEMO_CREDENTIALS).count()
-
-
-def shown(response) -> list[str]:
-    return [str(message) for message in response.context["messages"]]
 
 
 def status(request) -> str:
