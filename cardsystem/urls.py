@@ -1,5 +1,6 @@
 from django.contrib import admin
 from django.urls import include, path, re_path
+from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from cardsystem.views import api_not_found
@@ -12,6 +13,8 @@ api_v1 = [
 
 # GET /healthz and /readyz are answered before routing, by cardsystem.health.ProbeMiddleware.
 urlpatterns = [
+    # The root leads people to the back office (API clients use /api/v1/).
+    path("", RedirectView.as_view(pattern_name="admin:index", permanent=False), name="root"),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
