@@ -158,6 +158,19 @@ def _set(request: ChangeRequest, fields: dict) -> ChangeRequest:
     return request
 
 
+def _audit_decision(request: ChangeRequest, actor: Actor, action: str, **details) -> None:
+    """The audit row of a decision, naming both people: the requester and the decider
+    (`approved_by` or `rejected_by`, a user), with the note and anything else given."""
+    named = {key: value.get_username() if key.endswith("_by") else value for key, value in details.items()}
+    audit_record(
+        actor=actor,
+        action=action,
+        target=request,
+        target_label=request.summary,
+        details={"kind": request.kind, "requested_by": request.requested_by.get_username(), **named},
+    )
+
+
 def change_request_approve(*, request: ChangeRequest, actor: Actor, note: str = "") -> ChangeRequest:
     """Approve and apply a pending request as `actor`, the second person. The change, the
     request's new state and the audit row (naming both people) commit together; if the
@@ -170,18 +183,8 @@ def change_request_approve(*, request: ChangeRequest, actor: Actor, note: str = 
         fields = _close(request, status=Status.APPROVED, decided_by=user, decision_note=note)
         result = kind_for(request.kind).apply(request, actor) or {}
         ChangeRequest.objects.filter(pk=request.pk).update(result=result)
-        audit_record(
-            actor=actor,
-            action=AuditAction.CHANGE_APPROVED,
-            target=request,
-            target_label=request.summary,
-            details={
-                "kind": request.kind,
-                "requested_by": request.requested_by.get_username(),
-                "approved_by": user.get_username(),
-                "note": note,
-                "result": result,
-            },
+        _audit_decision(
+            request, actor, AuditAction.CHANGE_APPROVED, approved_by=user, note=note, result=result
         )
     return _set(request, {**fields, "result": result})
 
@@ -192,18 +195,7 @@ def change_request_reject(*, request: ChangeRequest, actor: Actor, note: str = "
     note = _reason(note, "note")
     with transaction.atomic():
         fields = _close(request, status=Status.REJECTED, decided_by=user, decision_note=note)
-        audit_record(
-            actor=actor,
-            action=AuditAction.CHANGE_REJECTED,
-            target=request,
-            target_label=request.summary,
-            details={
-                "kind": request.kind,
-                "requested_by": request.requested_by.get_username(),
-                "rejected_by": user.get_username(),
-                "note": note,
-            },
-        )
+        _audit_decision(request, actor, AuditAction.CHANGE_REJECTED, rejected_by=user, note=note)
     return _set(request, fields)
 
 
