@@ -1,11 +1,32 @@
 import pytest
 from django.core.cache import cache
+from django.core.management import call_command
+from django.db import connection
 from rest_framework.test import APIClient
 
 from cardsystem import process_cache, rates
 from tests.factories import UserFactory, make_api_client
 
 STAFF_PASSWORD = "correct-horse-battery-staple"
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """The test database, and a copy of what its migrations wrote (roles, rules, the fraud
+    configuration): a transactional test's flush empties those tables, and a test that
+    needs them afterwards (the browser tests) puts them back with `restore_migrated_data`."""
+    with django_db_blocker.unblock():
+        MIGRATED_DATA[connection.alias] = connection.creation.serialize_db_to_string()
+
+
+MIGRATED_DATA: dict[str, str] = {}
+
+
+def restore_migrated_data():
+    """Empty the database and load what the migrations wrote, content types and
+    permissions with their original keys (as Django's serialized_rollback does)."""
+    call_command("flush", verbosity=0, interactive=False, inhibit_post_migrate=True)
+    connection.creation.deserialize_db_from_string(MIGRATED_DATA[connection.alias])
 
 
 @pytest.fixture(autouse=True)
