@@ -148,6 +148,14 @@ class BackOfficeSite(admin.AdminSite):
 
         return password_step(self, request, extra_context)
 
+    # The front page is the dashboard (cardsystem/dashboard.py), the apps below it.
+    index_template = "admin/dashboard.html"
+
+    def index(self, request, extra_context=None):
+        from cardsystem.dashboard import dashboard_context
+
+        return super().index(request, {**dashboard_context(request), **(extra_context or {})})
+
     def get_urls(self):
         from cardsystem.admin_mfa import second_factor_urls
 

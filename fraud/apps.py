@@ -8,5 +8,7 @@ class FraudConfig(AppConfig):
     def ready(self):
         from fraud import receivers  # noqa: F401  (connects the authorization and cache signals)
         from fraud.change_kinds import register_kinds
+        from fraud.dashboard import register_panels
 
         register_kinds()
+        register_panels()
