@@ -4,16 +4,12 @@ are known (tests/dashboard_world.py), the period selector, who sees which panel,
 page's queries, and no card number on it."""
 
 import re
-from dataclasses import replace
 
 import pytest
 import time_machine
 
-from fraud.configuration import ModelChoice, RuleConfig, read_config
-from fraud.models import FraudModel
-from fraud.versions import config_version_create, config_version_promote
 from tests import dashboard_world as world
-from tests.factories import TEST_ACTOR, UserFactory, staff_with_roles
+from tests.factories import UserFactory, staff_with_roles
 from tests.staff_pages import client_for
 
 pytestmark = pytest.mark.django_db
@@ -168,20 +164,14 @@ def test_without_an_active_model_the_page_says_so(superuser):
 
 
 def test_the_live_models_precision_and_recall_by_the_fraud_reports_known_now(superuser):
-    model = FraudModel.objects.create(version=7, created_by="test", artifact="-")
-    config = read_config()
-    config = replace(
-        config, model=ModelChoice(model.pk, 7), rules={**config.rules, "model": RuleConfig(40, {}, True)}
-    )
-    version = config_version_create(actor=TEST_ACTOR, reason="Model 7.", config=config)
-    config_version_promote(version=version, actor=TEST_ACTOR, reason="Model 7.")
+    version = world.live_model(7)
     for outcome, fraud in (
         ("risk_decline", True),
         ("risk_decline", False),
         ("review", True),
         ("approved", True),
     ):
-        world.decision(outcome, ago=world.HOUR, fraud=fraud, version=version.number)
+        world.decision(outcome, ago=world.HOUR, fraud=fraud, version=version)
 
     response = dashboard(superuser)
 
