@@ -87,6 +87,19 @@ def test_decisions_are_stacked_by_outcome_per_hour_over_24_hours(superuser):
     assert (rates[at["11:00"]], rates[at["07:00"]], rates[0]) == (50.0, 100.0, None)
 
 
+def test_an_hour_holds_its_first_microsecond_and_not_the_next_hours(superuser):
+    last_of_ten = world.NOW.replace(hour=10, minute=59, second=59, microsecond=999_999)
+    world.decision("approved", ago=world.NOW - last_of_ten)
+    world.decision("approved", ago=world.NOW - last_of_ten.replace(minute=0, second=0, microsecond=0))
+    world.decision("funds", ago=world.NOW - world.NOW.replace(hour=11, minute=0, second=0, microsecond=0))
+
+    response = dashboard(superuser, "24h")
+
+    hours, outcomes = labels(response, "decisions"), data(response, "decisions")
+    assert (outcomes["Approved"][hours.index("10:00")], outcomes["Declined"][hours.index("10:00")]) == (2, 0)
+    assert (outcomes["Approved"][hours.index("11:00")], outcomes["Declined"][hours.index("11:00")]) == (0, 1)
+
+
 def test_decisions_are_counted_per_day_over_7_and_30_days(superuser):
     world.decisions()
 
