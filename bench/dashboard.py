@@ -195,11 +195,9 @@ def _timings(key: str, repeat: int):
 
     figures = [
         (
-            "decisions by outcome and hour/day (+ approval rate)",
-            lambda: transaction_panels.outcomes_by_bucket(period()),
+            "decisions by outcome, code, score: 3 charts, 1 query",
+            lambda: transaction_panels.period_figures(period()),
         ),
-        ("decisions by response code", lambda: transaction_panels.response_codes_chart(period(), {})),
-        ("risk score distribution", lambda: transaction_panels.risk_scores_chart(period(), {})),
         (
             "fraud reported by transaction date, per currency",
             lambda: transaction_panels.fraud_reports_panel(period()),

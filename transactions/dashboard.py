@@ -1,12 +1,13 @@
 """The dashboard's transaction panels (cardsystem/dashboard.py): decisions by outcome and
 by response code, the approval rate, the risk score distribution, and the fraud reported
-by transaction date. Each figure is one GROUP BY over the period's rows, read by the
-(transaction_time, status, flagged, response_code, risk_score) index: on PostgreSQL an
-index-only scan (bench/dashboard.py). Registered by TransactionsConfig.ready()."""
+by transaction date. The decisions' figures are one GROUP BY over the period's rows, read
+from the (transaction_time, status, flagged, response_code, risk_score) index alone
+(bench/dashboard.py); the fraud reported another. Registered by TransactionsConfig.ready()."""
 
 from collections import Counter
+from dataclasses import dataclass
 
-from django.db.models import Count, Sum
+from django.db.models import Count, ExpressionWrapper, F, IntegerField, Sum
 
 from cardsystem import charts, money
 from cardsystem.dashboard import Chart, Panel, PanelContent, Period, Tile, changelist, register
@@ -29,19 +30,32 @@ def outcome(status: str, flagged: bool) -> str:
     return "review" if flagged else "approved"
 
 
-def outcomes_by_bucket(period: Period) -> dict[str, Counter]:
-    """{outcome: {bucket start: count}}: one query."""
+@dataclass
+class Figures:
+    outcomes: dict[str, Counter]  # {outcome: {bucket start: count}}
+    codes: Counter  # {response code: count}
+    scores: list[int]  # decisions on known cards per SCORE_BUCKETS
+
+
+def period_figures(period: Period) -> Figures:
+    """The period's transactions counted by bucket, outcome, response code and risk score
+    decile: one GROUP BY, one pass over the covering index for the three charts (three
+    queries took twice as long on a million rows: bench/dashboard.py)."""
+    decile = ExpressionWrapper(F("risk_score") / 10, output_field=IntegerField())
     rows = (
         in_period(period)
-        .annotate(at=period.trunc("transaction_time"))
+        .annotate(at=period.trunc("transaction_time"), decile=decile)
         .order_by()
-        .values_list("at", "status", "flagged")
+        .values_list("at", "status", "flagged", "response_code", "decile")
         .annotate(n=Count("pk"))
     )
-    counts = {name: Counter() for name in OUTCOMES}
-    for at, status, flagged, n in rows:
-        counts[outcome(status, flagged)][at] += n
-    return counts
+    figures = Figures({name: Counter() for name in OUTCOMES}, Counter(), [0] * len(SCORE_BUCKETS))
+    for at, status, flagged, code, score_decile, n in rows:
+        figures.outcomes[outcome(status, flagged)][at] += n
+        figures.codes[code] += n
+        if score_decile is not None:  # an unknown card's decision has no score
+            figures.scores[min(score_decile, len(SCORE_BUCKETS) - 1)] += n
+    return figures
 
 
 def approval_rate(approved: int, total: int) -> float | None:
@@ -49,7 +63,8 @@ def approval_rate(approved: int, total: int) -> float | None:
 
 
 def decisions_panel(period: Period) -> PanelContent:
-    counts = outcomes_by_bucket(period)
+    figures = period_figures(period)
+    counts = figures.outcomes
     totals = {name: sum(by_bucket.values()) for name, by_bucket in counts.items()}
     decisions = sum(totals.values())
     rate = approval_rate(totals["approved"] + totals["review"], decisions)
@@ -95,28 +110,21 @@ def decisions_panel(period: Period) -> PanelContent:
                 link=changelist("transactions.transaction", status__exact="approved", **listed),
                 note=f"{'—' if rate is None else f'{rate}%'} over the period",
             ),
-            response_codes_chart(period, listed),
-            risk_scores_chart(period, listed),
+            response_codes_chart(figures.codes, listed),
+            risk_scores_chart(figures.scores, listed),
         ],
     )
 
 
-def response_codes_chart(period: Period, listed: dict) -> Chart:
-    """Decisions by response code, most frequent first: one query."""
-    rows = (
-        in_period(period)
-        .order_by()
-        .values_list("response_code")
-        .annotate(n=Count("pk"))
-        .order_by("-n", "response_code")
-    )
-    codes = list(rows)
+def response_codes_chart(codes: Counter, listed: dict) -> Chart:
+    """Decisions by response code, most frequent first."""
+    ordered = sorted(codes.items(), key=lambda item: (-item[1], item[0]))
     return Chart(
         "response-codes",
         "Decisions by response code",
         charts.bar(
-            [CODE_NAMES.get(code, code) for code, _ in codes],
-            [charts.dataset("Decisions", [n for _, n in codes], "neutral")],
+            [CODE_NAMES.get(code, code) for code, _ in ordered],
+            [charts.dataset("Decisions", [n for _, n in ordered], "neutral")],
             horizontal=True,
             legend=False,
         ),
@@ -124,22 +132,12 @@ def response_codes_chart(period: Period, listed: dict) -> Chart:
     )
 
 
-def risk_scores_chart(period: Period, listed: dict) -> Chart:
-    """Decisions on known cards (those with a risk score) in 10-point buckets: one query."""
-    rows = (
-        in_period(period)
-        .filter(risk_score__isnull=False)
-        .order_by()
-        .values_list("risk_score")
-        .annotate(n=Count("pk"))
-    )
-    buckets = [0] * len(SCORE_BUCKETS)
-    for score, n in rows:
-        buckets[min(score // 10, len(SCORE_BUCKETS) - 1)] += n
+def risk_scores_chart(scores: list[int], listed: dict) -> Chart:
+    """Decisions on known cards (those with a risk score) in 10-point buckets."""
     return Chart(
         "risk-scores",
         "Risk score distribution",
-        charts.bar(SCORE_BUCKETS, [charts.dataset("Decisions", buckets, "neutral")], legend=False),
+        charts.bar(SCORE_BUCKETS, [charts.dataset("Decisions", scores, "neutral")], legend=False),
         link=changelist("transactions.transaction", risk_score__isnull="False", **listed),
     )
 
