@@ -165,11 +165,12 @@ def fraud_reports_panel(period: Period) -> PanelContent:
             charts.dataset(f"Value, {currency}", major, charts.colour(index), type="line", yAxisID="value")
         )
     config = charts.bar(period.labels(), datasets, y_title="reports")
-    config["options"]["scales"]["value"] = {
-        "position": "right",
-        "beginAtZero": True,
-        "grid": {"drawOnChartArea": False},
-    }
+    if values:  # the amounts' own axis, on the right
+        config["options"]["scales"]["value"] = {
+            "position": "right",
+            "beginAtZero": True,
+            "grid": {"drawOnChartArea": False},
+        }
     link = changelist(
         "transactions.fraudreport", transaction_time__gte=period.since, transaction_time__lt=period.until
     )
