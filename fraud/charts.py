@@ -8,6 +8,7 @@ Chart.js options are data (JSON), so nothing here formats a tick: a share is dra
 percent, rounded as the table beside it shows it or finer.
 """
 
+import textwrap
 from collections.abc import Sequence
 
 from fraud import catalogue
@@ -17,6 +18,8 @@ from fraud.backtest import OUTCOMES
 # would do; grey for a reference line.
 PALETTE = ("#417690", "#e8a33d", "#7a9a5c", "#b55d70")
 REFERENCE = "#9a9a9a"
+# A longer label of a horizontal bar is drawn on several lines: Chart.js would cut it.
+LABEL_WIDTH = 22
 
 
 # --- The shapes -------------------------------------------------------------------------------
@@ -31,11 +34,11 @@ def table_bars(headers: Sequence[str], rows: Sequence[Sequence], *, horizontal: 
 
 def bars(labels: Sequence[str], series: Sequence[tuple[str, Sequence]], *, horizontal: bool = False) -> dict:
     """One bar per label and series (name, values), counted from zero in whole numbers."""
-    value_axis = "x" if horizontal else "y"
+    value_axis, label_axis = ("x", "y") if horizontal else ("y", "x")
     return {
         "type": "bar",
         "data": {
-            "labels": [str(label) for label in labels],
+            "labels": [wrapped(str(label)) if horizontal else str(label) for label in labels],
             "datasets": [
                 {"label": name, "data": list(values), "backgroundColor": colour}
                 for (name, values), colour in zip(series, PALETTE, strict=False)
@@ -43,15 +46,26 @@ def bars(labels: Sequence[str], series: Sequence[tuple[str, Sequence]], *, horiz
         },
         "options": {
             "indexAxis": "y" if horizontal else "x",
-            "scales": {value_axis: {"beginAtZero": True, "ticks": {"precision": 0}}},
+            "scales": {
+                value_axis: {"beginAtZero": True, "ticks": {"precision": 0}},
+                # Every bar named: Chart.js would skip labels it finds crowded.
+                label_axis: {"ticks": {"autoSkip": False}},
+            },
             "plugins": {"legend": {"display": len(series) > 1}},
         },
     }
 
 
+def wrapped(label: str) -> str | list[str]:
+    """A label as it fits beside a horizontal bar: itself, or its lines (a list, which
+    Chart.js draws one under the other) when longer than LABEL_WIDTH."""
+    lines = textwrap.wrap(label, LABEL_WIDTH, break_long_words=False, break_on_hyphens=False)
+    return label if len(lines) <= 1 else lines
+
+
 def bars_height(labels: int) -> str:
     """The height of a chart of `labels` horizontal bars (a CSS length): room for each."""
-    return f"{max(260, 60 + 24 * labels)}px"
+    return f"{max(260, 60 + 40 * labels)}px"
 
 
 def curve(
@@ -90,6 +104,7 @@ def _line(label: str, points: Sequence[Sequence[float]], colour: str) -> dict:
         "showLine": True,
         "pointRadius": 0,
         "borderWidth": 2,
+        "clip": 4,  # a perfect curve runs along the axes: draw it over them, not half cut
         "borderColor": colour,
         "backgroundColor": colour,
     }
@@ -161,6 +176,11 @@ def outcome_changes(matrix: dict[tuple[str, str], int]) -> list[tuple[str, int]]
         for second in OUTCOMES
         if first != second
     ]
+
+
+def outcome_changes_bars(matrix: dict[tuple[str, str], int]) -> dict:
+    """Bars of the decisions that would change, one per direction (outcome_changes)."""
+    return table_bars(["", "decisions"], outcome_changes(matrix))
 
 
 # --- Rule performance -------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 """A version's "Backtest" page: since and until, then the report of fraud/backtest.py on
 the stored decisions of that window, run at once in the request, at most MAX_ROWS of
 them (the earliest; the page says when there were more: `manage.py backtest` has no cap).
-The outcomes and the rules' hits are charts (fraud/charts.py) beside their tables.
+The outcomes, the changes by direction and the rules' hits are charts (fraud/charts.py)
+beside their tables.
 """
 
 from django import forms
@@ -102,11 +103,19 @@ def report_html(report) -> str:
         "<h2>Outcomes, fraud caught and missed (fraud reports known now), false declines</h2>",
         side_by_side(readonly_table(sides, counts), outcomes_chart),
         "<h2>Changed decisions: recorded (rows) against backtest (columns)</h2>",
-        readonly_table(["recorded", *OUTCOMES], matrix),
+        side_by_side(readonly_table(["recorded", *OUTCOMES], matrix), _changes_chart(report)),
         "<h2>Each rule's hits</h2>",
         _hits_html(["rule", *sides[1:]], hits),
     ]
     return mark_safe("".join(parts))  # noqa: S308 (tables rendered by templates, escaped; the rest constant)
+
+
+def _changes_chart(report) -> str:
+    return chart_html(
+        chart_id="backtest-changes",
+        title="Outcomes that would change (recorded→backtest)",
+        config=charts.outcome_changes_bars(report.matrix),
+    )
 
 
 def _hits_html(headers: list[str], hits: list[tuple]) -> str:

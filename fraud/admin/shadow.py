@@ -151,7 +151,7 @@ def summary_html(result: shadow.Comparison, version: FraudConfigVersion) -> str:
     changes = chart_html(
         chart_id="shadow-changes",
         title="Outcomes that would change (live→shadow)",
-        config=charts.table_bars(["", "decisions"], charts.outcome_changes(result.matrix)),
+        config=charts.outcome_changes_bars(result.matrix),
     )
     return side_by_side(matrix_table(result), outcomes, changes)
 

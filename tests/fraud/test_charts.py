@@ -49,6 +49,18 @@ def test_a_tables_rows_become_one_series_per_column_named_by_its_header():
     assert horizontal["options"]["plugins"]["legend"]["display"] is False
 
 
+def test_a_long_label_beside_a_horizontal_bar_is_drawn_on_lines_a_long_word_whole():
+    assert charts.wrapped("amount") == "amount"
+    assert charts.wrapped("amount against the card's 30-day average") == [
+        "amount against the",
+        "card's 30-day average",
+    ]
+    assert charts.wrapped("merchant_card_testing_declines_in_the_hour") == (
+        "merchant_card_testing_declines_in_the_hour"
+    )
+    assert charts.table_bars(["", "n"], [("a b " * 20, 1)])["data"]["labels"] == ["a b " * 20]
+
+
 def test_a_matrix_of_outcomes_gives_each_sides_totals_and_the_changes_by_direction():
     assert charts.outcome_totals(MATRIX) == [("approve", 6, 5), ("review", 2, 1), ("decline", 3, 5)]
     assert charts.outcome_changes(MATRIX) == [
@@ -84,7 +96,10 @@ def test_the_model_charts_draw_the_stored_curves_against_chance_and_the_gain_in_
         ("held out (average precision 0.500)", [{"x": 1, "y": 0.05}, {"x": 0.5, "y": 0.9}, {"x": 0, "y": 1}]),
         ("chance (fraud share 5.0%)", [{"x": 0, "y": 0.05}, {"x": 1, "y": 0.05}]),
     ]
-    assert importance["data"]["labels"] == [catalogue.label("card_count_1h"), "no such feature"]
+    assert importance["data"]["labels"] == [
+        ["transactions on this", "card in the last hour"],  # catalogue.label("card_count_1h")
+        "no such feature",
+    ]
     assert series(importance) == [("% of the gain", [61.2, 5.0])]
 
 
@@ -157,7 +172,9 @@ def test_the_model_page_draws_its_curves_and_the_importance_of_its_features(admi
     for item, label in zip(
         trained.metadata["importance"], found["model-importance"]["data"]["labels"], strict=True
     ):
-        assert f"<td>{escape(label)}</td><td>{item['share']:.0%}</td>" in body
+        text = " ".join(label) if isinstance(label, list) else label
+        assert text == catalogue.label(item["feature"])
+        assert f"<td>{escape(text)}</td><td>{item['share']:.0%}</td>" in body
     assert "vendor/chart.js/chart.umd.min.js" in body and "curves-missing" not in body
 
 
@@ -198,6 +215,22 @@ def draft(high_risk_country, card):
     return config_version_create(actor=TEST_ACTOR, reason="Nigeria weighs more.")
 
 
+# The casino's review declined, nothing else changed: the changes by direction.
+REVIEW_TO_DECLINE = {
+    "approve→review": 0,
+    "approve→decline": 0,
+    "review→approve": 0,
+    "review→decline": 1,
+    "decline→approve": 0,
+    "decline→review": 0,
+}
+
+
+def by_label(config: dict, dataset: int = 0) -> dict:
+    """A chart's values of one dataset by their label."""
+    return dict(zip(config["data"]["labels"], series(config)[dataset][1], strict=True))
+
+
 def backtest_url(version) -> str:
     return reverse("admin:fraud_fraudconfigversion_backtest", args=[version.pk])
 
@@ -206,7 +239,7 @@ def test_a_backtest_draws_the_outcomes_and_the_rules_hits_beside_their_tables(ad
     body = admin_client.post(backtest_url(draft), WINDOW).content.decode()
 
     found = charts_in(body)
-    assert set(found) == {"backtest-outcomes", "backtest-rule-hits"}
+    assert set(found) == {"backtest-outcomes", "backtest-changes", "backtest-rule-hits"}
     outcomes = found["backtest-outcomes"]
     assert outcomes["data"]["labels"] == list(OUTCOMES)
     assert series(outcomes) == [("recorded", [1, 1, 0]), (f"version {draft.number}", [1, 0, 1])]
@@ -217,7 +250,9 @@ def test_a_backtest_draws_the_outcomes_and_the_rules_hits_beside_their_tables(ad
     assert rows["high_risk_country"] == (1, 1)
     for code, (recorded, again) in rows.items():
         assert f"<td>{code}</td><td>{recorded}</td><td>{again}</td>" in body
-    assert body.count('class="side-by-side"') == 2
+    changes = found["backtest-changes"]
+    assert by_label(changes) == REVIEW_TO_DECLINE
+    assert body.count('class="side-by-side"') == 3
 
 
 def test_a_backtest_page_before_a_run_or_for_a_viewer_has_no_chart_and_others_are_refused(client, draft):
@@ -256,14 +291,7 @@ def test_a_shadow_comparison_draws_both_sides_outcomes_and_the_changes_by_direct
         (f"version {version.number} (shadow)", [1, 0, 1]),
     ]
     changes = found["shadow-changes"]
-    assert dict(zip(changes["data"]["labels"], series(changes)[0][1], strict=True)) == {
-        "approve→review": 0,
-        "approve→decline": 0,
-        "review→approve": 0,
-        "review→decline": 1,
-        "decline→approve": 0,
-        "decline→review": 0,
-    }
+    assert by_label(changes) == REVIEW_TO_DECLINE
     viewer = UserFactory(username="viewer", is_superuser=False)
     viewer.user_permissions.set(Permission.objects.filter(codename="view_transaction"))
     admin_client.force_login(viewer)
@@ -292,9 +320,9 @@ def test_the_rule_performance_page_draws_each_rules_hits_and_precision(admin_cli
     body = admin_client.get(page, day).content.decode()
 
     config = charts_in(body)["rule-performance"]
-    fired = dict(zip(config["data"]["labels"], series(config)[0][1], strict=True))
+    fired = by_label(config)
     assert set(fired) == set(Rule.objects.values_list("code", flat=True))
     assert fired["high_risk_country"] == 1 and fired["cvv_mismatch"] == 0
-    precision = dict(zip(config["data"]["labels"], series(config)[1][1], strict=True))
+    precision = by_label(config, 1)
     assert precision["high_risk_country"] == 0.0 and precision["cvv_mismatch"] is None
     assert "<td>high_risk_country</td><td>1</td>" in body
