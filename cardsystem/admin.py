@@ -1,5 +1,6 @@
 """The back office's audit log and what every admin page that writes through a service
-shares: its form page, its error mapping, the message that a change awaits approval.
+shares: its form page, its error mapping, the message that a change awaits approval;
+and a chart placed in a page beside the table of its figures.
 The API clients' pages are in cardsystem/admin_api_clients.py, the staff users' in
 cardsystem/staff_admin.py, the second factors' in cardsystem/admin_mfa.py."""
 
@@ -10,6 +11,7 @@ from django.contrib import admin, messages
 from django.contrib.admin.views.main import SEARCH_VAR
 from django.core.exceptions import ValidationError
 from django.http import HttpResponseRedirect
+from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.utils.cache import add_never_cache_headers
 from django.utils.html import format_html
@@ -77,6 +79,22 @@ def form_page(
             **context,
         },
     )
+
+
+def chart_html(*, chart_id: str, title: str, config: dict, height: str = "") -> str:
+    """One chart (templates/admin/includes/chart.html) from a whole Chart.js `config`.
+    The page loads the chart scripts once (admin/includes/chart_scripts.html in its
+    extrahead block)."""
+    return render_to_string(
+        "admin/includes/chart.html",
+        {"chart_id": chart_id, "title": title, "config": config, "height": height},
+    )
+
+
+def side_by_side(*parts: str) -> str:
+    """Parts (safe HTML: a table and its chart, two charts) side by side, wrapping on a
+    narrow screen."""
+    return render_to_string("admin/includes/side_by_side.html", {"parts": parts})
 
 
 class PanSafeSearchMixin:

@@ -30,7 +30,7 @@ from django.db.models import Max, Q
 from django.utils import timezone
 
 from cardsystem.audit import Actor, AuditAction, audit_record
-from fraud import catalogue
+from fraud import catalogue, curves
 from fraud.inference import vector
 from fraud.models import FraudAlert, FraudModel
 from transactions.models import Transaction
@@ -50,7 +50,7 @@ TRAINING_STATUSES = (Transaction.Status.APPROVED, Transaction.Status.REVERSED)
 DEFAULT_MIN_ROWS = 1000
 HOLDOUT_SHARE = 0.2  # the latest fifth of the rows, by transaction_time
 THRESHOLDS = (0.1, 0.3, 0.5, 0.8)  # probabilities at which the metrics report precision and recall
-TOP_IMPORTANCE = 10
+TOP_IMPORTANCE = 15
 CHUNK = 5000  # rows read and converted at a time
 
 # Deterministic (same rows, same model) and small: the model scores one row at a time.
@@ -284,8 +284,9 @@ def _fit(X, y, params: Mapping[str, Any], rounds: int, fraud_weight: float):
 
 
 def holdout_metrics(y, probabilities) -> dict:
-    """ROC AUC, average precision, and per threshold: how many were flagged, precision
-    and recall. Both classes must be present in `y`."""
+    """ROC AUC, average precision, per threshold how many were flagged, precision and
+    recall, and the curves for the model's page (fraud/curves.py). Both classes must be
+    present in `y`."""
     import numpy as np
     from sklearn.metrics import average_precision_score, roc_auc_score
 
@@ -310,6 +311,7 @@ def holdout_metrics(y, probabilities) -> dict:
         "roc_auc": round(float(roc_auc_score(y, probabilities)), 4),
         "average_precision": round(float(average_precision_score(y, probabilities)), 4),
         "thresholds": by_threshold,
+        "curves": curves.holdout_curves(y, probabilities),
     }
 
 

@@ -1,6 +1,8 @@
 """A version's "Backtest" page: since and until, then the report of fraud/backtest.py on
 the stored decisions of that window, run at once in the request, at most MAX_ROWS of
 them (the earliest; the page says when there were more: `manage.py backtest` has no cap).
+The outcomes, the changes by direction and the rules' hits are charts (fraud/charts.py)
+beside their tables.
 """
 
 from django import forms
@@ -8,11 +10,13 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.utils.safestring import mark_safe
 
-from cardsystem.admin import form_page
+from cardsystem.admin import chart_html, form_page, side_by_side
+from fraud import charts
 from fraud.backtest import OUTCOMES, backtest
 from transactions.admin import readonly_table
 
 MAX_ROWS = 100_000
+TEMPLATE = "admin/fraud/fraudconfigversion/backtest.html"
 
 
 class BacktestForm(forms.Form):
@@ -59,6 +63,7 @@ def backtest_view(model_admin, request, object_id):
             f"At most {MAX_ROWS:,} decisions here; `manage.py backtest` has no cap."
         ),
         preface=preface,
+        template=TEMPLATE,
     )
 
 
@@ -86,14 +91,41 @@ def report_html(report) -> str:
             f'<p class="errornote">More than {MAX_ROWS:,} decisions in this window: only the earliest '
             f"{MAX_ROWS:,} were backtested. Narrow the window or run manage.py backtest.</p>"
         )
+    sides = ["", "recorded", f"version {report.version}"]
+    outcomes_chart = chart_html(
+        chart_id="backtest-outcomes",
+        title="Decisions by outcome",
+        config=charts.table_bars(sides, counts[: len(OUTCOMES)]),
+    )
     parts += [
         "<h2>Summary</h2>",
         readonly_table(["", "decisions"], summary),
         "<h2>Outcomes, fraud caught and missed (fraud reports known now), false declines</h2>",
-        readonly_table(["", "recorded", f"version {report.version}"], counts),
+        side_by_side(readonly_table(sides, counts), outcomes_chart),
         "<h2>Changed decisions: recorded (rows) against backtest (columns)</h2>",
-        readonly_table(["recorded", *OUTCOMES], matrix),
+        side_by_side(readonly_table(["recorded", *OUTCOMES], matrix), _changes_chart(report)),
         "<h2>Each rule's hits</h2>",
-        readonly_table(["rule", "recorded", f"version {report.version}"], hits, empty="No rule fired."),
+        _hits_html(["rule", *sides[1:]], hits),
     ]
     return mark_safe("".join(parts))  # noqa: S308 (tables rendered by templates, escaped; the rest constant)
+
+
+def _changes_chart(report) -> str:
+    return chart_html(
+        chart_id="backtest-changes",
+        title="Outcomes that would change (recorded→backtest)",
+        config=charts.outcome_changes_bars(report.matrix),
+    )
+
+
+def _hits_html(headers: list[str], hits: list[tuple]) -> str:
+    table = readonly_table(headers, hits, empty="No rule fired.")
+    if not hits:
+        return table
+    chart = chart_html(
+        chart_id="backtest-rule-hits",
+        title="Hits, recorded and decided again",
+        config=charts.table_bars(headers, hits, horizontal=True),
+        height=charts.bars_height(len(hits)),
+    )
+    return side_by_side(table, chart)

@@ -17,11 +17,11 @@ from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from cardsystem.admin import ReadOnlyAdminMixin, form_page
+from cardsystem.admin import ReadOnlyAdminMixin, chart_html, form_page, side_by_side
 from cardsystem.audit import Actor
 from cardsystem.exceptions import ConflictError
+from fraud import catalogue, charts
 from fraud.admin.held import ask, pending_note
-from fraud.catalogue import BY_NAME
 from fraud.change_kinds import MODEL_ACTIVATE, model_activate_request, pending_request
 from fraud.models import FraudModel
 from fraud.services import model_deactivate
@@ -63,7 +63,7 @@ class FraudModelAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     fieldsets = [
         ("Model", {"fields": ["version", "active", "activated_at", "created_at", "created_by"]}),
         ("Training", {"fields": ["window_display", "labels_display"]}),
-        ("Measured on the latest transactions, held out", {"fields": ["holdout_display"]}),
+        ("Measured on the latest transactions, held out", {"fields": ["holdout_display", "curves_display"]}),
         ("What the model leans on", {"fields": ["importance_display"]}),
         ("Recipe", {"fields": ["params_display", "features_display"]}),
     ]
@@ -246,13 +246,38 @@ class FraudModelAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         )
         return format_html("{}{}{}", summary, by_threshold, note)
 
+    @admin.display(description="curves")
+    def curves_display(self, model):
+        holdout = model.metadata.get("holdout") or {}
+        if not holdout.get("curves"):
+            return format_html(
+                '<p class="help" id="curves-missing">{}</p>',
+                "The curves were not recorded for this model (trained before they were): "
+                "train it again (manage.py train_model) to see them.",
+            )
+        return side_by_side(
+            chart_html(chart_id="model-roc", title="ROC curve", config=charts.model_roc(holdout)),
+            chart_html(
+                chart_id="model-precision-recall",
+                title="Precision and recall",
+                config=charts.model_precision_recall(holdout),
+            ),
+        )
+
     @admin.display(description="features")
     def importance_display(self, model):
-        rows = [
-            (_feature_label(item["feature"]), f"{item['share']:.0%}")
-            for item in model.metadata.get("importance", [])
-        ]
-        return readonly_table(["feature", "share of the gain"], rows, empty="No feature used.")
+        importance = model.metadata.get("importance", [])
+        rows = [(catalogue.label(item["feature"]), f"{item['share']:.0%}") for item in importance]
+        table = readonly_table(["feature", "share of the gain"], rows, empty="No feature used.")
+        if not importance:
+            return table
+        chart = chart_html(
+            chart_id="model-importance",
+            title="Share of the trees' gain",
+            config=charts.model_importance(importance),
+            height=charts.bars_height(len(importance)),
+        )
+        return side_by_side(table, chart)
 
     @admin.display(description="parameters")
     def params_display(self, model):
@@ -279,10 +304,6 @@ def _live_number():
 def _model_metric(model, name: str) -> str:
     value = (model.metadata.get("holdout") or {}).get(name)
     return "—" if value is None else f"{value:.3f}"
-
-
-def _feature_label(name: str) -> str:
-    return BY_NAME[name].label if name in BY_NAME else name
 
 
 def _model_day(iso: str) -> str:

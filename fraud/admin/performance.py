@@ -1,7 +1,8 @@
 """The back office's rule performance page: for a period (the last 24 hours, 7 or 30
 days, or dates chosen) and optionally one configuration version, each rule's, each
 version's and each model version's figures (fraud/performance.py), by the fraud reports
-known now. Read-only; staff who may view the rules may view it."""
+known now; the rules' hits and precision are also a chart (fraud/charts.py) above their
+table. Read-only; staff who may view the rules may view it."""
 
 import datetime
 
@@ -12,7 +13,7 @@ from django.template.response import TemplateResponse
 from django.utils import timezone
 
 from cardsystem import money
-from fraud import performance, performance_counts
+from fraud import charts, performance, performance_counts
 from transactions.admin import readonly_table
 
 PERIODS = {
@@ -183,11 +184,13 @@ def performance_view(request, model_admin: admin.ModelAdmin) -> TemplateResponse
         version = form.cleaned_data["version"]
         counted = performance_counts.period_tallies(since=since, until=until, version=version)
         versions = performance.versions_from(counted.tallies)
+        rules = performance.rules_from(counted.tallies)
         context = {
             "period": (since, until),
             "version": version,
             "counted": counted,
-            "rules_table": rules_table(performance.rules_from(counted.tallies)),
+            "rules_chart": charts.rule_performance(rules) if rules else None,
+            "rules_table": rules_table(rules),
             "versions_table": versions_table(versions),
             "models_table": models_table(performance.model_performance(versions)),
         }

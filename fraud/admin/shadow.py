@@ -2,8 +2,10 @@
 (each with a reason, audited by fraud.shadow), and the shadowed version's comparison
 page sets its decisions of a chosen period beside the live ones: how many, how many
 would change (a live x shadow matrix) and the latest changed ones with both scores and
-the factors that differ. The transactions list filters by what a shadow would do, and a
-transaction's page shows what the shadow decided beside the live decision."""
+the factors that differ; the outcomes on each side and the changes by direction are
+charts (fraud/charts.py) beside the matrix. The transactions list filters by what a
+shadow would do, and a transaction's page shows what the shadow decided beside the live
+decision."""
 
 import datetime
 
@@ -16,10 +18,10 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
-from cardsystem.admin import add_service_errors, form_page
+from cardsystem.admin import add_service_errors, chart_html, form_page, side_by_side
 from cardsystem.audit import Actor
 from cardsystem.exceptions import ConflictError
-from fraud import shadow
+from fraud import charts, shadow
 from fraud.models import FraudConfigVersion, ShadowDecision
 from transactions.admin import TransactionAdmin, factors_table, readonly_table, risk_badge, transaction_link
 
@@ -124,7 +126,7 @@ class ShadowViews:
                 "title": f"Version {version.number} in shadow against the live decisions",
                 "form": form,
                 "result": result,
-                "matrix": matrix_table(result) if result else "",
+                "matrix": summary_html(result, version) if result else "",
                 "changed": changed_table(result, SHOWN) if result else "",
                 "transactions_url": reverse("admin:transactions_transaction_changelist")
                 + f"?shadow={version.number}-changed",
@@ -135,6 +137,23 @@ class ShadowViews:
 def _default_period() -> dict:
     until = timezone.now()
     return {"since": until - DEFAULT_PERIOD, "until": until}
+
+
+def summary_html(result: shadow.Comparison, version: FraudConfigVersion) -> str:
+    """The live x shadow matrix beside two charts of it: how many of each outcome on each
+    side, and how many would change from one outcome to another."""
+    sides = ["", "live", f"version {version.number} (shadow)"]
+    outcomes = chart_html(
+        chart_id="shadow-outcomes",
+        title="Decisions by outcome",
+        config=charts.table_bars(sides, charts.outcome_totals(result.matrix)),
+    )
+    changes = chart_html(
+        chart_id="shadow-changes",
+        title="Outcomes that would change (live→shadow)",
+        config=charts.outcome_changes_bars(result.matrix),
+    )
+    return side_by_side(matrix_table(result), outcomes, changes)
 
 
 def matrix_table(result: shadow.Comparison) -> str:
