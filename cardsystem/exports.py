@@ -84,6 +84,8 @@ def neutralised(text: str) -> str:
 def cell(value: Any) -> Any:
     """A value as a CSV cell: times in UTC (ISO 8601), yes/no, JSON for structures,
     numbers as they are, every text neutralised."""
+    if type(value) is str:  # the common case first: most cells are text
+        return neutralised(value)
     if value is None:
         return ""
     if isinstance(value, bool):
