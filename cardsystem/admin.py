@@ -19,6 +19,7 @@ from django.utils.html import format_html
 from cardsystem.admin_lists import target_link
 from cardsystem.card_numbers import pan_like_digits
 from cardsystem.exceptions import ConflictError, error_messages
+from cardsystem.exports import CsvExportMixin, column
 from cardsystem.models import AuditLog
 
 admin.site.site_header = "cardsystem back office"
@@ -134,9 +135,29 @@ class ReadOnlyAdminMixin:
 # --- Audit log ---------------------------------------------------------------------------------
 
 
+AUDIT_LOG_COLUMNS = [
+    column("id"),
+    column("created_at"),
+    column("action"),
+    column("actor_type"),
+    column("actor_label"),
+    column("actor_user_id"),
+    column("actor_client_id"),
+    column("ip_address"),
+    column("target_type"),
+    column("target_id"),
+    column("target_label"),
+    column("details"),
+]
+
+
 @admin.register(AuditLog)
-class AuditLogAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    """Append-only: nobody adds, changes or deletes a row here."""
+class AuditLogAdmin(CsvExportMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Append-only: nobody adds, changes or deletes a row here. Exported by the Auditor
+    (cardsystem.export_auditlog), each export itself a row here."""
+
+    export_name = "audit-log"
+    export_columns = AUDIT_LOG_COLUMNS
 
     list_display = ["created_at", "actor_label", "actor_type", "action", "target_link", "ip_address"]
     list_filter = ["action", "actor_type"]

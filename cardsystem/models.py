@@ -116,6 +116,7 @@ class AuditLog(models.Model):
         CHANGE_APPROVED = "change.approved", "change approved (four eyes)"
         CHANGE_REJECTED = "change.rejected", "change rejected (four eyes)"
         CHANGE_WITHDRAWN = "change.withdrawn", "change request withdrawn"
+        LIST_EXPORTED = "list.exported", "back-office list exported (CSV)"
 
     class ActorType(models.TextChoices):
         USER = "user", "staff user"
@@ -142,6 +143,7 @@ class AuditLog(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["target_type", "target_id", "-created_at"])]
+        permissions = [("export_auditlog", "Can export the audit log as CSV")]
 
     def __str__(self):
         return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.actor_label} {self.action} {self.target_label}"

@@ -41,6 +41,7 @@ class Case(models.Model):
     class Meta:
         ordering = ["due_at"]
         indexes = [models.Index(fields=["resolved_at", "due_at"])]
+        permissions = [("export_case", "Can export cases as CSV")]
         constraints = [
             models.UniqueConstraint(
                 fields=["card"], condition=Q(resolved_at__isnull=True), name="one_unresolved_case_per_card"

@@ -147,7 +147,10 @@ class FraudAlert(models.Model):
     class Meta:
         ordering = ["-risk_score", "-created_at"]
         indexes = [models.Index(fields=["status", "-risk_score", "-created_at"])]
-        permissions = [("decide_fraudalert", "Can decide fraud alerts")]
+        permissions = [
+            ("decide_fraudalert", "Can decide fraud alerts"),
+            ("export_fraudalert", "Can export fraud alerts as CSV"),
+        ]
 
     def __str__(self):
         return f"alert {self.pk} ({self.get_status_display()}, score {self.risk_score})"

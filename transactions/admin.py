@@ -15,8 +15,10 @@ from django.utils.html import format_html
 from django_countries import countries
 
 from cardsystem.admin import PanSafeSearchMixin, ReadOnlyAdminMixin
+from cardsystem.exports import CsvExportMixin
 from cardsystem.money import format_amount
 from transactions import admin_views
+from transactions.exports import TRANSACTION_COLUMNS
 from transactions.models import FraudReport, Transaction
 
 TABLE_TEMPLATE = "admin/readonly_table.html"
@@ -79,8 +81,10 @@ class MerchantCountryFilter(admin.SimpleListFilter):
 
 
 @admin.register(Transaction)
-class TransactionAdmin(PanSafeSearchMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+class TransactionAdmin(CsvExportMixin, PanSafeSearchMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     """Recorded by the authorization service; nobody changes a transaction by hand."""
+
+    export_columns = TRANSACTION_COLUMNS
 
     list_display = [
         "transaction_time",

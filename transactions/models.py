@@ -92,6 +92,7 @@ class Transaction(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        permissions = [("export_transaction", "Can export transactions as CSV")]
         indexes = [
             # Every time-window rule and limit reads one card's history by transaction_time.
             models.Index(fields=["card", "transaction_time"]),

@@ -14,9 +14,11 @@ from django.utils.html import format_html
 from django.utils.timesince import timesince
 
 from cardsystem.admin import PanSafeSearchMixin, ReadOnlyAdminMixin
+from cardsystem.exports import CsvExportMixin
 from cardsystem.money import format_amount
 from fraud import catalogue
 from fraud.admin import decisions
+from fraud.exports import ALERT_COLUMNS
 from fraud.forms import DecisionForm
 from fraud.models import FraudAlert
 from transactions.admin import ADMIN_CSS, factors_table, readonly_table, risk_badge, transaction_link
@@ -72,7 +74,7 @@ STATUS_RANK = Case(
 
 
 @admin.register(FraudAlert)
-class FraudAlertAdmin(PanSafeSearchMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+class FraudAlertAdmin(CsvExportMixin, PanSafeSearchMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     """The analysts' queue. Nothing here is edited as a form: alerts change only by
     decisions (row buttons, the alert page, bulk actions), which lead to alert_decide."""
 
@@ -94,6 +96,7 @@ class FraudAlertAdmin(PanSafeSearchMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     search_fields = ["=card__last4", "=transaction__merchant_id", "transaction__merchant_name"]
     search_help_text = "Last four digits of the card, merchant ID or merchant name."
     list_per_page = 50
+    export_columns = ALERT_COLUMNS
     actions = ["investigate", "confirm_block", "confirm", "false_positive"]
     fieldsets = [
         (

@@ -26,7 +26,9 @@ from cardsystem.admin import ReadOnlyAdminMixin, add_service_errors, form_page
 from cardsystem.admin_lists import DefaultListFilter
 from cardsystem.audit import Actor
 from cardsystem.exceptions import ConflictError
+from cardsystem.exports import CsvExportMixin
 from fraud import cases
+from fraud.exports import CASE_COLUMNS
 from fraud.forms import CaseAssignForm, CaseCommentForm, CasePriorityForm, CaseResolveForm
 from fraud.models import Case
 from transactions.admin import ADMIN_CSS, readonly_table, risk_badge
@@ -102,7 +104,7 @@ class CaseAssigneeFilter(admin.SimpleListFilter):
 
 
 @admin.register(Case)
-class CaseAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class CaseAdmin(CsvExportMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = [
         "priority_display",
         "card_display",
@@ -119,6 +121,7 @@ class CaseAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     search_fields = ["=card__last4"]
     search_help_text = "Last four digits of the card."
     list_per_page = 50
+    export_columns = CASE_COLUMNS
     fields = [
         "card_display",
         "state",

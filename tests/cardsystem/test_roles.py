@@ -64,10 +64,16 @@ def test_each_roles_group_holds_exactly_its_permissions_after_migrating(name):
     assert role_permissions(name) == set(ROLES[name])
 
 
-def test_the_auditor_holds_only_view_permissions():
+def test_the_auditor_holds_only_view_and_export_permissions():
     held = role_permissions(AUDITOR)
-    assert held and all(code.split(".")[1].startswith("view_") for code in held)
-    assert "cardsystem.view_auditlog" in held
+    assert held and all(code.split(".")[1].startswith(("view_", "export_")) for code in held)
+    assert {"cardsystem.view_auditlog", "cardsystem.export_auditlog"} <= held
+
+
+@pytest.mark.parametrize("name", list(ROLES))
+def test_every_role_that_exports_a_list_may_view_it(name):
+    exports = {code for code in ROLES[name] if code.split(".")[1].startswith("export_")}
+    assert {code.replace(".export_", ".view_") for code in exports} <= set(ROLES[name])
 
 
 def test_the_administrator_holds_no_card_or_fraud_power():
