@@ -90,6 +90,7 @@ def demo_world(*, cardholders: int, days: int, seed: int) -> World:
 
 
 def demo_data_present() -> bool:
+    """Whether the demo was seeded here (its BINs exist): seeding again does nothing."""
     return Bin.objects.filter(bin__in=[fields["bin"] for fields in BINS]).exists()
 
 
