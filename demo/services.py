@@ -1,17 +1,22 @@
 """Believable demo data and credentials for a local trial, written through the same
 services as real data.
 
-The issuer's BINs, then a simulated day (demo/simulation): cardholders with one or two
-cards, balances, limits and a few blocked or lost cards, and a day of authorizations
-decided by the fraud engine, fraud among them from 100 transactions on. Deterministic for
-a seed (relative to the minute of seeding); only the card numbers differ between runs,
-since the issuing service draws them from `secrets`, as it must.
+The issuer's BINs, then simulated weeks up to now (demo/simulation): cardholders with one
+or two cards, balances, limits and a few blocked or lost cards, and their authorizations
+decided by the fraud engine, with every kind of attack the simulator knows, more often
+than in life, and the cardholders' fraud reports days later. A week before the end a
+model is trained on the history and the labels known then, and activated: the last week
+is scored by rules and model together, so the demo shows high-risk declines (59), open
+alerts and cases, and the model's precision and recall as its labels arrive.
+Deterministic for a seed (relative to the minute of seeding); only the card numbers
+differ between runs, since the issuing service draws them from `secrets`, as it must.
 
-It lives in the demo app, above every other: the day goes through `transactions` and the
-fraud engine, and no app that decides may depend on the tools that exercise it.
+It lives in the demo app, above every other: the history goes through `transactions` and
+the fraud engine, and no app that decides may depend on the tools that exercise it.
 """
 
 import contextlib
+import datetime
 import logging
 import secrets
 from collections.abc import Callable
@@ -33,13 +38,24 @@ from cardsystem.audit import Actor, AuditAction, audit_record
 from cardsystem.models import ApiClient
 from cardsystem.roles import ADMINISTRATOR, AUDITOR, CARD_OPERATIONS, FRAUD_ANALYST, FRAUD_MANAGER
 from cardsystem.services import api_client_create, api_client_revoke
-from demo.simulation import plan_world, replay_world
+from demo.simulation import World, plan_world, replay_world
 from demo.simulation.population import BINS
-from fraud.models import FraudAlert
+from fraud import training
+from fraud.models import Case, FraudAlert, FraudModel
+from fraud.services import model_activate
 from transactions.models import Transaction
 
-# Below this many transactions the day is ordinary spending only.
-FRAUD_MINIMUM = 100
+# Attacks four times as often as in life (about 3% of the transactions instead of 1%):
+# enough confirmed fraud in a few weeks to train a model and fill the fraud charts.
+ATTACK_RATE = 4.0
+# The model is trained and activated this long before the end, so the last days are
+# decided with it and its precision and recall can be measured as reports arrive.
+MODEL_SCORES_FOR = datetime.timedelta(days=7)
+# Left out of training: the latest days before the cut-off, whose fraud is mostly not
+# reported yet (cardholders report after three days at the median).
+MODEL_LABEL_DELAY = datetime.timedelta(days=3)
+MODEL_MIN_FRAUDS = training.DEFAULT_MIN_FRAUDS
+MODEL_MIN_ROWS = training.DEFAULT_MIN_ROWS
 
 
 class DatabaseNotEmpty(Exception):
@@ -49,6 +65,7 @@ class DatabaseNotEmpty(Exception):
 @dataclass(frozen=True)
 class DemoSummary:
     bins: int
+    days: int
     cardholders: int
     cards: int
     top_ups: int
@@ -56,25 +73,37 @@ class DemoSummary:
     lost: int
     transactions: dict[str, int]  # by reason ("approved", "insufficient_funds", ...)
     flagged: int
-    alerts: int
+    open_alerts: int
+    open_cases: int
     blocked_by_engine: int
     fraud_reports: int
+    model: FraudModel | None  # trained and active, or None when the history was too short
+    no_model_because: str = ""
+
+
+def demo_world(*, cardholders: int, days: int, seed: int) -> World:
+    """The demo's world: `days` of `cardholders` up to now, every kind of attack among
+    them, ATTACK_RATE times as often as in life. No database access."""
+    return plan_world(
+        cardholders=cardholders, days=days, seed=seed, fraud="showcase", attack_rate=ATTACK_RATE
+    )
+
+
+def demo_data_present() -> bool:
+    """Whether the demo was seeded here (its BINs exist): seeding again does nothing."""
+    return Bin.objects.filter(bin__in=[fields["bin"] for fields in BINS]).exists()
 
 
 def seed_demo_data(
-    *,
-    cardholders: int,
-    transactions: int,
-    seed: int,
-    actor: Actor,
-    progress: Callable[[], object] = lambda: None,
+    *, world: World, actor: Actor, progress: Callable[[], object] = lambda: None
 ) -> DemoSummary | None:
-    """Fill an empty database with the demo BINs and a simulated day of `cardholders` and
-    exactly `transactions` authorizations, all or nothing. Returns None, writing nothing,
-    when the demo data is already there; raises DatabaseNotEmpty when other data is.
-    `progress` is called once per cardholder and once per authorization."""
+    """Fill an empty database with the demo BINs and the world (demo_world), with a model
+    trained MODEL_SCORES_FOR before its end and activated (an operator's command: no
+    second person), all or nothing. Returns None, writing nothing, when the demo data is
+    already there; raises DatabaseNotEmpty when other data is. `progress` is called once
+    per cardholder and once per authorization."""
     with transaction.atomic():
-        if Bin.objects.filter(bin__in=[fields["bin"] for fields in BINS]).exists():
+        if demo_data_present():
             return None
         if (
             Bin.objects.exists()
@@ -87,38 +116,64 @@ def seed_demo_data(
                 "only into an empty one. Nothing was written."
             )
         bins = [bin_create(actor=actor, **fields) for fields in BINS]
-        world = plan_world(
-            cardholders=cardholders,
-            days=1,
-            seed=seed,
-            transactions=transactions,
-            fraud="showcase" if transactions >= FRAUD_MINIMUM else "none",
-        )
-        played = replay_world(world, actor=actor, progress=progress)
+        trainer = _ModelTrainer(since=world.start, actor=actor)
+        cutoff = world.end - MODEL_SCORES_FOR
+        checkpoints = [(cutoff, trainer)] if cutoff - MODEL_LABEL_DELAY > world.start else []
+        played = replay_world(world, actor=actor, progress=progress, checkpoints=checkpoints)
         by_reason = dict(
             Transaction.objects.values_list("reason").annotate(n=Count("pk")).order_by("-n", "reason")
         )
-        flagged = Transaction.objects.filter(flagged=True).count()
-        alerts = FraudAlert.objects.count()
     statuses = [card.status for holder in world.holders for card in holder.cards]
     return DemoSummary(
         bins=len(bins),
+        days=round((world.end - world.start) / datetime.timedelta(days=1)),
         cardholders=played.cardholders,
         cards=played.cards,
         top_ups=played.top_ups,
         blocked=statuses.count("blocked"),
         lost=statuses.count("lost"),
         transactions=by_reason,
-        flagged=flagged,
-        alerts=alerts,
+        flagged=Transaction.objects.filter(flagged=True).count(),
+        open_alerts=FraudAlert.objects.filter(status=FraudAlert.Status.OPEN).count(),
+        open_cases=Case.objects.filter(resolved_at__isnull=True).count(),
         blocked_by_engine=played.blocked_by_engine,
         fraud_reports=played.reports,
+        model=trainer.model,
+        no_model_because=trainer.failure or ("" if checkpoints else "too few days to train on"),
     )
+
+
+class _ModelTrainer:
+    """The replay's checkpoint: train on the history and the reports known at its time,
+    and activate the model, as an operator would with `train_model --activate`. Too few
+    labels is no failure of the demo: the rules alone decide, and the reason is kept."""
+
+    def __init__(self, *, since: datetime.datetime, actor: Actor):
+        self.since = since
+        self.actor = actor
+        self.model: FraudModel | None = None
+        self.failure = ""
+
+    def __call__(self, cutoff: datetime.datetime) -> None:
+        try:
+            model = training.train(
+                actor=self.actor,
+                cutoff=cutoff,
+                since=self.since,
+                label_delay=MODEL_LABEL_DELAY,
+                min_frauds=MODEL_MIN_FRAUDS,
+                min_rows=MODEL_MIN_ROWS,
+            )
+        except training.NotEnoughLabels as error:
+            self.failure = str(error).rstrip(".")
+            return
+        reason = "Demo data: trained on the simulated history and activated by manage.py seed_demo."
+        self.model = model_activate(model=model, actor=self.actor, reason=reason)
 
 
 @contextlib.contextmanager
 def decisions_to_their_file_only():
-    """Each authorization logs one line; a day of them would bury the progress bar on the
+    """Each authorization logs one line; weeks of them would bury the progress bar on the
     console, so while seeding (or simulating) they go to the decisions file only."""
     decisions = logging.getLogger("cardsystem.authorizations")
     before = decisions.propagate

@@ -24,6 +24,7 @@ window is shared between processes (fraud/backtest_workers.py). Figures: bench/R
 import datetime
 import json
 from collections import Counter
+from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 
@@ -182,21 +183,23 @@ def backtest(
     until: datetime.datetime,
     limit: int | None = None,
     workers: int = 1,
+    progress: Callable[[int], object] = lambda done: None,
 ) -> Report:
     """Decide again every stored decision on a known card with since <= transaction_time <
     until (at most `limit` of them, the earliest first, `truncated` set when there were
     more) under `version`, and compare with what was recorded. With `workers` > 1 and no
     limit, a long window is cut into as many parts, each backtested in a process of its
-    own (fraud/backtest_workers.py), and the reports added up: the same report."""
-    window = Transaction.objects.filter(
-        transaction_time__gte=since, transaction_time__lt=until, card__isnull=False
-    )
+    own (fraud/backtest_workers.py), and the reports added up: the same report.
+    `progress` is called with the decisions re-decided since its last call (a chunk's,
+    or a worker's part as it ends)."""
+    window = backtest_window(since=since, until=until)
     if workers > 1 and limit is None and backtest_workers.can_split(connection):
         windows = backtest_workers.parts(window, since, until, workers)
         if len(windows) > 1:
             report = Report(version=version.number, since=since, until=until, workers=len(windows))
             for part in backtest_workers.run(version.pk, windows):
                 report.add(part)
+                progress(part.decisions)
             return report
     config = version_config(version)
     report = Report(version=version.number, since=since, until=until)
@@ -212,10 +215,18 @@ def backtest(
             chunk, report.truncated = chunk[: limit - seen], True
         seen += len(chunk)
         _decide_chunk(chunk, config, tally, versions, report)
+        progress(len(chunk))
     _count(tally, report)
     same_windows = _windows_by_version(config)
     report.other_windows = sum(n for number, n in versions.items() if not same_windows(number))
     return report
+
+
+def backtest_window(*, since: datetime.datetime, until: datetime.datetime):
+    """The decisions a backtest of [since, until) re-decides: those on a known card."""
+    return Transaction.objects.filter(
+        transaction_time__gte=since, transaction_time__lt=until, card__isnull=False
+    )
 
 
 def _windows_by_version(config: FraudConfig):

@@ -12,7 +12,7 @@ parent's very database (in a test, the test database).
 import datetime
 import itertools
 import os
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from multiprocessing import get_context
 
 # Fewer decisions than this per worker: one process is quicker than starting another
@@ -41,7 +41,8 @@ def can_split(connection) -> bool:
 
 
 def run(version_pk: int, windows: list[tuple]):
-    """The reports of each window, backtested in as many new processes."""
+    """The reports of each window, backtested in as many new processes, each as soon as
+    its process is done."""
     from django.conf import settings
     from django.db import connection
 
@@ -55,7 +56,8 @@ def run(version_pk: int, windows: list[tuple]):
         ),
     ) as pool:
         futures = [pool.submit(_part, version_pk, since, until) for since, until in windows]
-        return [future.result() for future in futures]
+        for future in as_completed(futures):
+            yield future.result()
 
 
 def _set_up(settings_module: str | None, database: dict) -> None:

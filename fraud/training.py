@@ -20,7 +20,7 @@ none of them.
 
 import datetime
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import metadata as package_metadata
 from typing import Any
@@ -109,12 +109,29 @@ class TrainingSet:
         return int(self.y.sum())
 
 
+def training_rows(*, since: datetime.datetime, cutoff: datetime.datetime, label_delay: datetime.timedelta):
+    """The transactions training_set reads (see there), in transaction_time order."""
+    decided = Q(
+        transaction_time__lt=cutoff,
+        fraud_alert__status__in=[FraudAlert.Status.CONFIRMED_FRAUD, FraudAlert.Status.FALSE_POSITIVE],
+        fraud_alert__resolved_at__lte=cutoff,
+    )
+    return (
+        Transaction.objects.filter(
+            card__isnull=False, status__in=TRAINING_STATUSES, transaction_time__gte=since
+        )
+        .filter(Q(transaction_time__lt=cutoff - label_delay) | decided)
+        .order_by("transaction_time", "pk")
+    )
+
+
 def training_set(
     *,
     since: datetime.datetime,
     cutoff: datetime.datetime,
     label_delay: datetime.timedelta = DEFAULT_LABEL_DELAY,
     features: Sequence[str] = catalogue.MODEL_NAMES,
+    progress: Callable[[int], object] = lambda rows: None,
 ) -> TrainingSet:
     """The labelled rows known at `cutoff`: approvals (reversed ones included) on known
     cards with `since <= transaction_time < cutoff - label_delay` that stored their
@@ -135,30 +152,22 @@ def training_set(
             f"The window from {format_moment(since)} to {format_moment(until)} "
             "(the cut-off less the label delay) is empty."
         )
-    decided = Q(
-        transaction_time__lt=cutoff,
-        fraud_alert__status__in=[FraudAlert.Status.CONFIRMED_FRAUD, FraudAlert.Status.FALSE_POSITIVE],
-        fraud_alert__resolved_at__lte=cutoff,
-    )
-    rows = (
-        Transaction.objects.filter(
-            card__isnull=False, status__in=TRAINING_STATUSES, transaction_time__gte=since
-        )
-        .filter(Q(transaction_time__lt=until) | decided)
-        .order_by("transaction_time", "pk")
-        .values_list(
-            "transaction_time",
-            "risk_features",
-            "fraud_report__reported_at",
-            "fraud_alert__status",
-            "fraud_alert__resolved_at",
-        )
+    rows = training_rows(since=since, cutoff=cutoff, label_delay=label_delay).values_list(
+        "transaction_time",
+        "risk_features",
+        "fraud_report__reported_at",
+        "fraud_alert__status",
+        "fraud_alert__resolved_at",
     )
     # Rows become float arrays a chunk at a time: a million rows of Python floats would
     # take gigabytes, as float64 a third of one.
     chunks, chunk, y, times, delays = [], [], [], [], []
-    without_features = confirmed_legitimate = 0
-    for when, stored, reported_at, verdict, decided_at in rows.iterator(chunk_size=CHUNK):
+    without_features = confirmed_legitimate = read = 0
+    for read, (when, stored, reported_at, verdict, decided_at) in enumerate(
+        rows.iterator(chunk_size=CHUNK), start=1
+    ):
+        if read % CHUNK == 0:
+            progress(CHUNK)
         # Decisions that stored none of these features (none at all, or only the names of
         # an earlier engine) would be learnt as "nothing to compare with" everywhere.
         if not stored or not any(name in stored for name in features):
@@ -175,6 +184,7 @@ def training_set(
         if len(chunk) == CHUNK:
             chunks.append(np.array(chunk, dtype=np.float64))
             chunk = []
+    progress(read % CHUNK)
     chunks.append(np.array(chunk, dtype=np.float64).reshape(len(chunk), len(features)))
     return TrainingSet(
         features=tuple(features),
@@ -204,6 +214,7 @@ def train(
     params: Mapping[str, Any] | None = None,
     rounds: int = DEFAULT_ROUNDS,
     fraud_weight: float = DEFAULT_FRAUD_WEIGHT,
+    progress: Callable[[int], object] = lambda steps: None,
 ) -> FraudModel:
     """Train a model on what was known at `cutoff` and store it, inactive, as the next
     version with its audit row.
@@ -214,9 +225,10 @@ def train(
     (same parameters and rounds, no early stopping, so the held-out rows choose nothing)
     on all rows, because the latest fraud matters most. Raises NotEnoughLabels (nothing
     written) below `min_rows` rows or `min_frauds` frauds, or when either part holds no
-    fraud; ValueError on an empty window."""
+    fraud; ValueError on an empty window. `progress` is called with the steps done since
+    its last call: the rows of training_rows read, then each tree grown (2 x rounds)."""
     since = since if since is not None else cutoff - DEFAULT_WINDOW
-    data = training_set(since=since, cutoff=cutoff, label_delay=label_delay)
+    data = training_set(since=since, cutoff=cutoff, label_delay=label_delay, progress=progress)
     span = f"from {format_moment(data.since)} to {format_moment(data.until)}"
     if data.frauds < min_frauds:
         raise NotEnoughLabels(
@@ -235,9 +247,9 @@ def train(
         )
     settings = {**DEFAULT_PARAMS, **(params or {})}
     started = time.monotonic()
-    trial = _fit(data.X[:split], data.y[:split], settings, rounds, fraud_weight)
+    trial = _fit(data.X[:split], data.y[:split], settings, rounds, fraud_weight, progress)
     metrics = holdout_metrics(data.y[split:], trial.predict(data.X[split:]))
-    booster = _fit(data.X, data.y, settings, rounds, fraud_weight)
+    booster = _fit(data.X, data.y, settings, rounds, fraud_weight, progress)
     seconds = time.monotonic() - started
     meta = {
         "since": data.since.isoformat(),
@@ -274,13 +286,15 @@ def _holdout_start(data: TrainingSet) -> int:
     return split
 
 
-def _fit(X, y, params: Mapping[str, Any], rounds: int, fraud_weight: float):
+def _fit(X, y, params: Mapping[str, Any], rounds: int, fraud_weight: float, progress=lambda steps: None):
     import lightgbm
     import numpy as np
 
     weights = np.where(y == 1, fraud_weight, 1.0)
     dataset = lightgbm.Dataset(X, label=y, weight=weights, free_raw_data=True, params={"verbose": -1})
-    return lightgbm.train(dict(params), dataset, num_boost_round=rounds)
+    return lightgbm.train(
+        dict(params), dataset, num_boost_round=rounds, callbacks=[lambda _round: progress(1)]
+    )
 
 
 def holdout_metrics(y, probabilities) -> dict:

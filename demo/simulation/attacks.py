@@ -92,10 +92,11 @@ class Attacks:
         ]
         self.next_id = 1
 
-    def plan(self, *, showcase: bool) -> list[Event]:
-        """Each scenario's attacks, as many as chance gives, each beginning at a random
-        moment of the window (`showcase`: at least one of each, beginning in the window's
-        first three quarters, so that their stories have time to unfold)."""
+    def plan(self, *, showcase: bool, rate: float = 1.0) -> list[Event]:
+        """Each scenario's attacks, as many as chance gives (`rate` times as often as in
+        life), each beginning at a random moment of the window (`showcase`: at least one of
+        each, beginning in the window's first three quarters, so that their stories have
+        time to unfold)."""
         planners = {
             "card_testing": self._card_testing,
             "lost_stolen": self._lost_stolen,
@@ -109,7 +110,7 @@ class Attacks:
             return events
         cardholder_days = len(self.holders) * self.window.days
         for scenario, planner in planners.items():
-            count = poisson(self.rng, RATES[scenario] * cardholder_days)
+            count = poisson(self.rng, RATES[scenario] * rate * cardholder_days)
             for _ in range(max(count, 1) if showcase else count):
                 at = self.window.uniform(self.rng)
                 if showcase:

@@ -42,12 +42,15 @@ def plan_world(
     end: datetime.datetime | None = None,
     transactions: int | None = None,
     fraud: str = "natural",
+    attack_rate: float = 1.0,
 ) -> World:
     """Plan `cardholders` people's `days` up to `end` (default: now).
 
     `fraud`: "natural" (attacks as often as in life, about 1% of transactions), "showcase"
     (at least one attack of every scenario, for a demo) or "none". `transactions`: exactly
     that many authorizations, ordinary purchases added or left out to get there.
+    `attack_rate`: attacks that many times as often as in life (a demo's weeks show more
+    fraud than a real issuer's).
     """
     if fraud not in FRAUD_MODES:
         raise ValueError(f"fraud must be one of {', '.join(FRAUD_MODES)}")
@@ -60,7 +63,7 @@ def plan_world(
     for index, holder in enumerate(holders):
         events += spending.plan(index, holder)
     if fraud != "none":
-        events += Attacks(rng, holders, window, spending).plan(showcase=fraud == "showcase")
+        events += Attacks(rng, holders, window, spending).plan(showcase=fraud == "showcase", rate=attack_rate)
     if transactions is not None:
         events = _to_count(rng, events, transactions, holders, spending)
     events.sort(key=lambda event: event.at)

@@ -59,6 +59,16 @@ def test_issue_cards_writes_every_card_to_a_new_file_readable_only_by_its_owner(
     assert len({row["pan"] for row in rows}) == 5
 
 
+def test_issue_cards_prints_its_progress_as_lines_into_a_log_file(tmp_path):
+    BinFactory(bin="45871290", pan_length=16)
+    log = StringIO()  # not a terminal
+    run("issue_cards", "--bin", "45871290", "--count", "20", "--output", str(tmp_path / "s.csv"), stderr=log)
+    lines = log.getvalue().splitlines()
+    assert lines[0] == "Issuing: 2/20 cards (10%), 0 s"
+    assert lines[-1].startswith("Issuing: 20/20 cards (100%), done in ")
+    assert not re.search(r"\d{13}", log.getvalue())
+
+
 def test_issued_card_numbers_are_valid_and_belong_to_their_cards(tmp_path):
     BinFactory(bin="374245", network=Bin.Network.AMEX, pan_length=15)
     output = tmp_path / "stock.csv"

@@ -12,22 +12,24 @@ from bins.networks import bin_rule_errors
 from cards.models import Card, Cardholder, LedgerEntry
 from cards.services import ledger_mismatches
 from cardsystem.models import AuditLog
+from demo import services as demo_services
 from demo.simulation.places import EURO
 from demo.simulation.population import BINS as DEMO_BINS
-from fraud.models import Case, CaseComment, FraudAlert, FraudConfigVersion
+from fraud.models import Case, CaseComment, FraudAlert, FraudConfigVersion, FraudModel
 from tests.factories import BinFactory
 from tests.fraud.clock import NOW
 from transactions.models import FraudReport, Transaction
 
 pytestmark = pytest.mark.django_db
 
-# Small worlds keep the suite quick; from 100 transactions on the day includes the fraud.
-SMALL = ("--cardholders", "20", "--transactions", "150")
+# Small worlds keep the suite quick: two days, too few to train a model on (see
+# test_weeks_of_history_train_and_activate_a_model_that_scores_the_last_week).
+SMALL = ("--cardholders", "20", "--days", "2")
 
 
-def run(*args):
+def run(*args, stderr=None):
     stdout = StringIO()
-    call_command("seed_demo", *args, stdout=stdout, stderr=StringIO())
+    call_command("seed_demo", *args, stdout=stdout, stderr=stderr or StringIO())
     return stdout.getvalue()
 
 
@@ -47,9 +49,11 @@ def counts():
 def test_seed_demo_fills_an_empty_database_through_the_services():
     out = run(*SMALL)
     assert re.fullmatch(
-        r"Seeded demo data: 7 BINs, 20 cardholders, \d+ cards \(\d+ blocked, \d+ lost\), \d+ top-ups; "
-        r"150 transactions over the last 24 hours: \d+ approved, \d+ declined \((\d+ [a-z_]+(, )?)+\); "
-        r"\d+ flagged with \d+ fraud alerts?, \d+ cards? blocked by the fraud engine, \d+ fraud reports?\.\n",
+        r"Seeded demo data: 7 BINs, 20 cardholders, \d+ cards \(\d+ blocked, \d+ lost\), \d+ top-ups\.\n"
+        r"\d+ transactions over the last 2 days: \d+ approved, \d+ declined \((\d+ [a-z_]+(, )?)+\)\.\n"
+        r"\d+ flagged; \d+ open fraud alerts? in \d+ open cases?; \d+ cards? blocked by the fraud engine; "
+        r"\d+ fraud reports?\.\n"
+        r"No fraud model \(too few days to train on\): the rules alone decide\.\n",
         out,
     )
     assert Bin.objects.count() == 7 and Cardholder.objects.count() == 20
@@ -66,29 +70,37 @@ def test_seed_demo_fills_an_empty_database_through_the_services():
     live = FraudConfigVersion.objects.get(state=FraudConfigVersion.State.LIVE)
     scored = Transaction.objects.filter(card__isnull=False)
     assert set(scored.values_list("risk_config_version", flat=True)) == {live.number}
+    assert not FraudModel.objects.exists()
 
 
-def test_the_summary_counts_the_transactions_by_decision():
+def test_the_summary_counts_the_transactions_by_decision_and_the_open_alerts_and_cases():
     out = run(*SMALL)
+    total = Transaction.objects.count()
     approved = Transaction.objects.filter(status=Transaction.Status.APPROVED).count()
     declined = Transaction.objects.filter(status=Transaction.Status.DECLINED).count()
-    assert f"150 transactions over the last 24 hours: {approved} approved, {declined} declined (" in out
+    assert f"{total} transactions over the last 2 days: {approved} approved, {declined} declined (" in out
     for reason in Transaction.objects.exclude(reason="approved").values_list("reason", flat=True).distinct():
         count = Transaction.objects.filter(reason=reason).count()
         assert f"{count} {reason}" in out
-    assert re.search(rf"\b{FraudReport.objects.count()} fraud reports?\.$", out)
+    alerts = FraudAlert.objects.filter(status=FraudAlert.Status.OPEN).count()
+    cases = Case.objects.filter(resolved_at__isnull=True).count()
+    assert alerts > 0 and cases > 0
+    assert re.search(rf"; {alerts} open fraud alerts? in {cases} open cases?;", out)
+    assert re.search(rf"; {FraudReport.objects.count()} fraud reports?\.$", out, re.MULTILINE)
 
 
-def test_seed_demo_records_a_day_of_authorizations_in_time_order():
+def test_seed_demo_records_days_of_authorizations_in_time_order():
     started = timezone.now()
     run(*SMALL)
     transactions = Transaction.objects.order_by("created_at")
-    assert transactions.count() == 150
     times = list(transactions.values_list("transaction_time", flat=True))
     assert times == sorted(times), "decided in the order they happened"
-    # The 24 hours up to the minute the seeding started.
-    assert started - datetime.timedelta(hours=24, minutes=1) <= times[0] and times[-1] <= started
-    assert transactions.filter(status=Transaction.Status.APPROVED).count() > 100
+    # The two days up to the minute the seeding started, both of them busy.
+    assert started - datetime.timedelta(days=2, minutes=1) <= times[0] and times[-1] <= started
+    yesterday = started - datetime.timedelta(days=1)
+    assert transactions.filter(transaction_time__lt=yesterday).count() > 20
+    assert transactions.filter(transaction_time__gte=yesterday).count() > 20
+    assert transactions.filter(status=Transaction.Status.APPROVED).count() > 50
     declined = transactions.filter(status=Transaction.Status.DECLINED)
     assert declined.exists()
     # The decisions are the engine's: every approval debited its card through the ledger.
@@ -110,15 +122,15 @@ def test_every_transaction_is_in_its_cards_currency_at_a_merchant_with_a_name_an
     assert at_home > 0.7 * on_cards.count()
 
 
-def test_the_day_includes_fraud_that_the_engine_flags():
+def test_the_history_includes_fraud_that_the_engine_flags():
     run(*SMALL)
     # Card testing: made-up numbers in the issuer's BINs, and guessed CVVs.
     assert Transaction.objects.filter(card__isnull=True, response_code="14").count() >= 5
-    assert Transaction.objects.filter(response_code="N7").count() >= 3
+    assert Transaction.objects.filter(response_code="N7").count() >= 2
     assert Transaction.objects.filter(flagged=True).exists()
     assert FraudAlert.objects.count() == Transaction.objects.filter(flagged=True).count()
-    # Cardholders report fraud days later, as in life: the day holds only the reports due
-    # within it (tests/demo/test_simulation.py checks them over longer worlds).
+    # Cardholders report fraud days later, as in life: the history holds only the reports
+    # due within it (tests/demo/test_simulation.py checks them over longer worlds).
     reports = FraudReport.objects.select_related("transaction")
     now = timezone.now()
     for report in reports:
@@ -127,11 +139,51 @@ def test_the_day_includes_fraud_that_the_engine_flags():
         assert report.reason
 
 
-def test_a_day_below_a_hundred_transactions_is_ordinary_spending_only():
-    run("--cardholders", "10", "--transactions", "40")
-    assert Transaction.objects.count() == 40
-    assert not FraudReport.objects.exists()
-    assert not Transaction.objects.filter(card__isnull=True).exists()
+def test_weeks_of_history_train_and_activate_a_model_that_scores_the_last_week(monkeypatch):
+    # A smaller world than the default's (200 cardholders, 28 days), with the training
+    # minimums lowered to its size: the suite stays quick.
+    monkeypatch.setattr(demo_services, "MODEL_MIN_FRAUDS", 5)
+    monkeypatch.setattr(demo_services, "MODEL_MIN_ROWS", 200)
+    started = timezone.now()
+    out = run("--cardholders", "40", "--days", "21")
+
+    model = FraudModel.objects.get()
+    assert model.active
+    assert re.search(
+        rf"^Fraud model v{model.version} active, trained on {model.metadata['rows']} transactions "
+        rf"\({model.metadata['frauds']} confirmed frauds\) known 7 days ago, ROC AUC [01]\.\d{{3}}",
+        out,
+        re.MULTILINE,
+    )
+    cutoff = datetime.datetime.fromisoformat(model.metadata["cutoff"])
+    assert started - datetime.timedelta(days=7, minutes=1) <= cutoff <= started - datetime.timedelta(days=7)
+    live = FraudConfigVersion.objects.get(state=FraudConfigVersion.State.LIVE)
+    assert live.model == model
+    # Activated as the operator's command does it: at once, audited, no second person.
+    audited = AuditLog.objects.filter(actor_label="manage.py seed_demo")
+    assert audited.filter(action=AuditLog.Action.MODEL_TRAINED).count() == 1
+    assert audited.filter(action=AuditLog.Action.MODEL_ACTIVATED).count() == 1
+    # The first week was decided by the rules alone, the last by the version with the model.
+    scored = Transaction.objects.filter(card__isnull=False)
+    before, after = scored.filter(transaction_time__lt=cutoff), scored.filter(transaction_time__gte=cutoff)
+    assert before.exists() and after.exists()
+    assert set(before.values_list("risk_config_version", flat=True)) == {live.number - 1}
+    assert set(after.values_list("risk_config_version", flat=True)) == {live.number}
+    assert any(
+        factor["code"] == "model"
+        for factors in after.values_list("risk_factors", flat=True)
+        for factor in factors
+    )
+
+
+def test_seed_demo_prints_its_progress_as_lines_when_not_on_a_terminal():
+    stderr = StringIO()  # not a terminal, as a log file
+    run(*SMALL, stderr=stderr)
+    lines = stderr.getvalue().splitlines()
+    steps = 20 + Transaction.objects.count()
+    assert len(lines) >= 2
+    assert all(re.fullmatch(rf"Seeding: [\d,]+/{steps:,} steps \(\d+%\), .*\d+ s", line) for line in lines)
+    assert lines[-1].startswith(f"Seeding: {steps:,}/{steps:,} steps (100%), done in ")
 
 
 def test_seed_demo_bins_span_networks_countries_and_currencies_and_obey_the_network_rules():
@@ -151,7 +203,7 @@ def test_seed_demo_bins_span_networks_countries_and_currencies_and_obey_the_netw
 
 
 def test_seed_demo_gives_adult_cardholders_cards_of_their_country_or_currency_or_in_dollars():
-    run("--cardholders", "40", "--transactions", "0")
+    run("--cardholders", "40", "--days", "1")
     today = timezone.localdate()
     assert all(18 <= holder.age_on(today) <= 90 for holder in Cardholder.objects.all())
     for card in Card.objects.select_related("bin", "cardholder"):
@@ -159,7 +211,6 @@ def test_seed_demo_gives_adult_cardholders_cards_of_their_country_or_currency_or
         assert card.bin.country == card.cardholder.country or euro or card.currency == "USD"
         assert card.status in (Card.Status.ACTIVE, Card.Status.BLOCKED, Card.Status.LOST)
     assert Card.objects.filter(currency="JPY").exists()
-    assert not Transaction.objects.exists()
 
 
 def test_seed_demo_leaves_a_ledger_that_verifies():
@@ -173,8 +224,10 @@ def test_seed_demo_leaves_a_ledger_that_verifies():
 def test_running_seed_demo_twice_changes_nothing():
     run(*SMALL)
     before = counts()
-    assert run(*SMALL) == "Demo data already present; nothing to do.\n"
+    stderr = StringIO()
+    assert run(*SMALL, stderr=stderr) == "Demo data already present; nothing to do.\n"
     assert counts() == before
+    assert stderr.getvalue() == ""
 
 
 def people():
@@ -198,8 +251,8 @@ def remove_demo_data():
 
 
 def test_seed_demo_is_reproducible_with_its_seed(clock):
-    # The day is the 24 hours up to the minute of seeding: each run starts at the same moment.
-    args = ("--cardholders", "10", "--transactions", "120")
+    # The history runs up to the minute of seeding: each run starts at the same moment.
+    args = ("--cardholders", "10", "--days", "1")
     run(*args, "--seed", "7")
     first = (people(), day())
     remove_demo_data()
@@ -224,7 +277,9 @@ def test_seed_demo_refuses_a_database_holding_other_data():
     ("args", "message"),
     [
         (("--cardholders", "0"), "Give --cardholders from 1"),
-        (("--transactions", "-1"), "Give --transactions from 0"),
+        (("--days", "0"), "Give --days from 1"),
+        (("--days", "366"), "Give --days from 1"),
+        (("--seed", "-1"), "Give --seed as a whole number"),
     ],
 )
 def test_seed_demo_rejects_bad_counts_and_writes_nothing(args, message):

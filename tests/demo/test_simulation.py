@@ -176,9 +176,9 @@ def test_a_world_cannot_end_in_the_future():
 # --- The command ---------------------------------------------------------------------------------
 
 
-def simulate(*args) -> str:
+def simulate(*args, stderr=None) -> str:
     stdout = StringIO()
-    call_command("simulate_traffic", *args, stdout=stdout, stderr=StringIO())
+    call_command("simulate_traffic", *args, stdout=stdout, stderr=stderr or StringIO())
     return stdout.getvalue()
 
 
@@ -193,6 +193,16 @@ def test_simulate_traffic_adds_a_world_to_a_database_holding_data_and_summarises
     assert out.startswith("Simulated world (seed 3), 2026-06-13 12:00 to 2026-06-15 12:00 UTC\n")
     assert "fraud alerts:" in out and "fraud reports filed:" in out
     assert not re.search(r"\d{12,}", out), "no card numbers"
+
+
+@pytest.mark.django_db
+def test_simulate_traffic_prints_its_progress_as_lines_into_a_log_file():
+    log = StringIO()  # not a terminal
+    simulate("--cardholders", "4", "--days", "1", "--seed", "3", stderr=log)
+    steps = 4 + Transaction.objects.count()
+    lines = log.getvalue().splitlines()
+    assert len(lines) >= 2
+    assert lines[-1].startswith(f"Simulating: {steps}/{steps} steps (100%), done in ")
 
 
 @pytest.mark.parametrize(

@@ -143,6 +143,16 @@ def test_json_prints_one_object_alone_on_the_last_line_with_decisions_and_change
     assert data["recorded"]["outcomes"] == data["backtest"]["outcomes"]
 
 
+def test_the_command_prints_its_progress_as_lines_into_a_log_file(world):
+    log = StringIO()  # not a terminal
+    call_command(
+        "backtest", "--since", SINCE.isoformat(), "--until", UNTIL.isoformat(), stdout=StringIO(), stderr=log
+    )
+    decisions = world.count()
+    lines = log.getvalue().splitlines()
+    assert lines[-1].startswith(f"Backtesting: {decisions:,}/{decisions:,} decisions (100%), done in ")
+
+
 def test_the_readable_report_counts_and_names_rules():
     out = StringIO()
     call_command("backtest", "--since", "2026-01-01", "--until", "2026-01-02", stdout=out)

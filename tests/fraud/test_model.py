@@ -422,9 +422,9 @@ def test_the_admin_changes_no_model_without_permission(client, trained):
 # --- The command -------------------------------------------------------------------------------
 
 
-def run(*args) -> str:
+def run(*args, stderr=None) -> str:
     out = StringIO()
-    call_command("train_model", *args, stdout=out)
+    call_command("train_model", *args, stdout=out, stderr=stderr or StringIO())
     return out.getvalue()
 
 
@@ -442,6 +442,23 @@ def test_the_command_trains_and_activates(card):
     assert not ChangeRequest.objects.exists()  # an operator's command is not held for approval
     assert output.splitlines()[-1] == "1"  # the version alone on the last line
     assert AuditLog.objects.get(action=AuditLog.Action.MODEL_TRAINED).actor_label == "manage.py train_model"
+
+
+def test_the_command_prints_its_progress_as_lines_into_a_log_file(card):
+    history(card)
+    log = StringIO()  # not a terminal
+
+    run("--until", CUTOFF.isoformat(), "--since", "2026-04-05T12:00Z", stderr=log)
+
+    # Steps: the 1,200 rows read (under a chunk: at once), then each tree of two fits of 200.
+    lines = log.getvalue().splitlines()
+    assert [line.split(", ")[0] for line in lines] == [
+        "Training: 1,200/1,600 steps (75%)",
+        "Training: 1,280/1,600 steps (80%)",
+        "Training: 1,440/1,600 steps (90%)",
+        "Training: 1,600/1,600 steps (100%)",
+    ]
+    assert lines[-1].startswith("Training: 1,600/1,600 steps (100%), done in ")
 
 
 def test_the_command_refuses_too_few_labels_with_advice(card):

@@ -3,6 +3,7 @@ show masked card numbers only, with filters, search and a fixed number of querie
 
 import datetime
 import re
+import uuid
 
 import pytest
 import time_machine
@@ -205,7 +206,7 @@ def test_no_page_shows_a_full_card_number(admin_client, authorize_api):
         *[reverse("admin:fraud_fraudalert_change", args=[a.pk]) for a in (first, second)],
         live,
         f"{live}?last4={card.last4}",
-        f"{poll}?cursor=0-{'0' * 32}",
+        f"{poll}?cursor=0.000000-{uuid.UUID(int=0)}",
         reverse("admin:cardsystem_auditlog_changelist"),
         *[
             reverse("admin:cardsystem_auditlog_change", args=[row.pk])

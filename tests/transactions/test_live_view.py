@@ -3,6 +3,8 @@ returns only newer rows, honours the page's filters, is for staff only and never
 an idle session alive."""
 
 import datetime
+import re
+import uuid
 from types import SimpleNamespace
 
 import pytest
@@ -240,7 +242,18 @@ def test_bad_filters_show_errors_and_no_rows(live_client, clock, filters, field)
 
 @pytest.mark.parametrize(
     "cursor",
-    ["", "abc", "123", "123-xyz", "9" * 30 + "-" + "0" * 32, "-1-" + "0" * 32, "9" * 16 + "-" + "0" * 32],
+    [
+        "",
+        "abc",
+        "123",
+        "123-xyz",
+        "9" * 30 + "-" + "0" * 32,
+        "-1-" + "0" * 32,
+        "9" * 16 + "-" + "0" * 32,
+        "1.5-" + "0" * 32,
+        "9" * 13 + ".000000-" + "0" * 32,
+        "1780000000.000000-nothex",
+    ],
 )
 def test_poll_refuses_a_bad_cursor(live_client, cursor):
     response = live_client.get(POLL, {"cursor": cursor})
@@ -316,3 +329,12 @@ def test_a_real_page_view_every_ten_minutes_keeps_the_session_alive(live_client,
         cursor = page(live_client).context["cursor"]  # a real page view: activity
     clock.shift(14 * MINUTE)
     assert live_client.get(reverse("admin:index")).status_code == 200
+
+
+def test_the_cursor_carries_no_run_of_digits_as_long_as_a_card_number():
+    # An id whose digits, without its dashes, would run on for 20 (pages refuse 13).
+    pk = uuid.UUID("12345678-1234-1234-1234-123456789abc")
+    at = datetime.datetime(2026, 6, 15, 12, 0, 0, 123456, tzinfo=datetime.UTC)
+    cursor = encode_cursor(at, pk)
+    assert not re.search(r"\d{13}", cursor)
+    assert decode_cursor(cursor) == (at, pk)

@@ -1,17 +1,16 @@
 import contextlib
 import csv
 import os
-import sys
 from pathlib import Path
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
-from tqdm import tqdm
 
 from bins.models import Bin
 from cards.services import IssuedCard, card_issue_bulk
 from cardsystem.audit import Actor
 from cardsystem.management.errors import command_error
+from cardsystem.progress import Progress, progress_bar
 
 MAX_COUNT = 100_000
 COLUMNS = ("card_id", "pan", "cvv", "expiry_month", "expiry_year", "bin")
@@ -50,7 +49,7 @@ class Command(BaseCommand):
         except OSError as error:
             raise CommandError(f"Cannot create {output}: {error.strerror}.") from None
         file = os.fdopen(fd, "w", newline="", encoding="utf-8")
-        progress = tqdm(total=count, file=sys.stderr, disable=None, unit="card", desc="Issuing")
+        progress = progress_bar(total=count, desc="Issuing", unit="card", stream=self.stderr)
         try:
             card_issue_bulk(
                 bin=bin,
@@ -78,7 +77,7 @@ class Command(BaseCommand):
 class _CardWriter:
     """Writes each issued card as it comes, inside the issuing transaction."""
 
-    def __init__(self, file, count: int, progress: tqdm):
+    def __init__(self, file, count: int, progress: Progress):
         self.file = file
         self.count = count
         self.progress = progress

@@ -1,91 +1,102 @@
-import sys
-
 from django.core.management.base import BaseCommand, CommandError
-from tqdm import tqdm
 
 from cardsystem.audit import Actor
+from cardsystem.progress import progress_bar
 from demo.services import (
-    FRAUD_MINIMUM,
+    ATTACK_RATE,
+    MODEL_LABEL_DELAY,
+    MODEL_SCORES_FOR,
     DatabaseNotEmpty,
     DemoSummary,
     decisions_to_their_file_only,
+    demo_data_present,
+    demo_world,
     seed_demo_data,
 )
 from demo.simulation.population import BINS
 
 MAX_CARDHOLDERS = 100_000
-MAX_TRANSACTIONS = 1_000_000
+MAX_DAYS = 365
+ALREADY_THERE = "Demo data already present; nothing to do."
 
 
 class Command(BaseCommand):
     help = (
         f"Fill an empty database with demo data through the services: {len(BINS)} BINs of different "
-        "networks, countries and currencies, then a simulated day (as simulate_traffic makes): "
-        "cardholders with one or two cards each, balances, limits, a few blocked or lost cards, and "
-        "authorizations decided by the fraud engine (ordinary spending, travel, CVV typos and, from "
-        f"{FRAUD_MINIMUM} transactions on, every kind of fraud the simulator knows, with the reports "
-        "due within the day). Reproducible with --seed. Idempotent: does nothing when the demo data "
-        "is already there; refuses a database that holds other data."
+        "networks, countries and currencies, then simulated weeks up to now (as simulate_traffic makes): "
+        "cardholders with one or two cards each, balances, limits, a few blocked or lost cards, "
+        "authorizations decided by the fraud engine (ordinary spending, travel, CVV typos, and every kind "
+        f"of fraud the simulator knows, {ATTACK_RATE:g} times as often as in life) and the cardholders' "
+        f"fraud reports. {MODEL_SCORES_FOR.days} days before the end a fraud model is trained on the "
+        "history and activated, so the last days are scored by rules and model together. Reproducible "
+        "with --seed. Idempotent: does nothing when the demo data is already there; refuses a database "
+        "that holds other data."
     )
 
     def add_arguments(self, parser):
         parser.add_argument(
-            "--cardholders", type=int, default=300, help="How many cardholders (default 300)."
+            "--cardholders", type=int, default=200, help="How many cardholders (default 200)."
         )
         parser.add_argument(
-            "--transactions",
+            "--days",
             type=int,
-            default=1500,
-            help=f"How many authorizations in the last 24 hours (default 1500; fraud from {FRAUD_MINIMUM}).",
+            default=28,
+            help="How many days of history up to now (default 28; a model needs more than "
+            f"{(MODEL_SCORES_FOR + MODEL_LABEL_DELAY).days}).",
         )
         parser.add_argument("--seed", type=int, default=42, help="Seed of the random choices (default 42).")
 
-    def handle(self, *args, cardholders, transactions, seed, **options):
+    def handle(self, *args, cardholders, days, seed, **options):
         if not 1 <= cardholders <= MAX_CARDHOLDERS:
             raise CommandError(f"Give --cardholders from 1 to {MAX_CARDHOLDERS}.")
-        if not 0 <= transactions <= MAX_TRANSACTIONS:
-            raise CommandError(f"Give --transactions from 0 to {MAX_TRANSACTIONS}.")
+        if not 1 <= days <= MAX_DAYS:
+            raise CommandError(f"Give --days from 1 to {MAX_DAYS}.")
+        if seed < 0:
+            raise CommandError("Give --seed as a whole number from 0.")
+        if demo_data_present():  # checked again by the service, in its transaction
+            self.stdout.write(ALREADY_THERE)
+            return
+        world = demo_world(cardholders=cardholders, days=days, seed=seed)
+        total = len(world.holders) + world.attempts
         try:
             with (
                 decisions_to_their_file_only(),
-                tqdm(
-                    total=cardholders + transactions,
-                    file=sys.stderr,
-                    disable=None,
-                    unit="step",
-                    desc="Seeding",
-                ) as bar,
+                progress_bar(total=total, desc="Seeding", stream=self.stderr) as bar,
             ):
                 summary = seed_demo_data(
-                    cardholders=cardholders,
-                    transactions=transactions,
-                    seed=seed,
-                    actor=Actor.system("manage.py seed_demo"),
-                    progress=bar.update,
+                    world=world, actor=Actor.system("manage.py seed_demo"), progress=bar.update
                 )
         except DatabaseNotEmpty as error:
             raise CommandError(str(error)) from error
-        if summary is None:
-            self.stdout.write("Demo data already present; nothing to do.")
-            return
-        self.stdout.write(_describe(summary))
+        self.stdout.write(ALREADY_THERE if summary is None else describe(summary))
 
 
-def _describe(summary: DemoSummary) -> str:
+def describe(summary: DemoSummary) -> str:
     total = sum(summary.transactions.values())
     approved = summary.transactions.get("approved", 0)
     declines = ", ".join(
         f"{n} {reason}" for reason, n in summary.transactions.items() if reason != "approved"
     )
-    return (
+    lines = [
         f"Seeded demo data: {summary.bins} BINs, {summary.cardholders} cardholders, "
-        f"{summary.cards} cards ({summary.blocked} blocked, {summary.lost} lost), "
-        f"{summary.top_ups} top-ups; {total} transactions over the last 24 hours: {approved} approved, "
-        f"{total - approved} declined" + (f" ({declines})" if declines else "") + "; "
-        f"{summary.flagged} flagged with {_count(summary.alerts, 'fraud alert')}, "
-        f"{_count(summary.blocked_by_engine, 'card')} blocked by the fraud engine, "
-        f"{_count(summary.fraud_reports, 'fraud report')}."
-    )
+        f"{summary.cards} cards ({summary.blocked} blocked, {summary.lost} lost), {summary.top_ups} top-ups.",
+        f"{total} transactions over the last {summary.days} days: {approved} approved, "
+        f"{total - approved} declined" + (f" ({declines})" if declines else "") + ".",
+        f"{summary.flagged} flagged; {_count(summary.open_alerts, 'open fraud alert')} in "
+        f"{_count(summary.open_cases, 'open case')}; {_count(summary.blocked_by_engine, 'card')} blocked "
+        f"by the fraud engine; {_count(summary.fraud_reports, 'fraud report')}.",
+    ]
+    model = summary.model
+    if model is None:
+        lines.append(f"No fraud model ({summary.no_model_because}): the rules alone decide.")
+    else:
+        meta = model.metadata
+        lines.append(
+            f"Fraud model v{model.version} active, trained on {meta['rows']} transactions "
+            f"({meta['frauds']} confirmed frauds) known {MODEL_SCORES_FOR.days} days ago, "
+            f"ROC AUC {meta['holdout']['roc_auc']:.3f} on the latest fifth."
+        )
+    return "\n".join(lines)
 
 
 def _count(n: int, noun: str) -> str:

@@ -1,9 +1,7 @@
-import sys
-
 from django.core.management.base import BaseCommand, CommandError
-from tqdm import tqdm
 
 from cardsystem.audit import Actor
+from cardsystem.progress import progress_bar
 from demo.services import decisions_to_their_file_only
 from demo.simulation import SCENARIOS, CannotReplay, ReplayResult, World, plan_world, replay_world
 
@@ -40,7 +38,7 @@ class Command(BaseCommand):
         try:
             with (
                 decisions_to_their_file_only(),
-                tqdm(total=total, file=sys.stderr, disable=None, unit="step", desc="Simulating") as bar,
+                progress_bar(total=total, desc="Simulating", stream=self.stderr) as bar,
             ):
                 result = replay_world(
                     world, actor=Actor.system("manage.py simulate_traffic"), progress=bar.update

@@ -2,7 +2,8 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from fraud.backtest import OUTCOMES, Report, backtest, version_to_backtest
+from cardsystem.progress import progress_bar
+from fraud.backtest import OUTCOMES, Report, backtest, backtest_window, version_to_backtest
 from fraud.backtest_workers import MIN_PER_WORKER
 from fraud.management.commands.train_model import moment
 
@@ -48,7 +49,11 @@ class Command(BaseCommand):
             version = version_to_backtest(options["version"])
         except LookupError as error:
             raise CommandError(f"--version: {error}.") from None
-        report = backtest(version=version, since=since, until=until, workers=options["workers"])
+        total = backtest_window(since=since, until=until).count()
+        with progress_bar(total=total, desc="Backtesting", unit="decision", stream=self.stderr) as bar:
+            report = backtest(
+                version=version, since=since, until=until, workers=options["workers"], progress=bar.update
+            )
         if options["json"]:
             self.stdout.write(json.dumps(report.as_dict(), sort_keys=True))
         else:

@@ -5,6 +5,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
 from cardsystem.audit import Actor
+from cardsystem.progress import progress_bar
 from fraud import training
 from fraud.services import model_activate
 
@@ -92,15 +93,20 @@ class Command(BaseCommand):
         if min_frauds < 2 or min_rows < 2:
             raise CommandError("--min-frauds and --min-rows: give at least 2.")
         actor = Actor.system("manage.py train_model")
+        rows = training.training_rows(since=since, cutoff=cutoff, label_delay=label_delay).count()
+        # Steps: each row read, then each tree of the two fits (held-out, then all rows).
+        steps = rows + 2 * training.DEFAULT_ROUNDS
         try:
-            model = training.train(
-                actor=actor,
-                cutoff=cutoff,
-                since=since,
-                label_delay=label_delay,
-                min_frauds=min_frauds,
-                min_rows=min_rows,
-            )
+            with progress_bar(total=steps, desc="Training", stream=self.stderr) as bar:
+                model = training.train(
+                    actor=actor,
+                    cutoff=cutoff,
+                    since=since,
+                    label_delay=label_delay,
+                    min_frauds=min_frauds,
+                    min_rows=min_rows,
+                    progress=bar.update,
+                )
         except training.NotEnoughLabels as error:
             raise CommandError(f"{error} File fraud reports or widen --since.") from None
         if activate:
