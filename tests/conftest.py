@@ -29,8 +29,9 @@ def restore_migrated_data():
     permissions with their original keys (as Django's serialized_rollback does)."""
     call_command("flush", verbosity=0, interactive=False, inhibit_post_migrate=True)
     connection.creation.deserialize_db_from_string(MIGRATED_DATA[connection.alias])
-    # The flush set PostgreSQL's sequences back to 1 and the rows came back with their own
-    # keys: without a reset, a test's first new risk-list entry (say) would take key 1 again.
+    # The rows come back with their keys, which PostgreSQL's sequences (restarted by the
+    # flush) do not follow: reset them as loaddata does, or the next row created takes a
+    # key in use.
     with connection.cursor() as cursor:
         for statement in connection.ops.sequence_reset_sql(no_style(), apps.get_models()):
             cursor.execute(statement)
