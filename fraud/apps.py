@@ -8,5 +8,7 @@ class FraudConfig(AppConfig):
     def ready(self):
         from fraud import receivers  # noqa: F401  (connects the authorization and cache signals)
         from fraud.change_kinds import register_kinds
+        from fraud.page_sections import register_page_sections
 
         register_kinds()
+        register_page_sections()
