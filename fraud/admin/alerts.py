@@ -218,7 +218,11 @@ class FraudAlertAdmin(PanSafeSearchMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     @admin.display(description="status, age", ordering="-created_at")
     def status_display(self, alert):
         assignee = (
-            format_html('<br><span class="quiet">{}</span>', alert.assignee) if alert.assignee_id else ""
+            format_html(
+                '<br><span class="quiet assignee" title="{}">{}</span>', alert.assignee, alert.assignee
+            )
+            if alert.assignee_id
+            else ""
         )
         return format_html(
             '{}<br><span class="quiet">{}</span>{}',
