@@ -71,9 +71,10 @@ def card_alerts(card: Card) -> str:
 
 
 def merchant_alerts(merchant_id: str, *, since: datetime.datetime) -> str:
-    """The latest alerts on the merchant's transactions, and how many of the period."""
+    """The alerts on the merchant's latest transactions, and how many of the period. By
+    the transaction's time: the merchant's index read backwards until 20 alerts are met."""
     alerts = FraudAlert.objects.filter(transaction__merchant_id=merchant_id)
-    latest = alerts.select_related("transaction").order_by("-created_at", "-id")[:LATEST]
+    latest = alerts.select_related("transaction").order_by("-transaction__transaction_time")[:LATEST]
     in_period = alerts.filter(transaction__transaction_time__gte=since).count()
     return format_html(
         '<p class="alerts-in-period">{} alert(s) on transactions of the period.</p>{}',

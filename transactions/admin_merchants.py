@@ -176,9 +176,9 @@ def merchants_page(model_admin, request):
 def _latest_transactions(merchant_id: str) -> list[Transaction]:
     if len(merchant_id) > MAX_MERCHANT_ID:
         return []  # no transaction carries it: no need to ask the database
-    return list(
-        Transaction.objects.filter(merchant_id=merchant_id).order_by("-transaction_time", "-id")[:LATEST]
-    )
+    # By transaction_time alone: the merchant index read backwards, 20 rows and done (a
+    # tie-break on id would sort all of a busy merchant's rows first).
+    return list(Transaction.objects.filter(merchant_id=merchant_id).order_by("-transaction_time")[:LATEST])
 
 
 def _period(request, default: str = "7d") -> tuple[str, datetime.datetime | None]:
@@ -224,7 +224,7 @@ def _reports_table(merchant_id: str) -> str:
     reports = (
         FraudReport.objects.filter(merchant_id=merchant_id)
         .select_related("transaction")
-        .order_by("-transaction_time", "-id")[:LATEST]
+        .order_by("-transaction_time")[:LATEST]
     )
     rows = [
         (
