@@ -26,6 +26,7 @@ from transactions.admin_cells import (
     card_cell,
     decision_cell,
     factor_codes,
+    merchant_cell,
     merchant_link,
     merchant_url,
     risk_badge,
@@ -169,14 +170,7 @@ class TransactionAdmin(PanSafeSearchMixin, ReadOnlyAdminMixin, admin.ModelAdmin)
 
     @admin.display(description="merchant", ordering="merchant_name")
     def merchant_display(self, txn):
-        return format_html(
-            '{}<br><span class="quiet">{} · <span title="{}">{}</span> · {}</span>',
-            merchant_link(txn),
-            txn.mcc,
-            txn.merchant_country.name,
-            txn.merchant_country.code,
-            txn.get_channel_display(),
-        )
+        return merchant_cell(txn)
 
     @admin.display(description="merchant ID")
     def merchant_page(self, txn):

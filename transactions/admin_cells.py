@@ -48,6 +48,20 @@ def merchant_link(txn: Transaction) -> str:
     )
 
 
+def merchant_cell(txn: Transaction) -> str:
+    """The merchant linked, and under it its country, category and channel (short, in
+    words in their titles)."""
+    return format_html(
+        '{}<br><span class="quiet"><abbr title="{}">{}</abbr> · {} · <abbr title="{}">{}</abbr></span>',
+        merchant_link(txn),
+        txn.merchant_country.name,
+        txn.merchant_country.code,
+        txn.mcc,
+        txn.get_channel_display(),
+        txn.channel,
+    )
+
+
 def short_time(moment) -> str:
     """Day and time on two short lines; the second is to the second."""
     local = timezone.localtime(moment)

@@ -24,6 +24,7 @@ from transactions.admin import (
     MerchantFilter,
     factor_codes,
     factors_table,
+    merchant_cell,
     readonly_table,
     risk_badge,
     transaction_link,
@@ -202,18 +203,7 @@ class FraudAlertAdmin(PanSafeSearchMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
 
     @admin.display(description="merchant", ordering="transaction__merchant_name")
     def merchant_display(self, alert):
-        txn = alert.transaction
-        name = txn.merchant_name or txn.merchant_id
-        return format_html(
-            '<span class="merchant" title="{} ({})">{}</span><br>'
-            '<span class="quiet"><abbr title="{}">{}</abbr> · {}</span>',
-            name,
-            txn.merchant_id,
-            name,
-            txn.merchant_country.name,
-            txn.merchant_country.code,
-            txn.mcc,
-        )
+        return merchant_cell(alert.transaction)
 
     @admin.display(description="status, age", ordering="-created_at")
     def status_display(self, alert):

@@ -50,7 +50,7 @@ def test_transaction_list_shows_masked_card_amount_merchant_decision_and_risk(ad
     authorize(card)
     html = admin_client.get(TRANSACTIONS).content.decode()
     assert card.masked_pan in html and card.pan not in html
-    assert "42.00 USD" in html and "5814 · " in html and 'title="United States of America">US<' in html
+    assert "42.00 USD" in html and 'title="United States of America">US</abbr> · 5814 · ' in html
     merchant = reverse("admin:transactions_transaction_merchant", args=["M-1001"])
     assert f'href="{merchant}" title="Corner Coffee (M-1001)">Corner Coffee</a>' in html
     assert 'Approved</span> <span class="code" title="00 approved">00<' in html
