@@ -21,6 +21,16 @@ class Section:
     permission: str  # the viewer needs it to see the section at all
     render: Callable[..., str]  # render(obj, **context) -> HTML
     order: int = 100
+    stylesheet: str = ""  # a static path the section's HTML needs, linked by the page
+
+
+@dataclass(frozen=True)
+class RenderedSections:
+    """What the page includes with SECTIONS_TEMPLATE: (title, HTML) of each section, and
+    the stylesheets they need, each once."""
+
+    sections: list[tuple[str, str]]
+    stylesheets: list[str]
 
 
 class PageSections:
@@ -37,7 +47,10 @@ class PageSections:
         shown = [s for s in self._sections.values() if user.has_perm(s.permission)]
         return sorted(shown, key=lambda s: (s.order, s.key))
 
-    def rendered(self, user, obj, **context) -> list[tuple[str, str]]:
-        """(title, HTML) of each section `user` may see, for `obj`: the page includes
-        them with SECTIONS_TEMPLATE."""
-        return [(section.title, section.render(obj, **context)) for section in self.visible_to(user)]
+    def rendered(self, user, obj, **context) -> RenderedSections:
+        """The sections `user` may see, rendered for `obj`."""
+        visible = self.visible_to(user)
+        return RenderedSections(
+            sections=[(section.title, section.render(obj, **context)) for section in visible],
+            stylesheets=list(dict.fromkeys(section.stylesheet for section in visible if section.stylesheet)),
+        )

@@ -17,7 +17,7 @@ from cardsystem.admin_lists import readonly_table
 from cardsystem.money import format_amount
 from cardsystem.page_sections import Section
 from fraud.models import FraudAlert
-from transactions.admin_cells import card_cell, factor_codes, merchant_link, risk_badge
+from transactions.admin_cells import ADMIN_CSS, card_cell, factor_codes, merchant_link, risk_badge
 from transactions.admin_merchants import MERCHANT_PAGE_SECTIONS
 
 LATEST = 20
@@ -89,10 +89,10 @@ def merchant_alerts(merchant_id: str, *, since: datetime.datetime) -> str:
 
 
 def register_page_sections() -> None:
-    title = f"Latest fraud alerts (up to {LATEST}), newest first"
+    shared = {"key": "fraud_alerts", "permission": VIEW_ALERTS, "order": 20, "stylesheet": ADMIN_CSS}
     CARD_PAGE_SECTIONS.register(
-        Section(key="fraud_alerts", title=title, permission=VIEW_ALERTS, render=card_alerts, order=20)
+        Section(title=f"Latest fraud alerts (up to {LATEST}), newest first", render=card_alerts, **shared)
     )
     MERCHANT_PAGE_SECTIONS.register(
-        Section(key="fraud_alerts", title=title, permission=VIEW_ALERTS, render=merchant_alerts, order=20)
+        Section(title=f"Alerts on the latest transactions (up to {LATEST})", render=merchant_alerts, **shared)
     )

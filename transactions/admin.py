@@ -23,6 +23,7 @@ from cardsystem.admin_lists import readonly_table
 from cardsystem.money import format_amount
 from transactions import admin_merchants, admin_views
 from transactions.admin_cells import (
+    ADMIN_CSS,
     card_cell,
     decision_cell,
     factor_codes,
@@ -34,8 +35,6 @@ from transactions.admin_cells import (
     transaction_link,
 )
 from transactions.models import FraudReport, Transaction
-
-ADMIN_CSS = "transactions/admin.css"
 
 
 def _shown(value) -> str:

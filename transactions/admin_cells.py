@@ -15,6 +15,7 @@ from cardsystem.money import format_amount
 from transactions.models import Transaction
 
 MERCHANT_URL_NAME = "admin:transactions_transaction_merchant"
+ADMIN_CSS = "transactions/admin.css"
 
 
 def risk_badge(score: int | None, level: str, *, detail: str = "") -> str:

@@ -8,7 +8,7 @@ from django.utils.http import urlencode
 from cards.admin import CARD_PAGE_SECTIONS
 from cards.models import Card
 from cardsystem.page_sections import Section
-from transactions.admin_cells import transactions_table
+from transactions.admin_cells import ADMIN_CSS, transactions_table
 from transactions.models import Transaction
 
 LATEST = 20
@@ -35,5 +35,6 @@ def register_page_sections() -> None:
             permission="transactions.view_transaction",
             render=card_transactions,
             order=10,
+            stylesheet=ADMIN_CSS,
         )
     )
