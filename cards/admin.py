@@ -10,7 +10,6 @@ import json
 from django.contrib import admin
 from django.contrib.admin.utils import unquote
 from django.db.models import Count
-from django.template.loader import render_to_string
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.timezone import localtime
@@ -22,19 +21,17 @@ from cards.forms import LIMIT_FORM_FIELDS, CardChangeForm
 from cards.models import Card, Cardholder, LedgerEntry
 from cards.services import LIMIT_FIELDS
 from cardsystem.admin import PanSafeSearchMixin, ReadOnlyAdminMixin
+from cardsystem.admin_lists import readonly_table
 from cardsystem.audit import Actor
 from cardsystem.models import AuditLog
 from cardsystem.money import format_amount, to_major
+from cardsystem.page_sections import PageSections
 
 TABLE_ROWS = 50
-TABLE_TEMPLATE = "admin/readonly_table.html"
 
-
-def _table(headers, rows, *, more_url=None, more_label="", empty="None yet."):
-    return render_to_string(
-        TABLE_TEMPLATE,
-        {"headers": headers, "rows": rows, "more_url": more_url, "more_label": more_label, "empty": empty},
-    )
+# What the apps above add to a card's page (its transactions, its fraud alerts): they
+# register their sections from their AppConfig.ready().
+CARD_PAGE_SECTIONS = PageSections("card")
 
 
 def _expiry(card) -> str:
@@ -79,7 +76,7 @@ class CardholderAdmin(admin.ModelAdmin):
             for c in cards
         ]
         more = reverse("admin:cards_card_changelist") + f"?cardholder__id__exact={cardholder.pk}"
-        return _table(
+        return readonly_table(
             ["card", "status", "balance", "expiry"],
             rows,
             more_url=more,
@@ -207,6 +204,11 @@ class CardAdmin(PanSafeSearchMixin, admin.ModelAdmin):
         }
         return super().change_view(request, object_id, form_url, extra_context)
 
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None:
+            context["card_sections"] = CARD_PAGE_SECTIONS.rendered(request.user, obj)
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
     # --- Columns and read-only fields ---
 
     @admin.display(description="card number")
@@ -269,7 +271,11 @@ class CardAdmin(PanSafeSearchMixin, admin.ModelAdmin):
         entries = card.ledger_entries.order_by("-created_at", "-id")[:TABLE_ROWS]
         rows = [
             (
-                entry.created_at,
+                format_html(
+                    '<a href="{}">{}</a>',
+                    reverse("admin:cards_ledgerentry_change", args=[entry.pk]),
+                    f"{localtime(entry.created_at):%Y-%m-%d %H:%M:%S}",
+                ),
                 entry.get_kind_display(),
                 to_major(entry.amount_minor, entry.currency),
                 to_major(entry.balance_after_minor, entry.currency),
@@ -278,11 +284,11 @@ class CardAdmin(PanSafeSearchMixin, admin.ModelAdmin):
             for entry in entries
         ]
         more = reverse("admin:cards_ledgerentry_changelist") + f"?card__id__exact={card.pk}"
-        return _table(
+        return readonly_table(
             ["time", "kind", f"amount ({card.currency})", f"balance after ({card.currency})", "reference"],
             rows,
             more_url=more,
-            more_label="The whole ledger",
+            more_label=f"The whole ledger ({card.ledger_entries.count()} entries)",
             empty="No entries yet.",
         )
 
@@ -296,7 +302,13 @@ class CardAdmin(PanSafeSearchMixin, admin.ModelAdmin):
         more = reverse("admin:cardsystem_auditlog_changelist") + (
             f"?target_type={Card._meta.label_lower}&target_id={card.pk}"
         )
-        return _table(["time", "by", "action", "details"], rows, more_url=more, more_label="In the audit log")
+        return readonly_table(
+            ["time", "by", "action", "details"],
+            rows,
+            more_url=more,
+            more_label="In the audit log",
+            empty="None yet.",
+        )
 
     # --- Bulk status actions: an intermediate page asks for the reason ---
 

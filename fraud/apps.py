@@ -9,6 +9,8 @@ class FraudConfig(AppConfig):
         from fraud import receivers  # noqa: F401  (connects the authorization and cache signals)
         from fraud.change_kinds import register_kinds
         from fraud.dashboard import register_panels
+        from fraud.page_sections import register_page_sections
 
         register_kinds()
         register_panels()
+        register_page_sections()

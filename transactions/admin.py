@@ -1,5 +1,10 @@
 """Transactions and fraud reports in the back office: read-only, as the authorization
-service recorded them, plus the live view (transactions.admin_views).
+service recorded them, plus the live view (transactions.admin_views) and the merchants'
+pages (transactions.admin_merchants).
+
+The list fits a 1366-pixel screen with the navigation sidebar open: one column each for
+the time, the card, the amount, the merchant (its category, country and channel under
+its name), the decision and its code, and the risk score (a flag when an alert was opened).
 
 Every column and page shows the masked number only; a card number pasted into a
 search box is searched by its last four digits and never echoed.
@@ -8,34 +13,30 @@ search box is searched by its last four digits and never echoed.
 import datetime
 
 from django.contrib import admin
-from django.template.loader import render_to_string
-from django.urls import path, reverse
+from django.urls import path
 from django.utils import timezone
 from django.utils.html import format_html
 from django_countries import countries
 
 from cardsystem.admin import PanSafeSearchMixin, ReadOnlyAdminMixin
+from cardsystem.admin_lists import readonly_table
 from cardsystem.exports import CsvExportMixin
 from cardsystem.money import format_amount
-from transactions import admin_views
+from transactions import admin_merchants, admin_views
+from transactions.admin_cells import (
+    ADMIN_CSS,
+    card_cell,
+    decision_cell,
+    factor_codes,
+    merchant_cell,
+    merchant_link,
+    merchant_url,
+    risk_badge,
+    short_time,
+    transaction_link,
+)
 from transactions.exports import TRANSACTION_COLUMNS
 from transactions.models import FraudReport, Transaction
-
-TABLE_TEMPLATE = "admin/readonly_table.html"
-ADMIN_CSS = "transactions/admin.css"
-
-
-def risk_badge(score: int | None, level: str) -> str:
-    """The risk score coloured by its level (low, medium, high; none for unscored)."""
-    if score is None:
-        return format_html('<span class="risk risk-none" title="{}">—</span>', "not scored")
-    return format_html(
-        '<span class="risk risk-{}" title="{} risk">{}</span>', level or "none", level or "unknown", score
-    )
-
-
-def readonly_table(headers, rows, *, empty="None.") -> str:
-    return render_to_string(TABLE_TEMPLATE, {"headers": headers, "rows": rows, "empty": empty})
 
 
 def _shown(value) -> str:
@@ -49,11 +50,6 @@ def _shown(value) -> str:
 def factors_table(factors: list[dict]) -> str:
     rows = [(f.get("code", ""), f.get("score", ""), f.get("detail", "")) for f in factors]
     return readonly_table(["code", "points", "detail"], rows, empty="No rule fired.")
-
-
-def transaction_link(txn: Transaction, text: str | None = None) -> str:
-    url = reverse("admin:transactions_transaction_change", args=[txn.pk])
-    return format_html('<a href="{}">{}</a>', url, text or txn.masked_pan)
 
 
 class MerchantCountryFilter(admin.SimpleListFilter):
@@ -80,6 +76,22 @@ class MerchantCountryFilter(admin.SimpleListFilter):
         return queryset.filter(merchant_country=value) if value else queryset
 
 
+class MerchantFilter(admin.SimpleListFilter):
+    """The merchant a merchant's page links a list with (?merchant_id=...), read at
+    `field`: shown in the sidebar only while it filters (merchants are too many to offer)."""
+
+    title = "merchant"
+    parameter_name = "merchant_id"
+    field = "merchant_id"
+
+    def lookups(self, request, model_admin):
+        value = self.value()
+        return [(value, value)] if value else []
+
+    def queryset(self, request, queryset):
+        return queryset.filter(**{self.field: self.value()}) if self.value() else queryset
+
+
 @admin.register(Transaction)
 class TransactionAdmin(CsvExportMixin, PanSafeSearchMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     """Recorded by the authorization service; nobody changes a transaction by hand."""
@@ -87,18 +99,14 @@ class TransactionAdmin(CsvExportMixin, PanSafeSearchMixin, ReadOnlyAdminMixin, a
     export_columns = TRANSACTION_COLUMNS
 
     list_display = [
-        "transaction_time",
+        "time_display",
         "card_display",
         "amount_display",
         "merchant_display",
-        "merchant_country",
-        "channel",
-        "status",
-        "response_code",
+        "decision_display",
         "risk_display",
-        "flagged",
     ]
-    list_select_related = ["card"]
+    list_display_links = ["time_display"]
     list_filter = [
         "status",
         "response_code",
@@ -106,6 +114,7 @@ class TransactionAdmin(CsvExportMixin, PanSafeSearchMixin, ReadOnlyAdminMixin, a
         "flagged",
         "channel",
         MerchantCountryFilter,
+        MerchantFilter,
     ]
     date_hierarchy = "transaction_time"
     search_fields = ["=card__last4", "=merchant_id", "merchant_name", "=id"]
@@ -115,7 +124,7 @@ class TransactionAdmin(CsvExportMixin, PanSafeSearchMixin, ReadOnlyAdminMixin, a
     show_full_result_count = False
     fieldsets = [
         (None, {"fields": ["id", "transaction_time", "created_at", "card_display", "amount_display"]}),
-        ("Merchant", {"fields": ["merchant_id", "merchant_name", "mcc", "merchant_country", "channel"]}),
+        ("Merchant", {"fields": ["merchant_page", "merchant_name", "mcc", "merchant_country", "channel"]}),
         (
             "Decision",
             {
@@ -150,24 +159,38 @@ class TransactionAdmin(CsvExportMixin, PanSafeSearchMixin, ReadOnlyAdminMixin, a
     class Media:
         css = {"all": [ADMIN_CSS]}
 
+    @admin.display(description="time", ordering="transaction_time")
+    def time_display(self, txn):
+        return short_time(txn.transaction_time)
+
     @admin.display(description="card", ordering="masked_pan")
     def card_display(self, txn):
-        if txn.card_id is None:
-            return txn.masked_pan  # an unknown card: only its masked number was kept
-        url = reverse("admin:cards_card_change", args=[txn.card_id])
-        return format_html('<a href="{}">{}</a>', url, txn.card.masked_pan)
+        return card_cell(txn)
 
     @admin.display(description="amount", ordering="amount_minor")
     def amount_display(self, txn):
-        return format_amount(txn.amount_minor, txn.currency)
+        return format_html('<span class="amount">{}</span>', format_amount(txn.amount_minor, txn.currency))
 
     @admin.display(description="merchant", ordering="merchant_name")
     def merchant_display(self, txn):
-        return f"{txn.merchant_name or txn.merchant_id} · {txn.mcc}"
+        return merchant_cell(txn)
+
+    @admin.display(description="merchant ID")
+    def merchant_page(self, txn):
+        return format_html('<a href="{}">{}</a>', merchant_url(txn.merchant_id), txn.merchant_id)
+
+    @admin.display(description="decision", ordering="status")
+    def decision_display(self, txn):
+        return decision_cell(txn)
 
     @admin.display(description="risk", ordering="risk_score")
     def risk_display(self, txn):
-        return risk_badge(txn.risk_score, txn.risk_level)
+        flag = format_html(' <span class="flag" title="{}">⚑</span>', "a fraud alert was opened")
+        return format_html(
+            "{}{}",
+            risk_badge(txn.risk_score, txn.risk_level, detail=factor_codes(txn)),
+            flag if txn.flagged else "",
+        )
 
     @admin.display(description="risk factors")
     def factors_display(self, txn):
@@ -186,6 +209,16 @@ class TransactionAdmin(CsvExportMixin, PanSafeSearchMixin, ReadOnlyAdminMixin, a
                 "live/",
                 view(lambda request: admin_views.live_page(self, request)),
                 name="transactions_transaction_live",
+            ),
+            path(
+                "merchant/<path:merchant_id>/",
+                view(lambda request, merchant_id: admin_merchants.merchant_page(self, request, merchant_id)),
+                name="transactions_transaction_merchant",
+            ),
+            path(
+                "merchants/",
+                view(lambda request: admin_merchants.merchants_page(self, request)),
+                name="transactions_transaction_merchants",
             ),
             path(
                 "live/poll/",
@@ -219,5 +252,4 @@ class FraudReportAdmin(PanSafeSearchMixin, ReadOnlyAdminMixin, admin.ModelAdmin)
 
     @admin.display(description="merchant")
     def merchant(self, report):
-        txn = report.transaction
-        return txn.merchant_name or txn.merchant_id
+        return merchant_link(report.transaction)

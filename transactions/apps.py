@@ -6,5 +6,7 @@ class TransactionsConfig(AppConfig):
 
     def ready(self):
         from transactions.dashboard import register_panels
+        from transactions.page_sections import register_page_sections
 
         register_panels()
+        register_page_sections()

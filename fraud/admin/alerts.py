@@ -21,7 +21,16 @@ from fraud.admin import decisions
 from fraud.exports import ALERT_COLUMNS
 from fraud.forms import DecisionForm
 from fraud.models import FraudAlert
-from transactions.admin import ADMIN_CSS, factors_table, readonly_table, risk_badge, transaction_link
+from transactions.admin import (
+    ADMIN_CSS,
+    MerchantFilter,
+    factor_codes,
+    factors_table,
+    merchant_cell,
+    readonly_table,
+    risk_badge,
+    transaction_link,
+)
 from transactions.models import Transaction
 
 RECENT_TRANSACTIONS = 20
@@ -64,6 +73,10 @@ class RiskLevelFilter(admin.SimpleListFilter):
         return queryset
 
 
+class AlertMerchantFilter(MerchantFilter):
+    field = "transaction__merchant_id"
+
+
 # Open first, then being investigated, then the decided ones.
 STATUS_RANK = Case(
     When(status=FraudAlert.Status.OPEN, then=Value(0)),
@@ -78,21 +91,20 @@ class FraudAlertAdmin(CsvExportMixin, PanSafeSearchMixin, ReadOnlyAdminMixin, ad
     """The analysts' queue. Nothing here is edited as a form: alerts change only by
     decisions (row buttons, the alert page, bulk actions), which lead to alert_decide."""
 
+    # Fits a 1366-pixel screen with the navigation sidebar open: the risk factors under
+    # the score, the merchant's country and category under its name, the age and
+    # assignee under the status.
     list_display = [
         "risk_display",
         "card_display",
         "amount_display",
         "merchant_display",
-        "country_display",
-        "factor_codes",
-        "status",
-        "assignee",
-        "age",
+        "status_display",
         "decide_buttons",
     ]
     list_display_links = ["risk_display", "card_display"]
     list_select_related = ["transaction", "card", "assignee"]
-    list_filter = ["status", AssigneeFilter, RiskLevelFilter]
+    list_filter = ["status", AssigneeFilter, RiskLevelFilter, AlertMerchantFilter]
     search_fields = ["=card__last4", "=transaction__merchant_id", "transaction__merchant_name"]
     search_help_text = "Last four digits of the card, merchant ID or merchant name."
     list_per_page = 50
@@ -175,35 +187,42 @@ class FraudAlertAdmin(CsvExportMixin, PanSafeSearchMixin, ReadOnlyAdminMixin, ad
 
     # --- Columns ---
 
-    @admin.display(description="risk", ordering="risk_score")
+    @admin.display(description="risk, factors", ordering="risk_score")
     def risk_display(self, alert):
-        return risk_badge(alert.risk_score, alert.transaction.risk_level)
+        return format_html(
+            '{}<br><span class="factor-codes">{}</span>',
+            risk_badge(alert.risk_score, alert.transaction.risk_level),
+            factor_codes(alert.transaction),
+        )
 
     @admin.display(description="card", ordering="card__last4")
     def card_display(self, alert):
-        return alert.card.masked_pan
+        return format_html('<span class="pan">{}</span>', alert.card.masked_pan)
 
     @admin.display(description="amount", ordering="transaction__amount_minor")
     def amount_display(self, alert):
-        return format_amount(alert.transaction.amount_minor, alert.transaction.currency)
+        txn = alert.transaction
+        return format_html('<span class="amount">{}</span>', format_amount(txn.amount_minor, txn.currency))
 
     @admin.display(description="merchant", ordering="transaction__merchant_name")
     def merchant_display(self, alert):
-        txn = alert.transaction
-        return txn.merchant_name or txn.merchant_id
+        return merchant_cell(alert.transaction)
 
-    @admin.display(description="country", ordering="transaction__merchant_country")
-    def country_display(self, alert):
-        return alert.transaction.merchant_country.code
-
-    @admin.display(description="risk factors")
-    def factor_codes(self, alert):
-        codes = ", ".join(f.get("code", "") for f in alert.transaction.risk_factors)
-        return format_html('<span class="factor-codes">{}</span>', codes)
-
-    @admin.display(description="age", ordering="-created_at")
-    def age(self, alert):
-        return timesince(alert.created_at)
+    @admin.display(description="status, age", ordering="-created_at")
+    def status_display(self, alert):
+        assignee = (
+            format_html(
+                '<br><span class="quiet assignee" title="{}">{}</span>', alert.assignee, alert.assignee
+            )
+            if alert.assignee_id
+            else ""
+        )
+        return format_html(
+            '{}<br><span class="quiet">{}</span>{}',
+            alert.get_status_display(),
+            timesince(alert.created_at),
+            assignee,
+        )
 
     @admin.display(description="decide")
     def decide_buttons(self, alert):

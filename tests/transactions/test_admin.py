@@ -51,8 +51,11 @@ def test_transaction_list_shows_masked_card_amount_merchant_decision_and_risk(ad
     authorize(card)
     html = admin_client.get(TRANSACTIONS).content.decode()
     assert card.masked_pan in html and card.pan not in html
-    assert "42.00 USD" in html and "Corner Coffee · 5814" in html
-    assert "00 approved" in html and re.search(r'class="risk risk-low"[^>]*>0<', html)
+    assert "42.00 USD" in html and 'title="United States of America">US</abbr> · 5814 · ' in html
+    merchant = reverse("admin:transactions_transaction_merchant", args=["M-1001"])
+    assert f'href="{merchant}" title="Corner Coffee (M-1001)">Corner Coffee</a>' in html
+    assert 'Approved</span> <span class="code" title="00 approved">00<' in html
+    assert re.search(r'class="risk risk-low"[^>]*>0<', html)
     assert reverse("admin:transactions_transaction_live") in html
 
 
@@ -201,6 +204,9 @@ def test_no_page_shows_a_full_card_number(admin_client, authorize_api):
         *[change_url(t) for t in Transaction.objects.all()],
         REPORTS,
         reverse("admin:transactions_fraudreport_change", args=[report.pk]),
+        reverse("admin:cards_card_change", args=[card.pk]),
+        reverse("admin:cards_cardholder_change", args=[card.cardholder_id]),
+        reverse("admin:transactions_transaction_merchant", args=["M-1001"]),
         reverse("admin:fraud_fraudalert_changelist"),
         f"{reverse('admin:fraud_fraudalert_changelist')}?q={card.last4}",
         *[reverse("admin:fraud_fraudalert_change", args=[a.pk]) for a in (first, second)],
