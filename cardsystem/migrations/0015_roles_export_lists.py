@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ("cardsystem", "0014_audit_list_exports"),
         ("fraud", "0016_export_permissions"),
-        ("transactions", "0009_export_permission"),
+        ("transactions", "0010_export_permission"),
     ]
 
     operations = [migrations.RunPython(sync_roles, migrations.RunPython.noop)]

@@ -6,7 +6,7 @@ from django.db import migrations
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('transactions', '0008_risk_rules'),
+        ('transactions', '0009_dashboard_indexes'),
     ]
 
     operations = [
