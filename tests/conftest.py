@@ -1,6 +1,8 @@
 import pytest
+from django.apps import apps
 from django.core.cache import cache
 from django.core.management import call_command
+from django.core.management.color import no_style
 from django.db import connection
 from rest_framework.test import APIClient
 
@@ -27,6 +29,13 @@ def restore_migrated_data():
     permissions with their original keys (as Django's serialized_rollback does)."""
     call_command("flush", verbosity=0, interactive=False, inhibit_post_migrate=True)
     connection.creation.deserialize_db_from_string(MIGRATED_DATA[connection.alias])
+    # The rows came back with their keys, but PostgreSQL's sequences restarted at 1 with
+    # the flush: the next row a test adds (a configuration version) would take key 1 again.
+    statements = connection.ops.sequence_reset_sql(no_style(), apps.get_models())
+    if statements:
+        with connection.cursor() as cursor:
+            for statement in statements:
+                cursor.execute(statement)
 
 
 @pytest.fixture(autouse=True)
