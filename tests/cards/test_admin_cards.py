@@ -169,7 +169,9 @@ def test_no_back_office_page_ever_shows_the_full_pan_or_cvv(admin_client):
         *[(reverse("admin:cardsystem_auditlog_change", args=[row.pk]), True) for row in audit_rows],
         (reverse("admin:cards_cardholder_change", args=[card.cardholder_id]), True),
         (reverse("admin:bins_bin_change", args=[card.bin_id]), False),
-        (reverse("admin:index"), True),
+        # The front page is the dashboard: figures, no card (Django's "Recent actions",
+        # which named it, is not on it).
+        (reverse("admin:index"), False),
     ]
     assert len(pages) >= 16
     spaced = " ".join(pan[i : i + 4] for i in range(0, len(pan), 4))
