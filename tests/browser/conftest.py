@@ -14,11 +14,6 @@ import os
 import re
 
 import pytest
-
-# Playwright's sync API runs an event loop in this thread; the ORM calls the tests make
-# between browser steps are plain synchronous calls, safe here.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-
 from playwright.sync_api import sync_playwright
 
 from tests.conftest import STAFF_PASSWORD, restore_migrated_data
@@ -38,9 +33,14 @@ def _migrated_data(transactional_db):
     restore_migrated_data()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
-    with sync_playwright() as playwright:
+    """Chromium for one test module. Playwright's sync API keeps an event loop in this
+    thread while it runs, so Django would refuse the tests' own ORM calls between browser
+    steps (plain synchronous calls, safe here): they are allowed for the module alone, and
+    neither later tests nor the processes they start inherit it."""
+    with pytest.MonkeyPatch.context() as patch, sync_playwright() as playwright:
+        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
         yield browser
         browser.close()

@@ -12,13 +12,8 @@ from cardsystem.checks import check_card_data_key, check_keys_are_not_guessable,
 ROOT = Path(__file__).resolve().parents[2]
 
 
-# The browser tests allow Django's ORM beside Playwright's event loop for this process
-# (tests/browser/conftest.py); a production process started here must not inherit it.
-NOT_INHERITED = ("DEBUG", "SECRET_KEY", "CARD_DATA_KEY", "DJANGO_ALLOW_ASYNC_UNSAFE")
-
-
 def _manage(*args, **env):
-    clean = {k: v for k, v in os.environ.items() if k not in NOT_INHERITED}
+    clean = {k: v for k, v in os.environ.items() if k not in ("DEBUG", "SECRET_KEY", "CARD_DATA_KEY")}
     return subprocess.run(  # noqa: S603 (fixed arguments)
         [sys.executable, "manage.py", *args],
         cwd=ROOT,
