@@ -40,7 +40,9 @@ from cardsystem.roles import ADMINISTRATOR, AUDITOR, CARD_OPERATIONS, FRAUD_ANAL
 from cardsystem.services import api_client_create, api_client_revoke
 from demo.simulation import World, plan_world, replay_world
 from demo.simulation.population import BINS
+from demo.simulation.replay import ReplayResult
 from fraud import training
+from fraud.cases import case_resolve
 from fraud.models import Case, FraudAlert, FraudModel
 from fraud.services import model_activate
 from transactions.models import Transaction
@@ -54,6 +56,9 @@ MODEL_SCORES_FOR = datetime.timedelta(days=7)
 # Left out of training: the latest days before the cut-off, whose fraud is mostly not
 # reported yet (cardholders report after three days at the median).
 MODEL_LABEL_DELAY = datetime.timedelta(days=3)
+# The analysts work the queue: a case whose latest alert is older than this at the end of
+# the history is resolved, by what really happened; the newer ones are the open backlog.
+ANALYSTS_DECIDE_WITHIN = datetime.timedelta(days=2)
 MODEL_MIN_FRAUDS = training.DEFAULT_MIN_FRAUDS
 MODEL_MIN_ROWS = training.DEFAULT_MIN_ROWS
 
@@ -75,6 +80,7 @@ class DemoSummary:
     flagged: int
     open_alerts: int
     open_cases: int
+    resolved_cases: int
     blocked_by_engine: int
     fraud_reports: int
     model: FraudModel | None  # trained and active, or None when the history was too short
@@ -120,6 +126,7 @@ def seed_demo_data(
         cutoff = world.end - MODEL_SCORES_FOR
         checkpoints = [(cutoff, trainer)] if cutoff - MODEL_LABEL_DELAY > world.start else []
         played = replay_world(world, actor=actor, progress=progress, checkpoints=checkpoints)
+        resolved_cases = _work_the_queue(played, end=world.end, actor=actor)
         by_reason = dict(
             Transaction.objects.values_list("reason").annotate(n=Count("pk")).order_by("-n", "reason")
         )
@@ -136,11 +143,40 @@ def seed_demo_data(
         flagged=Transaction.objects.filter(flagged=True).count(),
         open_alerts=FraudAlert.objects.filter(status=FraudAlert.Status.OPEN).count(),
         open_cases=Case.objects.filter(resolved_at__isnull=True).count(),
+        resolved_cases=resolved_cases,
         blocked_by_engine=played.blocked_by_engine,
         fraud_reports=played.reports,
         model=trainer.model,
         no_model_because=trainer.failure or ("" if checkpoints else "too few days to train on"),
     )
+
+
+def _work_the_queue(played: ReplayResult, *, end: datetime.datetime, actor: Actor) -> int:
+    """What weeks of analysts' work leave behind, after the replay (which runs in minutes,
+    long after the history's times): each alert and case dated from its transaction, as
+    the engine opened it then, and each case whose latest alert is older than
+    ANALYSTS_DECIDE_WITHIN resolved by the ground truth, as confirmed fraud when any of its
+    transactions was fraud, a false positive otherwise (through case_resolve: audited, and
+    confirmed fraud on an approval is a fraud report). Returns how many were resolved."""
+    is_fraud = {outcome.transaction_id: outcome.is_fraud for outcome in played.outcomes if outcome.flagged}
+    alerts = FraudAlert.objects.filter(transaction_id__in=is_fraud).select_related("transaction", "case")
+    by_case: dict[int, list[FraudAlert]] = {}
+    for alert in alerts:
+        FraudAlert.objects.filter(pk=alert.pk).update(created_at=alert.transaction.transaction_time)
+        by_case.setdefault(alert.case_id, []).append(alert)
+    resolved = 0
+    for case_alerts in by_case.values():
+        times = [alert.transaction.transaction_time for alert in case_alerts]
+        case = case_alerts[0].case
+        case.due_at, case.opened_at = min(times) + (case.due_at - case.opened_at), min(times)
+        case.save(update_fields=["opened_at", "due_at"])
+        if max(times) < end - ANALYSTS_DECIDE_WITHIN:
+            fraud = any(is_fraud[alert.transaction_id] for alert in case_alerts)
+            resolution = Case.Resolution.CONFIRMED_FRAUD if fraud else Case.Resolution.FALSE_POSITIVE
+            note = "Demo data: decided by the simulation's ground truth, as an analyst would have."
+            case_resolve(case=case, resolution=resolution, actor=actor, note=note)
+            resolved += 1
+    return resolved
 
 
 class _ModelTrainer:

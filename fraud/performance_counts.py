@@ -24,15 +24,13 @@ from dataclasses import dataclass, field
 
 from django.db import IntegrityError, transaction
 from django.db.models import BooleanField, Count, ExpressionWrapper, Q, Sum
-from django.db.models.functions import TruncDate
 from django.utils import timezone
 
+from cardsystem.daily_rollup import DAY, UTC, changed_days, complete_days, day_start
 from fraud.models import ROLLUP_COUNTS, PerformanceCount, PerformanceDay, PerformanceMark
 from transactions.codes import Decision
 from transactions.models import Transaction
 
-UTC = datetime.UTC
-DAY = datetime.timedelta(days=1)
 SUSPECTED_FRAUD = Decision.SUSPECTED_FRAUD.code
 FRAUD = Q(fraud_report__isnull=False)
 PAGE_BUDGET_DAYS = 31  # the most days one view of the page counts into the rollup
@@ -115,20 +113,6 @@ def live_tallies(rows, into: Tallies | None = None) -> Tallies:
 # --- The daily rollup ---------------------------------------------------------------------------
 
 
-def _start(day: datetime.date) -> datetime.datetime:
-    return datetime.datetime.combine(day, datetime.time(), tzinfo=UTC)
-
-
-def complete_days(
-    since: datetime.datetime, until: datetime.datetime, now: datetime.datetime
-) -> list[datetime.date]:
-    """The UTC days wholly inside [since, until) that ended by `now`."""
-    since, until, now = (moment.astimezone(UTC) for moment in (since, until, now))
-    first = since.date() if since == _start(since.date()) else since.date() + DAY
-    end = min(until.date(), now.date())
-    return [first + DAY * n for n in range(max(0, (end - first).days))]
-
-
 def _values(tally: Counter) -> dict[str, list[int]]:
     """A tally's amounts as stored: {currency: [fraud, fraud caught]} in minor units."""
     currencies = sorted({key[1] for key in tally if isinstance(key, tuple)})
@@ -140,7 +124,7 @@ def day_count(day: datetime.date) -> bool:
     when a concurrent count of the same day stood first (its counts stand; the marks it
     did not see survive it). Reads outside the write transaction, so that the writers'
     lock (SQLite) is held only for the few rows written."""
-    start = _start(day)
+    start = day_start(day)
     generation = PerformanceDay.objects.filter(day=day).values_list("generation", flat=True).first()
     marks = list(PerformanceMark.objects.filter(day=day).values_list("pk", flat=True))
     # The day's transactions before its decisions: one stored in between is then in the
@@ -180,40 +164,16 @@ def day_marked(decision: Transaction) -> None:
         PerformanceMark.objects.create(day=decision.transaction_time.astimezone(UTC).date())
 
 
-def _runs(days: list[datetime.date]) -> list[list[datetime.date]]:
-    """Consecutive days, in runs."""
-    runs: list[list[datetime.date]] = []
-    for day in days:
-        if runs and runs[-1][-1] + DAY == day:
-            runs[-1].append(day)
-        else:
-            runs.append([day])
-    return runs
-
-
 def stale_days(days: list[datetime.date]) -> set[datetime.date]:
-    """Of these complete days, those to count (again): never counted, marked, or holding
-    another number of transactions than when counted. One COUNT per run of counted days
-    (one, usually); the days of a run whose total differs are then counted one by one."""
+    """Of these complete days, those to count (again): marked, never counted, or holding
+    another number of transactions than when counted (cardsystem/daily_rollup.py)."""
     if not days:
         return set()
     in_days = {"day__gte": days[0], "day__lte": days[-1]}
     known = dict(PerformanceDay.objects.filter(**in_days).values_list("day", "transactions"))
-    stale = set(PerformanceMark.objects.filter(**in_days).values_list("day", flat=True).distinct())
-    stale |= {day for day in days if day not in known}
-    for run in _runs([day for day in days if day not in stale]):
-        stored = Transaction.objects.filter(
-            transaction_time__gte=_start(run[0]), transaction_time__lt=_start(run[-1]) + DAY
-        )
-        if stored.count() != sum(known[day] for day in run):
-            by_day = dict(
-                stored.annotate(on=TruncDate("transaction_time", tzinfo=UTC))
-                .order_by()
-                .values_list("on")
-                .annotate(n=Count("pk"))
-            )
-            stale |= {day for day in run if by_day.get(day, 0) != known[day]}
-    return stale
+    marked = set(PerformanceMark.objects.filter(**in_days).values_list("day", flat=True).distinct())
+    unmarked = [day for day in days if day not in marked]
+    return marked | changed_days(unmarked, known, Transaction.objects.all(), "transaction_time")
 
 
 def refresh_recent(*, days: int, now: datetime.datetime | None = None) -> tuple[list, list, list]:
@@ -221,7 +181,7 @@ def refresh_recent(*, days: int, now: datetime.datetime | None = None) -> tuple[
     marked day. Returns the days checked, the days counted and the stale days left (to a
     concurrent count)."""
     now = now or timezone.now()
-    today = _start(now.astimezone(UTC).date())
+    today = day_start(now.astimezone(UTC).date())
     checked = complete_days(today - DAY * days, today, now)
     marked_before = PerformanceMark.objects.filter(day__lt=today.date() - DAY * days)
     stale = stale_days(checked) | set(marked_before.values_list("day", flat=True).distinct())
@@ -274,9 +234,9 @@ def period_tallies(
     # The rest, live: the period's partial edges and the days left, in ranges.
     cursor = since
     for day in sorted(set(days) - left):
-        if cursor < _start(day):
-            result.live.append((cursor, _start(day)))
-        cursor = _start(day) + DAY
+        if cursor < day_start(day):
+            result.live.append((cursor, day_start(day)))
+        cursor = day_start(day) + DAY
     if cursor < until:
         result.live.append((cursor, until))
     for start, end in result.live:

@@ -163,3 +163,23 @@ class FraudReport(models.Model):
 
     def __str__(self):
         return f"fraud report on {self.transaction_id}"
+
+
+class DecisionDay(models.Model):
+    """One complete UTC day of transactions counted for the dashboard's decisions
+    (transactions/dashboard.py): by outcome, response code and risk score decile. What a
+    transaction contributes never changes once stored (its status may become reversed,
+    still an approval); a transaction stored later with a time on a counted day (the API
+    takes past times) makes the day's number of transactions differ from `transactions`,
+    and the day is counted again (cardsystem/daily_rollup.py)."""
+
+    day = models.DateField(unique=True)
+    transactions = models.PositiveIntegerField()
+    figures = models.JSONField(help_text='{"outcomes": {outcome: n}, "codes": {code: n}, "scores": [n, ...]}')
+    computed_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-day"]
+
+    def __str__(self):
+        return f"decisions of {self.day}"

@@ -51,7 +51,8 @@ def test_seed_demo_fills_an_empty_database_through_the_services():
     assert re.fullmatch(
         r"Seeded demo data: 7 BINs, 20 cardholders, \d+ cards \(\d+ blocked, \d+ lost\), \d+ top-ups\.\n"
         r"\d+ transactions over the last 2 days: \d+ approved, \d+ declined \((\d+ [a-z_]+(, )?)+\)\.\n"
-        r"\d+ flagged; \d+ open fraud alerts? in \d+ open cases?; \d+ cards? blocked by the fraud engine; "
+        r"\d+ flagged; \d+ open fraud alerts? in \d+ open cases? \(\d+ older ones resolved by analysts\); "
+        r"\d+ cards? blocked by the fraud engine; "
         r"\d+ fraud reports?\.\n"
         r"No fraud model \(too few days to train on\): the rules alone decide\.\n",
         out,
@@ -85,7 +86,8 @@ def test_the_summary_counts_the_transactions_by_decision_and_the_open_alerts_and
     alerts = FraudAlert.objects.filter(status=FraudAlert.Status.OPEN).count()
     cases = Case.objects.filter(resolved_at__isnull=True).count()
     assert alerts > 0 and cases > 0
-    assert re.search(rf"; {alerts} open fraud alerts? in {cases} open cases?;", out)
+    resolved = Case.objects.filter(resolved_at__isnull=False).count()
+    assert re.search(rf"; {alerts} open fraud alerts? in {cases} open cases? \({resolved} older ones", out)
     assert re.search(rf"; {FraudReport.objects.count()} fraud reports?\.$", out, re.MULTILINE)
 
 
@@ -137,6 +139,28 @@ def test_the_history_includes_fraud_that_the_engine_flags():
         assert report.transaction.transaction_time < report.reported_at <= now
         assert report.transaction.status == Transaction.Status.APPROVED
         assert report.reason
+
+
+def test_alerts_date_from_their_transactions_and_analysts_resolved_the_older_cases_by_the_truth():
+    run("--cardholders", "40", "--days", "6")
+    end = timezone.now()
+    alerts = FraudAlert.objects.select_related("transaction", "case")
+    assert alerts.count() >= 3
+    for alert in alerts:
+        assert alert.created_at == alert.transaction.transaction_time
+        assert alert.case.opened_at <= alert.created_at
+    for case in Case.objects.prefetch_related("alerts__transaction"):
+        latest = max(alert.transaction.transaction_time for alert in case.alerts.all())
+        older = latest < end - demo_services.ANALYSTS_DECIDE_WITHIN
+        assert (case.resolved_at is not None) == older
+        assert case.opened_at == min(alert.transaction.transaction_time for alert in case.alerts.all())
+    resolved = Case.objects.filter(resolved_at__isnull=False)
+    assert resolved.exists()
+    assert set(resolved.values_list("resolution", flat=True)) <= {"confirmed_fraud", "false_positive"}
+    assert not FraudAlert.objects.filter(case__in=resolved, status=FraudAlert.Status.OPEN).exists()
+    # Audited as the command's work, like everything seeded.
+    decided = AuditLog.objects.filter(action=AuditLog.Action.CASE_RESOLVED, actor_label="manage.py seed_demo")
+    assert decided.count() == resolved.count()
 
 
 def test_weeks_of_history_train_and_activate_a_model_that_scores_the_last_week(monkeypatch):

@@ -83,7 +83,8 @@ def describe(summary: DemoSummary) -> str:
         f"{total} transactions over the last {summary.days} days: {approved} approved, "
         f"{total - approved} declined" + (f" ({declines})" if declines else "") + ".",
         f"{summary.flagged} flagged; {_count(summary.open_alerts, 'open fraud alert')} in "
-        f"{_count(summary.open_cases, 'open case')}; {_count(summary.blocked_by_engine, 'card')} blocked "
+        f"{_count(summary.open_cases, 'open case')} ({summary.resolved_cases} older ones resolved by "
+        f"analysts); {_count(summary.blocked_by_engine, 'card')} blocked "
         f"by the fraud engine; {_count(summary.fraud_reports, 'fraud report')}.",
     ]
     model = summary.model
