@@ -1,8 +1,9 @@
 """The dashboard's fraud panels (cardsystem/dashboard.py): the alert backlog by age, the
-rules that fired most, and the live model's precision and recall by the fraud reports
-known now. The rules and the model read the same performance tallies as the rule
-performance page (fraud/performance_counts.py: the daily rollup for the period's whole
-days, the rest counted live), computed once per page. Registered by FraudConfig.ready()."""
+rules that fired most, and the live model's precision and recall by the labels known now
+(fraud reports, and analysts' confirmed fraud on declines). The rules and the model read
+the same performance tallies as the rule performance page (fraud/performance_counts.py:
+the daily rollup for the period's whole days, the rest counted live), computed once per
+page. Registered by FraudConfig.ready()."""
 
 import datetime
 
@@ -149,8 +150,8 @@ def model_panel(period: Period) -> PanelContent:
                     legend=False,
                 ),
                 link=performance_page(period),
-                note=f"{figures.decisions:,} decisions, {figures.fraud:,} reported as fraud so far: "
-                "the figures move as fraud reports arrive.",
+                note=f"{figures.decisions:,} decisions, {figures.fraud:,} confirmed as fraud so far: "
+                "the figures move as fraud reports and analysts' verdicts arrive.",
             )
         ]
     )

@@ -1,5 +1,5 @@
 """How each rule, each configuration version and each model version performed over a
-period, by the fraud reports known now.
+period, by the labels known now: fraud reports, and analysts' confirmed fraud on declines.
 
 Counted in the database by fraud/performance_counts.py: one GROUP BY over the decisions of
 a stretch of time read by the transaction_time index, whatever the number of rules, for

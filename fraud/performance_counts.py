@@ -6,7 +6,8 @@ partial days at its edges, not the month (bench/rule_performance.py).
 A day's counts are exact by the fraud reports known now because they are counted again
 whenever they could have changed:
 - a fraud report on one of the day's decisions marks the day (PerformanceMark) in the
-  report's own database transaction (fraud/receivers.py), never an authorization;
+  report's own database transaction (fraud/receivers.py), never an authorization, and so
+  does an analyst's confirmed fraud on a declined one (fraud/services.py: alert_decide);
 - a transaction stored after the day was counted with a time on that day (the API takes
   past times) changes how many transactions the day holds: a period's complete days are
   checked with one COUNT over the transaction_time index (index only) against the counts
@@ -27,12 +28,16 @@ from django.db.models import BooleanField, Count, ExpressionWrapper, Q, Sum
 from django.utils import timezone
 
 from cardsystem.daily_rollup import DAY, UTC, changed_days, complete_days, day_start
-from fraud.models import ROLLUP_COUNTS, PerformanceCount, PerformanceDay, PerformanceMark
+from fraud.models import ROLLUP_COUNTS, FraudAlert, PerformanceCount, PerformanceDay, PerformanceMark
 from transactions.codes import Decision
 from transactions.models import Transaction
 
 SUSPECTED_FRAUD = Decision.SUSPECTED_FRAUD.code
-FRAUD = Q(fraud_report__isnull=False)
+# A decision is fraud by the labels known now: a fraud report (a cardholder's dispute, or an
+# analyst's confirmed fraud on an approval, which files one), or an analyst's confirmed
+# fraud on a decline, which has no report to file (no money was taken). Without the latter,
+# every decline the engine got right would count as a false decline.
+FRAUD = Q(fraud_report__isnull=False) | Q(fraud_alert__status=FraudAlert.Status.CONFIRMED_FRAUD)
 PAGE_BUDGET_DAYS = 31  # the most days one view of the page counts into the rollup
 
 

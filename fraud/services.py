@@ -8,7 +8,7 @@ from cards.models import Card
 from cards.services import card_change_status
 from cardsystem.audit import Actor, AuditAction, audit_record
 from cardsystem.exceptions import ConflictError
-from fraud import versions
+from fraud import performance_counts, versions
 from fraud.configuration import ModelChoice
 from fraud.models import (
     CountryRisk,
@@ -109,6 +109,10 @@ def _report_confirmed_fraud(alert: FraudAlert, actor: Actor) -> None:
         reported_at = max(timezone.now(), txn.transaction_time)
         reason = f"Fraud confirmed by an analyst on alert {alert.pk}."
         fraud_report_create(transaction=txn, reason=reason, actor=actor, reported_at=reported_at)
+    elif not hasattr(txn, "fraud_report"):
+        # No report for a decline (no money was taken), but the verdict is its label: the
+        # performance figures of its day change (fraud/performance_counts.py).
+        performance_counts.day_marked(txn)
 
 
 # --- Configuration: thresholds, rules and risk lists, as staff edit them in the admin --------------

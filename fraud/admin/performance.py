@@ -48,10 +48,11 @@ VERSION_HEADERS = [
 ]
 INTRO = (
     "Decisions with a risk score whose transaction time is in the period; fraud is a fraud report "
-    "known now. Fired: the rule added points. Declines: declined as suspected fraud (59). Reviews: "
-    "scored in the review band. Decisive: without the rule's points the risk level would have been "
-    "lower. Precision: fraud among the decisions it fired on. Caught: fraud declined or reviewed. "
-    "Values: the fraud's amounts, per currency."
+    "known now, or an analyst's confirmed fraud on a decline. Fired: the rule added points. "
+    "Declines: declined as suspected fraud (59). Reviews: scored in the review band. Decisive: "
+    "without the rule's points the risk level would have been lower. Precision: fraud among the "
+    "decisions it fired on. Caught: fraud declined or reviewed. Values: the fraud's amounts, per "
+    "currency."
 )
 MODEL_HEADERS = [
     "model version",

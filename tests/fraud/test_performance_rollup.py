@@ -14,10 +14,11 @@ from django.urls import reverse
 from cardsystem.audit import AuditAction
 from cardsystem.models import AuditLog
 from fraud import performance, performance_counts
-from fraud.models import PerformanceCount, PerformanceDay, PerformanceMark
+from fraud.models import FraudAlert, PerformanceCount, PerformanceDay, PerformanceMark
 from fraud.performance_counts import complete_days, day_count, decisions, live_tallies, period_tallies
+from fraud.services import alert_decide
 from tests.concurrency import run_concurrently
-from tests.factories import TEST_ACTOR
+from tests.factories import TEST_ACTOR, CardFactory
 from tests.fraud.clock import DAY, HOUR, MINUTE, NOW, TICK
 from tests.fraud.test_performance import decision, world  # noqa: F401 (a fixture)
 from transactions.models import FraudReport, Transaction
@@ -134,6 +135,44 @@ def test_a_fraud_report_arriving_later_changes_the_figures(days):
     assert after["foreign_country"].precision == 2 / 6
     assert counted.tallies == live(since, until)
     assert not PerformanceMark.objects.exists()
+
+
+def confirm_fraud(txn: Transaction) -> None:
+    """An analyst's verdict on the decision's alert: confirmed fraud."""
+    alert = FraudAlert.objects.create(transaction=txn, card=CardFactory(), risk_score=90, reason="test")
+    alert_decide(alert=alert, status=FraudAlert.Status.CONFIRMED_FRAUD, actor=TEST_ACTOR)
+
+
+def test_an_analysts_confirmed_fraud_on_a_decline_is_fraud_caught_not_a_false_decline(days):
+    since, until = TODAY - 3 * DAY, TODAY
+    before = {
+        v.version: v for v in performance.versions_from(period_tallies(since=since, until=until).tallies)
+    }
+    declined = days[1][0]  # a risk decline (59) on the day before today, no report: none can be filed
+
+    confirm_fraud(declined)
+
+    assert not FraudReport.objects.filter(transaction=declined).exists()
+    assert list(PerformanceMark.objects.values_list("day", flat=True)) == [(TODAY - DAY).date()]
+    counted = period_tallies(since=since, until=until)
+    after = {v.version: v for v in performance.versions_from(counted.tallies)}
+    assert counted.counted == [(TODAY - DAY).date()]
+    assert after[1].fraud_caught == before[1].fraud_caught + 1
+    assert after[1].false_declines == before[1].false_declines - 1
+    assert counted.tallies == live(since, until)
+
+
+def test_a_false_positive_verdict_on_a_decline_leaves_it_a_false_decline(days):
+    since, until = TODAY - 3 * DAY, TODAY
+    before = period_tallies(since=since, until=until).tallies
+    alert = FraudAlert.objects.create(
+        transaction=days[1][0], card=CardFactory(), risk_score=90, reason="test"
+    )
+
+    alert_decide(alert=alert, status=FraudAlert.Status.FALSE_POSITIVE, actor=TEST_ACTOR)
+
+    assert not PerformanceMark.objects.exists()
+    assert period_tallies(since=since, until=until).tallies == before == live(since, until)
 
 
 def test_a_report_on_a_transaction_with_no_decision_marks_nothing(days):
