@@ -58,7 +58,7 @@ MODEL_SCORES_FOR = datetime.timedelta(days=7)
 MODEL_LABEL_DELAY = datetime.timedelta(days=3)
 # The analysts work the queue: a case whose latest alert is older than this at the end of
 # the history is resolved, by what really happened; the newer ones are the open backlog.
-ANALYSTS_DECIDE_WITHIN = datetime.timedelta(days=2)
+ANALYSTS_DECIDE_WITHIN = datetime.timedelta(days=5)
 MODEL_MIN_FRAUDS = training.DEFAULT_MIN_FRAUDS
 MODEL_MIN_ROWS = training.DEFAULT_MIN_ROWS
 
