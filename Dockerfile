@@ -26,5 +26,7 @@ EXPOSE 8000
 # compose.yaml does it with its migrate service.
 # gunicorn.conf.py: sync workers (WEB_CONCURRENCY of them, default 4) meant to sit
 # behind a buffering proxy (deploy/nginx.conf), and the access log through the card
-# number scrubber.
+# number scrubber. It also warms each worker up before it serves (WARM_UP) and adds up the
+# workers' Prometheus metrics (PROMETHEUS_MULTIPROC_DIR: a temporary directory of its own
+# unless set); GET /metrics on port 8000 with METRICS_TOKEN, see the README's "Metrics".
 CMD ["gunicorn", "--config", "gunicorn.conf.py"]

@@ -66,6 +66,12 @@ SERVERS = {
 def prepare(cards: int) -> None:
     """Migrate the database in DATABASE_URL, create the client and cards through the services
     and print {"key": ..., "cards": [...]} as the last line of stdout."""
+    print(json.dumps(issue_world(cards)))
+
+
+def issue_world(cards: int) -> dict:
+    """Set Django up on DATABASE_URL, migrate, create the client and cards; return
+    {"key": ..., "cards": [{"pan", "cvv", "month", "year"}, ...]}."""
     import datetime
 
     import django
@@ -113,7 +119,7 @@ def prepare(cards: int) -> None:
                 }
             )
         _, key = api_client_create(name="bench", scopes=["authorize"], actor=actor)
-    print(json.dumps({"key": key, "cards": issued}))
+    return {"key": key, "cards": issued}
 
 
 # --- Driving a server ---------------------------------------------------------------------------
@@ -330,26 +336,8 @@ def server_env(database_url: str, log_dir: Path) -> dict:
 
 
 def run_database(kind: str, args) -> dict:
-    with (
-        tempfile.TemporaryDirectory(prefix=f"bench-{kind}-") as tmp,
-        database(kind, Path(tmp), args.postgres_url) as url,
-    ):
-        workdir = Path(tmp)
-        (workdir / "logs").mkdir()
-        env = server_env(url, workdir / "logs")
-        started = time.monotonic()
-        prepared = subprocess.run(
-            [sys.executable, __file__, "--prepare", str(args.cards)],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if prepared.returncode:
-            raise RuntimeError(f"Setting up {kind} failed:\n{prepared.stderr[-3000:]}")
-        world = json.loads(prepared.stdout.strip().splitlines()[-1])
-        note(f"{kind}: migrated, {len(world['cards'])} cards issued in {time.monotonic() - started:.1f} s")
+    with prepared_database(kind, args.postgres_url, __file__, args.cards) as (workdir, env, world, seconds):
+        note(f"{kind}: migrated, {len(world['cards'])} cards issued in {seconds:.1f} s")
         results = {}
         for name in args.servers:
             app = SERVERS[name]
@@ -368,6 +356,34 @@ def run_database(kind: str, args) -> dict:
                 tail = "\n".join(log.read_text(errors="replace").splitlines()[-40:])
                 note(f"{kind}: {name} server log, last lines:\n{tail}")
         return results
+
+
+@contextlib.contextmanager
+def prepared_database(kind: str, postgres_url: str, script: str, cards: int):
+    """A fresh database of `kind` (removed afterwards, with its temporary directory), the
+    servers' environment on it, and the world `script --prepare cards` made there in a
+    child process (Django reads DATABASE_URL once per process). Yields (the temporary
+    directory, the environment, the world, the seconds the preparation took)."""
+    with (
+        tempfile.TemporaryDirectory(prefix=f"bench-{kind}-") as tmp,
+        database(kind, Path(tmp), postgres_url) as url,
+    ):
+        workdir = Path(tmp)
+        (workdir / "logs").mkdir()
+        env = server_env(url, workdir / "logs")
+        started = time.monotonic()
+        prepared = subprocess.run(
+            [sys.executable, script, "--prepare", str(cards)],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if prepared.returncode:
+            raise RuntimeError(f"Setting up {kind} failed:\n{prepared.stderr[-3000:]}")
+        world = json.loads(prepared.stdout.strip().splitlines()[-1])
+        yield workdir, env, world, time.monotonic() - started
 
 
 def note(message: str) -> None:

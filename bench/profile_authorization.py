@@ -72,6 +72,7 @@ PHASES = [
     ("        _debit", "transactions.services.authorizations", "_debit"),
     ("        _record (INSERT transaction)", "transactions.services.authorizations", "_record"),
     ("        _log_decision (file + console)", "transactions.services.authorizations", "_log_decision"),
+    ("          metrics: count and time it", "cardsystem.metrics", "decision_recorded"),
     ("      AuthorizationOutput(...).data", "rest_framework.serializers", "Serializer.data"),
     ("      Idempotency-Key: claim", "cardsystem.idempotency", "_claim"),
 ]

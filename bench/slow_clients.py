@@ -42,7 +42,6 @@ import asyncio
 import contextlib
 import http.client
 import itertools
-import json
 import multiprocessing
 import os
 import random
@@ -51,7 +50,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -68,11 +66,10 @@ from authorizations import (
     bodies_for,
     free_port,
     note,
-    server_env,
+    prepared_database,
     stop,
     wait_until_serving,
 )
-from databases import database
 
 NGINX_CONF = ROOT / "deploy" / "nginx.conf"
 GUNICORN_CONF = ROOT / "gunicorn.conf.py"
@@ -334,28 +331,12 @@ def worker_timeouts(log: Path, since: int) -> int:
 
 def run(args) -> list[Phase]:
     binary = nginx_binary()
-    with (
-        tempfile.TemporaryDirectory(prefix="bench-slow-") as tmp,
-        database(args.database, Path(tmp), args.postgres_url) as url,
-    ):
-        workdir = Path(tmp)
-        (workdir / "logs").mkdir()
-        env = server_env(url, workdir / "logs")
-        started = time.monotonic()
-        prepared = subprocess.run(
-            [sys.executable, str(ROOT / "bench" / "authorizations.py"), "--prepare", str(CARDS)],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if prepared.returncode:
-            raise RuntimeError(f"Setting up {args.database} failed:\n{prepared.stderr[-3000:]}")
-        world = json.loads(prepared.stdout.strip().splitlines()[-1])
+    with prepared_database(
+        args.database, args.postgres_url, str(ROOT / "bench" / "authorizations.py"), CARDS
+    ) as (workdir, env, world, seconds):
         key = world["key"]
         bodies = bodies_for(world["cards"], random.Random(1))
-        note(f"{args.database}: migrated, {CARDS} cards issued in {time.monotonic() - started:.1f} s")
+        note(f"{args.database}: migrated, {CARDS} cards issued in {seconds:.1f} s")
         log = workdir / "gunicorn.log"
         with (
             gunicorn(env, args.workers, log) as direct,

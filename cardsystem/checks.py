@@ -8,6 +8,8 @@ from cardsystem.keys import CardDataError, validate_key
 from cardsystem.passwords import key_is_guessable
 from cardsystem.rates import parse_rate
 
+MIN_METRICS_TOKEN_LENGTH = 32
+
 
 @register(Tags.security, deploy=False)
 def check_card_data_key(app_configs, **kwargs):
@@ -82,6 +84,21 @@ def check_rate_limit_settings(app_configs, **kwargs):
     return errors
 
 
+@register(Tags.security, deploy=False)
+def check_metrics_token(app_configs, **kwargs):
+    """A metrics token short enough to guess opens the traffic and fraud figures."""
+    if not settings.METRICS_TOKEN or len(settings.METRICS_TOKEN) >= MIN_METRICS_TOKEN_LENGTH:
+        return []
+    return [
+        Error(
+            f"METRICS_TOKEN is shorter than {MIN_METRICS_TOKEN_LENGTH} characters.",
+            hint="python -c 'import secrets; print(secrets.token_urlsafe(32))', or leave it empty "
+            "(then only this machine's loopback reads /metrics).",
+            id="cardsystem.E006",
+        )
+    ]
+
+
 @register(Tags.security, deploy=True)
 def check_staff_second_factor(app_configs, **kwargs):
     """Production without the staff second factor is a finding (PCI DSS 8.4.2)."""
@@ -111,6 +128,7 @@ def fail_fast() -> None:
         *check_secret_key(None),
         *check_keys_are_not_guessable(None),
         *check_rate_limit_settings(None),
+        *check_metrics_token(None),
     ]
     if problems:
         raise ImproperlyConfigured("; ".join(f"{p.id} {p.msg} {p.hint}" for p in problems))

@@ -54,6 +54,15 @@ def secret(key_id) -> bytes:
     return value
 
 
+def unwrap_all() -> None:
+    """Read and unwrap every data key into this process's memory (one query): a server's
+    warm-up (cardsystem/warmup.py), so that no decision waits for its CVK's first read."""
+    memory = _memory()
+    for key in DataKey.objects.all():
+        if key.pk not in memory:
+            memory[key.pk] = _unwrap(key)
+
+
 def newest(purpose: str) -> DataKey:
     """The newest version of `purpose`'s key, made (random) if there is none yet."""
     key = DataKey.objects.filter(purpose=purpose).order_by("-version").first()

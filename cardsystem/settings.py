@@ -60,6 +60,9 @@ MIDDLEWARE = [
     # First: the load balancers' probes, answered before the HTTPS redirect, the
     # ALLOWED_HOSTS check and sessions (cardsystem/health.py says why).
     "cardsystem.health.ProbeMiddleware",
+    # GET /metrics, for loopback or the METRICS_TOKEN, before the same middleware
+    # (cardsystem/metrics_endpoint.py).
+    "cardsystem.metrics_endpoint.MetricsMiddleware",
     "cardsystem.middleware.RejectNulBytesMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -239,6 +242,15 @@ TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 # Failed API authentications from one address beyond this rate answer 429 (per second,
 # minute or hour; cardsystem/throttling.py). Per-client rates are set by staff, per scope.
 API_AUTH_FAILURE_RATE = env.str("API_AUTH_FAILURE_RATE", default="100/minute")
+
+# Load what the first request needs (the fraud model, the live configuration, the database
+# connection) when a server process loads cardsystem.wsgi, before it serves
+# (cardsystem/warmup.py). false: lazily, at the first request that needs each.
+WARM_UP = env.bool("WARM_UP", default=True)
+
+# A Prometheus server scraping /metrics from another machine sends it as a bearer token;
+# empty: only this machine's loopback reads the metrics (cardsystem/metrics_endpoint.py).
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 
 # --- API ------------------------------------------------------------------------------------
 REST_FRAMEWORK = {

@@ -9,3 +9,12 @@ application = get_wsgi_application()
 from cardsystem.checks import fail_fast  # noqa: E402  (needs the app registry loaded above)
 
 fail_fast()
+
+from django.conf import settings  # noqa: E402
+
+if settings.WARM_UP:
+    from cardsystem.warmup import warm_up
+
+    # Before this process accepts a connection: its first request is then as fast as
+    # the hundredth (cardsystem/warmup.py; bench/cold_start.py measures it).
+    warm_up()

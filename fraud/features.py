@@ -245,6 +245,11 @@ def _zone(country: str) -> ZoneInfo:
     return ZoneInfo(name) if name else ZoneInfo("UTC")
 
 
+def home_time_zones() -> None:
+    """Read the tz database's country table now (a server's warm-up), not at the first decision."""
+    _country_zones()
+
+
 def home_time(card: Card, at: datetime.datetime) -> datetime.datetime:
     """`at` on the clocks of the cardholder's home country (UTC for an unassigned card)."""
     holder = card.cardholder

@@ -12,6 +12,7 @@ from django.db import transaction as db
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
+from cardsystem import metrics
 from fraud import cases, inference, performance, performance_counts, scoring, shadow
 from fraud.feature_reads import FeatureReads
 from fraud.models import FraudModel
@@ -25,6 +26,8 @@ def assess_risk(sender, attempt, **kwargs):
     config = scoring.load_config()
     reads = FeatureReads(attempt)
     assessment = scoring.assess(attempt, config, reads)
+    if any(factor.code == scoring.MODEL_ERROR for factor in assessment.factors):
+        metrics.scorer_error(scoring.MODEL_ERROR)
     # After the live one, sharing its feature statements; it never changes the answer.
     shadow.score_beside(attempt, reads)
     return replace(assessment, rule_summary=performance.rule_summary(assessment.factors, config))

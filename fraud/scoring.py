@@ -18,6 +18,7 @@ from transactions.signals import AuthorizationAttempt, RiskAssessment, RiskFacto
 logger = logging.getLogger(__name__)
 
 CONFIG_TTL_SECONDS = 5.0
+MODEL_ERROR = "model_error"  # the factor of a model that could not run (counted in /metrics)
 
 
 def load_config() -> FraudConfig:
@@ -113,4 +114,4 @@ def _model_factor(config: FraudConfig, values: dict) -> RiskFactor | None:
         return inference.model_factor(model=config.model, features=values, weight=rule_config.score)
     except Exception:
         logger.exception("the fraud model failed; deciding by the rules alone")
-        return RiskFactor("model_error", 0, "The fraud model could not run; the rules alone decided.")
+        return RiskFactor(MODEL_ERROR, 0, "The fraud model could not run; the rules alone decided.")

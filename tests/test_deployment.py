@@ -4,10 +4,12 @@ required secrets, gunicorn.conf.py suits sitting behind it. Read as text, so tha
 nginx nor docker is needed here; bench/slow_clients.py runs the nginx file for real."""
 
 import json
+import os
 import re
 import runpy
 import shlex
 from pathlib import Path
+from types import ModuleType, SimpleNamespace
 
 import pytest
 import yaml
@@ -105,6 +107,11 @@ def test_nginx_keeps_connections_to_every_app_replica_it_finds_by_name():
     assert GUNICORN["bind"].endswith(f":{port}")
 
 
+def test_nginx_never_passes_the_metrics_on():
+    assert one(SERVER["location = /metrics"], "return") == ["404"]
+    assert "proxy_pass" not in SERVER["location = /metrics"]
+
+
 def test_nginx_logs_no_request_uri():
     """Card numbers a client puts in a URL reach only gunicorn's scrubbed logs."""
     (name, *format_parts) = one(HTTP, "log_format")
@@ -119,13 +126,36 @@ def test_gunicorn_ends_a_stuck_request_before_nginx_gives_up_on_it():
 
 def test_gunicorn_settings_are_all_known_to_gunicorn():
     known = {setting.name for setting in KNOWN_SETTINGS}
-    names = {name for name, value in GUNICORN.items() if not name.startswith("__") and not callable(value)}
-    assert names - {"os"} <= known
+    # Modules and private helpers aside (gunicorn ignores names it does not know: a typo would pass).
+    names = {
+        name
+        for name, value in GUNICORN.items()
+        if not name.startswith("_") and not callable(value) and not isinstance(value, ModuleType)
+    }
+    assert names <= known
     assert GUNICORN["wsgi_app"] == "cardsystem.wsgi:application"
     assert GUNICORN["worker_class"] == "sync"
     assert GUNICORN["logger_class"] == "cardsystem.gunicorn_logging.ScrubbingGunicornLogger"
     assert "%(r)s" not in GUNICORN["access_log_format"]  # the request line with its query string
     assert "%(q)s" not in GUNICORN["access_log_format"]
+
+
+def test_gunicorn_keeps_the_metrics_of_its_workers_in_a_directory_of_its_own(tmp_path, monkeypatch):
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", "")  # unset, and restored after the test
+    server = SimpleNamespace()
+    GUNICORN["on_starting"](server)
+    own = Path(os.environ["PROMETHEUS_MULTIPROC_DIR"])
+    assert own.is_dir() and not any(own.iterdir())
+    GUNICORN["on_exit"](server)
+    assert not own.exists()
+
+    # A directory the environment names is emptied of an earlier run's files, and kept.
+    (tmp_path / "counter_123.db").write_bytes(b"old counts")
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    server = SimpleNamespace()
+    GUNICORN["on_starting"](server)
+    GUNICORN["on_exit"](server)
+    assert tmp_path.is_dir() and not any(tmp_path.iterdir())
 
 
 def test_the_image_serves_with_the_gunicorn_settings():

@@ -21,6 +21,7 @@ from cards import pan as card_data
 from cards.models import Card, LedgerEntry
 from cards.queries import card_debit, ledger_entry_insert
 from cards.services import card_get_by_pan
+from cardsystem import metrics
 from cardsystem.models import ApiClient
 from transactions.codes import Decision
 from transactions.models import Transaction
@@ -47,10 +48,11 @@ _STATUS_DECISIONS = {
     Status.STOLEN: Decision.STOLEN_CARD,
     Status.EXPIRED: Decision.EXPIRED_CARD,
 }
+RISK_ENGINE_ERROR = "risk_engine_error"
 RISK_ENGINE_FAILED = RiskAssessment(
     score=100,
     level="high",
-    factors=[RiskFactor("risk_engine_error", 100, "Risk could not be assessed; declined to be safe.")],
+    factors=[RiskFactor(RISK_ENGINE_ERROR, 100, "Risk could not be assessed; declined to be safe.")],
     decline=True,
     review=True,  # an analyst should see that scoring failed
 )
@@ -141,8 +143,9 @@ def authorization_decide(*, request: AuthorizationRequest, client: ApiClient | N
         authorization_recorded.send(
             sender=Transaction, transaction=recorded, assessment=assessment or NO_RISK
         )
-        # Logged once committed: a decision rolled back later (by the caller's transaction,
-        # say a failure while answering under an Idempotency-Key) was never taken.
+        # Logged and counted (/metrics) once committed: a decision rolled back later (by the
+        # caller's transaction, say a failure while answering under an Idempotency-Key) was
+        # never taken.
         db.on_commit(functools.partial(_log_decision, recorded, started), robust=True)
     return recorded
 
@@ -191,6 +194,7 @@ def _assess(card: Card, request: AuthorizationRequest, checks: dict) -> RiskAsse
     if failed:
         receiver, answer = failed[0]
         # Logged apart from the decision's own line, which carries risk_engine_error.
+        metrics.scorer_error(RISK_ENGINE_ERROR)
         logger.error(
             "risk receiver %s failed; failing closed",
             getattr(receiver, "__qualname__", receiver),
@@ -308,7 +312,9 @@ def _record(request, card, decision, checks, assessment, client) -> Transaction:
 
 
 def _log_decision(recorded: Transaction, started: float) -> None:
+    """The decision's log line and its metrics (cardsystem/metrics.py), at commit."""
     elapsed = time.perf_counter() - started
+    metrics.decision_recorded(status=recorded.status, response_code=recorded.response_code, seconds=elapsed)
     decisions.info(
         "authorization",
         extra={
