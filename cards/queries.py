@@ -65,25 +65,26 @@ def card_debit(*, card_id: uuid.UUID, amount_minor: int, now: datetime.datetime)
     """Take `amount_minor` off the card's balance unless that would go below zero; True
     when it did. What `Card.objects.filter(pk=card_id, balance_minor__gte=amount_minor)
     .update(balance_minor=F("balance_minor") - amount_minor, updated_at=now)` does."""
-    return bool(
-        sql.execute(
-            _card_debit_sql(connection.vendor),
-            [
-                amount_minor,
-                _CARD_UPDATED_AT.get_db_prep_save(now, connection),
-                Card._meta.pk.get_db_prep_save(card_id, connection),
-                amount_minor,
-            ],
-        )
-    )
+    return bool(sql.execute(card_debit_sql(connection.vendor), card_debit_params(card_id, amount_minor, now)))
+
+
+def card_debit_params(card_id: uuid.UUID, amount_minor: int, now: datetime.datetime) -> list:
+    """The parameters of card_debit_sql, in order."""
+    return [
+        amount_minor,
+        _CARD_UPDATED_AT.get_db_prep_save(now, connection),
+        Card._meta.pk.get_db_prep_save(card_id, connection),
+        amount_minor,
+    ]
 
 
 _CARD_UPDATED_AT = Card._meta.get_field("updated_at")
 
 
 @functools.cache
-def _card_debit_sql(vendor: str) -> str:
-    """Cached per `vendor`, whose quoting it uses."""
+def card_debit_sql(vendor: str) -> str:
+    """card_debit's UPDATE (transactions/queries.py `approval_insert` makes it part of a
+    larger statement)."""
     quote = connection.ops.quote_name
     balance, updated_at, pk = (
         quote(Card._meta.get_field(name).column) for name in ("balance_minor", "updated_at", "id")

@@ -65,13 +65,32 @@ def insert(model, **values):
     An AutoField id is left to the database and not read back: the instance's pk stays
     None, so use this only where nothing reads it (a UUID pk with a default is set as usual).
     """
+    instance, params = prepared(model, **values)
+    execute(_insert_statement(connection.vendor, model)[0], params)
+    return saved(instance)
+
+
+def prepared(model, **values) -> tuple:
+    """A new `model` instance of `values` and the parameters of its INSERT (`insert_parts`'
+    fields, in order), prepared as save() prepares them: defaults and `auto_now_add` filled."""
     instance = model(**values)
     auto_field = model._meta.auto_field
     if auto_field is not None and getattr(instance, auto_field.attname) is not None:
         raise ValueError(f"{model.__name__}: insert() leaves {auto_field.name} to the database.")
+    fields = _insert_statement(connection.vendor, model)[1]
+    return instance, [f.get_db_prep_save(f.pre_save(instance, add=True), connection) for f in fields]
+
+
+def insert_parts(model) -> tuple[str, tuple]:
+    """The quoted table and column list of `insert`'s INSERT (`table (a, b, ...)`) and its
+    fields in that order, for a statement that writes the row otherwise (see
+    transactions/queries.py `approval_insert`)."""
     statement, fields = _insert_statement(connection.vendor, model)
-    params = [f.get_db_prep_save(f.pre_save(instance, add=True), connection) for f in fields]
-    execute(statement, params)
+    return statement.removeprefix("INSERT INTO ").split(" VALUES ")[0], fields
+
+
+def saved(instance):
+    """Mark an instance written by a written-out INSERT as saved, as create() does."""
     instance._state.adding, instance._state.db = False, connection.alias
     return instance
 

@@ -45,7 +45,7 @@ from tests.query_twins import (
 )
 from transactions.cross_card_queries import cross_card_row
 from transactions.models import Transaction
-from transactions.queries import card_history_row, transaction_insert
+from transactions.queries import approval_insert, card_history_row, transaction_insert
 
 pytestmark = pytest.mark.django_db
 
@@ -361,6 +361,86 @@ def test_the_debit_does_what_its_orm_twin_does(card, amount, debited):
     assert ours[0] is debited
     expected = before | {"balance_minor": 100_00 - amount, "updated_at": NOW} if debited else before
     assert ours[1] == expected
+
+
+def approval(card, amount: int, values: dict, run) -> tuple:
+    """What `run` (an approval's writes) returns and leaves: the card's row, the rows of
+    the transaction and ledger entry it wrote (ids aside), then undone."""
+    with transaction.atomic():
+        result = run()
+        rows = (
+            stored(Card, pk=card.pk),
+            [without(stored(Transaction, pk=t.pk), "id") for t in Transaction.objects.filter(card=card)],
+            [
+                without(stored(LedgerEntry, pk=e.pk), "id")
+                for e in LedgerEntry.objects.filter(card=card, kind="debit")
+            ],
+        )
+        transaction.set_rollback(True)
+    return result, rows
+
+
+@pytest.mark.parametrize(("amount", "debited"), [(100_00, True), (100_01, False)])
+def test_an_approvals_writes_are_those_of_its_orm_twin_all_or_nothing(card, amount, debited):
+    txn_id = uuid.uuid4()
+    values = transaction_values(card) | {
+        "id": txn_id,
+        "amount_minor": amount,
+        "risk_features": {"a": [1, None]},
+    }
+    ledger = {
+        "card": card,
+        "kind": LedgerEntry.Kind.DEBIT,
+        "amount_minor": -amount,
+        "balance_after_minor": 100_00 - amount,
+        "currency": "EUR",
+        "reference": str(txn_id),
+    }
+
+    def twin():
+        if not Card.objects.filter(pk=card.pk, balance_minor__gte=amount).update(
+            balance_minor=F("balance_minor") - amount, updated_at=NOW
+        ):
+            return None
+        LedgerEntry.objects.create(**ledger)
+        return Transaction.objects.create(**values)
+
+    with time_machine.travel(NOW, tick=False):
+        ours = approval(
+            card,
+            amount,
+            values,
+            lambda: approval_insert(
+                card_id=card.pk, amount_minor=amount, now=NOW, transaction=values, ledger=ledger
+            ),
+        )
+        theirs = approval(card, amount, values, twin)
+
+    assert ours[1] == theirs[1]
+    assert (ours[0] is not None) is debited and (theirs[0] is not None) is debited
+    if debited:
+        assert ours[0].pk == txn_id and not ours[0]._state.adding
+        assert len(ours[1][1]) == len(ours[1][2]) == 1 and ours[1][0]["balance_minor"] == 0
+    else:
+        assert ours[1][1:] == ([], [])
+
+
+def test_an_approvals_writes_are_one_statement_on_postgresql(card):
+    values = transaction_values(card)
+    ledger = {
+        "card": card,
+        "kind": "debit",
+        "amount_minor": -1,
+        "balance_after_minor": 99_99,
+        "currency": "EUR",
+    }
+
+    with CaptureQueriesContext(connection) as captured:
+        approval_insert(
+            card_id=card.pk, amount_minor=1, now=NOW, transaction=values, ledger=ledger | {"currency": "EUR"}
+        )
+
+    assert len(captured.captured_queries) == (1 if connection.vendor == "postgresql" else 3)
 
 
 # --- transactions/queries.py: the feature windows -----------------------------------------------

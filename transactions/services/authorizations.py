@@ -11,6 +11,7 @@ import datetime
 import functools
 import logging
 import time
+import uuid
 from dataclasses import dataclass
 
 from django.db import transaction as db
@@ -19,13 +20,12 @@ from django.utils import timezone
 
 from cards import pan as card_data
 from cards.models import Card, LedgerEntry
-from cards.queries import card_debit, ledger_entry_insert
 from cards.services import card_get_by_pan
 from cardsystem import metrics
 from cardsystem.models import ApiClient
 from transactions.codes import Decision
 from transactions.models import Transaction
-from transactions.queries import transaction_insert
+from transactions.queries import approval_insert, transaction_insert
 from transactions.signals import (
     NO_RISK,
     AuthorizationAttempt,
@@ -108,6 +108,31 @@ def authorization_decide(*, request: AuthorizationRequest, client: ApiClient | N
     of `authorization_recorded` that raises rolls everything back and propagates.
     """
     started = time.perf_counter()
+    # On its own, the decision is one database transaction and the risk receivers run in
+    # it bare: a savepoint around them would cost two more statements per decision. If
+    # one of them fails, its query may have aborted the transaction (PostgreSQL), so the
+    # whole transaction is rolled back and the decision made again, failing closed.
+    # Inside a caller's transaction (the Idempotency-Key claim) a rollback would take
+    # the caller's work with it: there the receivers keep a savepoint of their own.
+    guarded = db.get_connection().in_atomic_block
+    try:
+        return _decide_and_record(request, client, started, guarded=guarded)
+    except _RiskReceiverFailed:
+        return _decide_and_record(request, client, started, guarded=guarded, risk_failed=True)
+
+
+class _RiskReceiverFailed(Exception):
+    """A risk receiver failed outside a savepoint: its transaction is rolled back."""
+
+
+def _decide_and_record(
+    request: AuthorizationRequest,
+    client: ApiClient | None,
+    started: float,
+    *,
+    guarded: bool,
+    risk_failed: bool = False,
+) -> Transaction:
     # savepoint=False: on its own this block is the transaction; inside a caller's (the
     # Idempotency-Key claim) a savepoint would only add two statements per decision, as
     # that caller rolls back on any failure anyway. A caller that wants to carry on after
@@ -126,19 +151,18 @@ def authorization_decide(*, request: AuthorizationRequest, client: ApiClient | N
                 "cvv_result": _cvv_result(card, request),
                 "expiry_result": _expiry_result(card, request),
             }
-            assessment = _assess(card, request, checks)
+            assessment = (
+                RISK_ENGINE_FAILED if risk_failed else _assess(card, request, checks, guarded=guarded)
+            )
             decision = _decide(card, request, checks["cvv_result"], assessment)
-            if decision.approved and not _debit(card, request.amount_minor):
-                decision = Decision.INSUFFICIENT_FUNDS
-        recorded = _record(request, card, decision, checks, assessment, client)
+        recorded = None
         if decision.approved:
-            ledger_entry_insert(
-                card=card,
-                kind=LedgerEntry.Kind.DEBIT,
-                amount_minor=-request.amount_minor,
-                balance_after_minor=card.balance_minor,
-                currency=card.currency,
-                reference=str(recorded.pk),
+            recorded = _approve(request, card, decision, checks, assessment, client)
+            if recorded is None:  # the conditional debit found the balance short after all
+                decision = Decision.INSUFFICIENT_FUNDS
+        if recorded is None:
+            recorded = transaction_insert(
+                **_transaction_values(request, card, decision, checks, assessment, client)
             )
         authorization_recorded.send(
             sender=Transaction, transaction=recorded, assessment=assessment or NO_RISK
@@ -182,15 +206,19 @@ def _cvv_result(card: Card, request: AuthorizationRequest) -> str:
     return Transaction.CvvResult.MATCH if matches else Transaction.CvvResult.MISMATCH
 
 
-def _assess(card: Card, request: AuthorizationRequest, checks: dict) -> RiskAssessment:
+def _assess(card: Card, request: AuthorizationRequest, checks: dict, *, guarded: bool) -> RiskAssessment:
     attempt = AuthorizationAttempt(card=card, **checks, **request.facts())
-    # In a savepoint of its own: on PostgreSQL a receiver's failed query aborts the whole
-    # transaction, and only rolling back to here lets the decision still be recorded.
-    with db.atomic():
+    if guarded:
+        # In a savepoint of its own: on PostgreSQL a receiver's failed query aborts the
+        # whole transaction, and only rolling back to here lets the decision be recorded.
+        with db.atomic():
+            results = authorization_attempted.send_robust(sender=Transaction, attempt=attempt)
+            failed = [(r, a) for r, a in results if a is not None and not isinstance(a, RiskAssessment)]
+            if failed:
+                db.set_rollback(True)
+    else:
         results = authorization_attempted.send_robust(sender=Transaction, attempt=attempt)
         failed = [(r, a) for r, a in results if a is not None and not isinstance(a, RiskAssessment)]
-        if failed:
-            db.set_rollback(True)
     if failed:
         receiver, answer = failed[0]
         # Logged apart from the decision's own line, which carries risk_engine_error.
@@ -200,6 +228,8 @@ def _assess(card: Card, request: AuthorizationRequest, checks: dict) -> RiskAsse
             getattr(receiver, "__qualname__", receiver),
             exc_info=answer if isinstance(answer, Exception) else None,
         )
+        if not guarded:  # the transaction may be aborted: authorization_decide starts again
+            raise _RiskReceiverFailed
         return RISK_ENGINE_FAILED
     return combine_assessments([answer for _, answer in results if answer is not None])
 
@@ -282,33 +312,51 @@ def _exceeds_limits(card: Card, request: AuthorizationRequest) -> bool:
     )
 
 
-def _debit(card: Card, amount_minor: int) -> bool:
-    # Conditional even under the row lock: the balance can never go below zero.
-    debited = card_debit(card_id=card.pk, amount_minor=amount_minor, now=timezone.now())
-    if debited:
-        card.balance_minor -= amount_minor  # exact: the row is locked for this transaction
-    return debited
-
-
-def _record(request, card, decision, checks, assessment, client) -> Transaction:
-    flagged = bool(assessment and (assessment.review or assessment.block_card))
-    return transaction_insert(
-        card=card,
-        masked_pan=card.masked_pan if card else card_data.mask_pan(request.card_number),
-        **request.facts(),
-        status=Transaction.Status.APPROVED if decision.approved else Transaction.Status.DECLINED,
-        response_code=decision.code,
-        reason=decision.reason,
-        **checks,
-        risk_score=assessment.score if assessment else None,
-        risk_level=assessment.level if assessment else "",
-        risk_factors=[f.as_dict() for f in assessment.factors] if assessment else [],
-        risk_features=assessment.features if assessment else {},
-        risk_config_version=assessment.config_version if assessment else None,
-        risk_rules=assessment.rule_summary if assessment else "",
-        flagged=flagged,
-        client=client,
+def _approve(request, card, decision, checks, assessment, client) -> Transaction | None:
+    """The debit, the transaction and its ledger entry (one statement on PostgreSQL), or
+    None and nothing written when the balance is short. Conditional even under the row
+    lock: the balance can never go below zero."""
+    values = _transaction_values(request, card, decision, checks, assessment, client)
+    values["id"] = uuid.uuid4()
+    balance_after = card.balance_minor - request.amount_minor  # exact: the row is locked
+    recorded = approval_insert(
+        card_id=card.pk,
+        amount_minor=request.amount_minor,
+        now=timezone.now(),
+        transaction=values,
+        ledger={
+            "card": card,
+            "kind": LedgerEntry.Kind.DEBIT,
+            "amount_minor": -request.amount_minor,
+            "balance_after_minor": balance_after,
+            "currency": card.currency,
+            "reference": str(values["id"]),
+        },
     )
+    if recorded is not None:
+        card.balance_minor = balance_after
+    return recorded
+
+
+def _transaction_values(request, card, decision, checks, assessment, client) -> dict:
+    flagged = bool(assessment and (assessment.review or assessment.block_card))
+    return {
+        "card": card,
+        "masked_pan": card.masked_pan if card else card_data.mask_pan(request.card_number),
+        **request.facts(),
+        "status": Transaction.Status.APPROVED if decision.approved else Transaction.Status.DECLINED,
+        "response_code": decision.code,
+        "reason": decision.reason,
+        **checks,
+        "risk_score": assessment.score if assessment else None,
+        "risk_level": assessment.level if assessment else "",
+        "risk_factors": [f.as_dict() for f in assessment.factors] if assessment else [],
+        "risk_features": assessment.features if assessment else {},
+        "risk_config_version": assessment.config_version if assessment else None,
+        "risk_rules": assessment.rule_summary if assessment else "",
+        "flagged": flagged,
+        "client": client,
+    }
 
 
 def _log_decision(recorded: Transaction, started: float) -> None:
