@@ -40,6 +40,18 @@ class FeatureReads:
             ),
         )
 
+    def card_and_cross_card(
+        self, fraud_window: datetime.timedelta, windows: features.TestingWindows
+    ) -> tuple[features.CardHistory, features.CrossCardActivity]:
+        """Both reads a decision starts with, in one statement when neither was read yet;
+        the cross-card one without the tested-card window (`tested_here=False`)."""
+        history_key = ("card", windows.tested)
+        cross_key = ("cross", fraud_window, windows.merchant, windows.bin, None)
+        if history_key not in self._done and cross_key not in self._done:
+            both = features.card_and_cross_card(self.attempt.card, self.attempt, fraud_window, windows)
+            self._done[history_key], self._done[cross_key] = both
+        return self.card_history(windows), self.cross_card_activity(fraud_window, windows, tested_here=False)
+
     def card_check_failures_in_a_row(self, look_back: int) -> tuple[int, int]:
         return self._once(
             ("streak", look_back),

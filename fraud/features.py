@@ -110,21 +110,24 @@ def card_history(
     history: acquirers often send whole seconds, and a burst within one second must
     still count. A transaction with a later time (recorded first, by store-and-forward)
     never counts."""
+    return CardHistory(**queries.card_history_row(**_card_history_arguments(card, attempt, windows)))
+
+
+def _card_history_arguments(card: Card, attempt: AuthorizationAttempt, windows: TestingWindows) -> dict:
     at = attempt.transaction_time
-    row = queries.card_history_row(
-        card_id=card.pk,
-        at=at,
-        merchant_id=attempt.merchant_id,
-        merchant_country=attempt.merchant_country,
-        mcc=attempt.mcc,
-        channel=attempt.channel,
+    return {
+        "card_id": card.pk,
+        "at": at,
+        "merchant_id": attempt.merchant_id,
+        "merchant_country": attempt.merchant_country,
+        "mcc": attempt.mcc,
+        "channel": attempt.channel,
         # Today's offset: across a change to or from summer time, an hour of the 30 days
         # is judged an hour off.
-        utc_offset_minutes=home_utc_offset_minutes(card, at),
-        night_ends_minute=NIGHT_ENDS * 60,
-        tested_window=windows.tested,
-    )
-    return CardHistory(**row)
+        "utc_offset_minutes": home_utc_offset_minutes(card, at),
+        "night_ends_minute": NIGHT_ENDS * 60,
+        "tested_window": windows.tested,
+    }
 
 
 @dataclass(frozen=True)
@@ -174,16 +177,38 @@ def cross_card_activity(
     not cards with fraud. The merchant's failed card checks over the tested-card window
     are read only when the card itself failed one there (`tested_here`), else None:
     the longer window is the statement's dearest part and says nothing about other cards."""
-    row = cross_card_queries.cross_card_row(
-        merchant_id=attempt.merchant_id,
-        bin_prefix=attempt.bin_prefix,
-        at=attempt.transaction_time,
-        fraud_window=fraud_window,
-        merchant_window=windows.merchant,
-        bin_window=windows.bin,
-        tested_window=windows.tested if tested_here else None,
+    arguments = _cross_card_arguments(attempt, fraud_window, windows, tested_here=tested_here)
+    return CrossCardActivity(**cross_card_queries.cross_card_row(**arguments))
+
+
+def _cross_card_arguments(
+    attempt: AuthorizationAttempt,
+    fraud_window: datetime.timedelta,
+    windows: TestingWindows,
+    *,
+    tested_here: bool,
+) -> dict:
+    return {
+        "merchant_id": attempt.merchant_id,
+        "bin_prefix": attempt.bin_prefix,
+        "at": attempt.transaction_time,
+        "fraud_window": fraud_window,
+        "merchant_window": windows.merchant,
+        "bin_window": windows.bin,
+        "tested_window": windows.tested if tested_here else None,
+    }
+
+
+def card_and_cross_card(
+    card: Card, attempt: AuthorizationAttempt, fraud_window: datetime.timedelta, windows: TestingWindows
+) -> tuple[CardHistory, CrossCardActivity]:
+    """card_history and cross_card_activity (without the tested-card window) read by one
+    statement: what a decision needs first, in one round trip."""
+    history, cross = cross_card_queries.card_and_cross_card_rows(
+        history=_card_history_arguments(card, attempt, windows),
+        cross=_cross_card_arguments(attempt, fraud_window, windows, tested_here=False),
     )
-    return CrossCardActivity(**row)
+    return CardHistory(**history), CrossCardActivity(**cross)
 
 
 def card_check_failures_in_a_row(card: Card, look_back: int) -> tuple[int, int]:

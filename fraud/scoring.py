@@ -87,10 +87,9 @@ def assess(
     config = config or load_config()
     reads = reads or FeatureReads(attempt)
     windows = card_testing.windows(config)
-    activity = reads.card_history(windows)
-    cross = reads.cross_card_activity(
-        reported_merchant_window(config), windows, tested_here=activity.failures_at_merchant > 0
-    )
+    activity, cross = reads.card_and_cross_card(reported_merchant_window(config), windows)
+    if activity.failures_at_merchant > 0:  # the card failed a check here: the merchant's longer window too
+        cross = reads.cross_card_activity(reported_merchant_window(config), windows, tested_here=True)
     values = features.behaviour(attempt, activity, cross, **config_features(config, attempt))
     values.update(rule_inputs(attempt, activity, cross, config, reads))
     verdict = rules.evaluate(rules.Facts.of(attempt), values, config, _model_factor(config, values))

@@ -43,7 +43,12 @@ from tests.query_twins import (
     stored,
     without,
 )
-from transactions.cross_card_queries import cross_card_row
+from transactions.cross_card_queries import (
+    MERCHANT_SAMPLE,
+    WINDOW_CAP,
+    card_and_cross_card_rows,
+    cross_card_row,
+)
 from transactions.models import Transaction
 from transactions.queries import approval_insert, card_history_row, transaction_insert
 
@@ -576,3 +581,37 @@ def test_the_cross_card_activity_of_a_quiet_merchant_gives_what_the_orm_gives(ca
 
     assert ours == twin
     assert ours == dict.fromkeys(twin, 0) | {"merchant_recent_count": 1, "merchant_failures_long": None}
+
+
+@pytest.mark.parametrize("tested", [None, 2 * HOUR], ids=["no tested-card window", "a tested-card window"])
+@pytest.mark.parametrize("seed", [1, 2])
+def test_the_card_and_cross_card_reads_in_one_statement_give_what_each_gives(card, seed, tested):
+    rng = random.Random(seed)
+    a_history(card, seed=seed)
+    for _ in range(40):
+        record(
+            rng.choice([card, CardFactory(), None]),
+            at=AT - rng.uniform(-0.1, 2) * HOUR,
+            status=rng.choice([APPROVED, DECLINED]),
+            merchant_id=rng.choice(["M-1", "M-2"]),
+            cvv_result=rng.choice(list(Transaction.CvvResult)),
+        )
+    history = {
+        "card_id": card.pk,
+        "at": AT,
+        "merchant_id": "M-1",
+        "merchant_country": "FR",
+        "mcc": "7995",
+        "channel": Transaction.Channel.POS,
+        "utc_offset_minutes": 60,
+        "night_ends_minute": 6 * 60,
+    }
+    cross = {"merchant_id": "M-1", "bin_prefix": "400000", "at": AT, "fraud_window": 90 * DAY}
+
+    ours = card_and_cross_card_rows(history=history, cross=cross | {"tested_window": tested})
+
+    twin_cross = cross_card_twin(**cross, cap=WINDOW_CAP, sample=MERCHANT_SAMPLE, tested_window=tested)
+    assert ours == (card_history_twin(**history), twin_cross)
+    assert ours == (card_history_row(**history), cross_card_row(**cross, tested_window=tested))
+    assert ours[0]["count_30d"] > 0 and ours[1]["merchant_count_1h"] > 0
+    assert (ours[1]["merchant_failures_long"] is None) is (tested is None)

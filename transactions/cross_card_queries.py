@@ -8,11 +8,19 @@ test_card_testing_windows.py compare them on SQLite and PostgreSQL.
 
 import datetime
 import functools
+import re
 
 from django.db import connection
 
 from transactions.models import FraudReport, Transaction
-from transactions.queries import HOUR, _columns
+from transactions.queries import (
+    CARD_HISTORY,
+    HOUR,
+    _columns,
+    card_history_params,
+    card_history_sql,
+    card_history_values,
+)
 
 # Bounds on the work across cards, whatever the volume of a merchant or a BIN: a
 # window reads at most this many of the latest index entries. Card testing is plain
@@ -175,6 +183,35 @@ def cross_card_row(
     - fraud_window).aggregate(Count("card_id", distinct=True))`. tests/query_twins.py
     writes it out.
     """
+    statement, params = cross_card_statement(
+        merchant_id=merchant_id,
+        bin_prefix=bin_prefix,
+        at=at,
+        fraud_window=fraud_window,
+        merchant_window=merchant_window,
+        bin_window=bin_window,
+        tested_window=tested_window,
+        cap=cap,
+        sample=sample,
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(statement, params)
+        return cross_card_values(cursor.fetchone(), tested_window=tested_window)
+
+
+def cross_card_statement(
+    *,
+    merchant_id: str,
+    bin_prefix: str,
+    at: datetime.datetime,
+    fraud_window: datetime.timedelta,
+    merchant_window: datetime.timedelta = HOUR,
+    bin_window: datetime.timedelta = HOUR,
+    tested_window: datetime.timedelta | None = None,
+    cap: int = WINDOW_CAP,
+    sample: int = MERCHANT_SAMPLE,
+) -> tuple[str, dict]:
+    """cross_card_row's statement and its parameters."""
     adapt = connection.ops.adapt_datetimefield_value
     merchant_span = max(HOUR, merchant_window, tested_window or HOUR)
     bin_span = max(HOUR, bin_window)
@@ -200,11 +237,39 @@ def cross_card_row(
         ),
         (bin_span == HOUR, bin_window == bin_span, None),
     )
-    with connection.cursor() as cursor:
-        cursor.execute(_cross_card_sql(connection.vendor, cap, sample, spans), params)
-        row = cursor.fetchone()
+    return _cross_card_sql(connection.vendor, cap, sample, spans), params
+
+
+def cross_card_values(row, *, tested_window: datetime.timedelta | None) -> dict:
+    """cross_card_row's values from its statement's row."""
     # PostgreSQL sums integers as numerics.
     values = dict(zip(CROSS_CARD, (int(n or 0) for n in row), strict=True))
     if tested_window is None:
         values["merchant_failures_long"] = None
     return values
+
+
+# --- Both reads in one statement --------------------------------------------------------------
+
+
+def card_and_cross_card_rows(*, history: dict, cross: dict) -> tuple[dict, dict]:
+    """`card_history_row(**history)` and `cross_card_row(**cross)` in one statement (their
+    two subqueries side by side, one row each): one round trip where there were two, the
+    same values (tests/test_queries.py)."""
+    history_params = card_history_params(**history)
+    statement, cross_params = cross_card_statement(**cross)
+    params = history_params | {f"x_{name}": value for name, value in cross_params.items()}
+    with connection.cursor() as cursor:
+        cursor.execute(_both_sql(card_history_sql(connection.vendor), statement), params)
+        row = cursor.fetchone()
+    split = len(CARD_HISTORY)
+    return card_history_values(row[:split]), cross_card_values(
+        row[split:], tested_window=cross.get("tested_window")
+    )
+
+
+@functools.cache
+def _both_sql(history: str, cross: str) -> str:
+    """The cross-card statement's parameters renamed x_<name>, apart from the history's."""
+    cross = re.sub(r"%\((\w+)\)s", r"%(x_\1)s", cross)
+    return f"SELECT * FROM ({history}) h CROSS JOIN ({cross}) x"  # noqa: S608

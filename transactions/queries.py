@@ -179,7 +179,7 @@ SEEN_COLUMNS = ("merchant_id", "merchant_country", "mcc", "channel")
 
 
 @functools.cache
-def _card_history_sql(vendor: str) -> str:
+def card_history_sql(vendor: str) -> str:
     """Cached per `vendor`, whose quoting and minute of the day it uses."""
     t = _columns(Transaction)
     table = connection.ops.quote_name(Transaction._meta.db_table)
@@ -228,8 +228,37 @@ def card_history_row(
     for the latest; tests/query_twins.py writes it out whole. Sums are 0, not None, over no
     rows; the square sum is a float.
     """
+    params = card_history_params(
+        card_id=card_id,
+        at=at,
+        merchant_id=merchant_id,
+        merchant_country=merchant_country,
+        mcc=mcc,
+        channel=channel,
+        utc_offset_minutes=utc_offset_minutes,
+        night_ends_minute=night_ends_minute,
+        tested_window=tested_window,
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(card_history_sql(connection.vendor), params)
+        return card_history_values(cursor.fetchone())
+
+
+def card_history_params(
+    *,
+    card_id: uuid.UUID,
+    at: datetime.datetime,
+    merchant_id: str,
+    merchant_country: str,
+    mcc: str,
+    channel: str,
+    utc_offset_minutes: int,
+    night_ends_minute: int,
+    tested_window: datetime.timedelta = HOUR,
+) -> dict:
+    """The parameters of card_history_row's statement (its arguments, in the statement's terms)."""
     adapt = connection.ops.adapt_datetimefield_value
-    params = {
+    return {
         "card": Transaction._meta.get_field("card").get_db_prep_value(card_id, connection),
         "ok": Transaction.Status.APPROVED.value,
         "no": Transaction.Status.DECLINED.value,
@@ -255,9 +284,10 @@ def card_history_row(
         "d30": adapt(at - HISTORY),
         "tested": adapt(at - min(tested_window, HISTORY)),
     }
-    with connection.cursor() as cursor:
-        cursor.execute(_card_history_sql(connection.vendor), params)
-        row = cursor.fetchone()
+
+
+def card_history_values(row) -> dict:
+    """card_history_row's values from its statement's row."""
     numbers, seen, (previous, present, present_country) = row[:19], row[19:23], row[23:]
     # PostgreSQL sums integers as numerics and SQLite gives its booleans as 0 and 1.
     values = (

@@ -168,12 +168,13 @@ def test_no_factor_or_feature_shows_the_card_number():
         assert card.pan not in shown and card.pan[6:-4] not in shown
 
 
-def test_assessing_takes_two_queries_once_the_configuration_is_read(card, django_assert_num_queries):
+def test_assessing_takes_one_query_once_the_configuration_is_read(card, django_assert_num_queries):
     attempt = _attempt(card)
     scoring.load_config()
     inference.active_model()
-    # The card's windows and first uses; the merchant's and the BIN's windows and reports.
-    with django_assert_num_queries(2):
+    # The card's windows and first uses beside the merchant's and the BIN's windows and
+    # reports, in one statement.
+    with django_assert_num_queries(1):
         scoring.assess(attempt)
 
 
@@ -181,5 +182,5 @@ def test_a_wrong_cvv_adds_one_query_for_the_streak(card, django_assert_num_queri
     attempt = _attempt(card, cvv_result="mismatch")
     scoring.load_config()
     inference.active_model()
-    with django_assert_num_queries(3):
+    with django_assert_num_queries(2):
         scoring.assess(attempt)
