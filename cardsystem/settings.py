@@ -115,14 +115,10 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
     # Tests use a file, not shared-cache memory, so that threads get real,
     # separate connections and the concurrency tests mean something.
     _db["TEST"] = {"NAME": env.str("SQLITE_TEST_NAME", default=str(BASE_DIR / ".test-db.sqlite3"))}
-elif _db["ENGINE"] == "django.db.backends.postgresql":
-    # Server-side parameter binding: psycopg then prepares a statement on the server the
-    # fifth time a connection runs it, and the decision's statements (the large feature
-    # reads above all) are parsed and planned once per connection instead of per request
-    # (bench/README.md, profile_authorization.py).
-    _db.setdefault("OPTIONS", {})["server_side_binding"] = env.bool(
-        "DATABASE_SERVER_SIDE_BINDING", default=True
-    )
+# No server-side parameter binding on PostgreSQL (with it, psycopg would prepare the hot
+# statements): Django then binds a plain int in an expression such as
+# F("balance_minor") + amount as int4, and a top-up above 2**31 minor units was truncated
+# (tried on 4 December 2026: tests/transactions/test_extremes.py caught it).
 # Persistent connections: without them every request reconnects (and on SQLite
 # re-runs the PRAGMAs above).
 _db["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)

@@ -10,8 +10,11 @@ version's snapshot, read back by `from_snapshot()`, is what every decision uses
 """
 
 import datetime
+import functools
 import logging
 from dataclasses import dataclass, replace
+
+from django.db import connection
 
 from cardsystem.process_cache import ProcessCache
 from fraud.models import CountryRisk, FraudConfigVersion, FraudSettings, MerchantCategoryRisk, Rule
@@ -165,6 +168,30 @@ def shadow_config(*, ttl_seconds: float) -> FraudConfig | None:
     """The configuration of the version in shadow, or None: read with the live one, in
     the same query, so that no shadow costs no query."""
     return _versions.get(ttl_seconds=ttl_seconds)[1]
+
+
+def cached_versions(*, ttl_seconds: float) -> tuple[int | None, int | None]:
+    """The numbers of the live and the shadow version this process decides by (None: none)."""
+    live, shadow = _versions.get(ttl_seconds=ttl_seconds)
+    return live.version, shadow.version if shadow is not None else None
+
+
+def versions_sql() -> tuple[str, str]:
+    """Scalar subqueries giving the numbers of the live and the shadow version now, for a
+    decision to read in a statement it sends anyway (fraud/feature_reads.py) and compare
+    with `cached_versions`. The states are the model's own constants, not input."""
+    return _versions_sql(connection.vendor)
+
+
+@functools.cache
+def _versions_sql(vendor: str) -> tuple[str, str]:
+    """Cached per `vendor`, whose quoting it uses."""
+    table = connection.ops.quote_name(FraudConfigVersion._meta.db_table)
+    State = FraudConfigVersion.State
+    return tuple(
+        f"(SELECT MAX(number) FROM {table} WHERE state = '{state}')"  # noqa: S608
+        for state in (State.LIVE.value, State.SHADOW.value)
+    )
 
 
 def forget_live() -> None:

@@ -10,6 +10,7 @@ import datetime
 from dataclasses import dataclass, field
 
 from fraud import features
+from fraud.configuration import versions_sql
 from transactions.signals import AuthorizationAttempt
 
 
@@ -17,6 +18,8 @@ from transactions.signals import AuthorizationAttempt
 class FeatureReads:
     attempt: AuthorizationAttempt
     _done: dict = field(default_factory=dict)
+    # (live, shadow) version numbers as the first statement read them, or None if not read
+    versions: tuple | None = None
 
     def _once(self, key: tuple, read):
         if key not in self._done:
@@ -44,12 +47,16 @@ class FeatureReads:
         self, fraud_window: datetime.timedelta, windows: features.TestingWindows
     ) -> tuple[features.CardHistory, features.CrossCardActivity]:
         """Both reads a decision starts with, in one statement when neither was read yet;
-        the cross-card one without the tested-card window (`tested_here=False`)."""
+        the cross-card one without the tested-card window (`tested_here=False`). That
+        statement also reads which configuration versions are live and in shadow now
+        (`versions`), so that a promotion made by another process decides this decision."""
         history_key = ("card", windows.tested)
         cross_key = ("cross", fraud_window, windows.merchant, windows.bin, None)
         if history_key not in self._done and cross_key not in self._done:
-            both = features.card_and_cross_card(self.attempt.card, self.attempt, fraud_window, windows)
-            self._done[history_key], self._done[cross_key] = both
+            history, cross, self.versions = features.card_and_cross_card(
+                self.attempt.card, self.attempt, fraud_window, windows, also=versions_sql()
+            )
+            self._done[history_key], self._done[cross_key] = history, cross
         return self.card_history(windows), self.cross_card_activity(fraud_window, windows, tested_here=False)
 
     def card_check_failures_in_a_row(self, look_back: int) -> tuple[int, int]:

@@ -200,15 +200,21 @@ def _cross_card_arguments(
 
 
 def card_and_cross_card(
-    card: Card, attempt: AuthorizationAttempt, fraud_window: datetime.timedelta, windows: TestingWindows
-) -> tuple[CardHistory, CrossCardActivity]:
+    card: Card,
+    attempt: AuthorizationAttempt,
+    fraud_window: datetime.timedelta,
+    windows: TestingWindows,
+    also: tuple[str, ...] = (),
+) -> tuple[CardHistory, CrossCardActivity, tuple]:
     """card_history and cross_card_activity (without the tested-card window) read by one
-    statement: what a decision needs first, in one round trip."""
-    history, cross = cross_card_queries.card_and_cross_card_rows(
+    statement: what a decision needs first, in one round trip, with the values of the
+    scalar subqueries `also` (transactions/cross_card_queries.py)."""
+    history, cross, extra = cross_card_queries.card_and_cross_card_rows(
         history=_card_history_arguments(card, attempt, windows),
         cross=_cross_card_arguments(attempt, fraud_window, windows, tested_here=False),
+        also=also,
     )
-    return CardHistory(**history), CrossCardActivity(**cross)
+    return CardHistory(**history), CrossCardActivity(**cross), extra
 
 
 def card_check_failures_in_a_row(card: Card, look_back: int) -> tuple[int, int]:

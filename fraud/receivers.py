@@ -26,6 +26,14 @@ def assess_risk(sender, attempt, **kwargs):
     config = scoring.load_config()
     reads = FeatureReads(attempt)
     assessment = scoring.assess(attempt, config, reads)
+    if scoring.live_changed(reads):
+        # Promoted (or put in shadow) by another process since this one last looked: the
+        # decision's own statement said so at no extra round trip. Scored again under the
+        # version live now, features and all (its windows may differ): once per promotion.
+        scoring.forget_config()
+        config = scoring.load_config()
+        reads = FeatureReads(attempt)
+        assessment = scoring.assess(attempt, config, reads)
     if any(factor.code == scoring.MODEL_ERROR for factor in assessment.factors):
         metrics.scorer_error(scoring.MODEL_ERROR)
     # After the live one, sharing its feature statements; it never changes the answer.

@@ -9,7 +9,13 @@ import dataclasses
 import logging
 
 from fraud import card_testing, features, inference, rules
-from fraud.configuration import FraudConfig, forget_live, live_config, reported_merchant_window
+from fraud.configuration import (
+    FraudConfig,
+    cached_versions,
+    forget_live,
+    live_config,
+    reported_merchant_window,
+)
 from fraud.feature_reads import FeatureReads
 from fraud.models import CountryRisk, MerchantCategoryRisk
 from fraud.rules import RULES, Context  # noqa: F401 (the rules' names, as scoring always gave them)
@@ -27,6 +33,13 @@ def load_config() -> FraudConfig:
     decision. A promotion forgets this process's copy at once (fraud/versions.py); other
     processes score with the promoted version within CONFIG_TTL_SECONDS."""
     return live_config(ttl_seconds=CONFIG_TTL_SECONDS)
+
+
+def live_changed(reads: FeatureReads) -> bool:
+    """Whether the versions live and in shadow, as the decision's first statement read
+    them, differ from those this process decides by: another process promoted or shadowed
+    a version within the last CONFIG_TTL_SECONDS."""
+    return reads.versions is not None and reads.versions != cached_versions(ttl_seconds=CONFIG_TTL_SECONDS)
 
 
 def forget_config() -> None:

@@ -608,10 +608,14 @@ def test_the_card_and_cross_card_reads_in_one_statement_give_what_each_gives(car
     }
     cross = {"merchant_id": "M-1", "bin_prefix": "400000", "at": AT, "fraud_window": 90 * DAY}
 
-    ours = card_and_cross_card_rows(history=history, cross=cross | {"tested_window": tested})
+    *ours, extra = card_and_cross_card_rows(
+        history=history, cross=cross | {"tested_window": tested}, also=("(SELECT 7)", "(SELECT NULL)")
+    )
+    ours = tuple(ours)
 
     twin_cross = cross_card_twin(**cross, cap=WINDOW_CAP, sample=MERCHANT_SAMPLE, tested_window=tested)
     assert ours == (card_history_twin(**history), twin_cross)
     assert ours == (card_history_row(**history), cross_card_row(**cross, tested_window=tested))
     assert ours[0]["count_30d"] > 0 and ours[1]["merchant_count_1h"] > 0
     assert (ours[1]["merchant_failures_long"] is None) is (tested is None)
+    assert extra == (7, None)  # the caller's scalar subqueries, read in the same round trip

@@ -252,24 +252,32 @@ def cross_card_values(row, *, tested_window: datetime.timedelta | None) -> dict:
 # --- Both reads in one statement --------------------------------------------------------------
 
 
-def card_and_cross_card_rows(*, history: dict, cross: dict) -> tuple[dict, dict]:
+def card_and_cross_card_rows(
+    *, history: dict, cross: dict, also: tuple[str, ...] = ()
+) -> tuple[dict, dict, tuple]:
     """`card_history_row(**history)` and `cross_card_row(**cross)` in one statement (their
     two subqueries side by side, one row each): one round trip where there were two, the
-    same values (tests/test_queries.py)."""
+    same values (tests/test_queries.py). `also`: scalar subqueries without parameters
+    that a caller reads in the same round trip (the fraud engine: which configuration
+    version is live), their values returned third, in order."""
     history_params = card_history_params(**history)
     statement, cross_params = cross_card_statement(**cross)
     params = history_params | {f"x_{name}": value for name, value in cross_params.items()}
     with connection.cursor() as cursor:
-        cursor.execute(_both_sql(card_history_sql(connection.vendor), statement), params)
+        cursor.execute(_both_sql(card_history_sql(connection.vendor), statement, also), params)
         row = cursor.fetchone()
-    split = len(CARD_HISTORY)
-    return card_history_values(row[:split]), cross_card_values(
-        row[split:], tested_window=cross.get("tested_window")
+    split, extra = len(CARD_HISTORY), len(row) - len(also)
+    tested_window = cross.get("tested_window")
+    return (
+        card_history_values(row[:split]),
+        cross_card_values(row[split:extra], tested_window=tested_window),
+        tuple(row[extra:]),
     )
 
 
 @functools.cache
-def _both_sql(history: str, cross: str) -> str:
+def _both_sql(history: str, cross: str, also: tuple[str, ...]) -> str:
     """The cross-card statement's parameters renamed x_<name>, apart from the history's."""
     cross = re.sub(r"%\((\w+)\)s", r"%(x_\1)s", cross)
-    return f"SELECT * FROM ({history}) h CROSS JOIN ({cross}) x"  # noqa: S608
+    extra = "".join(f", {subquery}" for subquery in also)
+    return f"SELECT h.*, x.*{extra} FROM ({history}) h CROSS JOIN ({cross}) x"  # noqa: S608

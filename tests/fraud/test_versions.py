@@ -12,7 +12,7 @@ from django.db import IntegrityError, transaction
 
 from cardsystem.exceptions import ConflictError
 from cardsystem.models import AuditLog
-from fraud import scoring, versions
+from fraud import receivers, scoring, versions
 from fraud.configuration import as_snapshot, from_snapshot, read_config, version_config
 from fraud.models import CountryRisk, FraudConfigVersion, FraudSettings, MerchantCategoryRisk, Rule
 from fraud.services import fraud_config_save
@@ -225,16 +225,45 @@ def test_the_live_version_is_read_once_per_time_to_live(card, django_assert_num_
         scoring.load_config()
 
 
-def test_another_process_decides_with_a_promotion_once_its_copy_is_older_than_the_ttl(card, monkeypatch):
+def test_another_process_decides_its_next_decision_with_a_promotion(
+    card, monkeypatch, django_assert_num_queries
+):
     assert "foreign_country" in codes(_later(card, 1, merchant_country="FR"))  # version 1, cached
     _edit_rule("foreign_country", enabled=False)
-    # Promoted by another process: this one is not told, and keeps its copy for the TTL.
+    # Promoted by another process: this one is not told, and its copy is within its TTL.
     monkeypatch.setattr(versions, "forget_live", lambda: None)
     _promote(_draft())
-    assert _later(card, 2, merchant_country="FR").risk_config_version == 1
-    monkeypatch.setattr(scoring, "CONFIG_TTL_SECONDS", 0)
-    decided = _later(card, 3, merchant_country="FR")
+    # Its next decision's feature statement reads which version is live: version 2 decides.
+    decided = _later(card, 2, merchant_country="FR")
     assert "foreign_country" not in codes(decided) and decided.risk_config_version == 2
+    # Scored again that once; the decisions after it send one statement, as before.
+    attempt = _attempt_for(card, 3)
+    with django_assert_num_queries(1):
+        assert receivers.assess_risk(sender=None, attempt=attempt).config_version == 2
+
+
+def test_without_a_promotion_the_live_version_costs_no_statement(card, django_assert_num_queries):
+    _later(card, 1)
+    attempt = _attempt_for(card, 2)
+    with django_assert_num_queries(1):  # the features statement, which also says version 1 is live
+        assert receivers.assess_risk(sender=None, attempt=attempt).config_version == 1
+
+
+def _attempt_for(card, minutes) -> AuthorizationAttempt:
+    """As a decision builds it: the card read with its cardholder."""
+    assert card.cardholder is not None
+    return AuthorizationAttempt(
+        card=card,
+        amount_minor=42_00,
+        currency="USD",
+        merchant_id="M-1001",
+        merchant_name="Corner Coffee",
+        mcc="5814",
+        merchant_country="FR",
+        channel="pos",
+        transaction_time=NOW + minutes * MINUTE,
+        cvv_result="match",
+    )
 
 
 def test_a_promotion_is_forgotten_again_at_commit(
