@@ -287,18 +287,7 @@ def test_any_version_scores_an_attempt_in_one_call(card):
     _edit_rule("foreign_country", score=33)
     draft = _draft()
     assert as_snapshot(from_snapshot(draft.snapshot)) == draft.snapshot
-    attempt = AuthorizationAttempt(
-        card=card,
-        amount_minor=42_00,
-        currency="USD",
-        merchant_id="M-1001",
-        merchant_name="Corner Coffee",
-        mcc="5814",
-        merchant_country="FR",
-        channel="pos",
-        transaction_time=NOW,
-        cvv_result="match",
-    )
+    attempt = _attempt_for(card, 0)
 
     under_draft, under_live = scoring.assess(attempt, version_config(draft)), scoring.assess(attempt)
 
