@@ -3,7 +3,7 @@ thousand stored transactions and on one holding 1 million.
 
     .venv/bin/python bench/history_latency.py [--database sqlite|postgres] [--small 10000]
                                               [--large 1000000] [--requests 400] [--seed 1]
-                                              [--explain]
+                                              [--explain] [--back-office]
 
 Two fresh databases (an SQLite file in a temporary directory, or a throwaway PostgreSQL
 database `cardsystem_bench_<pid>`, as bench/authorizations.py makes them), migrated, with
@@ -21,8 +21,8 @@ their PAN and CVV kept in memory only, and they have an average card's history i
 both databases; the history's other cards are bulk-issued stock (card_issue_bulk),
 then marked active. Transactions and fraud reports are history, bulk-inserted in
 time order (executemany on SQLite, COPY on PostgreSQL) with the secondary indexes
-dropped during the load and re-created after it from their own definitions, then
-ANALYZE (SQLite) or VACUUM ANALYZE (PostgreSQL).
+(and on PostgreSQL the keys) dropped during the load and re-created after it from
+their own definitions, then ANALYZE (SQLite) or VACUUM ANALYZE (PostgreSQL).
 
 Each database lives in its own process, which builds it and then serves in-process
 WSGI calls of `cardsystem.wsgi:application` (POST /api/v1/authorizations/ with an API
@@ -36,7 +36,10 @@ the history plus one minute per round over the cards (a card is used at most onc
 minute, as real cards are). Prints the databases, their build times, mean/p50/p99 ms
 per authorization, the ratio large/small, and the time of the two feature statements.
 Exit status 1 if the large database's mean or p50 is above 1.5 times the small's, or a
-request failed. `--explain` adds the two statements' plans at the busiest merchant.
+request failed. `--explain` adds the two statements' plans at the busiest merchant;
+`--back-office` then times, on both databases, a backtest of the history's last day
+and the dashboard's figures and page (bench/backtest.py's and bench/dashboard.py's own
+timing functions).
 Databases and temporary files are removed, even on failure, SIGTERM or Ctrl-C.
 """
 
