@@ -111,29 +111,34 @@ def child(args) -> None:
     live = version_to_backtest(None)
     workers = [int(n) for n in args.workers.split(",")]
     for count in workers:
-        timed(vendor, live, f"live version {live.number}", until, count)
+        print(timed(vendor, live, f"live version {live.number}", START, until, count), flush=True)
     config = replace(version_config(live), decline_threshold=40, version=None)
     draft = config_version_create(
         actor=Actor.system("bench/backtest.py"), reason="bench: a lower decline threshold", config=config
     )
-    timed(vendor, draft, f"draft version {draft.number} (decline from 40)", until, max(workers))
+    label = f"draft version {draft.number} (decline from 40)"
+    print(timed(vendor, draft, label, START, until, max(workers)), flush=True)
 
 
-def timed(vendor: str, version, label: str, until: datetime.datetime, workers: int) -> None:
+def timed(
+    vendor: str, version, label: str, since: datetime.datetime, until: datetime.datetime, workers: int
+) -> str:
+    """One backtest of [since, until) under `version`, timed: its line of the report."""
     from fraud.backtest import backtest
 
     load = _load()
     started, cpu = time.perf_counter(), _cpu()
-    report = backtest(version=version, since=START, until=until, workers=workers)
+    report = backtest(version=version, since=since, until=until, workers=workers)
     elapsed, cpu = time.perf_counter() - started, _cpu() - cpu
     line = (
         f"{vendor}: {label}, {report.workers} process(es): {report.decisions:,} decisions, "
         f"{report.changed:,} changed, {elapsed:.1f} s ({cpu:.1f} s of CPU), "
         f"{report.decisions / elapsed:,.0f} decisions/s (load average at start {load})"
+        + (f"; {report.not_redecidable:,} not re-decidable" if report.not_redecidable else "")
     )
     if version.state == version.State.LIVE:
         line += f"; changed == 0: {report.changed == 0}"
-    print(line, flush=True)
+    return line
 
 
 def _cpu() -> float:

@@ -176,8 +176,9 @@ def _best(function, repeat: int) -> float:
     return min(times) * 1000
 
 
-def _timings(key: str, repeat: int):
-    """(figure, best ms, ratio to the period's count(*)) for one period."""
+def _timings(key: str, repeat: int, *, host: str = "localhost", charts: int = 8):
+    """(figure, best ms, ratio to the period's count(*)) for one period. The page must
+    answer 200 with `charts` charts (8 with alerts and a live model)."""
     from django.contrib.auth import get_user_model
     from django.test import Client
     from django.utils import timezone
@@ -218,13 +219,14 @@ def _timings(key: str, repeat: int):
     user, _ = get_user_model().objects.get_or_create(
         username="bench", defaults={"is_staff": True, "is_superuser": True}
     )
-    client = Client(HTTP_HOST="localhost")
+    client = Client(HTTP_HOST=host)
     client.force_login(user)
 
     def page():
         response = client.get("/admin/", {"period": key})
-        if response.status_code != 200 or response.content.count(b"data-chart=") != 8:
-            raise SystemExit(f"the page answered {response.status_code} without its 8 charts")
+        drawn = response.content.count(b"data-chart=")
+        if response.status_code != 200 or drawn != charts:
+            raise SystemExit(f"the page answered {response.status_code} with {drawn} charts, not {charts}")
 
     for model in (PerformanceMark, PerformanceCount, PerformanceDay, DecisionDay):
         model.objects.all().delete()

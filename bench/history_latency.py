@@ -3,7 +3,7 @@ thousand stored transactions and on one holding 1 million.
 
     .venv/bin/python bench/history_latency.py [--database sqlite|postgres] [--small 10000]
                                               [--large 1000000] [--requests 400] [--seed 1]
-                                              [--explain]
+                                              [--explain] [--back-office]
 
 Two fresh databases (an SQLite file in a temporary directory, or a throwaway PostgreSQL
 database `cardsystem_bench_<pid>`, as bench/authorizations.py makes them), migrated, with
@@ -21,8 +21,8 @@ their PAN and CVV kept in memory only, and they have an average card's history i
 both databases; the history's other cards are bulk-issued stock (card_issue_bulk),
 then marked active. Transactions and fraud reports are history, bulk-inserted in
 time order (executemany on SQLite, COPY on PostgreSQL) with the secondary indexes
-dropped during the load and re-created after it from their own definitions, then
-ANALYZE (SQLite) or VACUUM ANALYZE (PostgreSQL).
+(and on PostgreSQL the keys) dropped during the load and re-created after it from
+their own definitions, then ANALYZE (SQLite) or VACUUM ANALYZE (PostgreSQL).
 
 Each database lives in its own process, which builds it and then serves in-process
 WSGI calls of `cardsystem.wsgi:application` (POST /api/v1/authorizations/ with an API
@@ -36,7 +36,10 @@ the history plus one minute per round over the cards (a card is used at most onc
 minute, as real cards are). Prints the databases, their build times, mean/p50/p99 ms
 per authorization, the ratio large/small, and the time of the two feature statements.
 Exit status 1 if the large database's mean or p50 is above 1.5 times the small's, or a
-request failed. `--explain` adds the two statements' plans at the busiest merchant.
+request failed. `--explain` adds the two statements' plans at the busiest merchant;
+`--back-office` then times, on both databases, a backtest of the history's last day
+and the dashboard's figures and page (bench/backtest.py's and bench/dashboard.py's own
+timing functions).
 Databases and temporary files are removed, even on failure, SIGTERM or Ctrl-C.
 """
 
@@ -64,6 +67,8 @@ from urllib.parse import urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import backtest
+import dashboard
 from authorizations import LOOPBACK, ROOT, Result, note, server_env
 from databases import database
 from profile_authorization import wsgi_call
@@ -124,6 +129,8 @@ REVERSED_SHARE = 0.003
 # Statement markers: the card's 30-day statement and the cross-card one (transactions/queries.py).
 CARD_SQL_MARK = "(SELECT MAX(transaction_time) FROM"
 CROSS_SQL_MARK = "WITH sample AS"
+STATIC_STORAGE = "django.contrib.staticfiles.storage.StaticFilesStorage"
+DASHBOARD_CHARTS = 7  # the page's charts without a live model (bench/dashboard.py has one: 8)
 
 
 @dataclass(frozen=True)
@@ -382,18 +389,32 @@ TRANSACTION_FIELDS = (
 
 
 def feature_pool(rng: random.Random) -> list[str]:
-    """Stored risk features of a real decision's size (every name of fraud/catalogue.py)."""
+    """Stored risk features of a real decision's size (every name of fraud/catalogue.py,
+    plausible: bench/backtest.py's), with the rule inputs a quiet decision stores beside
+    them (fraud/scoring.py rule_inputs), so that a backtest re-decides the history."""
     from fraud import catalogue
 
     pool = []
     for _ in range(64):
-        values = {}
-        for feature in catalogue.FEATURES:
-            if feature.unit == "flag":
-                values[feature.name] = rng.random() < 0.2
-            else:
-                values[feature.name] = None if rng.random() < 0.1 else round(rng.lognormvariate(1, 1.2), 3)
-        pool.append(json.dumps(values))
+        values = backtest.features(rng)
+        approvals = rng.randint(5, 60)
+        inputs = {
+            "card_count_1m": 0,
+            "card_approved_count_30d": approvals,
+            "card_approved_minor_30d": approvals * rng.randint(1500, 6000),
+            "card_approved_minor_1h": 0,
+            "card_approved_minor_24h": rng.choice([0, 0, 3000, 8000]),
+            "previous_present_time": None,
+            "previous_present_country": None,
+            "merchant_recent_count": rng.randint(0, 200),
+            "merchant_recent_fraud": 0,
+            "home_country": "US",
+            "card_check_streak": None,
+            "card_check_streak_expiries": None,
+        }
+        if set(inputs) != set(catalogue.RULE_INPUT_NAMES):
+            raise RuntimeError("fraud/catalogue.py's rule inputs changed: update feature_pool()")
+        pool.append(json.dumps(values | inputs))
     return pool
 
 
@@ -417,9 +438,31 @@ def secondary_indexes(table: str) -> list[tuple[str, str]]:
         return cursor.fetchall()
 
 
+def key_constraints(table: str) -> list[tuple[str, str, str]]:
+    """PostgreSQL: (table, name, definition) of the table's primary key, its foreign keys
+    and the foreign keys that point at it, in the order they can be dropped (the
+    reverse is the order they can be added back)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) FROM pg_constraint "
+            "WHERE (conrelid = %s::regclass AND contype IN ('p', 'f')) "
+            "OR (confrelid = %s::regclass AND conrelid <> %s::regclass AND contype = 'f') "
+            "ORDER BY confrelid = %s::regclass DESC, contype = 'p'",
+            [table] * 4,
+        )
+        return cursor.fetchall()
+
+
 def load(rows, vendor: str) -> float:
     """Bulk-insert the transactions with the secondary indexes dropped, then re-create
-    them from their own definitions. Returns the seconds spent re-creating them."""
+    them from their own definitions. On PostgreSQL the primary key and the foreign keys
+    (the table's own and those pointing at it, whose tables are empty yet) are dropped
+    too and added back after the load from their own definitions: one sort builds the
+    key and one join checks each reference, where every row of the load would otherwise
+    insert into a random place of a growing uuid index and queue two deferred checks.
+    Returns the seconds spent re-creating them."""
     from django.db import connection, transaction
 
     from transactions.models import Transaction
@@ -432,6 +475,8 @@ def load(rows, vendor: str) -> float:
         raise RuntimeError(f"Transaction has columns this bench does not fill: {sorted(unknown)}")
     quoted = ", ".join(connection.ops.quote_name(column) for column in columns)
     indexes = secondary_indexes(table)
+    constraints = key_constraints(table) if vendor == "postgresql" else []
+    quote = connection.ops.quote_name
     started = time.monotonic()
     with connection.cursor() as cursor:
         if vendor == "sqlite":
@@ -439,8 +484,13 @@ def load(rows, vendor: str) -> float:
             cursor.execute("PRAGMA journal_mode=OFF")
             cursor.execute("PRAGMA synchronous=OFF")
             cursor.execute("PRAGMA cache_size=-262144")
+        else:
+            # A throwaway database: a lost commit would lose a bench, not a payment.
+            cursor.execute("SET synchronous_commit = off")
+        for on_table, name, _ in constraints:
+            cursor.execute(f"ALTER TABLE {quote(on_table)} DROP CONSTRAINT {quote(name)}")
         for name, _ in indexes:
-            cursor.execute(f"DROP INDEX {connection.ops.quote_name(name)}")
+            cursor.execute(f"DROP INDEX {quote(name)}")
         placeholders = ", ".join(["%s"] * len(columns))
         insert = f"INSERT INTO {connection.ops.quote_name(table)} ({quoted}) VALUES ({placeholders})"  # noqa: S608
         loaded = 0
@@ -459,7 +509,9 @@ def load(rows, vendor: str) -> float:
                 note(f"  {loaded:,} rows in {time.monotonic() - started:.0f} s")
         inserted = time.monotonic()
         if vendor == "postgresql":
-            cursor.execute("SET maintenance_work_mem = '512MB'")
+            cursor.execute("SET maintenance_work_mem = '1GB'")
+        for on_table, name, definition in reversed(constraints):
+            cursor.execute(f"ALTER TABLE {quote(on_table)} ADD CONSTRAINT {quote(name)} {definition}")
         for _, create in indexes:
             cursor.execute(create)
         if vendor == "sqlite":
@@ -611,6 +663,8 @@ def serve(world, args, reply) -> None:
                 break
             if command["do"] == "explain":
                 answer = {"plans": explain(world, application)}
+            elif command["do"] == "back office":
+                answer = back_office(world, command["repeat"])
             else:
                 for counts in statements.values():
                     counts[:] = [0, 0.0]
@@ -668,6 +722,39 @@ def explain(world, application) -> list[str]:
                 cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + sql, params)
                 lines += ["    " + row[0] for row in cursor.fetchall()]
     return lines
+
+
+def back_office(world, repeat: int) -> dict:
+    """The back office's reads on this database: a backtest of the history's last day by
+    the live version (one process, then two: bench/backtest.py's `timed`) and the
+    dashboard's figures and page for 24 hours, 7 and 30 days (bench/dashboard.py's
+    `_timings`, best of `repeat`). The history is 90 days up to the run's start: every
+    period is full. It has no alerts and no model: the page has 7 charts, not 8."""
+    from django.conf import settings
+    from django.db import connection
+    from django.test import override_settings
+
+    from fraud.backtest import version_to_backtest
+
+    until = datetime.datetime.fromtimestamp(world["end"], UTC)
+    live = version_to_backtest(None)
+    label = f"live version {live.number}, the last day"
+    backtests = [
+        backtest.timed(connection.vendor, live, label, until - datetime.timedelta(days=1), until, workers)
+        for workers in (1, 2)
+    ]
+    # The page as a logged-in staff member gets it (not the second factor's steps), and
+    # its static URLs unhashed: no collectstatic ran for this throwaway process.
+    storages = {**settings.STORAGES, "staticfiles": {"BACKEND": STATIC_STORAGE}}
+    with override_settings(STAFF_MFA_REQUIRED=False, STORAGES=storages):
+        figures = [
+            [key, name, best, ratio]
+            for key in dashboard.PERIODS
+            for name, best, ratio in dashboard._timings(
+                key, repeat, host="127.0.0.1", charts=DASHBOARD_CHARTS
+            )
+        ]
+    return {"backtests": backtests, "figures": figures}
 
 
 def worker(args) -> int:
@@ -830,6 +917,20 @@ def report(command: str, args, summaries: dict, measured: dict, load_before: flo
     return "\n".join(lines), within and not small.errors and not large.errors
 
 
+def back_office_report(answers: dict) -> str:
+    lines = ["", f"back office (load average {os.getloadavg()[0]:.2f} at the end):"]
+    for name, answer in answers.items():
+        lines += [f"{name:<9}backtest: {line}" for line in answer["backtests"]]
+    small, large = answers["small"]["figures"], answers["large"]["figures"]
+    lines += [
+        "",
+        f"{'period':<7}{'dashboard figure (best of 3)':<52}{'small ms':>9}{'large ms':>9}{'x count(*)':>11}",
+    ]
+    for (key, name, small_ms, _), (_, _, large_ms, ratio) in zip(small, large, strict=True):
+        lines.append(f"{key:<7}{name:<52}{small_ms:>9.1f}{large_ms:>9.1f}{ratio:>11.1f}")
+    return "\n".join(lines)
+
+
 def mean(result: Result) -> float:
     return sum(result.latencies_ms) / len(result.latencies_ms)
 
@@ -844,6 +945,11 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=400, help="timed authorizations per database")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--explain", action="store_true", help="print the feature statements' plans")
+    parser.add_argument(
+        "--back-office",
+        action="store_true",
+        help="then time a backtest of the last day and the dashboard's figures on both databases",
+    )
     parser.add_argument("--postgres-url", default="postgres://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--rows", type=int, help=argparse.SUPPRESS)
@@ -884,6 +990,12 @@ def main() -> int:
             for name, worker_process in workers.items():
                 print(f"\n{name}:")
                 print("\n".join(worker_process.ask({"do": "explain"})["plans"]))
+        if args.back_office:
+            print(
+                back_office_report(
+                    {name: w.ask({"do": "back office", "repeat": 3}) for name, w in workers.items()}
+                )
+            )
         failed = False
         return 0 if passed else 1
     finally:
