@@ -267,8 +267,9 @@ def stop(process: subprocess.Popen) -> None:
 
 
 @contextlib.contextmanager
-def gunicorn(app: str, env: dict, args, log: Path):
-    """Serve `app` with `args.workers` workers; yields their ports.
+def gunicorn(app: str, env: dict, log: Path, *, servers: int, threads: int = 1):
+    """Serve `app` with `servers` single-worker gunicorns of `threads` threads; yields their
+    ports.
 
     One single-worker gunicorn per worker, each on its own port, and the clients spread
     evenly over them: one gunicorn with --workers N hands a burst of new keep-alive
@@ -277,7 +278,7 @@ def gunicorn(app: str, env: dict, args, log: Path):
     processes, ports = [], []
     try:
         with log.open("ab") as output:
-            for _ in range(args.workers):
+            for _ in range(servers):
                 port = free_port()
                 command = [
                     str(BIN / "gunicorn"),
@@ -289,7 +290,7 @@ def gunicorn(app: str, env: dict, args, log: Path):
                     "--worker-class",
                     "gthread",  # the sync worker closes every connection; gthread keeps them alive
                     "--threads",
-                    str(args.threads),
+                    str(threads),
                     "--keep-alive",
                     "60",
                     "--graceful-timeout",
@@ -342,7 +343,7 @@ def run_database(kind: str, args) -> dict:
         for name in args.servers:
             app = SERVERS[name]
             log = workdir / f"gunicorn-{name}.log"
-            with gunicorn(app, env, args, log) as ports:
+            with gunicorn(app, env, log, servers=args.workers, threads=args.threads) as ports:
                 note(f"{kind}: {name} on 127.0.0.1:{','.join(map(str, ports))}, {args.seconds:g} s ...")
                 results[name] = load(
                     ports, world["key"], world["cards"], clients=args.clients, seconds=args.seconds
@@ -372,18 +373,25 @@ def prepared_database(kind: str, postgres_url: str, script: str, cards: int):
         (workdir / "logs").mkdir()
         env = server_env(url, workdir / "logs")
         started = time.monotonic()
-        prepared = subprocess.run(
-            [sys.executable, script, "--prepare", str(cards)],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if prepared.returncode:
-            raise RuntimeError(f"Setting up {kind} failed:\n{prepared.stderr[-3000:]}")
-        world = json.loads(prepared.stdout.strip().splitlines()[-1])
+        world = in_child(script, env, "--prepare", str(cards))
         yield workdir, env, world, time.monotonic() - started
+
+
+def in_child(script: str, env: dict, *arguments: str, stdin: str = "") -> dict:
+    """Run `script arguments` in a child process with `env` (Django there reads its
+    DATABASE_URL) and return the JSON of its last line of stdout."""
+    done = subprocess.run(
+        [sys.executable, script, *arguments],
+        cwd=ROOT,
+        env=env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode:
+        raise RuntimeError(f"{Path(script).name} {' '.join(arguments)} failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def note(message: str) -> None:

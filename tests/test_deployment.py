@@ -176,6 +176,13 @@ def test_compose_health_checks_ask_readyz(service):
     assert "/readyz" in " ".join(SERVICES[service]["healthcheck"]["test"])
 
 
+def test_compose_builds_the_image_for_each_service_that_runs_it_under_its_own_name():
+    built = {name for name, service in SERVICES.items() if "build" in service}
+    assert built == {"migrate", "app"}
+    # A shared `image:` tag on two services that build makes buildx build both into it at once.
+    assert not any("image" in SERVICES[name] for name in built)
+
+
 def test_compose_starts_app_servers_after_the_migrations_succeeded():
     assert SERVICES["migrate"]["command"] == ["python", "manage.py", "migrate", "--no-input"]
     assert SERVICES["app"]["depends_on"]["migrate"] == {"condition": "service_completed_successfully"}
