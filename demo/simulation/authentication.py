@@ -91,13 +91,12 @@ class _Authenticator:
             devices += [self._device(f"h{attempt.holder}") for _ in range(rng.choice((1, 1, 2, 3)))]
         if rng.random() < NEW_DEVICE:
             device = self._device(f"h{attempt.holder}")
-            if rng.random() < 0.5:  # a new phone, kept; else a computer borrowed once
-                devices.append(device)
-        else:
-            device = rng.choice(devices)
-        three_ds = rng.choices(
-            (ThreeDS.AUTHENTICATED, ThreeDS.NOT_PERFORMED, ThreeDS.ATTEMPTED, ThreeDS.FAILED), (55, 38, 5, 2)
-        )[0]
+            if rng.random() < 0.5:  # a new phone, from now on the one most used
+                devices.insert(0, device)
+        else:  # mostly the one most used, now and then another of theirs
+            device = devices[0] if rng.random() < 0.85 else rng.choice(devices)
+        results = (ThreeDS.AUTHENTICATED, ThreeDS.NOT_PERFORMED, ThreeDS.ATTEMPTED, ThreeDS.FAILED)
+        three_ds = rng.choices(results, (56, 38, 4.5, 1.5))[0]
         entry = EntryMode.CREDENTIAL_ON_FILE if rng.random() < 0.3 else EntryMode.ECOMMERCE
         return replace(attempt, entry_mode=entry, verification=Cvm.NO_CVM, three_ds=three_ds, device=device)
 

@@ -29,15 +29,16 @@ NEW_RULES = [
     (
         "magstripe_again",
         "Stripe read of a chip card again",
-        "A magnetic-stripe read of a chip card at a merchant new to it, after at least `min_previous` other "
-        "stripe reads in the last 24 hours: a cloned card on its round.",
+        "A magnetic-stripe read of a chip card after at least `min_previous` other stripe reads in the last "
+        "24 hours: a cloned card on its round.",
         80,
         {"min_chip_reads": 1, "min_previous": 1},
     ),
     (
         "magstripe_abroad",
         "Stripe read of a chip card abroad",
-        "A magnetic-stripe read of a chip card at a merchant new to it, outside the cardholder's home country.",
+        "A magnetic-stripe read of a chip card at a merchant new to it, in a country outside the cardholder's "
+        "home where the card was never used.",
         80,
         {"min_chip_reads": 1},
     ),
@@ -49,13 +50,12 @@ NEW_RULES = [
         {},
     ),
     (
-        "pin_failure_then_new_merchant",
-        "No PIN after a failed one, at a new merchant",
-        "A purchase without a verified PIN (failed, signature or none) at a merchant new to the card, after "
-        "a PIN failure in the last 24 hours that no verified PIN followed; or a failed PIN at a new merchant "
-        "after at least `min_taps` contactless purchases without verification in the hour.",
+        "pin_failure_then_unverified",
+        "No PIN after a failed one",
+        "A purchase without a verified PIN (failed, signature or none) after a PIN failure in the last 24 "
+        "hours that no verified PIN followed.",
         80,
-        {"min_taps": 1},
+        {},
     ),
     (
         "no_cvm_burst",
@@ -75,18 +75,20 @@ NEW_RULES = [
     (
         "new_device_3ds_failed",
         "3-D Secure failed from a new device",
-        "3-D Secure failed at a merchant new to the card, from a device the card never bought from in 30 days.",
+        "3-D Secure failed at a merchant new to the card, from a device the card never bought from in 30 days, "
+        "on a card with at least `min_known_device_approvals` approvals from identified devices in 30 days.",
         80,
-        {},
+        {"min_known_device_approvals": 1},
     ),
     (
         "new_device_unauthenticated_abroad",
         "New device abroad without 3-D Secure",
         "No 3-D Secure (failed or not performed) at a merchant new to the card outside the cardholder's home "
         "country, from a device the card never bought from, on a card with at least "
-        "`min_known_device_approvals` approvals from identified devices in 30 days.",
-        80,
-        {"min_known_device_approvals": 1},
+        "`min_known_device_approvals` approvals from identified devices in 30 days. A signal: honest shoppers "
+        "meet it with a new phone at a foreign shop that never asks.",
+        40,
+        {"min_known_device_approvals": 3},
     ),
 ]
 REASON = (
