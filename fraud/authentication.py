@@ -121,7 +121,7 @@ def pin_failure_then_unverified(ctx, params):
     if ctx.attempt.cardholder_verification not in UNVERIFIED or not v.get("pin_failure_unverified"):
         return None
     return (
-        f"No verified PIN at merchant {ctx.attempt.merchant_id} after {v.get('card_pin_failures_24h') or 0} "
+        f"No verified PIN at merchant {ctx.attempt.merchant_id} after {v.get('card_wrong_pins_24h') or 0} "
         "PIN failures in the last 24 hours with no PIN verified since."
     )
 

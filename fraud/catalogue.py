@@ -97,7 +97,7 @@ FEATURES: tuple[Feature, ...] = (
     # sent would read them as missing, and the rules count in full beside it.
     Feature("card_magstripe_24h", "magnetic-stripe reads of this card in the last 24 hours", model=False),
     Feature("card_chip_reads_30d", "chip or contactless reads of this card in the last 30 days", model=False),
-    Feature("card_pin_failures_24h", "PIN failures on this card in the last 24 hours", model=False),
+    Feature("card_wrong_pins_24h", "PIN failures on this card in the last 24 hours", model=False),
     Feature(
         "pin_failure_unverified",
         "a PIN failure on this card in the last 24 hours, no PIN verified since",

@@ -380,7 +380,7 @@ def authentication_history(attempt: AuthorizationAttempt, card: CardHistory) -> 
     return {
         "card_magstripe_24h": card.magstripe_24h,
         "card_chip_reads_30d": card.chip_reads_30d,
-        "card_pin_failures_24h": card.pin_failures_24h,
+        "card_wrong_pins_24h": card.pin_failures_24h,
         "pin_failure_unverified": card.pin_failure_unverified,
         "card_no_cvm_contactless_1h": card.no_cvm_contactless_1h,
         "device_approvals_30d": card.device_approvals_30d if attempt.device_hash else None,
