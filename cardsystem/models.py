@@ -188,6 +188,7 @@ class DataKey(models.Model):
     class Purpose(models.TextChoices):
         CARD_VERIFICATION = "cvv", "card verification key (CVV)"
         REQUEST_DIGEST = "request-digest", "Idempotency-Key request digests"
+        DEVICE_DIGEST = "device-digest", "device identifier digests"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     purpose = models.CharField(max_length=16, choices=Purpose.choices)

@@ -92,6 +92,31 @@ FEATURES: tuple[Feature, ...] = (
     Feature("cardholder_age", "cardholder's age", model=False),
     Feature("foreign", "merchant outside the cardholder's home country", "flag"),
     Feature("km_from_home", "distance from the cardholder's home country", "km"),
+    # How the card was read and its holder verified before (transactions/authentication_facts.py),
+    # for fraud/authentication.py's rules. Not model inputs: a model trained before they were
+    # sent would read them as missing, and the rules count in full beside it.
+    Feature("card_magstripe_24h", "magnetic-stripe reads of this card in the last 24 hours", model=False),
+    Feature("card_chip_reads_30d", "chip or contactless reads of this card in the last 30 days", model=False),
+    Feature("card_wrong_pins_24h", "PIN failures on this card in the last 24 hours", model=False),
+    Feature(
+        "pin_failure_unverified",
+        "a PIN failure on this card in the last 24 hours, no PIN verified since",
+        "flag",
+        model=False,
+    ),
+    Feature(
+        "card_no_cvm_contactless_1h",
+        "contactless purchases without cardholder verification on this card in the last hour",
+        model=False,
+    ),
+    Feature(
+        "device_approvals_30d", "approvals on this card from this device in the last 30 days", model=False
+    ),
+    Feature(
+        "card_device_approvals_30d",
+        "approvals on this card from any identified device in 30 days",
+        model=False,
+    ),
 )
 
 NAMES: tuple[str, ...] = tuple(feature.name for feature in FEATURES)

@@ -72,6 +72,26 @@ class CardHistory:
     previous_time: datetime.datetime | None
     previous_present_time: datetime.datetime | None
     previous_present_country: str | None
+    # How the card was read and its holder verified (transactions/authentication_facts.py):
+    # every attempt counted, approvals only for the devices.
+    magstripe_24h: int = 0
+    chip_reads_30d: int = 0
+    pin_failures_24h: int = 0
+    no_cvm_contactless_1h: int = 0
+    device_approvals_30d: int = 0  # with the attempt's device; 0 when it gives none
+    approvals_with_device_30d: int = 0  # with any device given
+    last_pin_failure_24h: datetime.datetime | None = None
+    last_pin_verified_24h: datetime.datetime | None = None
+
+    @property
+    def pin_failure_unverified(self) -> bool | None:
+        """Whether the card's latest PIN failure of the 24 hours came after its latest
+        verified PIN there (the holder who mistyped and then got it right proved it);
+        None without a PIN failure in the 24 hours."""
+        if self.last_pin_failure_24h is None:
+            return None
+        verified = self.last_pin_verified_24h
+        return verified is None or verified < self.last_pin_failure_24h
 
     @property
     def average_amount_30d(self) -> float | None:
@@ -127,6 +147,7 @@ def _card_history_arguments(card: Card, attempt: AuthorizationAttempt, windows: 
         "utc_offset_minutes": home_utc_offset_minutes(card, at),
         "night_ends_minute": NIGHT_ENDS * 60,
         "tested_window": windows.tested,
+        "device_hash": attempt.device_hash,
     }
 
 
@@ -384,6 +405,22 @@ def behaviour(
         "cardholder_age": holder.age_on(attempt.transaction_time.date()) if holder else None,
         "foreign": bool(holder) and here != holder.country.code,
         "km_from_home": round(km_from_home) if km_from_home is not None else None,
+        **authentication_history(attempt, card),
+    }
+
+
+def authentication_history(attempt: AuthorizationAttempt, card: CardHistory) -> dict:
+    """How the card was read and its holder verified before this attempt
+    (fraud/authentication.py's rules read them): counts, and None where the attempt gives
+    nothing to compare (no device)."""
+    return {
+        "card_magstripe_24h": card.magstripe_24h,
+        "card_chip_reads_30d": card.chip_reads_30d,
+        "card_wrong_pins_24h": card.pin_failures_24h,
+        "pin_failure_unverified": card.pin_failure_unverified,
+        "card_no_cvm_contactless_1h": card.no_cvm_contactless_1h,
+        "device_approvals_30d": card.device_approvals_30d if attempt.device_hash else None,
+        "card_device_approvals_30d": card.approvals_with_device_30d,
     }
 
 

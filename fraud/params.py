@@ -97,6 +97,30 @@ SCHEMAS["card_tested_at_merchant"] = {
         WHOLE, "failed card checks at the merchant in that window that make it card testing"
     ),
 }
+# How the card was read and its holder verified (fraud/authentication.py).
+_CHIP_READS = Param(
+    WHOLE, "chip or contactless reads in 30 days that make the card a chip card", required=False
+)
+SCHEMAS["magstripe_new_merchant"] = {"min_chip_reads": _CHIP_READS}
+SCHEMAS["magstripe_abroad"] = {"min_chip_reads": _CHIP_READS}
+SCHEMAS["magstripe_again"] = {
+    "min_chip_reads": _CHIP_READS,
+    "min_previous": Param(WHOLE, "other magnetic-stripe reads of the card in the last 24 hours"),
+}
+SCHEMAS["pin_failed_new_merchant"] = {}
+SCHEMAS["pin_failure_then_unverified"] = {}
+SCHEMAS["no_cvm_burst"] = {
+    "min_previous": Param(WHOLE, "other contactless purchases without verification in the last hour"),
+}
+SCHEMAS["three_ds_failed_new_merchant"] = {}
+_KNOWN_DEVICES = {
+    "min_known_device_approvals": Param(
+        WHOLE, "approvals from identified devices in 30 days (the card is used from known devices)"
+    ),
+}
+SCHEMAS["new_device_3ds_failed"] = _KNOWN_DEVICES
+SCHEMAS["new_device_unauthenticated_abroad"] = _KNOWN_DEVICES
+
 # Card testing is a matter of minutes: the windows are read from a capped window of the
 # merchant's and the BIN's index, and the card's own from its 30-day history.
 MAX_WINDOW_MINUTES = 1440

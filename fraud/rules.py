@@ -15,8 +15,9 @@ from decimal import Decimal
 from functools import cached_property
 
 from cardsystem import money
-from fraud import card_testing, new_cards
+from fraud import authentication, card_testing, new_cards
 from fraud.configuration import FraudConfig, reported_merchant_window
+from fraud.facts import Facts
 from fraud.geography import distance_km, neighbours
 from fraud.models import CountryRisk, MerchantCategoryRisk
 from transactions.models import Transaction
@@ -25,27 +26,6 @@ from transactions.signals import RiskFactor
 
 DEFAULT_LARGE_AMOUNT = "1000"
 DEFAULT_RULE_WEIGHT = "0.3"
-
-
-@dataclass(frozen=True)
-class Facts:
-    """The transaction's own facts, as the attempt has them and the record keeps them."""
-
-    amount_minor: int
-    currency: str
-    merchant_id: str
-    mcc: str
-    merchant_country: str
-    channel: str
-    transaction_time: datetime.datetime
-    cvv_result: str
-    expiry_result: str
-    bin_prefix: str
-
-    @classmethod
-    def of(cls, source) -> "Facts":
-        """From an AuthorizationAttempt or a Transaction: both name them alike."""
-        return cls(**{name: getattr(source, name) for name in cls.__dataclass_fields__})
 
 
 def previous_present(values: dict) -> datetime.datetime | None:
@@ -286,7 +266,7 @@ def _reported_merchant(ctx, params):
     return f"{detail}, {share:.1%} of its latest transactions (from {float(min_share):.1%})."
 
 
-RULES.update(card_testing.RULES | new_cards.RULES)
+RULES.update(card_testing.RULES | new_cards.RULES | authentication.RULES)
 
 
 # --- A decision from its facts, values and configuration -------------------------------------
@@ -354,7 +334,7 @@ def evaluate(
 
 
 BLOCKED = CountryRisk.Level.BLOCKED
-FULL_WEIGHT = card_testing.FULL_WEIGHT | new_cards.FULL_WEIGHT
+FULL_WEIGHT = card_testing.FULL_WEIGHT | new_cards.FULL_WEIGHT | authentication.FULL_WEIGHT
 
 
 def restriction_of(facts: Facts, config: FraudConfig) -> str | None:

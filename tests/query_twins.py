@@ -11,6 +11,7 @@ from django.db.models.functions import Cast, Coalesce, ExtractHour, ExtractMinut
 
 from cards.models import Card
 from tests.concurrency import run_concurrently
+from transactions.authentication_facts import CardholderVerification, EntryMode
 from transactions.codes import Decision
 from transactions.models import FraudReport, Transaction
 
@@ -75,6 +76,9 @@ def a_history(card, *, seed: int, count: int = 60) -> None:
     """Transactions at random times around AT, of every kind, and others on the edges of
     every window (each edge in, a tick outside it out)."""
     rng = random.Random(seed)
+    # How each was read and verified, from a generator of its own: the rest of the history
+    # stays what it was before these facts were recorded.
+    facts = random.Random(-seed)
     for _ in range(count):
         status = rng.choice([APPROVED, APPROVED, DECLINED, REVERSED])
         record(
@@ -89,6 +93,9 @@ def a_history(card, *, seed: int, count: int = 60) -> None:
             channel=rng.choice(list(Transaction.Channel)),
             cvv_result=rng.choice(list(Transaction.CvvResult)),
             bin_prefix=rng.choice(["400000", "510000"]),
+            entry_mode=facts.choice(["", *EntryMode.values]),
+            cardholder_verification=facts.choice(["", *CardholderVerification.values]),
+            device_hash=facts.choice(["", "device-a", "device-b"]),
         )
     for window in (MINUTE, 10 * MINUTE, HOUR, DAY, 7 * DAY, 30 * DAY):
         record(card, at=AT - window, amount_minor=window // MINUTE, channel=Transaction.Channel.ATM)
@@ -96,6 +103,8 @@ def a_history(card, *, seed: int, count: int = 60) -> None:
     record(card, at=AT, amount_minor=3, merchant_id="M-at")  # the same time, recorded earlier: in
     record(card, at=AT + TICK, amount_minor=11, merchant_id="M-later", channel=Transaction.Channel.ATM)
 
+
+PIN_FAILED, PIN_VERIFIED = CardholderVerification.PIN_FAILED, CardholderVerification.PIN_VERIFIED
 
 # A failed card check on a known card.
 FAILED_CHECK = Q(cvv_result=Transaction.CvvResult.MISMATCH) | Q(
@@ -114,6 +123,7 @@ def card_history_twin(
     utc_offset_minutes,
     night_ends_minute,
     tested_window=HOUR,
+    device_hash="",
 ):
     """The ORM's answer to card_history_row, aggregation by aggregation."""
     ok = Q(status=APPROVED)
@@ -153,6 +163,23 @@ def card_history_twin(
         declines_limit_24h=Count("pk", filter=Q(response_code=Decision.EXCEEDS_LIMIT.code) & since(DAY)),
         failures_at_merchant=Count(
             "pk", filter=Q(merchant_id=merchant_id) & since(min(tested_window, 30 * DAY)) & FAILED_CHECK
+        ),
+        magstripe_24h=Count("pk", filter=Q(entry_mode=EntryMode.MAGSTRIPE) & since(DAY)),
+        chip_reads_30d=Count("pk", filter=Q(entry_mode__in=[EntryMode.CHIP, EntryMode.CONTACTLESS])),
+        pin_failures_24h=Count("pk", filter=Q(cardholder_verification=PIN_FAILED) & since(DAY)),
+        no_cvm_contactless_1h=Count(
+            "pk",
+            filter=Q(entry_mode=EntryMode.CONTACTLESS, cardholder_verification=CardholderVerification.NO_CVM)
+            & since(HOUR),
+        ),
+        device_approvals_30d=Count("pk", filter=ok & Q(device_hash=device_hash) & ~Q(device_hash="")),
+        approvals_with_device_30d=Count("pk", filter=ok & ~Q(device_hash="")),
+        last_pin_failure_24h=Max(
+            "transaction_time", filter=Q(cardholder_verification=PIN_FAILED) & since(DAY)
+        ),
+        last_pin_verified_24h=Max(
+            "transaction_time",
+            filter=Q(cardholder_verification=CardholderVerification.PIN_VERIFIED) & since(DAY),
         ),
     )
     used = Transaction.objects.filter(card_id=card_id, transaction_time__lte=at).exclude(status=DECLINED)

@@ -470,12 +470,15 @@ def test_the_card_history_gives_what_the_orm_aggregation_gives(card, seed, offse
         channel=Transaction.Channel.ATM,
         utc_offset_minutes=offset,
         night_ends_minute=6 * 60,
+        device_hash="device-a",
     )
 
     assert ours == twin
     assert {type(v) for v in ours.values()} <= {int, float, bool, str, datetime.datetime}
     assert ours["count_30d"] > ours["count_7d"] > ours["count_1m"] > 0  # the windows hold rows
     assert ours["previous_time"] == AT and ours["previous_present_country"] == "US"
+    counted = ("chip_reads_30d", "device_approvals_30d", "approvals_with_device_30d")
+    assert all(ours[name] > 0 for name in counted)  # the authentication facts are counted too
 
 
 @pytest.mark.parametrize("kind", ["no transactions", "only later ones", "only declines, long ago"])
@@ -501,6 +504,8 @@ def test_the_card_history_of_a_card_with_nothing_to_count_gives_what_the_orm_giv
     assert not any(ours[f"seen_{what}"] for what in ("merchant", "country", "mcc", "channel"))
     assert ours["previous_present_time"] is ours["previous_present_country"] is None
     assert ours["previous_time"] == (AT - 300 * DAY if kind == "only declines, long ago" else None)
+    assert ours["device_approvals_30d"] == ours["approvals_with_device_30d"] == ours["magstripe_24h"] == 0
+    assert ours["last_pin_failure_24h"] is ours["last_pin_verified_24h"] is None
 
 
 def test_a_use_long_ago_is_seen_as_the_orm_sees_it(card):

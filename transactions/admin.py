@@ -140,6 +140,13 @@ class TransactionAdmin(CsvExportMixin, PanSafeSearchMixin, ReadOnlyAdminMixin, a
             },
         ),
         (
+            "Authentication",
+            {
+                "fields": ["entry_mode", "cardholder_verification", "three_ds", "device_hash"],
+                "description": "As the authorization message gave them; blank: not given (unknown).",
+            },
+        ),
+        (
             "Risk",
             {
                 "fields": [

@@ -36,6 +36,7 @@ from cardsystem.audit import Actor
 from cardsystem.card_numbers import luhn_valid
 from cardsystem.idempotency import idempotent
 from cardsystem.models import ApiClient
+from transactions import authentication_facts
 from transactions.models import FraudReport, Transaction
 from transactions.services import (
     AuthorizationRequest,
@@ -159,6 +160,7 @@ class TransactionOutput(AuthorizationOutput):
             "mcc",
             "merchant_country",
             "channel",
+            *authentication_facts.STORED,
             "risk_config_version",
             "reversed_at",
             "created_at",
@@ -197,6 +199,10 @@ class AuthorizationApi(APIView):
             choices=Transaction.Channel.choices, default=Transaction.Channel.POS
         )
         transaction_time = AwareDateTimeField(required=False)
+        # Optional, "" when absent: how card and cardholder were authenticated.
+        entry_mode, cardholder_verification, three_ds, device_id = (
+            authentication_facts.request_fields().values()
+        )
 
         def get_fields(self):
             # Shallow copies where DRF deep-copies, rebuilding each field and its validators
@@ -230,9 +236,9 @@ class AuthorizationApi(APIView):
     def post(self, request):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        decided = authorization_decide(
-            request=AuthorizationRequest(**data.validated_data), client=request.auth
-        )
+        values = dict(data.validated_data)
+        facts = authentication_facts.from_request(values)
+        decided = authorization_decide(request=AuthorizationRequest(**values, **facts), client=request.auth)
         answer = AuthorizationOutput(decided, context={"request": request}).data
         return Response(answer, status=status.HTTP_201_CREATED)
 

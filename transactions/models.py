@@ -7,6 +7,7 @@ from django_countries.fields import CountryField
 from cards.models import Card
 from cardsystem import money
 from cardsystem.models import ApiClient
+from transactions.authentication_facts import CardholderVerification, EntryMode, ThreeDS
 from transactions.codes import REASON_CHOICES, RESPONSE_CODE_CHOICES
 
 
@@ -66,6 +67,33 @@ class Transaction(models.Model):
         choices=ExpiryResult.choices,
         default=ExpiryResult.UNCHECKED,
         help_text="The expiry date given against the card's, checked on an active card only.",
+    )
+    # How the card and the cardholder were authenticated (transactions/authentication_facts.py).
+    entry_mode = models.CharField(
+        max_length=24, choices=EntryMode.choices, blank=True, default="", help_text="Blank: unknown."
+    )
+    cardholder_verification = models.CharField(
+        "cardholder verification",
+        max_length=16,
+        choices=CardholderVerification.choices,
+        blank=True,
+        default="",
+        help_text="Blank: unknown.",
+    )
+    three_ds = models.CharField(
+        "3-D Secure",
+        max_length=16,
+        choices=ThreeDS.choices,
+        blank=True,
+        default="",
+        help_text="Blank: unknown.",
+    )
+    device_hash = models.CharField(
+        "device (keyed hash)",
+        max_length=64,
+        blank=True,
+        default="",
+        help_text="A keyed hash of the device identifier given (never the identifier); blank: none given.",
     )
     risk_score = models.PositiveSmallIntegerField(null=True, blank=True)
     risk_level = models.CharField(max_length=8, choices=RiskLevel.choices, blank=True)

@@ -18,6 +18,7 @@ from django.db import connection
 from cards.models import LedgerEntry
 from cards.queries import card_debit, card_debit_params, card_debit_sql, ledger_entry_insert
 from cardsystem import sql
+from transactions.authentication_facts import CardholderVerification, EntryMode
 from transactions.codes import Decision
 from transactions.models import Transaction
 
@@ -122,6 +123,15 @@ CARD_HISTORY = (
     "previous_time",
     "previous_present_time",
     "previous_present_country",
+    # How the card was read and its holder verified (transactions/authentication_facts.py).
+    "magstripe_24h",
+    "chip_reads_30d",
+    "pin_failures_24h",
+    "no_cvm_contactless_1h",
+    "device_approvals_30d",
+    "approvals_with_device_30d",
+    "last_pin_failure_24h",
+    "last_pin_verified_24h",
 )
 
 # The minute of the day (0-1439, UTC) of a transaction's time, the one part SQL does
@@ -166,7 +176,20 @@ SELECT
     (SELECT {t.merchant_country} FROM {table}
         WHERE {t.card_id} = %(card)s AND {t.channel} IN (%(pos)s, %(atm)s)
         AND {t.transaction_time} <= %(at)s AND {t.transaction_time} >= %(d30)s
-        ORDER BY {t.transaction_time} DESC, {t.created_at} DESC LIMIT 1)
+        ORDER BY {t.transaction_time} DESC, {t.created_at} DESC LIMIT 1),
+    COALESCE(SUM(CASE WHEN {t.entry_mode} = %(magstripe)s AND {t.transaction_time} >= %(d1)s THEN 1 ELSE 0 END), 0),
+    COALESCE(SUM(CASE WHEN {t.entry_mode} IN (%(chip)s, %(contactless)s) THEN 1 ELSE 0 END), 0),
+    COALESCE(SUM(CASE WHEN {t.cardholder_verification} = %(pin_failed)s AND {t.transaction_time} >= %(d1)s
+        THEN 1 ELSE 0 END), 0),
+    COALESCE(SUM(CASE WHEN {t.entry_mode} = %(contactless)s AND {t.cardholder_verification} = %(no_cvm)s
+        AND {t.transaction_time} >= %(h1)s THEN 1 ELSE 0 END), 0),
+    COALESCE(SUM(CASE WHEN {t.status} = %(ok)s AND {t.device_hash} = %(device)s AND {t.device_hash} <> ''
+        THEN 1 ELSE 0 END), 0),
+    COALESCE(SUM(CASE WHEN {t.status} = %(ok)s AND {t.device_hash} <> '' THEN 1 ELSE 0 END), 0),
+    MAX(CASE WHEN {t.cardholder_verification} = %(pin_failed)s AND {t.transaction_time} >= %(d1)s
+        THEN {t.transaction_time} END),
+    MAX(CASE WHEN {t.cardholder_verification} = %(pin_verified)s AND {t.transaction_time} >= %(d1)s
+        THEN {t.transaction_time} END)
 FROM {table}
 WHERE {t.card_id} = %(card)s AND {t.transaction_time} <= %(at)s AND {t.transaction_time} >= %(d30)s
 """  # noqa: E501
@@ -204,6 +227,7 @@ def card_history_row(
     utc_offset_minutes: int,
     night_ends_minute: int,
     tested_window: datetime.timedelta = HOUR,
+    device_hash: str = "",
 ) -> dict:
     """The card's transactions with a `transaction_time` in [at - 30 days, at], by the
     names of CARD_HISTORY: counts in the windows ending at `at` and starting 1 minute,
@@ -214,7 +238,12 @@ def card_history_row(
     CVV or expiry mismatches at `merchant_id` in the last `tested_window` (at most the
     30 days); each of `merchant_id`, `merchant_country`, `mcc` and `channel` seen before
     on a transaction not declined, at or before `at`, however long ago; the latest time
-    up to `at`, and the latest card-present time and country in the 30 days.
+    up to `at`, and the latest card-present time and country in the 30 days. Then how
+    the card was read and verified (transactions/authentication_facts.py): magnetic-stripe
+    reads in the 24 hours, chip or contactless reads in the 30 days, PIN failures in the
+    24 hours, contactless reads without cardholder verification in the hour, approvals in
+    the 30 days with `device_hash` (none when it is "") and with any device, and the
+    latest PIN failure and verified PIN in the 24 hours (None if none).
 
     The ORM twin is `Transaction.objects.filter(card_id=card_id, transaction_time__gte=
     at - HISTORY, transaction_time__lte=at).aggregate(count_1m=Count("pk",
@@ -225,7 +254,8 @@ def card_history_row(
     Q(expiry_result=MISMATCH))))` with `.exclude(status=DECLINED).filter(merchant_id=
     merchant_id).exists()` and the like for the first uses and `Max("transaction_time")`
     / `.order_by("-transaction_time", "-created_at").values_list("merchant_country")[:1]`
-    for the latest; tests/query_twins.py writes it out whole. Sums are 0, not None, over no
+    for the latest (the PIN times: `Max("transaction_time", filter=...)`);
+    tests/query_twins.py writes it out whole. Sums are 0, not None, over no
     rows; the square sum is a float.
     """
     params = card_history_params(
@@ -238,6 +268,7 @@ def card_history_row(
         utc_offset_minutes=utc_offset_minutes,
         night_ends_minute=night_ends_minute,
         tested_window=tested_window,
+        device_hash=device_hash,
     )
     with connection.cursor() as cursor:
         cursor.execute(card_history_sql(connection.vendor), params)
@@ -255,6 +286,7 @@ def card_history_params(
     utc_offset_minutes: int,
     night_ends_minute: int,
     tested_window: datetime.timedelta = HOUR,
+    device_hash: str = "",
 ) -> dict:
     """The parameters of card_history_row's statement (its arguments, in the statement's terms)."""
     adapt = connection.ops.adapt_datetimefield_value
@@ -283,12 +315,20 @@ def card_history_params(
         "d7": adapt(at - 7 * DAY),
         "d30": adapt(at - HISTORY),
         "tested": adapt(at - min(tested_window, HISTORY)),
+        "magstripe": EntryMode.MAGSTRIPE.value,
+        "chip": EntryMode.CHIP.value,
+        "contactless": EntryMode.CONTACTLESS.value,
+        "pin_failed": CardholderVerification.PIN_FAILED.value,
+        "pin_verified": CardholderVerification.PIN_VERIFIED.value,
+        "no_cvm": CardholderVerification.NO_CVM.value,
+        "device": device_hash,
     }
 
 
 def card_history_values(row) -> dict:
     """card_history_row's values from its statement's row."""
-    numbers, seen, (previous, present, present_country) = row[:19], row[19:23], row[23:]
+    numbers, seen, (previous, present, present_country) = row[:19], row[19:23], row[23:26]
+    authentication, (last_failure, last_verified) = row[26:32], row[32:]
     # PostgreSQL sums integers as numerics and SQLite gives its booleans as 0 and 1.
     values = (
         *(int(n) for n in numbers[:12]),
@@ -298,6 +338,9 @@ def card_history_values(row) -> dict:
         _aware(previous),
         _aware(present),
         present_country,
+        *(int(n) for n in authentication),
+        _aware(last_failure),
+        _aware(last_verified),
     )
     return dict(zip(CARD_HISTORY, values, strict=True))
 

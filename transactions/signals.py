@@ -39,6 +39,12 @@ class AuthorizationAttempt:
     cvv_result: str
     bin_prefix: str = ""  # the card number's leading digits, as its masked form shows them
     expiry_result: str = "unchecked"  # Transaction.ExpiryResult: a wrong one counts like a wrong CVV
+    # How card and cardholder were authenticated (transactions/authentication_facts.py);
+    # "" is unknown. The device as the keyed hash stored, never the identifier given.
+    entry_mode: str = ""
+    cardholder_verification: str = ""
+    three_ds: str = ""
+    device_hash: str = ""
 
 
 @dataclass(frozen=True)

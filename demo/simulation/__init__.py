@@ -8,7 +8,10 @@ suspicious: trips abroad, shopping sprees, big one-off purchases, first visits t
 shops, money sent home through a high-risk category, mistyped CVVs. Fraud comes as
 attacks (demo/simulation/attacks.py): card testing, a lost or stolen card's burst, a
 skimmed terminal whose cards are cloned a week later, card details used abroad, CVV
-guessing, account takeover. Cardholders report fraud days after it (only what was
+guessing, account takeover. Each authorization says how the card was read and its holder
+verified (demo/simulation/authentication.py: chip, contactless, a stripe that a chip fell
+back to or a skimmer copied, PINs right and wrong, 3-D Secure, the shopper's devices).
+Cardholders report fraud days after it (only what was
 approved, only reports due by the world's end); the bank then blocks and replaces the card.
 
 The API:

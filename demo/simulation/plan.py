@@ -62,6 +62,11 @@ class Attempt:
     compromised_at: datetime.datetime | None = None
     dispute: Dispute | None = None
     made_up_pan: str = field(default="", repr=False)
+    # How it was read and verified (demo/simulation/authentication.py); "" unknown.
+    entry_mode: str = ""
+    verification: str = ""
+    three_ds: str = ""
+    device: str = ""  # the device's identifier, as a shop would send it
 
 
 @dataclass(frozen=True, slots=True)

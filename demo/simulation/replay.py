@@ -34,6 +34,7 @@ from cardsystem.exceptions import ConflictError
 from demo.simulation.plan import ABSENT, DAY, MADE_UP, RIGHT, Attempt, CardNotice, TopUp
 from demo.simulation.population import BIN_FIELDS, CardPlan
 from demo.simulation.world import World
+from transactions import authentication_facts
 from transactions.codes import Decision
 from transactions.models import Transaction
 from transactions.services import AuthorizationRequest, authorization_decide, fraud_report_create
@@ -274,6 +275,19 @@ class _Replay:
             if attempt.cvv not in (ABSENT, RIGHT):
                 cvv = _mistyped(issued.cvv, attempt.cvv_twist)
         merchant = attempt.merchant
+        # As the API reads them: the device as its keyed hash.
+        facts = authentication_facts.from_request(
+            {
+                name: value
+                for name, value in (
+                    ("entry_mode", attempt.entry_mode),
+                    ("cardholder_verification", attempt.verification),
+                    ("three_ds", attempt.three_ds),
+                    ("device_id", attempt.device),
+                )
+                if value
+            }
+        )
         return AuthorizationRequest(
             card_number=pan,
             expiry_month=month,
@@ -287,6 +301,7 @@ class _Replay:
             merchant_country=merchant.country,
             channel=merchant.channel,
             transaction_time=attempt.at,
+            **facts,
         )
 
     def _report(self, at: datetime.datetime, attempt: Attempt, decided: Transaction) -> None:

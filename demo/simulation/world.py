@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from django.utils import timezone
 
 from demo.simulation.attacks import Attacks
+from demo.simulation.authentication import authenticate
 from demo.simulation.plan import DAY, Attempt, Event, Window
 from demo.simulation.population import HolderPlan, plan_population
 from demo.simulation.spending import Spending
@@ -66,7 +67,8 @@ def plan_world(
         events += Attacks(rng, holders, window, spending).plan(showcase=fraud == "showcase", rate=attack_rate)
     if transactions is not None:
         events = _to_count(rng, events, transactions, holders, spending)
-    events.sort(key=lambda event: event.at)
+    # Last, from a generator of its own: the rest of the plan is the same with or without them.
+    events = authenticate(seed, events, typos=transactions is None)
     return World(seed=seed, start=window.start, end=end, holders=tuple(holders), events=tuple(events))
 
 

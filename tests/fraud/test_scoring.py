@@ -146,6 +146,42 @@ def test_no_factor_or_feature_shows_the_card_number():
         authorize(card, amount_minor=10_000, transaction_time=NOW - days * DAY)
     for seconds in range(10, 0, -1):
         authorize(card, transaction_time=NOW - seconds * SECOND)
+    # How it was read and verified: a chip with a failed PIN, a stripe, taps, a known device.
+    authorize(
+        card, entry_mode="chip", cardholder_verification="pin_failed", transaction_time=NOW - 30 * SECOND
+    )
+    authorize(card, entry_mode="magstripe", transaction_time=NOW - 29 * SECOND)
+    for seconds in (28, 27):
+        authorize(
+            card,
+            entry_mode="contactless",
+            cardholder_verification="no_cvm",
+            transaction_time=NOW - seconds * SECOND,
+        )
+    for h in (48, 49, 50):
+        authorize(card, channel="ecommerce", device_hash="a-known-device", transaction_time=NOW - h * HOUR)
+    stripe_abroad = scoring.assess(  # a stripe read abroad, the PIN failed, after the failed PIN above
+        _attempt(
+            card,
+            merchant_id="M-LYON",
+            merchant_country="FR",
+            entry_mode="magstripe",
+            cardholder_verification="pin_failed",
+        )
+    )
+    tapped = scoring.assess(
+        _attempt(card, merchant_id="M-NEW", entry_mode="contactless", cardholder_verification="no_cvm")
+    )
+    device_abroad = scoring.assess(  # 3-D Secure failed, from a device the card never bought from
+        _attempt(
+            card,
+            merchant_id="M-WEB-FR",
+            merchant_country="FR",
+            channel="ecommerce",
+            three_ds="failed",
+            device_hash="another-device",
+        )
+    )
     online = scoring.assess(
         _attempt(
             card,
@@ -162,8 +198,9 @@ def test_no_factor_or_feature_shows_the_card_number():
     new_abroad = scoring.assess(  # a wrong CVV at a merchant the card never used, abroad
         _attempt(card, merchant_id="M-TOKYO", merchant_country="JP", cvv_result="mismatch")
     )
-    assert {f.code for f in online.factors + in_person.factors + new_abroad.factors} >= set(scoring.RULES)
-    for assessment in (online, in_person, new_abroad):
+    assessments = (online, in_person, new_abroad, stripe_abroad, tapped, device_abroad)
+    assert {f.code for assessment in assessments for f in assessment.factors} >= set(scoring.RULES)
+    for assessment in assessments:
         shown = json.dumps([f.as_dict() for f in assessment.factors]) + json.dumps(assessment.features)
         assert card.pan not in shown and card.pan[6:-4] not in shown
 

@@ -52,13 +52,24 @@ def card(request, authorize_api):
     scoring.load_config()
     inference.active_model()
     data_keys.newest_secret(DataKey.Purpose.REQUEST_DIGEST)
+    data_keys.newest_secret(DataKey.Purpose.DEVICE_DIGEST)  # likewise the devices' key
     return card
+
+
+# How card and cardholder were authenticated: read in the card's history statement, no query more.
+AUTHENTICATED = {
+    "entry_mode": "ecommerce",
+    "cardholder_verification": "no_cvm",
+    "three_ds": "authenticated",
+    "device_id": "phone-1",
+}
 
 
 @pytest.mark.parametrize(
     ("changes", "code", "queries"),
     [
         ({}, "00", "approved"),
+        (AUTHENTICATED, "00", "approved"),
         ({"amount": "990.00"}, "51", 7),
         ({"cvv": "wrong"}, "N7", 7),
         ({"expiry_month": "wrong"}, "54", 7),
@@ -67,6 +78,7 @@ def card(request, authorize_api):
     ],
     ids=[
         "approved",
+        "approved, saying how card and cardholder were authenticated",
         "declined for funds",
         "declined for the cvv",
         "declined for the expiry date",

@@ -80,6 +80,12 @@ class AuthorizationRequest:
     merchant_country: str
     channel: str
     transaction_time: datetime.datetime
+    # How card and cardholder were authenticated (transactions/authentication_facts.py):
+    # "" is unknown; the device as its keyed hash only.
+    entry_mode: str = ""
+    cardholder_verification: str = ""
+    three_ds: str = ""
+    device_hash: str = ""
 
     def facts(self) -> dict:
         """Everything but the card data: what the risk attempt and the record both keep."""
@@ -93,6 +99,10 @@ class AuthorizationRequest:
             "channel": self.channel,
             "transaction_time": self.transaction_time,
             "bin_prefix": card_data.bin_prefix(self.card_number),
+            "entry_mode": self.entry_mode,
+            "cardholder_verification": self.cardholder_verification,
+            "three_ds": self.three_ds,
+            "device_hash": self.device_hash,
         }
 
     def __repr__(self):  # never print the card number or CVV

@@ -1,0 +1,163 @@
+"""How each planned authorization was read and its holder verified: entry mode, cardholder
+verification, 3-D Secure and the shopper's device (transactions/authentication_facts.py),
+as a terminal, a wallet or a web shop would send them.
+
+Honest life carries every signal a thief does, now and then: a chip that fails and a
+terminal that falls back to the magnetic stripe (FALLBACK), a mistyped PIN (the purchase
+then goes through with the right one, a few seconds later: an extra attempt), a new
+phone or a work computer (NEW_DEVICE), a one-time password typed wrong (3-D Secure
+failed), shops that never ask for 3-D Secure. Fraud, as it happens:
+
+- a lost or stolen card is tapped without verification under the contactless limit;
+  above it, and at a cash machine, the thief does not know the PIN (pin_failed) or signs;
+- a skimmed card is a copy of its stripe: read by magnetic stripe, its PIN known only
+  when the skimmer filmed it;
+- card details bought or phished (card testing, card abroad, CVV guessing, account
+  takeover) are typed online from the fraudster's own devices, new to the card, where
+  3-D Secure fails (the one-time password goes to the cardholder) or is not asked for.
+
+Drawn from a generator of its own, seeded from the world's seed: the rest of the plan is
+what it was before these facts existed, and the same seed gives the same facts.
+"""
+
+import datetime
+import random
+from dataclasses import replace
+
+from demo.simulation.merchants import usd_of
+from demo.simulation.plan import EVERYDAY, Attempt, Event, Truth
+from transactions.authentication_facts import CardholderVerification as Cvm
+from transactions.authentication_facts import EntryMode, ThreeDS
+
+CONTACTLESS_LIMIT_USD = 100  # above it a contactless purchase asks for the PIN (or the wallet's)
+FALLBACK = 0.004  # honest chip reads that fall back to the magnetic stripe
+PIN_TYPO = 0.015  # honest PIN entries mistyped first
+NEW_DEVICE = 0.025  # honest online purchases from a device never used before
+PIN_TYPO_TRUTH = Truth(False, "pin_typo")
+ONLINE = ("ecommerce", "moto")
+
+
+class _Authenticator:
+    def __init__(self, seed: int, *, typos: bool):
+        self.rng = random.Random(f"authentication of world {seed}")  # noqa: S311 -- a simulation
+        self.seed = seed
+        self.typos = typos
+        self.devices: dict[int, list[str]] = {}  # cardholder -> their devices
+        self.attacks: dict[int, dict] = {}  # attack id -> what the fraudster keeps using
+
+    def _device(self, label: str) -> str:
+        return f"sim-{self.seed}-{label}-{self.rng.getrandbits(40):010x}"
+
+    # --- Honest ---------------------------------------------------------------------------------
+
+    def honest(self, attempt: Attempt) -> list[Attempt]:
+        channel = attempt.merchant.channel
+        if channel in ONLINE:
+            return [self._honest_online(attempt)]
+        rng = self.rng
+        usd = usd_of(attempt.amount_minor, attempt.currency) or 0.0
+        if rng.random() < FALLBACK:  # the chip failed: the stripe, and the PIN or a signature
+            cvm = Cvm.PIN_VERIFIED if channel == "atm" or rng.random() < 0.5 else Cvm.SIGNATURE
+            return self._with_pin_typo(attempt, EntryMode.MAGSTRIPE, cvm)
+        if channel == "atm":
+            return self._with_pin_typo(attempt, EntryMode.CHIP, Cvm.PIN_VERIFIED)
+        if usd <= CONTACTLESS_LIMIT_USD and rng.random() < 0.75:
+            cvm = Cvm.CONSUMER_DEVICE if rng.random() < 0.15 else Cvm.NO_CVM
+            return [replace(attempt, entry_mode=EntryMode.CONTACTLESS, verification=cvm)]
+        if rng.random() < 0.1:  # a phone wallet verifies on the phone, whatever the amount
+            return [replace(attempt, entry_mode=EntryMode.CONTACTLESS, verification=Cvm.CONSUMER_DEVICE)]
+        cvm = Cvm.SIGNATURE if rng.random() < 0.1 else Cvm.PIN_VERIFIED
+        return self._with_pin_typo(attempt, EntryMode.CHIP, cvm)
+
+    def _with_pin_typo(self, attempt: Attempt, entry_mode: str, cvm: str) -> list[Attempt]:
+        done = replace(attempt, entry_mode=entry_mode, verification=cvm)
+        if cvm != Cvm.PIN_VERIFIED or self.rng.random() >= PIN_TYPO or not self.typos:
+            return [done]
+        typo = replace(
+            done,
+            at=attempt.at - datetime.timedelta(seconds=self.rng.randint(8, 40)),
+            truth=PIN_TYPO_TRUTH if attempt.truth == EVERYDAY else attempt.truth,
+            verification=Cvm.PIN_FAILED,
+            dispute=None,
+        )
+        return [typo, done]
+
+    def _honest_online(self, attempt: Attempt) -> Attempt:
+        rng = self.rng
+        if attempt.merchant.channel == "moto":
+            return replace(attempt, entry_mode=EntryMode.KEYED, verification=Cvm.NO_CVM)
+        devices = self.devices.setdefault(attempt.holder, [])
+        if not devices:
+            devices += [self._device(f"h{attempt.holder}") for _ in range(rng.choice((1, 1, 2, 3)))]
+        if rng.random() < NEW_DEVICE:
+            device = self._device(f"h{attempt.holder}")
+            if rng.random() < 0.5:  # a new phone, from now on the one most used
+                devices.insert(0, device)
+        else:  # mostly the one most used, now and then another of theirs
+            device = devices[0] if rng.random() < 0.85 else rng.choice(devices)
+        results = (ThreeDS.AUTHENTICATED, ThreeDS.NOT_PERFORMED, ThreeDS.ATTEMPTED, ThreeDS.FAILED)
+        three_ds = rng.choices(results, (56, 38, 4.5, 1.5))[0]
+        entry = EntryMode.CREDENTIAL_ON_FILE if rng.random() < 0.3 else EntryMode.ECOMMERCE
+        return replace(attempt, entry_mode=entry, verification=Cvm.NO_CVM, three_ds=three_ds, device=device)
+
+    # --- Fraud ----------------------------------------------------------------------------------
+
+    def fraud(self, attempt: Attempt) -> Attempt:
+        scenario, rng = attempt.truth.scenario, self.rng
+        attack = self.attacks.setdefault(attempt.truth.attack_id, {})
+        channel = attempt.merchant.channel
+        if scenario == "skimmed_terminal":
+            # A copy of the stripe; the PIN only where the skimmer's camera caught it.
+            knows_pin = attack.setdefault("pin", {}).setdefault(
+                (attempt.holder, attempt.slot), rng.random() < 0.4
+            )
+            if channel == "atm":
+                cvm = Cvm.PIN_VERIFIED if knows_pin else Cvm.PIN_FAILED
+            else:
+                cvm = (
+                    Cvm.PIN_VERIFIED if knows_pin else rng.choice((Cvm.SIGNATURE, Cvm.SIGNATURE, Cvm.NO_CVM))
+                )
+            return replace(attempt, entry_mode=EntryMode.MAGSTRIPE, verification=cvm)
+        if scenario == "lost_stolen" and channel not in ONLINE:
+            usd = usd_of(attempt.amount_minor, attempt.currency) or 0.0
+            if channel != "atm" and usd <= CONTACTLESS_LIMIT_USD:
+                return replace(attempt, entry_mode=EntryMode.CONTACTLESS, verification=Cvm.NO_CVM)
+            cvm = Cvm.SIGNATURE if channel != "atm" and rng.random() < 0.25 else Cvm.PIN_FAILED
+            return replace(attempt, entry_mode=EntryMode.CHIP, verification=cvm)
+        if channel not in ONLINE:  # card details in person: typed in by a complicit shop
+            return replace(attempt, entry_mode=EntryMode.KEYED, verification=Cvm.SIGNATURE)
+        # Online from the fraudster's own devices: one per attack, a fresh one now and then.
+        if "device" not in attack or rng.random() < 0.5:
+            attack["device"] = self._device(f"a{attempt.truth.attack_id}")
+        weights = {
+            "account_takeover": (45, 45, 10),
+            "card_abroad": (35, 55, 10),
+            "cvv_guessing": (30, 70, 0),
+            "card_testing": (10, 90, 0),
+        }.get(scenario, (40, 60, 0))
+        three_ds = rng.choices((ThreeDS.FAILED, ThreeDS.NOT_PERFORMED, ThreeDS.ATTEMPTED), weights)[0]
+        entry = (
+            EntryMode.CREDENTIAL_ON_FILE
+            if scenario == "account_takeover" and rng.random() < 0.5
+            else EntryMode.ECOMMERCE
+        )
+        return replace(
+            attempt, entry_mode=entry, verification=Cvm.NO_CVM, three_ds=three_ds, device=attack["device"]
+        )
+
+
+def authenticate(seed: int, events: list[Event], *, typos: bool = True) -> list[Event]:
+    """The events, in time order, each attempt with its authentication facts; with
+    `typos`, an honest PIN typo now and then as an attempt of its own, seconds before the
+    purchase the right PIN then makes (without, the plan keeps its number of attempts)."""
+    authenticator = _Authenticator(seed, typos=typos)
+    done: list[Event] = []
+    for event in sorted(events, key=lambda e: e.at):
+        if not isinstance(event, Attempt):
+            done.append(event)
+        elif event.truth.is_fraud:
+            done.append(authenticator.fraud(event))
+        else:
+            done += authenticator.honest(event)
+    done.sort(key=lambda e: e.at)
+    return done

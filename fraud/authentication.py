@@ -1,0 +1,209 @@
+"""Rules on how the card was read and its holder verified: the signals that tell a thief's
+first purchases from the cardholder's when the amounts and shops look ordinary.
+
+The facts come with the authorization (transactions/authentication_facts.py: entry mode,
+cardholder verification, 3-D Secure result, a device's keyed hash), the history of them
+from the card's own 30 days (fraud/features.py `authentication_history`), stored with
+every decision so that a backtest re-decides these rules exactly. An unknown fact ("",
+a request that did not send it) never fires a rule.
+
+Each honest cardholder now and then shows one of these signals alone: a chip that fails
+and a terminal that falls back to the magnetic stripe, a mistyped PIN, a new phone, a
+one-time password typed wrong. So one signal alone is worth review-level points at most
+(`magstripe_new_merchant`, `pin_failed_new_merchant`, `no_cvm_burst`,
+`three_ds_failed_new_merchant`, `new_device_unauthenticated_abroad`); only the
+combinations with compounding evidence carry decline-level points:
+
+- `magstripe_again`: a chip card read by its stripe after another stripe read within
+  hours (a cloned card on its round; the holder's chip fails at one terminal, not at each);
+- `magstripe_abroad`: a chip card read by its stripe at a new merchant in a country where
+  the card was never used;
+- `pin_failure_then_unverified`: after a PIN failure that no verified PIN followed, a
+  purchase without a verified PIN (a found or stolen card whose thief does not know the
+  PIN and turns to contactless or signature);
+- `new_device_3ds_failed`: 3-D Secure failed at a new merchant from a device the card
+  never bought from, on a card that does buy from known devices (an account taken over:
+  the shopper cannot answer the cardholder's challenge).
+
+`new_device_unauthenticated_abroad` (a new device at a new merchant abroad without
+3-D Secure, on a card bought from known devices) is compounding too, but honest shoppers
+meet it often enough (a new phone, a foreign shop that never asks) that it stays a signal.
+
+The model does not read these facts (fraud/catalogue.py): beside it, these rules count in
+full, on every card (FULL_WEIGHT).
+"""
+
+from transactions.authentication_facts import CardholderVerification, EntryMode, ThreeDS
+
+MAGSTRIPE_NEW_MERCHANT = "magstripe_new_merchant"
+MAGSTRIPE_AGAIN = "magstripe_again"
+MAGSTRIPE_ABROAD = "magstripe_abroad"
+PIN_FAILED_NEW_MERCHANT = "pin_failed_new_merchant"
+PIN_FAILURE_THEN_UNVERIFIED = "pin_failure_then_unverified"
+NO_CVM_BURST = "no_cvm_burst"
+THREE_DS_FAILED_NEW_MERCHANT = "three_ds_failed_new_merchant"
+NEW_DEVICE_3DS_FAILED = "new_device_3ds_failed"
+NEW_DEVICE_UNAUTHENTICATED_ABROAD = "new_device_unauthenticated_abroad"
+
+# Not verified: a PIN that failed, a signature nobody checks, or none at all.
+UNVERIFIED = frozenset(
+    {CardholderVerification.PIN_FAILED, CardholderVerification.SIGNATURE, CardholderVerification.NO_CVM}
+)
+UNAUTHENTICATED = frozenset({ThreeDS.FAILED, ThreeDS.NOT_PERFORMED})
+
+
+def _new_merchant(ctx) -> bool:
+    return bool(ctx.values.get("first_merchant"))
+
+
+def _abroad(ctx) -> str | None:
+    """The cardholder's home country when the merchant is outside it, else None."""
+    home = ctx.values.get("home_country")
+    return home if home is not None and ctx.attempt.merchant_country != home else None
+
+
+def _chip_card_by_stripe(ctx, params, *, new_merchant: bool = True) -> int | None:
+    """The card's chip or contactless reads in 30 days when this is a stripe read of it
+    (with `new_merchant`, at a merchant new to the card) and the card has at least
+    `min_chip_reads` of them (a chip card: its stripe is the fallback, or a copy)."""
+    if ctx.attempt.entry_mode != EntryMode.MAGSTRIPE or (new_merchant and not _new_merchant(ctx)):
+        return None
+    reads = ctx.values.get("card_chip_reads_30d") or 0
+    return reads if reads >= int(params.get("min_chip_reads", 1)) else None
+
+
+def magstripe_new_merchant(ctx, params):
+    reads = _chip_card_by_stripe(ctx, params)
+    if reads is None:
+        return None
+    return (
+        f"Magnetic-stripe read at merchant {ctx.attempt.merchant_id}, new to this card, "
+        f"which was read by chip or contactless {reads} times in 30 days."
+    )
+
+
+def magstripe_again(ctx, params):
+    """Wherever it is: a copy is used where the cardholder shops too (the cash machine
+    round the corner)."""
+    if _chip_card_by_stripe(ctx, params, new_merchant=False) is None:
+        return None
+    before = ctx.values.get("card_magstripe_24h") or 0
+    if before < int(params.get("min_previous", 1)):
+        return None
+    return (
+        f"Magnetic-stripe read of a chip card at merchant {ctx.attempt.merchant_id} after {before} other "
+        "stripe reads in the last 24 hours."
+    )
+
+
+def magstripe_abroad(ctx, params):
+    """In a country where the card was never used: a traveller's chip that fails does so
+    mostly after the trip's first purchases there, by chip."""
+    home = _abroad(ctx)
+    if home is None or not ctx.values.get("first_country") or _chip_card_by_stripe(ctx, params) is None:
+        return None
+    return (
+        f"Magnetic-stripe read of a chip card at merchant {ctx.attempt.merchant_id} in "
+        f"{ctx.attempt.merchant_country}, new to it, the card's first use there (cardholder lives in {home})."
+    )
+
+
+def pin_failed_new_merchant(ctx, params):
+    if ctx.attempt.cardholder_verification != CardholderVerification.PIN_FAILED or not _new_merchant(ctx):
+        return None
+    return f"PIN failed at merchant {ctx.attempt.merchant_id}, new to this card."
+
+
+def pin_failure_then_unverified(ctx, params):
+    """Wherever it is: the thief of a card tries the PIN at the cardholder's own cash
+    machine too; the cardholder who mistyped it gets it right next (and proves it)."""
+    v = ctx.values
+    if ctx.attempt.cardholder_verification not in UNVERIFIED or not v.get("pin_failure_unverified"):
+        return None
+    return (
+        f"No verified PIN at merchant {ctx.attempt.merchant_id} after {v.get('card_wrong_pins_24h') or 0} "
+        "PIN failures in the last 24 hours with no PIN verified since."
+    )
+
+
+def no_cvm_burst(ctx, params):
+    a = ctx.attempt
+    if (
+        a.entry_mode != EntryMode.CONTACTLESS
+        or a.cardholder_verification != CardholderVerification.NO_CVM
+        or not _new_merchant(ctx)
+    ):
+        return None
+    taps, at_least = ctx.values.get("card_no_cvm_contactless_1h") or 0, int(params.get("min_previous", 2))
+    if taps < at_least:
+        return None
+    return (
+        f"Contactless without verification at merchant {a.merchant_id}, new to this card, after {taps} "
+        f"others in the last hour (from {at_least})."
+    )
+
+
+def three_ds_failed_new_merchant(ctx, params):
+    if ctx.attempt.three_ds != ThreeDS.FAILED or not _new_merchant(ctx):
+        return None
+    return f"3-D Secure failed at merchant {ctx.attempt.merchant_id}, new to this card."
+
+
+def _new_device(ctx) -> bool:
+    """A device given that no approval of the card's 30 days came from."""
+    return ctx.values.get("device_approvals_30d") == 0
+
+
+def _known_devices(ctx, params) -> int | None:
+    """The card's approvals from identified devices in 30 days, if at least
+    `min_known_device_approvals`: a card used online from devices of its own."""
+    known = ctx.values.get("card_device_approvals_30d") or 0
+    return known if known >= int(params.get("min_known_device_approvals", 1)) else None
+
+
+def new_device_3ds_failed(ctx, params):
+    if (
+        ctx.attempt.three_ds != ThreeDS.FAILED
+        or not _new_merchant(ctx)
+        or not _new_device(ctx)
+        or _known_devices(ctx, params) is None
+    ):
+        return None
+    return (
+        f"3-D Secure failed at merchant {ctx.attempt.merchant_id}, new to this card, from a device "
+        "this card never bought from."
+    )
+
+
+def new_device_unauthenticated_abroad(ctx, params):
+    home = _abroad(ctx)
+    if (
+        home is None
+        or ctx.attempt.three_ds not in UNAUTHENTICATED
+        or not _new_merchant(ctx)
+        or not _new_device(ctx)
+    ):
+        return None
+    known = _known_devices(ctx, params)
+    if known is None:
+        return None
+    return (
+        f"No 3-D Secure at merchant {ctx.attempt.merchant_id} in {ctx.attempt.merchant_country}, new to this "
+        f"card (cardholder lives in {home}), from a device it never bought from (its {known} approvals "
+        "from known devices in 30 days)."
+    )
+
+
+RULES = {
+    MAGSTRIPE_NEW_MERCHANT: magstripe_new_merchant,
+    MAGSTRIPE_AGAIN: magstripe_again,
+    MAGSTRIPE_ABROAD: magstripe_abroad,
+    PIN_FAILED_NEW_MERCHANT: pin_failed_new_merchant,
+    PIN_FAILURE_THEN_UNVERIFIED: pin_failure_then_unverified,
+    NO_CVM_BURST: no_cvm_burst,
+    THREE_DS_FAILED_NEW_MERCHANT: three_ds_failed_new_merchant,
+    NEW_DEVICE_3DS_FAILED: new_device_3ds_failed,
+    NEW_DEVICE_UNAUTHENTICATED_ABROAD: new_device_unauthenticated_abroad,
+}
+# The model never read these facts: beside it their points count in full.
+FULL_WEIGHT = frozenset(RULES)
