@@ -22,9 +22,9 @@ class FraudConfig(AppConfig):
         """At a server process's start (cardsystem/warmup.py): the live configuration
         version and its model, LightGBM imported and the model parsed, with one prediction
         so that the first decision's is not the first; the countries' time zones."""
-        from fraud import features, inference, scoring
+        from fraud import home_time, inference, scoring
 
-        features.home_time_zones()
+        home_time.home_time_zones()
         scoring.load_config()
         model = inference.active_model()
         if model is not None:
