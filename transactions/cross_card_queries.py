@@ -147,18 +147,7 @@ def _cross_card_sql(
     )
 
 
-def cross_card_row(
-    *,
-    merchant_id: str,
-    bin_prefix: str,
-    at: datetime.datetime,
-    fraud_window: datetime.timedelta,
-    merchant_window: datetime.timedelta = HOUR,
-    bin_window: datetime.timedelta = HOUR,
-    tested_window: datetime.timedelta | None = None,
-    cap: int = WINDOW_CAP,
-    sample: int = MERCHANT_SAMPLE,
-) -> dict:
+def cross_card_row(**arguments) -> dict:
     """Across all cards, by the names of CROSS_CARD: of the latest `cap` transactions at
     the merchant (and, apart, with the BIN prefix) with a `transaction_time` in
     [at - the longest of its windows, at]: in the last hour how many, with a CVV
@@ -183,20 +172,10 @@ def cross_card_row(
     - fraud_window).aggregate(Count("card_id", distinct=True))`. tests/query_twins.py
     writes it out.
     """
-    statement, params = cross_card_statement(
-        merchant_id=merchant_id,
-        bin_prefix=bin_prefix,
-        at=at,
-        fraud_window=fraud_window,
-        merchant_window=merchant_window,
-        bin_window=bin_window,
-        tested_window=tested_window,
-        cap=cap,
-        sample=sample,
-    )
+    statement, params = cross_card_statement(**arguments)
     with connection.cursor() as cursor:
         cursor.execute(statement, params)
-        return cross_card_values(cursor.fetchone(), tested_window=tested_window)
+        return cross_card_values(cursor.fetchone(), tested_window=arguments.get("tested_window"))
 
 
 def cross_card_statement(
@@ -211,7 +190,8 @@ def cross_card_statement(
     cap: int = WINDOW_CAP,
     sample: int = MERCHANT_SAMPLE,
 ) -> tuple[str, dict]:
-    """cross_card_row's statement and its parameters."""
+    """cross_card_row's statement and its parameters, from cross_card_row's arguments
+    (named here, with their types and defaults)."""
     adapt = connection.ops.adapt_datetimefield_value
     merchant_span = max(HOUR, merchant_window, tested_window or HOUR)
     bin_span = max(HOUR, bin_window)

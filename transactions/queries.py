@@ -216,19 +216,7 @@ def card_history_sql(vendor: str) -> str:
     )
 
 
-def card_history_row(
-    *,
-    card_id: uuid.UUID,
-    at: datetime.datetime,
-    merchant_id: str,
-    merchant_country: str,
-    mcc: str,
-    channel: str,
-    utc_offset_minutes: int,
-    night_ends_minute: int,
-    tested_window: datetime.timedelta = HOUR,
-    device_hash: str = "",
-) -> dict:
+def card_history_row(**arguments) -> dict:
     """The card's transactions with a `transaction_time` in [at - 30 days, at], by the
     names of CARD_HISTORY: counts in the windows ending at `at` and starting 1 minute,
     10 minutes, 1 hour, 24 hours, 7 days back (inclusive at both ends) and in all 30
@@ -258,20 +246,8 @@ def card_history_row(
     tests/query_twins.py writes it out whole. Sums are 0, not None, over no
     rows; the square sum is a float.
     """
-    params = card_history_params(
-        card_id=card_id,
-        at=at,
-        merchant_id=merchant_id,
-        merchant_country=merchant_country,
-        mcc=mcc,
-        channel=channel,
-        utc_offset_minutes=utc_offset_minutes,
-        night_ends_minute=night_ends_minute,
-        tested_window=tested_window,
-        device_hash=device_hash,
-    )
     with connection.cursor() as cursor:
-        cursor.execute(card_history_sql(connection.vendor), params)
+        cursor.execute(card_history_sql(connection.vendor), card_history_params(**arguments))
         return card_history_values(cursor.fetchone())
 
 
@@ -288,7 +264,8 @@ def card_history_params(
     tested_window: datetime.timedelta = HOUR,
     device_hash: str = "",
 ) -> dict:
-    """The parameters of card_history_row's statement (its arguments, in the statement's terms)."""
+    """The parameters of card_history_row's statement, from card_history_row's arguments
+    (named here, with their types and defaults), in the statement's terms."""
     adapt = connection.ops.adapt_datetimefield_value
     return {
         "card": Transaction._meta.get_field("card").get_db_prep_value(card_id, connection),
