@@ -15,10 +15,8 @@ import json
 import os
 
 import django
-from django.conf import settings
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cardsystem.settings")
-settings.ROOT_URLCONF = __name__  # this module's one URL instead of the project's
 django.setup()
 
 from django.core.handlers.wsgi import WSGIHandler  # noqa: E402  (after django.setup())
@@ -87,4 +85,16 @@ def authorize(request):
 
 
 urlpatterns = [path("api/v1/authorizations/", authorize)]
-application = WSGIHandler()
+
+
+class FloorHandler(WSGIHandler):
+    """Django's WSGI handler with this module's one URL instead of the project's (a
+    per-request URLconf, as a middleware may set it), so that the floor and the project
+    can share a process (bench/profile_authorization.py)."""
+
+    def get_response(self, request):
+        request.urlconf = __name__
+        return super().get_response(request)
+
+
+application = FloorHandler()

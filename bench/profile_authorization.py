@@ -1,8 +1,9 @@
 """Where an authorization's time goes: one process, no HTTP server, no concurrency.
 
     .venv/bin/python bench/profile_authorization.py [--requests 500] [--database sqlite|postgres]
-                                                    [--what-if persistent-connection,quiet-console]
+                                                    [--what-if persistent-connection,quiet-console,...]
                                                     [--idempotency-keys] [--cprofile 30] [--files]
+                                                    [--explain]
 
 Sets up a fresh database the way bench/authorizations.py does (same environment:
 DEBUG=false, LOG_LEVEL=WARNING, a temporary LOG_DIR), then calls the WSGI callables
@@ -10,10 +11,14 @@ directly with a prepared environ, so the numbers are the application's alone. Pr
 
 1. the SQL statements of one authorization through `cardsystem.wsgi:application`,
    with each statement's mean time over all the timed requests;
-2. the mean time per request of the framework and of `bench/baseline_wsgi.py`;
+2. the mean time per request of the framework, of the naive floor (`bench/floor_wsgi.py`)
+   and of `bench/baseline_wsgi.py`: wall, CPU of this process and, on PostgreSQL, CPU of
+   the server process serving it (on two cores the sum bounds the throughput);
 3. the framework's time by phase (wrappers timed around the project's functions);
 4. with `--cprofile N`, the top N functions of a cProfile run;
-5. with `--files`, the project's files one authorization runs code of (after the warm-up,
+5. with `--explain` (PostgreSQL), the prepared statements and each statement's planning
+   and execution time;
+6. with `--files`, the project's files one authorization runs code of (after the warm-up,
    so nothing is imported or cached on the way): what a reader follows.
 
 `--idempotency-keys` sends every framework request with a fresh `Idempotency-Key`
@@ -22,7 +27,10 @@ directly with a prepared environ, so the numbers are the application's alone. Pr
 `--what-if` changes this process only (never the project's files), to size a
 suggestion: `persistent-connection` keeps the database connection between requests
 (CONN_MAX_AGE=None, as settings.py already does for PostgreSQL), `quiet-console` stops
-the decision log line from also going to the console handler.
+the decision log line from also going to the console handler, `unprepared` sends the
+statements of `cardsystem.sql.prepared_cursor` unprepared, as Django's cursors do, and
+`parse-cache` lets psycopg cache the parse of statements of any length (it keeps only
+those up to 4 KB).
 """
 
 import argparse
@@ -49,7 +57,7 @@ from authorizations import ROOT, bodies_for, server_env
 from databases import database
 
 WARM_UP = 50
-WHAT_IFS = ("persistent-connection", "quiet-console")
+WHAT_IFS = ("persistent-connection", "quiet-console", "unprepared", "parse-cache")
 
 # (label, module, attribute): the phases timed by wrapping the project's functions.
 # Nested phases are included in their parents' time.
@@ -168,6 +176,22 @@ def statement_shape(sql: str) -> str:
     return sql[:140]
 
 
+def server_seconds() -> float:
+    """CPU seconds (user and system) the PostgreSQL backend of this process's connection
+    has used so far, from /proc (0 on SQLite, which runs inside this process). On two
+    cores shared by clients, app and database, a decision's throughput is bounded by the
+    CPU all of them spend on it, the database's included."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return 0.0
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        (pid,) = cursor.fetchone()
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def apply_what_ifs(what_ifs: list[str]) -> None:
     import logging
 
@@ -177,6 +201,14 @@ def apply_what_ifs(what_ifs: list[str]) -> None:
         connection.settings_dict["CONN_MAX_AGE"] = None
     if "quiet-console" in what_ifs:
         logging.getLogger("cardsystem.authorizations").propagate = False
+    if "unprepared" in what_ifs:
+        from cardsystem import sql
+
+        sql.prepared_cursor = connection.cursor
+    if "parse-cache" in what_ifs:
+        from psycopg import _queries
+
+        _queries.MAX_CACHED_STATEMENT_LENGTH = 1 << 20
 
 
 def print_files(authorize) -> None:
@@ -211,6 +243,7 @@ def profile(args, world: dict) -> None:
     from cardsystem.wsgi import application as framework
 
     baseline = importlib.import_module("baseline_wsgi").application
+    floor = importlib.import_module("floor_wsgi").application
     bodies = bodies_for(world["cards"], random.Random(2))
     key = world["key"]
     fresh_keys = (f"profile-{number}" for number in itertools.count())
@@ -226,16 +259,20 @@ def profile(args, world: dict) -> None:
     if args.files:
         print_files(lambda: call(framework, bodies[WARM_UP]))
         return
+    for body in bodies[:WARM_UP]:
+        call(floor, body)
         call(baseline, body)
     timed = bodies[WARM_UP : WARM_UP + args.requests]
 
-    means, cpu = {}, {}
-    for name, app in (("framework", framework), ("baseline", baseline)):
-        started, started_cpu = time.perf_counter(), time.process_time()
+    means, cpu, server_cpu = {}, {}, {}
+    for name, app in (("framework", framework), ("floor", floor), ("baseline", baseline)):
+        call(app, timed[0])  # the connection this app's requests use is open
+        started, started_cpu, started_server = time.perf_counter(), time.process_time(), server_seconds()
         for body in timed:
             call(app, body)
         means[name] = (time.perf_counter() - started) / len(timed) * 1000
         cpu[name] = (time.process_time() - started_cpu) / len(timed) * 1000
+        server_cpu[name] = (server_seconds() - started_server) / len(timed) * 1000
 
     phases = Phases()
     decisions = defaultdict(int)
@@ -265,9 +302,16 @@ def profile(args, world: dict) -> None:
     what_if = f" (what-if: {', '.join(args.what_if)})" if args.what_if else ""
     what_if += ", each with a fresh Idempotency-Key" if args.idempotency_keys else ""
     print(f"{args.database}, {n} requests each, in process{what_if}; decisions: {dict(decisions)}\n")
-    print(f"Mean per request: framework {means['framework']:.2f} ms, baseline {means['baseline']:.2f} ms "
-          f"(baseline/framework {means['baseline'] / means['framework']:.2f}); CPU of this process: "
-          f"framework {cpu['framework']:.2f} ms, baseline {cpu['baseline']:.2f} ms\n")  # fmt: skip
+    names = ("framework", "floor", "baseline")
+    print("Mean per request (ms):  " + "  ".join(f"{name:>9}" for name in names))
+    print("  wall                  " + "  ".join(f"{means[name]:9.2f}" for name in names))
+    print("  CPU of this process   " + "  ".join(f"{cpu[name]:9.2f}" for name in names))
+    if args.database == "postgres":
+        print("  CPU of its PostgreSQL " + "  ".join(f"{server_cpu[name]:9.2f}" for name in names))
+        total = {name: cpu[name] + server_cpu[name] for name in names}
+        print("  CPU, both             " + "  ".join(f"{total[name]:9.2f}" for name in names))
+        print(f"  floor/framework, CPU of both: {total['floor'] / total['framework']:.2f}")
+    print()
     print(f"SQL per authorization ({sum(c for c, _ in statements.values()) / n:.1f} statements):")
     for shape, (count, seconds) in statements.items():
         print(f"  {count / n:4.1f} x {seconds / count * 1e6:7.0f} us  {shape}")
@@ -280,6 +324,8 @@ def profile(args, world: dict) -> None:
         else:
             print(f"  {phases.seconds[label] / n * 1000:7.2f}  {label}")
 
+    if args.explain:
+        explain(lambda: call(framework, timed[-1]))
     if args.cprofile:
         profiler = cProfile.Profile()
         profiler.enable()
@@ -290,6 +336,44 @@ def profile(args, world: dict) -> None:
         pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(args.cprofile)
         print(f"\ncProfile of the framework over {n} requests, by own time:")
         print(out.getvalue())
+
+
+def explain(authorize) -> None:
+    """The statements prepared on this connection (how often PostgreSQL ran their generic
+    plan, how often it planned them anew), then each statement of one more authorization,
+    planned and run again by EXPLAIN ANALYZE with its values inline (in a transaction
+    rolled back): what the server spends planning a statement sent unprepared, and running
+    it. Writes are planned only (EXPLAIN without ANALYZE): run again, they would insert
+    the same primary keys. The rollback makes psycopg forget its prepared statements."""
+    from django.db import connection, transaction
+
+    captured = []
+
+    def capture(execute, sql, params, many, context):
+        captured.append((sql, params))
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(capture):
+        authorize()
+    print("PostgreSQL's planning and execution of each statement (EXPLAIN ANALYZE, rolled back):")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT generic_plans, custom_plans, left(statement, 60) FROM pg_prepared_statements")
+        for generic, custom, statement in cursor.fetchall():
+            print(f"  prepared on this connection: {generic} generic plans, {custom} custom  {statement}")
+    with contextlib.suppress(_RolledBack), transaction.atomic():
+        with connection.cursor() as cursor:
+            for sql, params in captured:
+                run = "ANALYZE, " if sql.lstrip().upper().startswith("SELECT") else ""
+                cursor.execute(f"EXPLAIN ({run}SUMMARY) {sql}", params)
+                lines = [line for (line,) in cursor.fetchall()]
+                times = [line for line in lines if line.startswith(("Planning Time", "Execution Time"))]
+                print(f"  {', '.join(times):60}  {statement_shape(sql)[:70]}")
+        raise _RolledBack
+    print()
+
+
+class _RolledBack(Exception):
+    """Leaves explain()'s transaction, undoing what its statements wrote."""
 
 
 def main() -> int:
@@ -308,11 +392,16 @@ def main() -> int:
     )
     parser.add_argument("--cprofile", type=int, default=0, metavar="N", help="print the top N functions")
     parser.add_argument("--files", action="store_true", help="list the project files one authorization runs")
+    parser.add_argument(
+        "--explain", action="store_true", help="PostgreSQL's planning and execution time of each statement"
+    )
     args = parser.parse_args()
     if set(args.what_if) - set(WHAT_IFS):
         parser.error(f"--what-if takes {', '.join(WHAT_IFS)}")
     if args.requests < 1:
         parser.error("--requests must be positive")
+    if args.explain and args.database != "postgres":
+        parser.error("--explain needs --database postgres")
     cards = (args.requests + WARM_UP) // 3 + 1
     with (
         tempfile.TemporaryDirectory(prefix="bench-profile-") as tmp,

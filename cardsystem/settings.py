@@ -115,10 +115,16 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
     # Tests use a file, not shared-cache memory, so that threads get real,
     # separate connections and the concurrency tests mean something.
     _db["TEST"] = {"NAME": env.str("SQLITE_TEST_NAME", default=str(BASE_DIR / ".test-db.sqlite3"))}
-# No server-side parameter binding on PostgreSQL (with it, psycopg would prepare the hot
-# statements): Django then binds a plain int in an expression such as
-# F("balance_minor") + amount as int4, and a top-up above 2**31 minor units was truncated
-# (tried on 4 December 2026: tests/transactions/test_extremes.py caught it).
+# No server-side parameter binding on PostgreSQL for Django's own cursors: Django then
+# binds a plain int in an expression such as F("balance_minor") + amount as int4, and a
+# top-up above 2**31 minor units was truncated (tried on 4 December 2026:
+# tests/transactions/test_extremes.py caught it). Those client-side cursors never prepare.
+# Only cardsystem/sql.py `prepared_cursor` prepares (the decision's long read); Django
+# passes psycopg a prepare_threshold of None, which forbids preparing at all, so it is
+# set back to psycopg's default here. Behind PgBouncer in transaction mode this needs
+# PgBouncer 1.21 or later with max_prepared_statements set (README, "Scale plan").
+elif _db["ENGINE"] == "django.db.backends.postgresql":
+    _db.setdefault("OPTIONS", {})["prepare_threshold"] = 5
 # Persistent connections: without them every request reconnects (and on SQLite
 # re-runs the PRAGMAs above).
 _db["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)

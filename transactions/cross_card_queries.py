@@ -12,6 +12,7 @@ import re
 
 from django.db import connection
 
+from cardsystem import sql
 from transactions.models import FraudReport, Transaction
 from transactions.queries import (
     CARD_HISTORY,
@@ -243,7 +244,7 @@ def card_and_cross_card_rows(
     history_params = card_history_params(**history)
     statement, cross_params = cross_card_statement(**cross)
     params = history_params | {f"x_{name}": value for name, value in cross_params.items()}
-    with connection.cursor() as cursor:
+    with sql.prepared_cursor() as cursor:
         cursor.execute(_both_sql(card_history_sql(connection.vendor), statement, also), params)
         row = cursor.fetchone()
     split, extra = len(CARD_HISTORY), len(row) - len(also)

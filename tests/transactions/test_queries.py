@@ -28,7 +28,7 @@ import datetime
 import pytest
 from django.db import connection
 
-from cardsystem import data_keys
+from cardsystem import data_keys, sql
 from cardsystem.models import DataKey
 from fraud import inference, scoring
 from tests.authorizing import decide, post_authorization, wrong_cvv
@@ -112,3 +112,29 @@ def test_the_transaction_list_takes_a_fixed_number_of_queries(manage_api, card, 
         response = manage_api.get("/api/v1/transactions/?limit=200")
 
     assert response.status_code == 200 and response.json()["results"]
+
+
+def _feature_read_runs() -> dict[str, int]:
+    """The decision's feature reads prepared on this connection, by statement: how often
+    each has run (from a generic plan or a plan of its own)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement, generic_plans + custom_plans FROM pg_prepared_statements")
+        rows = cursor.fetchall()
+    return {statement: runs for statement, runs in rows if statement.startswith("SELECT h.*, x.*")}
+
+
+def test_the_feature_read_is_prepared_once_and_then_reused(authorize_api, card):
+    """cardsystem/sql.py `prepared_cursor`: on PostgreSQL the decision's long feature read
+    is a server-side prepared statement, prepared once per connection and run again from
+    it; on SQLite the cursor is the usual one."""
+    if connection.vendor != "postgresql":
+        with sql.prepared_cursor() as prepared, connection.cursor() as usual:
+            assert type(prepared.cursor) is type(usual.cursor)
+        return
+    before = _feature_read_runs()
+    for _ in range(3):
+        assert post_authorization(authorize_api, card, amount="1.00").json()["response_code"] == "00"
+    after = _feature_read_runs()
+
+    grown = {statement: runs - before.get(statement, 0) for statement, runs in after.items()}
+    assert [runs for runs in grown.values() if runs] == [3]
