@@ -3,7 +3,7 @@
     .venv/bin/python bench/profile_authorization.py [--requests 500] [--database sqlite|postgres]
                                                     [--what-if persistent-connection,quiet-console,...]
                                                     [--idempotency-keys] [--cprofile 30] [--files]
-                                                    [--explain]
+                                                    [--cprofile-sort cumulative] [--explain]
 
 Sets up a fresh database the way bench/authorizations.py does (same environment:
 DEBUG=false, LOG_LEVEL=WARNING, a temporary LOG_DIR), then calls the WSGI callables
@@ -15,7 +15,9 @@ directly with a prepared environ, so the numbers are the application's alone. Pr
    and of `bench/baseline_wsgi.py`: wall, CPU of this process and, on PostgreSQL, CPU of
    the server process serving it (on two cores the sum bounds the throughput);
 3. the framework's time by phase (wrappers timed around the project's functions);
-4. with `--cprofile N`, the top N functions of a cProfile run;
+4. with `--cprofile N`, the top N functions of a cProfile run, by CPU time (own, or with
+   their callees: `--cprofile-sort cumulative`), not wall time: the wait for the database
+   would otherwise land on whatever psycopg call was running when the process slept;
 5. with `--explain` (PostgreSQL), the prepared statements and each statement's planning
    and execution time;
 6. with `--files`, the project's files one authorization runs code of (after the warm-up,
@@ -28,9 +30,7 @@ directly with a prepared environ, so the numbers are the application's alone. Pr
 suggestion: `persistent-connection` keeps the database connection between requests
 (CONN_MAX_AGE=None, as settings.py already does for PostgreSQL), `quiet-console` stops
 the decision log line from also going to the console handler, `unprepared` sends the
-statements of `cardsystem.sql.prepared_cursor` unprepared, as Django's cursors do, and
-`parse-cache` lets psycopg cache the parse of statements of any length (it keeps only
-those up to 4 KB).
+statements of `cardsystem.sql.prepared_cursor` unprepared, as Django's cursors do.
 """
 
 import argparse
@@ -57,7 +57,7 @@ from authorizations import ROOT, bodies_for, server_env
 from databases import database
 
 WARM_UP = 50
-WHAT_IFS = ("persistent-connection", "quiet-console", "unprepared", "parse-cache")
+WHAT_IFS = ("persistent-connection", "quiet-console", "unprepared")
 
 # (label, module, attribute): the phases timed by wrapping the project's functions.
 # Nested phases are included in their parents' time.
@@ -205,10 +205,6 @@ def apply_what_ifs(what_ifs: list[str]) -> None:
         from cardsystem import sql
 
         sql.prepared_cursor = connection.cursor
-    if "parse-cache" in what_ifs:
-        from psycopg import _queries
-
-        _queries.MAX_CACHED_STATEMENT_LENGTH = 1 << 20
 
 
 def print_files(authorize) -> None:
@@ -327,14 +323,15 @@ def profile(args, world: dict) -> None:
     if args.explain:
         explain(lambda: call(framework, timed[-1]))
     if args.cprofile:
-        profiler = cProfile.Profile()
+        profiler = cProfile.Profile(time.process_time)  # CPU, not the wait for the database
         profiler.enable()
         for body in timed:
             call(framework, body)
         profiler.disable()
         out = io.StringIO()
-        pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(args.cprofile)
-        print(f"\ncProfile of the framework over {n} requests, by own time:")
+        pstats.Stats(profiler, stream=out).sort_stats(args.cprofile_sort).print_stats(args.cprofile)
+        by = "own CPU time" if args.cprofile_sort == "tottime" else "CPU time with callees"
+        print(f"\ncProfile of the framework over {n} requests, by {by}:")
         print(out.getvalue())
 
 
@@ -391,6 +388,7 @@ def main() -> int:
         "--idempotency-keys", action="store_true", help="a fresh Idempotency-Key on each framework request"
     )
     parser.add_argument("--cprofile", type=int, default=0, metavar="N", help="print the top N functions")
+    parser.add_argument("--cprofile-sort", choices=["tottime", "cumulative"], default="tottime")
     parser.add_argument("--files", action="store_true", help="list the project files one authorization runs")
     parser.add_argument(
         "--explain", action="store_true", help="PostgreSQL's planning and execution time of each statement"

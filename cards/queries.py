@@ -31,7 +31,7 @@ def card_by_fingerprint(fingerprint: str, *, lock: bool) -> Card | None:
     lock = lock and connection.features.has_select_for_update
     if lock and connection.get_autocommit():  # as the ORM refuses: the lock would end at once
         raise TransactionManagementError("select_for_update cannot be used outside of a transaction.")
-    with connection.cursor() as cursor:
+    with sql.prepared_cursor() as cursor:
         cursor.execute(_card_by_fingerprint_sql(connection.vendor, lock), [fingerprint])
         row = cursor.fetchone()
     if row is None:

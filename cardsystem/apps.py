@@ -10,8 +10,11 @@ class CardsystemConfig(AppConfig):
     def ready(self):
         from cardsystem import checks, receivers, schema, staff_audit  # noqa: F401  (registers checks, receivers, schema extensions)
         from cardsystem.change_kinds import register_kinds
+        from cardsystem.sql import cache_statement_parses
 
         register_kinds()
+        if settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+            cache_statement_parses()
 
     def warm_up(self):
         """At a server process's start (cardsystem/warmup.py): the database connection and

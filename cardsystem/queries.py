@@ -8,6 +8,7 @@ import functools
 
 from django.db import connection
 
+from cardsystem import sql
 from cardsystem.models import ApiClient
 
 
@@ -37,5 +38,7 @@ def api_client_by_key_hash(key_hash: str) -> ApiClient | None:
 
     Written out because it runs on every API request, where building the ORM's SELECT
     costs more than the indexed read itself."""
-    sql = _api_client_by_key_hash_sql(connection.vendor)
-    return next(iter(ApiClient.objects.raw(sql, [key_hash, key_hash])), None)
+    with sql.prepared_cursor() as cursor:
+        cursor.execute(_api_client_by_key_hash_sql(connection.vendor), [key_hash, key_hash])
+        row = cursor.fetchone()
+    return None if row is None else sql.from_row(ApiClient, ApiClient._meta.concrete_fields, row)

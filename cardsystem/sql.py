@@ -12,7 +12,8 @@ directions:
 - `insert` is `Model.objects.create(**values)` as one cached INSERT: defaults and
   `auto_now_add` are filled and every value prepared by its field, as save() does;
 - `execute` runs a written-out UPDATE and returns its row count;
-- `prepared_cursor` runs a long read as a server-side prepared statement on PostgreSQL.
+- `prepared_cursor` runs a statement of the hot path as a server-side prepared statement
+  on PostgreSQL.
 
 They are for rows built from saved objects on the hot path only: no pre_save/post_save
 signals are sent and no related-object checks are made (the models written here have no
@@ -20,8 +21,9 @@ such receivers; tests/test_queries.py keeps it so). Anywhere else, use the ORM.
 """
 
 import functools
+import types
 
-from django.db import connection, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 
 
 @functools.cache
@@ -32,15 +34,23 @@ def _converters(vendor: str, field) -> tuple:
     return column, (*connection.ops.get_db_converters(column), *column.get_db_converters(connection))
 
 
+def _database():
+    """The default database's wrapper itself: `connection` is a proxy that looks it up
+    again (in a context-local) at every attribute, a cost on the hot path when repeated
+    per field."""
+    return connections[DEFAULT_DB_ALIAS]
+
+
 def from_row(model, fields, values):
     """An instance of `model` from the values of its concrete `fields`, as the ORM builds it."""
+    database = _database()
     converted = []
     for field, value in zip(fields, values, strict=True):
-        column, converters = _converters(connection.vendor, field)
+        column, converters = _converters(database.vendor, field)
         for convert in converters:
-            value = convert(value, column, connection)
+            value = convert(value, column, database)
         converted.append(value)
-    return model.from_db(connection.alias, [field.attname for field in fields], converted)
+    return model.from_db(database.alias, [field.attname for field in fields], converted)
 
 
 @functools.cache
@@ -78,8 +88,9 @@ def prepared(model, **values) -> tuple:
     auto_field = model._meta.auto_field
     if auto_field is not None and getattr(instance, auto_field.attname) is not None:
         raise ValueError(f"{model.__name__}: insert() leaves {auto_field.name} to the database.")
-    fields = _insert_statement(connection.vendor, model)[1]
-    return instance, [f.get_db_prep_save(f.pre_save(instance, add=True), connection) for f in fields]
+    database = _database()
+    fields = _insert_statement(database.vendor, model)[1]
+    return instance, [f.get_db_prep_save(f.pre_save(instance, add=True), database) for f in fields]
 
 
 def insert_parts(model) -> tuple[str, tuple]:
@@ -96,10 +107,12 @@ def saved(instance):
     return instance
 
 
-def execute(statement: str, params) -> int:
-    """Run one written-out statement and return its row count. As for the ORM's own
-    writes, a failure inside atomic() marks the transaction for rollback."""
-    with transaction.mark_for_rollback_on_error(using=connection.alias), connection.cursor() as cursor:
+def execute(statement: str, params, *, prepare: bool = False) -> int:
+    """Run one written-out statement and return its row count; `prepare`: through
+    `prepared_cursor`. As for the ORM's own writes, a failure inside atomic() marks the
+    transaction for rollback."""
+    cursor = prepared_cursor() if prepare else connection.cursor()
+    with transaction.mark_for_rollback_on_error(using=connection.alias), cursor:
         cursor.execute(statement, params)
         return cursor.rowcount
 
@@ -109,13 +122,15 @@ def prepared_cursor():
     server-side prepared statement: psycopg's `prepare=True`, with server-side binding);
     on SQLite the usual cursor.
 
-    For the long reads of the authorization path, whose planning costs PostgreSQL more
-    than running them: the decision's feature statement took 3.0 ms to plan and 1.1 ms to
-    run (bench/profile_authorization.py --explain). Django's cursors bind parameters on
-    the client and never prepare (settings.py says why); this one is for reads whose
-    parameters have a type PostgreSQL infers from where they stand (compared with a
-    column, say), never for writes. Wrapped as connection.cursor() wraps, so
-    execute_wrapper and the captured queries see its statements."""
+    For the statements of the authorization path, whose planning costs PostgreSQL as much
+    as running them or more: the decision's feature read took 3.0 ms to plan and 1.1 ms
+    to run (bench/profile_authorization.py --explain). Django's cursors bind parameters on
+    the client and never prepare (settings.py says why); this one is only for statements
+    whose every parameter gets its type from where it stands (compared with a column, or
+    cast to one: psycopg sends a Python int as the smallest integer type that holds it,
+    so an expression of two parameters alone could overflow). Wrapped as
+    connection.cursor() wraps, so execute_wrapper and the captured queries see its
+    statements."""
     if connection.vendor != "postgresql":
         return connection.cursor()
     connection.close_if_health_check_failed()
@@ -123,6 +138,7 @@ def prepared_cursor():
     connection.validate_thread_sharing()
     cursor = _preparing_cursor_class()(connection.connection)
     if connection.queries_logged:
+        cursor.logged = True
         return connection.make_debug_cursor(cursor)
     return connection.make_cursor(cursor)
 
@@ -132,9 +148,41 @@ def _preparing_cursor_class():
     import psycopg  # only on PostgreSQL
 
     class PreparingCursor(psycopg.Cursor):
-        """Server-side binding, and every statement prepared at its first execution."""
+        """Server-side binding, and every statement prepared at its first execution.
+
+        `logged`: Django logs the statement (DEBUG, or a test capturing queries). It reads
+        the text from the cursor's `_query`, which psycopg sets only where it sends a
+        statement's text, not where it runs a prepared one: set it to the text psycopg's
+        client-side cursor would have sent."""
+
+        logged = False
 
         def execute(self, query, params=None, *, prepare=None, binary=None):
-            return super().execute(query, params, prepare=True, binary=binary)
+            super().execute(query, params, prepare=True, binary=binary)
+            if self.logged:
+                text = psycopg.ClientCursor(self.connection).mogrify(query, params)
+                self._query = types.SimpleNamespace(query=text.encode())
+            return self
 
     return PreparingCursor
+
+
+# psycopg parses a statement's placeholders once and caches the result, but only for
+# statements of at most 4,096 bytes and 50 parameters; longer ones it parses again on
+# every execution. The decision's feature read (about 7 KB) and an approval's writes (one
+# statement of 60 parameters) are over both: 0.67 ms of CPU per decision went to parsing
+# them again (measured 4 December 2026). The bounds are module constants of psycopg's
+# (pinned in requirements/base.txt); tests/transactions/test_queries.py checks that a
+# decision's statements are parsed once.
+STATEMENT_PARSE_CACHE = {"MAX_CACHED_STATEMENT_LENGTH": 16 * 1024, "MAX_CACHED_STATEMENT_PARAMS": 200}
+
+
+def cache_statement_parses() -> None:
+    """Raise psycopg's bounds on the statements whose parse it caches
+    (STATEMENT_PARSE_CACHE); at most 128 statements are kept (its lru_cache)."""
+    from psycopg import _queries
+
+    for name, bound in STATEMENT_PARSE_CACHE.items():
+        if not hasattr(_queries, name):
+            raise ImportError(f"psycopg._queries has no {name} any more: see cardsystem/sql.py.")
+        setattr(_queries, name, max(bound, getattr(_queries, name)))

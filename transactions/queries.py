@@ -62,6 +62,7 @@ def approval_insert(
     debited = sql.execute(
         _approval_insert_sql(connection.vendor),
         [*card_debit_params(card_id, amount_minor, now), *transaction_params, *ledger_params],
+        prepare=True,  # every value is cast to its column's type or compared with a column
     )
     return sql.saved(recorded) if debited else None
 

@@ -138,3 +138,26 @@ def test_the_feature_read_is_prepared_once_and_then_reused(authorize_api, card):
 
     grown = {statement: runs - before.get(statement, 0) for statement, runs in after.items()}
     assert [runs for runs in grown.values() if runs] == [3]
+
+
+def test_a_decisions_statements_are_parsed_once(authorize_api, card, monkeypatch):
+    """cardsystem/sql.py `cache_statement_parses`: psycopg parses each statement's
+    placeholders once, the long feature read and the approval's writes included, so a
+    decision like one before it parses none (psycopg parses a statement it does not cache
+    by calling its module's uncached parser directly, counted here)."""
+    from psycopg import _queries
+
+    if connection.vendor != "postgresql":  # psycopg is left as it is
+        assert (_queries.MAX_CACHED_STATEMENT_LENGTH, _queries.MAX_CACHED_STATEMENT_PARAMS) == (4096, 50)
+        return
+    post_authorization(authorize_api, card, amount="1.00")
+    parses = []
+    for name in ("_query2pg_nocache", "_query2pg_client_nocache"):
+        parse = getattr(_queries, name)
+        monkeypatch.setattr(_queries, name, lambda *args, parse=parse: parses.append(args) or parse(*args))
+    misses = _queries._query2pg.cache_info().misses + _queries._query2pg_client.cache_info().misses
+
+    assert post_authorization(authorize_api, card, amount="1.00").json()["response_code"] == "00"
+
+    assert parses == []
+    assert _queries._query2pg.cache_info().misses + _queries._query2pg_client.cache_info().misses == misses
