@@ -40,12 +40,13 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from databases import database
+from databases import database, settle
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -63,10 +64,56 @@ SERVERS = {
 # --- Setting up a database (in a child process: Django reads DATABASE_URL once) -------------
 
 
+# Each card's history before the run: approved purchases in the 30 days before the last hour.
+PAST_PURCHASES = 10
+
+
 def prepare(cards: int) -> None:
-    """Migrate the database in DATABASE_URL, create the client and cards through the services
-    and print {"key": ..., "cards": [...]} as the last line of stdout."""
-    print(json.dumps(issue_world(cards)))
+    """Migrate the database in DATABASE_URL, create the client and cards through the services,
+    give each card its past purchases and print {"key": ..., "cards": [...]} as the last line
+    of stdout."""
+    world = issue_world(cards)
+    add_past_purchases(PAST_PURCHASES)
+    print(json.dumps(world))
+
+
+def add_past_purchases(per_card: int) -> None:
+    """Give every card `per_card` approved purchases at the bench's merchants in the 30
+    days before the last hour, written in bulk: a card programme's history, so that a
+    decision reads real windows and PostgreSQL plans its statements on the statistics of
+    real tables (on empty ones it plans for empty ones, and a prepared statement keeps that
+    plan). History only: no debit and no ledger entry."""
+    import datetime
+
+    from django.utils import timezone
+
+    from cards.models import Card
+    from transactions.models import Transaction
+
+    rng, now = random.Random(3), timezone.now()
+    Transaction.objects.bulk_create(
+        (
+            Transaction(
+                card=card,
+                masked_pan=card.masked_pan,
+                bin_prefix=card.masked_pan[:6],
+                amount_minor=rng.randint(100, 9999),
+                currency="USD",
+                merchant_id=f"M-{rng.randint(1000, 1019)}",
+                merchant_name="Bench Grocery",
+                mcc="5411",
+                merchant_country="US",
+                channel="pos",
+                transaction_time=now - datetime.timedelta(seconds=rng.uniform(3600, 30 * 86400)),
+                status=Transaction.Status.APPROVED,
+                response_code="00",
+                reason="approved",
+            )
+            for card in Card.objects.only("id", "masked_pan")
+            for _ in range(per_card)
+        ),
+        batch_size=2000,
+    )
 
 
 def issue_world(cards: int) -> dict:
@@ -132,6 +179,9 @@ class Result:
     errors: int
     error_samples: list[str]
     seconds: float
+    # CPU per request over the timed window (cpu_seconds): the machine's, and PostgreSQL's.
+    cpu_ms: float = float("nan")
+    postgres_cpu_ms: float = float("nan")
 
     @property
     def throughput(self) -> float:
@@ -216,15 +266,48 @@ def load(ports: list[int], key: str, cards: list[dict], *, clients: int, seconds
         (ports[number % len(ports)], key, bodies_for(share, rng), start_at, stop_at)
         for number, share in enumerate(shares)
     ]
+    samples = []
+
+    def sample_cpu():
+        for moment in (start_at, stop_at):
+            time.sleep(max(0.0, moment - time.monotonic()))
+            samples.append(cpu_seconds())
+
+    sampler = threading.Thread(target=sample_cpu, daemon=True)
+    sampler.start()
     with multiprocessing.get_context("fork").Pool(clients) as pool:
         outcomes = pool.starmap(drive, jobs)
+    sampler.join()
+    latencies = [latency for latencies, _, _, _ in outcomes for latency in latencies]
+    (machine_0, postgres_0), (machine_1, postgres_1) = samples
     return Result(
-        latencies_ms=[latency for latencies, _, _, _ in outcomes for latency in latencies],
+        latencies_ms=latencies,
         declined=sum(declined for _, declined, _, _ in outcomes),
         errors=sum(errors for _, _, errors, _ in outcomes),
         error_samples=[sample for _, _, _, samples in outcomes for sample in samples][:5],
         seconds=seconds,
+        cpu_ms=(machine_1 - machine_0) / max(1, len(latencies)) * 1000,
+        postgres_cpu_ms=(postgres_1 - postgres_0) / max(1, len(latencies)) * 1000,
     )
+
+
+def cpu_seconds() -> tuple[float, float]:
+    """The CPU seconds used so far by the whole machine, leaving out niced processes (run
+    other work with `nice` while measuring, as this README asks), and by PostgreSQL's
+    processes (those named postgres). On two CPUs shared by clients, servers and the
+    database, a request's share of both bounds the throughput."""
+    tick = os.sysconf("SC_CLK_TCK")
+    user, _nice, system, _idle, _iowait, irq, softirq = map(int, Path("/proc/stat").read_text().split()[1:8])
+    postgres = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            name, fields = stat.read_text().rsplit(")", 1)
+        except (OSError, ValueError):
+            continue  # gone since the listing
+        if name.endswith("(postgres"):
+            values = fields.split()
+            postgres += int(values[11]) + int(values[12])
+    return (user + system + irq + softirq) / tick, postgres / tick
 
 
 # --- Servers and databases ------------------------------------------------------------------------
@@ -343,6 +426,7 @@ def run_database(kind: str, args) -> dict:
         for name in args.servers:
             app = SERVERS[name]
             log = workdir / f"gunicorn-{name}.log"
+            settle(env["DATABASE_URL"])
             with gunicorn(app, env, log, servers=args.workers, threads=args.threads) as ports:
                 note(f"{kind}: {name} on 127.0.0.1:{','.join(map(str, ports))}, {args.seconds:g} s ...")
                 results[name] = load(
@@ -406,14 +490,14 @@ def table(command: str, args, outcomes: dict, load: float) -> str:
         f"{args.cards} cards, {os.cpu_count()} CPUs, load average {load:.2f} at the start",
         "",
         f"{'database':<10} {'server':<10} {'requests':>9} {'req/s':>8} "
-        f"{'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'declined':>9}",
+        f"{'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'declined':>9} {'CPU ms/req':>11} {'of it PG':>9}",
     ]
     for kind, results in outcomes.items():
         for name, result in results.items():
             lines.append(
                 f"{kind:<10} {name:<10} {len(result.latencies_ms):>9} {result.throughput:>8.1f} "
                 f"{result.percentile(0.50):>8.2f} {result.percentile(0.99):>8.2f} {result.errors:>7} "
-                f"{result.declined:>9}"
+                f"{result.declined:>9} {result.cpu_ms:>11.2f} {result.postgres_cpu_ms:>9.2f}"
             )
         for floor, aim in (("floor", 1.0), ("baseline", 0.5)):
             if floor not in results or "framework" not in results:

@@ -54,7 +54,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from authorizations import ROOT, bodies_for, server_env
-from databases import database
+from databases import database, settle
 
 WARM_UP = 50
 WHAT_IFS = ("persistent-connection", "quiet-console", "unprepared")
@@ -364,6 +364,8 @@ def explain(authorize) -> None:
                 cursor.execute(f"EXPLAIN ({run}SUMMARY) {sql}", params)
                 lines = [line for (line,) in cursor.fetchall()]
                 times = [line for line in lines if line.startswith(("Planning Time", "Execution Time"))]
+                if "FULL_PLAN" in os.environ and "h.*" in sql:
+                    print("\n".join(lines))
                 print(f"  {', '.join(times):60}  {statement_shape(sql)[:70]}")
         raise _RolledBack
     print()
@@ -416,6 +418,7 @@ def main() -> int:
             check=True,
         )
         world = json.loads(prepared.stdout.strip().splitlines()[-1])
+        settle(url)
         os.environ.update(env)
         sys.path.insert(0, str(ROOT))
         # The decision log's console copy goes to stderr, like gunicorn's; keep it off the report.
