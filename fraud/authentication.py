@@ -22,8 +22,17 @@ combinations with compounding evidence carry decline-level points:
   purchase without a verified PIN (a found or stolen card whose thief does not know the
   PIN and turns to contactless or signature);
 - `new_device_3ds_failed`: 3-D Secure failed at a new merchant from a device the card
-  never bought from, on a card that does buy from known devices (an account taken over:
-  the shopper cannot answer the cardholder's challenge).
+  bought from at most `max_device_approvals` times (a fraudster keeps the device of an
+  approved first purchase), on a card that does buy from other devices of its own (an
+  account taken over: the shopper cannot answer the cardholder's challenge);
+- `new_device_3ds_failed_abroad`: 3-D Secure failed at a new merchant outside the
+  cardholder's home country from a device the card never bought from, whatever devices the
+  card is used from (stolen details typed abroad; a card that never bought online would
+  otherwise never meet the rule above);
+- `keyed_in_person_abroad`: the card number keyed in by hand at a card-present terminal
+  of a merchant new to the card, outside the cardholder's home country (details without
+  the card, typed in by a complicit shop; the holder's card is read by its chip, its
+  stripe or a tap, keyed only where both fail).
 
 `new_device_unauthenticated_abroad` (a new device at a new merchant abroad without
 3-D Secure, on a card bought from known devices) is compounding too, but honest shoppers
@@ -34,6 +43,7 @@ full, on every card (FULL_WEIGHT).
 """
 
 from transactions.authentication_facts import CardholderVerification, EntryMode, ThreeDS
+from transactions.queries import CARD_PRESENT
 
 MAGSTRIPE_NEW_MERCHANT = "magstripe_new_merchant"
 MAGSTRIPE_AGAIN = "magstripe_again"
@@ -44,6 +54,8 @@ NO_CVM_BURST = "no_cvm_burst"
 THREE_DS_FAILED_NEW_MERCHANT = "three_ds_failed_new_merchant"
 NEW_DEVICE_3DS_FAILED = "new_device_3ds_failed"
 NEW_DEVICE_UNAUTHENTICATED_ABROAD = "new_device_unauthenticated_abroad"
+NEW_DEVICE_3DS_FAILED_ABROAD = "new_device_3ds_failed_abroad"
+KEYED_IN_PERSON_ABROAD = "keyed_in_person_abroad"
 
 # Not verified: a PIN that failed, a signature nobody checks, or none at all.
 UNVERIFIED = frozenset(
@@ -162,16 +174,54 @@ def _known_devices(ctx, params) -> int | None:
 
 
 def new_device_3ds_failed(ctx, params):
+    """From a device the card bought from at most `max_device_approvals` times (default
+    0), on a card with at least `min_known_device_approvals` approvals from its other
+    devices."""
+    own = ctx.values.get("device_approvals_30d")
     if (
         ctx.attempt.three_ds != ThreeDS.FAILED
         or not _new_merchant(ctx)
+        or own is None
+        or own > int(params.get("max_device_approvals", 0))
+    ):
+        return None
+    others = (ctx.values.get("card_device_approvals_30d") or 0) - own
+    if others < int(params.get("min_known_device_approvals", 1)):
+        return None
+    device = (
+        "a device this card never bought from" if not own else f"a device this card bought from {own} times"
+    )
+    return f"3-D Secure failed at merchant {ctx.attempt.merchant_id}, new to this card, from {device}."
+
+
+def new_device_3ds_failed_abroad(ctx, params):
+    home = _abroad(ctx)
+    if (
+        home is None
+        or ctx.attempt.three_ds != ThreeDS.FAILED
+        or not _new_merchant(ctx)
         or not _new_device(ctx)
-        or _known_devices(ctx, params) is None
     ):
         return None
     return (
-        f"3-D Secure failed at merchant {ctx.attempt.merchant_id}, new to this card, from a device "
-        "this card never bought from."
+        f"3-D Secure failed at merchant {ctx.attempt.merchant_id} in {ctx.attempt.merchant_country}, new to "
+        f"this card (cardholder lives in {home}), from a device this card never bought from."
+    )
+
+
+def keyed_in_person_abroad(ctx, params):
+    a = ctx.attempt
+    home = _abroad(ctx)
+    if (
+        home is None
+        or a.entry_mode != EntryMode.KEYED
+        or a.channel not in CARD_PRESENT
+        or not _new_merchant(ctx)
+    ):
+        return None
+    return (
+        f"Card number keyed in by hand at a card-present terminal of merchant {a.merchant_id} in "
+        f"{a.merchant_country}, new to this card (cardholder lives in {home})."
     )
 
 
@@ -204,6 +254,8 @@ RULES = {
     THREE_DS_FAILED_NEW_MERCHANT: three_ds_failed_new_merchant,
     NEW_DEVICE_3DS_FAILED: new_device_3ds_failed,
     NEW_DEVICE_UNAUTHENTICATED_ABROAD: new_device_unauthenticated_abroad,
+    NEW_DEVICE_3DS_FAILED_ABROAD: new_device_3ds_failed_abroad,
+    KEYED_IN_PERSON_ABROAD: keyed_in_person_abroad,
 }
 # The model never read these facts: beside it their points count in full.
 FULL_WEIGHT = frozenset(RULES)

@@ -118,8 +118,17 @@ _KNOWN_DEVICES = {
         WHOLE, "approvals from identified devices in 30 days (the card is used from known devices)"
     ),
 }
-SCHEMAS["new_device_3ds_failed"] = _KNOWN_DEVICES
+SCHEMAS["new_device_3ds_failed"] = {
+    **_KNOWN_DEVICES,
+    "max_device_approvals": Param(
+        WHOLE,
+        "approvals from the attempt's device in 30 days up to which it counts as new (without: none)",
+        required=False,
+    ),
+}
 SCHEMAS["new_device_unauthenticated_abroad"] = _KNOWN_DEVICES
+SCHEMAS["new_device_3ds_failed_abroad"] = {}
+SCHEMAS["keyed_in_person_abroad"] = {}
 
 # Card testing is a matter of minutes: the windows are read from a capped window of the
 # merchant's and the BIN's index, and the card's own from its 30-day history.

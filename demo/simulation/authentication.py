@@ -33,6 +33,7 @@ CONTACTLESS_LIMIT_USD = 100  # above it a contactless purchase asks for the PIN 
 FALLBACK = 0.004  # honest chip reads that fall back to the magnetic stripe
 PIN_TYPO = 0.015  # honest PIN entries mistyped first
 NEW_DEVICE = 0.025  # honest online purchases from a device never used before
+KEYED = 0.002  # honest in-person purchases keyed by hand: neither chip nor stripe could be read
 PIN_TYPO_TRUTH = Truth(False, "pin_typo")
 ONLINE = ("ecommerce", "moto")
 
@@ -40,6 +41,8 @@ ONLINE = ("ecommerce", "moto")
 class _Authenticator:
     def __init__(self, seed: int, *, typos: bool):
         self.rng = random.Random(f"authentication of world {seed}")  # noqa: S311 -- a simulation
+        # Keyed entries from a generator of their own: the other facts stay what they were.
+        self.keyed = random.Random(f"keyed entries of world {seed}")  # noqa: S311 -- a simulation
         self.seed = seed
         self.typos = typos
         self.devices: dict[int, list[str]] = {}  # cardholder -> their devices
@@ -54,6 +57,12 @@ class _Authenticator:
         channel = attempt.merchant.channel
         if channel in ONLINE:
             return [self._honest_online(attempt)]
+        read = self._honest_in_person(attempt, channel)
+        if channel != "atm" and self.keyed.random() < KEYED:  # the shop types the number, the holder signs
+            return [replace(read[-1], entry_mode=EntryMode.KEYED, verification=Cvm.SIGNATURE)]
+        return read
+
+    def _honest_in_person(self, attempt: Attempt, channel: str) -> list[Attempt]:
         rng = self.rng
         usd = usd_of(attempt.amount_minor, attempt.currency) or 0.0
         if rng.random() < FALLBACK:  # the chip failed: the stripe, and the PIN or a signature

@@ -51,6 +51,9 @@ def test_honest_traffic_shows_each_signal_now_and_then(natural):
     stripe = sum(a.entry_mode == "magstripe" for a in present)
     assert 0.001 * len(present) < stripe < 0.01 * len(present)  # chips that fail
     assert Counter(a.entry_mode for a in present).most_common(1)[0][0] == "contactless"
+    keyed = [a for a in present if a.entry_mode == "keyed"]  # neither chip nor stripe read: typed by the shop
+    assert 0.0005 * len(present) < len(keyed) < 0.005 * len(present)
+    assert {a.verification for a in keyed} == {"signature"} and {a.merchant.channel for a in keyed} == {"pos"}
     typos = [a for a in legit if a.verification == "pin_failed"]
     assert len(typos) > 50 and {a.truth.scenario for a in typos} >= {"pin_typo"}
     assert 0.005 < sum(a.three_ds == "failed" for a in online) / len(online) < 0.05

@@ -62,11 +62,11 @@ def _probe(card=None, *, merchant_id=TESTED, **changes):
     return factors(authorize(card or _card(), merchant_id=merchant_id, **changes))
 
 
-def test_shipped_declining_from_five_failed_checks_in_version_1_and_the_working_copy():
+def test_shipped_declining_from_three_failed_checks_in_version_1_and_the_working_copy():
     """Version 1, as migrations leave a fresh database (this module's fixture puts its own
     thresholds live after it)."""
     shipped = FraudConfigVersion.objects.get(number=1).snapshot["rules"]["merchant_card_testing"]
-    assert shipped["score"] == 80 and shipped["params"]["min_failures"] == 5
+    assert shipped["score"] == 80 and shipped["params"]["min_failures"] == 3
     assert Rule.objects.get(code="merchant_card_testing").score == 80
     assert "merchant_card_testing" in FULL_WEIGHT
 

@@ -10,6 +10,7 @@ from django.db import connection
 
 from fraud import inference
 from fraud.models import FraudModel
+from fraud.rules import FULL_WEIGHT
 from fraud.services import model_activate
 from tests.authorizing import authorize_at, factors, wrong_cvv
 from tests.factories import TEST_ACTOR, CardFactory
@@ -88,7 +89,10 @@ def test_beside_a_model_each_rule_counts_at_the_rule_weight(card, active):
     with_model = points(authorize(card, **FRAUD_LIKE, transaction_time=NOW))
     rules = {code for code, score in alone.items() if score}
     assert {"amount_unusual", "foreign_country"} <= rules
-    assert all(with_model[code] == round(alone[code] * 0.5) for code in rules & set(with_model))
+    weighted = rules & set(with_model) - FULL_WEIGHT
+    assert all(with_model[code] == round(alone[code] * 0.5) for code in weighted)
+    # The merchant's four wrong CVVs in the hour are card testing there: a verdict, in full.
+    assert with_model["merchant_card_testing"] == alone["merchant_card_testing"] == 80
 
 
 def test_a_usual_decision_keeps_a_low_score_with_the_model_saying_so(card, active):

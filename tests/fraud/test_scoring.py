@@ -198,7 +198,16 @@ def test_no_factor_or_feature_shows_the_card_number():
     new_abroad = scoring.assess(  # a wrong CVV at a merchant the card never used, abroad
         _attempt(card, merchant_id="M-TOKYO", merchant_country="JP", cvv_result="mismatch")
     )
-    assessments = (online, in_person, new_abroad, stripe_abroad, tapped, device_abroad)
+    keyed_abroad = scoring.assess(  # the card number keyed in at a shop abroad
+        _attempt(
+            card,
+            merchant_id="M-PARIS",
+            merchant_country="FR",
+            entry_mode="keyed",
+            cardholder_verification="signature",
+        )
+    )
+    assessments = (online, in_person, new_abroad, stripe_abroad, tapped, device_abroad, keyed_abroad)
     assert {f.code for assessment in assessments for f in assessment.factors} >= set(scoring.RULES)
     for assessment in assessments:
         shown = json.dumps([f.as_dict() for f in assessment.factors]) + json.dumps(assessment.features)

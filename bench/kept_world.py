@@ -1,0 +1,186 @@
+"""A closer look at an evaluation world kept by `fraud_quality.py --keep DIR`, from its
+database and ground truth alone (no Django, nothing replayed):
+
+    .venv/bin/python bench/kept_world.py DIR                       # its figures, and what-ifs
+    .venv/bin/python bench/kept_world.py DIR --attacks card_abroad  # each attack's first attempts
+
+The figures are fraud_quality.py's (`world_figures`): per scenario the attacks stopped
+before their third transaction, the false declines of clean legitimate transactions on
+cards no attack had touched yet, average precision. The what-ifs add a candidate rule's
+80 points to each decision's stored score where the candidate's condition holds on the
+stored facts and values: the traffic is not replayed (a decline does not change later
+histories), so they estimate, and a full run measures. Tuning worlds only: looking at an
+evaluation world's attacks makes it a tuning world.
+"""
+
+import argparse
+import json
+import sqlite3
+from collections import defaultdict
+from pathlib import Path
+
+from sklearn.metrics import average_precision_score
+
+COLUMNS = (
+    "id, risk_score, risk_factors, risk_features, card_id, transaction_time, merchant_id, merchant_country, "
+    "amount_minor, currency, entry_mode, cardholder_verification, three_ds, cvv_result, expiry_result, "
+    "status, channel"
+)
+POINTS = 80
+
+
+def _abroad(r):
+    home = r["v"].get("home_country")
+    return home is not None and r["merchant_country"] != home
+
+
+def _new_merchant(r):
+    return bool(r["v"].get("first_merchant"))
+
+
+def _device(r):
+    return r["v"].get("device_approvals_30d")
+
+
+def _others(r):
+    return (r["v"].get("card_device_approvals_30d") or 0) - (_device(r) or 0)
+
+
+def _failures(r):
+    return r["v"].get("merchant_testing_failures") or 0
+
+
+# The candidates measured for migration fraud 0018 (bench/README.md), as conditions on the
+# decision's stored facts and values: each adds POINTS unless the rule fired already.
+CANDIDATES = {
+    "keyed in person, new merchant abroad": lambda r: (
+        r["channel"] in ("pos", "atm") and r["entry_mode"] == "keyed" and _new_merchant(r) and _abroad(r)
+    ),
+    "3-D Secure failed, new merchant abroad, device never used": lambda r: (
+        r["three_ds"] == "failed" and _new_merchant(r) and _device(r) == 0 and _abroad(r)
+    ),
+    "3-D Secure failed, new merchant abroad, device used at most once": lambda r: (
+        r["three_ds"] == "failed"
+        and _new_merchant(r)
+        and _device(r) is not None
+        and _device(r) <= 1
+        and _abroad(r)
+    ),
+    "3-D Secure failed, new merchant, device used at most once, others known": lambda r: (
+        r["three_ds"] == "failed"
+        and _new_merchant(r)
+        and _device(r) is not None
+        and _device(r) <= 1
+        and _others(r) >= 1
+        and "new_device_3ds_failed" not in r["f"]
+    ),
+    "merchant card testing from 3 failed checks": lambda r: 3 <= _failures(r) < 5,
+    "merchant card testing from 2 failed checks": lambda r: 2 <= _failures(r) < 5,
+}
+ADOPTED = (  # in migration fraud 0018
+    "keyed in person, new merchant abroad",
+    "3-D Secure failed, new merchant abroad, device never used",
+    "3-D Secure failed, new merchant, device used at most once, others known",
+    "merchant card testing from 3 failed checks",
+)
+
+
+def load(directory: Path) -> list[dict]:
+    """The scored decisions in time order, each with its truth, stored values and factors,
+    and whether it is a clean legitimate one (fraud_quality.py's false-decline base)."""
+    truth = json.loads((directory / "truth.json").read_text())
+    order = {t[0].replace("-", ""): (position, t) for position, t in enumerate(truth)}
+    db = sqlite3.connect(directory / "worlds.sqlite3")
+    names = [name.strip() for name in COLUMNS.split(",")]
+    rows = []
+    for values in db.execute(f"SELECT {COLUMNS} FROM transactions_transaction WHERE risk_score IS NOT NULL"):  # noqa: S608
+        r = dict(zip(names, values, strict=True))
+        if r["id"] not in order:
+            continue
+        position, (_id, fraud, scenario, attack) = order[r["id"]]
+        r.update(order=position, fraud=fraud, scenario=scenario, attack=attack)
+        r["v"] = json.loads(r["risk_features"] or "{}")
+        r["f"] = {f["code"]: f["score"] for f in json.loads(r["risk_factors"])}
+        rows.append(r)
+    rows.sort(key=lambda r: r["order"])
+    touched = {}
+    for r in rows:
+        if r["attack"] is not None:
+            touched.setdefault(r["card_id"], r["transaction_time"])
+    for r in rows:
+        r["clean"] = (
+            not r["fraud"]
+            and "mismatch" not in (r["cvv_result"], r["expiry_result"])
+            and (r["card_id"] not in touched or r["transaction_time"] < touched[r["card_id"]])
+        )
+    return rows
+
+
+def figures(rows: list[dict], decline: int, extra=lambda r: 0) -> str:
+    scores = [min(100, r["risk_score"] + extra(r)) for r in rows]
+    attacks = defaultdict(lambda: defaultdict(list))
+    for r, score in zip(rows, scores, strict=True):
+        if r["fraud"]:
+            attacks[r["scenario"]][r["attack"]].append(score)
+    kinds = " ".join(
+        f"{kind}={sum(any(s >= decline for s in g[:2]) for g in by.values())}/{len(by)}"
+        for kind, by in sorted(attacks.items())
+    )
+    clean = [score for r, score in zip(rows, scores, strict=True) if r["clean"]]
+    fired = sum(1 for r in rows if r["clean"] and extra(r))
+    ap = average_precision_score([r["fraud"] for r in rows], scores)
+    declined = sum(score >= decline for score in clean)
+    return (
+        f"AP {ap:.3f}, false declines {declined} of {len(clean)}, fired on {fired} clean; before 3rd: {kinds}"
+    )
+
+
+def show_attacks(rows: list[dict], kinds: set[str], decline: int) -> None:
+    attacks = defaultdict(list)
+    for r in rows:
+        if r["fraud"] and r["scenario"] in kinds:
+            attacks[(r["scenario"], r["attack"])].append(r)
+    keys = (
+        "first_merchant",
+        "first_country",
+        "home_country",
+        "card_approved_count_30d",
+        "device_approvals_30d",
+    )
+    keys += ("card_device_approvals_30d", "amount_usd", "merchant_testing_failures", "card_count_1h")
+    for (kind, attack), group in sorted(attacks.items()):
+        stopped = any(r["risk_score"] >= decline for r in group[:2])
+        print(f"{kind} {attack}: {len(group)} scored, stopped before the 3rd: {stopped}")
+        for r in group[:3]:
+            factors = ",".join(f"{code}:{score}" for code, score in r["f"].items())
+            values = " ".join(f"{key}={r['v'].get(key)}" for key in keys)
+            print(
+                f"  {r['transaction_time'][:16]} {r['risk_score']} {r['status']} {r['channel']} "
+                f"{r['merchant_id']}/{r['merchant_country']} {r['entry_mode']} "
+                f"{r['cardholder_verification']} "
+                f"3ds={r['three_ds']} [{factors}] {values}"
+            )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("directory", type=Path)
+    parser.add_argument("--attacks", help="comma-separated scenarios: print each attack's first attempts")
+    args = parser.parse_args()
+    rows = load(args.directory)
+    db = sqlite3.connect(args.directory / "worlds.sqlite3")
+    decline = db.execute("SELECT decline_threshold FROM fraud_fraudsettings").fetchone()[0]
+    if args.attacks:
+        show_attacks(rows, set(args.attacks.split(",")), decline)
+        return
+    print(f"as decided: {figures(rows, decline)}")
+    for name, condition in CANDIDATES.items():
+        print(f"{name}: {figures(rows, decline, lambda r, c=condition: POINTS if c(r) else 0)}")
+    adopted = [CANDIDATES[name] for name in ADOPTED]
+    print(f"the four of 0018: {figures(rows, decline, lambda r: POINTS * sum(c(r) for c in adopted))}")
+
+
+if __name__ == "__main__":
+    main()
