@@ -364,8 +364,6 @@ def explain(authorize) -> None:
                 cursor.execute(f"EXPLAIN ({run}SUMMARY) {sql}", params)
                 lines = [line for (line,) in cursor.fetchall()]
                 times = [line for line in lines if line.startswith(("Planning Time", "Execution Time"))]
-                if "FULL_PLAN" in os.environ and "h.*" in sql:
-                    print("\n".join(lines))
                 print(f"  {', '.join(times):60}  {statement_shape(sql)[:70]}")
         raise _RolledBack
     print()
