@@ -31,10 +31,10 @@ Per scenario also the share of attacks stopped before their third transaction: o
 its first two attempts on known cards (in time order; made-up numbers are declined as
 unknown and get no score) scored at the decline threshold. And the false declines of
 the customers who should never see one: legitimate transactions with no failed card
-check (the CVV right or not asked, the expiry date right) on a card no attack had
-touched yet (no transaction of any attack on that card, the skimmer's visit included,
-at or before its time), declined by the engine (score at the decline threshold) of all
-such transactions.
+check (the CVV right or not asked, the expiry date right, the PIN not mistyped: a
+wrong PIN is declined as 55 anyway) on a card no attack had touched yet (no transaction
+of any attack on that card, the skimmer's visit included, at or before its time),
+declined by the engine (score at the decline threshold) of all such transactions.
 
 Several worlds (`--seeds` and `--sizes`): each world (a size and a seed s) runs in a
 subprocess of its own, in a fresh database of its own, with training seed 2s - 1 and
@@ -207,20 +207,29 @@ def keep(directory: Path, outcomes) -> None:
 def scored(outcomes) -> list[dict]:
     """One row per decision on a known card: truth, the engine's score, the rules' alone."""
     from fraud.models import Rule
+    from transactions.authentication_facts import CardholderVerification
     from transactions.models import Transaction
 
     truth = {o.transaction_id: o for o in outcomes}
     order = {o.transaction_id: position for position, o in enumerate(outcomes)}  # decided in time order
     full_points = dict(Rule.objects.exclude(code__in=MODEL_CODES).values_list("code", "score"))
     failed = (Transaction.CvvResult.MISMATCH, Transaction.ExpiryResult.MISMATCH)
+    wrong_pin = CardholderVerification.PIN_FAILED.value
     rows = []
     ids = list(truth)
     for start in range(0, len(ids), 5000):
         chunk = ids[start : start + 5000]
-        for pk, score, factors, card, at, cvv, expiry in Transaction.objects.filter(
+        for pk, score, factors, card, at, cvv, expiry, pin in Transaction.objects.filter(
             pk__in=chunk, risk_score__isnull=False
         ).values_list(
-            "pk", "risk_score", "risk_factors", "card_id", "transaction_time", "cvv_result", "expiry_result"
+            "pk",
+            "risk_score",
+            "risk_factors",
+            "card_id",
+            "transaction_time",
+            "cvv_result",
+            "expiry_result",
+            "cardholder_verification",
         ):
             outcome = truth[pk]
             # The rules' own points: beside the model each counts at the rule weight.
@@ -235,7 +244,7 @@ def scored(outcomes) -> list[dict]:
                     "order": order[pk],
                     "card": card,
                     "at": at,
-                    "check_failed": cvv == failed[0] or expiry == failed[1],
+                    "check_failed": cvv == failed[0] or expiry == failed[1] or pin == wrong_pin,
                 }
             )
     rows.sort(key=lambda r: r["order"])

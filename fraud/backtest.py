@@ -7,7 +7,7 @@ stored without the rules' inputs (before they were stored, or when scoring faile
 be decided again exactly: it is counted as not re-decidable, never guessed.
 
 The response code is decided again in the contract's order (transactions/services/
-authorizations.py `_decide`): the checks before risk (card status, expiry, CVV, currency)
+authorizations.py `_decide`): the checks before risk (card status, expiry, CVV, PIN, currency)
 keep their recorded answer, as do the limits and the balance when they declined; a
 decision recorded as not permitted for a blocked country or category that the version no
 longer blocks never reached the limits and balance checks: it is assumed to pass them and
@@ -47,7 +47,7 @@ OUTCOMES = (APPROVE, REVIEW, DECLINE)
 BEFORE_RISK = frozenset(
     d.code
     for d in (Decision.RESTRICTED_CARD, Decision.LOST_CARD, Decision.STOLEN_CARD, Decision.EXPIRED_CARD)
-) | {Decision.CVV_MISMATCH.code}
+) | {Decision.CVV_MISMATCH.code, Decision.INCORRECT_PIN.code}
 AFTER_RESTRICTION = frozenset({Decision.EXCEEDS_LIMIT.code, Decision.INSUFFICIENT_FUNDS.code})
 # The codes read for every decision, looked up once (an enum's member costs a call).
 APPROVED, SUSPECTED_FRAUD, NOT_PERMITTED = (

@@ -44,6 +44,7 @@ BEFORE_RISK = {
         Decision.STOLEN_CARD,
         Decision.EXPIRED_CARD,
         Decision.CVV_MISMATCH,
+        Decision.INCORRECT_PIN,
     )
 }
 

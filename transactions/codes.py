@@ -13,6 +13,7 @@ class Decision(Enum):
     STOLEN_CARD = ("43", "stolen_card")
     EXPIRED_CARD = ("54", "expired_card")
     CVV_MISMATCH = ("N7", "cvv_mismatch")
+    INCORRECT_PIN = ("55", "incorrect_pin")
     NOT_PERMITTED = ("57", "transaction_not_permitted")
     EXCEEDS_LIMIT = ("61", "exceeds_amount_limit")
     INSUFFICIENT_FUNDS = ("51", "insufficient_funds")

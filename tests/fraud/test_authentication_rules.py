@@ -46,7 +46,8 @@ def _card():
 
 def _chip(card, at, **changes):
     fields = {"entry_mode": "chip", "cardholder_verification": "pin_verified", **changes}
-    assert authorize(card, transaction_time=at, **fields).response_code == "00"
+    wrong_pin = fields["cardholder_verification"] == "pin_failed"
+    assert authorize(card, transaction_time=at, **fields).response_code == ("55" if wrong_pin else "00")
 
 
 def _fired(decided) -> dict[str, int]:
@@ -150,7 +151,8 @@ def test_a_failed_pin_at_a_new_merchant_is_a_signal_alone(merchant, verification
         _card(), merchant_id=merchant, entry_mode="chip", cardholder_verification=verification
     )
     assert _fired(decided) == ({"pin_failed_new_merchant": 25} if fires else {})
-    assert decided.response_code == "00"
+    # Scored all the same, but a wrong PIN is declined before risk counts.
+    assert decided.response_code == ("55" if verification == "pin_failed" else "00")
 
 
 @pytest.mark.parametrize(
@@ -183,7 +185,8 @@ def test_no_verified_pin_after_a_failed_one_declines(failed_before, verified_sin
         _chip(card, NOW - failed_before + SECOND)
     decided = authorize(card, **now)
     assert ("pin_failure_then_unverified" in _fired(decided)) is fires
-    assert decided.response_code == ("59" if fires else "00")
+    wrong_pin = now.get("cardholder_verification") == "pin_failed"
+    assert decided.response_code == ("55" if wrong_pin else "59" if fires else "00")
 
 
 # --- Contactless without verification -------------------------------------------------------------

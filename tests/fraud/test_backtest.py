@@ -34,7 +34,7 @@ SINCE, UNTIL = NOW - 20 * DAY, NOW + DAY
 def _world():
     with time_machine.travel(NOW, tick=True):
         replay_world(
-            plan_world(cardholders=12, days=10, seed=5, end=NOW, fraud="showcase"), actor=Actor.system("t")
+            plan_world(cardholders=12, days=10, seed=4, end=NOW, fraud="showcase"), actor=Actor.system("t")
         )
     return Transaction.objects.filter(card__isnull=False, transaction_time__gte=SINCE)
 

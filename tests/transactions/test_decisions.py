@@ -1,5 +1,5 @@
 """The response codes of the contract and the order they are decided in: the first
-check that fails decides (14, 62, 41/43, 54, N7, 57, 61, 51, 59)."""
+check that fails decides (14, 62, 41/43, 54, N7, 55, 57, 61, 51, 59)."""
 
 import datetime
 import uuid
@@ -25,6 +25,7 @@ REASONS = {
     "41": "lost_card",
     "43": "stolen_card",
     "N7": "cvv_mismatch",
+    "55": "incorrect_pin",
     "57": "transaction_not_permitted",
     "61": "exceeds_amount_limit",
     "51": "insufficient_funds",
@@ -70,6 +71,7 @@ WRONG_CVV = {"cvv": wrong_cvv}
 NOT_THE_CARDS_MONTH = {"expiry_month": lambda card: card.expiry_month % 12 + 1}
 NOT_THE_CARDS_YEAR = {"expiry_year": lambda card: card.expiry_year + 1}
 TOO_MUCH = {"amount": "100.01"}
+WRONG_PIN = {"entry_mode": "chip", "cardholder_verification": "pin_failed"}
 ABROAD = {"merchant_country": "GB"}
 
 # (setups applied to an active card holding 100.00, request changes, code)
@@ -85,6 +87,8 @@ CASES = {
     "expiry month not the card's": ([], NOT_THE_CARDS_MONTH, "54"),
     "expiry year not the card's": ([], NOT_THE_CARDS_YEAR, "54"),
     "wrong cvv": ([], WRONG_CVV, "N7"),
+    "wrong pin": ([], WRONG_PIN, "55"),
+    "right pin": ([], {**WRONG_PIN, "cardholder_verification": "pin_verified"}, "00"),
     "currency not the card's": ([], {"currency": "EUR"}, "57"),
     "blocked country": ([], {"merchant_country": "KP"}, "57"),
     "blocked merchant category": ([blocked_mcc], {"mcc": "7995"}, "57"),
@@ -103,6 +107,10 @@ CASES = {
     "wrong cvv in a foreign currency": ([], {**WRONG_CVV, "currency": "EUR"}, "N7"),
     "wrong cvv in a blocked country": ([], {**WRONG_CVV, "merchant_country": "IR"}, "N7"),
     "wrong cvv above the balance": ([], {**WRONG_CVV, **TOO_MUCH}, "N7"),
+    "wrong cvv and wrong pin": ([], {**WRONG_CVV, **WRONG_PIN}, "N7"),
+    "stolen card with a wrong pin": ([status("stolen")], WRONG_PIN, "43"),
+    "wrong pin in a foreign currency": ([], {**WRONG_PIN, "currency": "EUR"}, "55"),
+    "wrong pin above the balance and risky": ([risky], {**WRONG_PIN, **ABROAD, **TOO_MUCH}, "55"),
     "foreign currency over a limit": ([limits(per_transaction=40_00)], {"currency": "EUR"}, "57"),
     "blocked category above the balance": ([blocked_mcc], {"mcc": "7995", **TOO_MUCH}, "57"),
     "over a limit and above the balance": ([limits(per_transaction=50_00)], TOO_MUCH, "61"),

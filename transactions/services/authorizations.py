@@ -23,6 +23,7 @@ from cards.models import Card, LedgerEntry
 from cards.services import card_get_by_pan
 from cardsystem import metrics
 from cardsystem.models import ApiClient
+from transactions.authentication_facts import CardholderVerification
 from transactions.codes import Decision
 from transactions.models import Transaction
 from transactions.queries import approval_insert, transaction_insert
@@ -279,6 +280,10 @@ def _decide(
         return Decision.EXPIRED_CARD
     if cvv_result == Transaction.CvvResult.MISMATCH:
         return Decision.CVV_MISMATCH
+    # The terminal verified the PIN against the chip and it failed: the purchase is not
+    # the cardholder's until the right PIN is given (their next attempt, a thief's never).
+    if request.cardholder_verification == CardholderVerification.PIN_FAILED:
+        return Decision.INCORRECT_PIN
     if request.currency != card.currency or assessment.restriction:
         return Decision.NOT_PERMITTED
     if _exceeds_limits(card, request):
