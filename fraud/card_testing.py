@@ -52,15 +52,24 @@ def _span(minutes: int) -> str:
 
 
 def _testing(ctx, params, code: str, where: str, failures: int, attempts: int, declines: int) -> str | None:
-    """Fires from `min_failures` failed card checks, or from `min_declines` declines that
-    are (with `min_decline_share`) at least that share of the window's transactions."""
+    """Fires from `min_failures` failed card checks that are (with `min_failure_share`) at
+    least that share of the window's transactions, or from `min_declines` declines that
+    are (with `min_decline_share`) at least that share of them. The shares keep a busy
+    merchant's honest typos (a few in a hundred online purchases) from looking like a
+    tester's run, which is most of the traffic where it happens."""
     span = _span(_minutes(ctx.config, code))
     min_failures = int(params.get("min_failures", DEFAULT_MIN_FAILURES))
     if failures >= min_failures:
-        return (
+        detail = (
             f"{failures} failed card checks (cards with a wrong CVV or expiry date, unknown card numbers) "
-            f"{where} in the last {span} (from {min_failures})."
+            f"{where} in the last {span} (from {min_failures}"
         )
+        share = params.get("min_failure_share")
+        if share is None:
+            return detail + ")."
+        if failures >= Decimal(str(share)) * attempts:  # exact at the edge
+            of = f"{failures / attempts:.0%} of its {attempts} transactions"
+            return f"{detail}), {of} (from {float(share):.0%})."
     min_declines = params.get("min_declines")
     if min_declines is None or declines < int(min_declines):
         return None

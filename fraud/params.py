@@ -84,6 +84,9 @@ _CARD_TESTING_ACROSS = {
     "min_failures": Param(
         WHOLE, "failed card checks in the window: cards with a wrong CVV or expiry date, unknown numbers"
     ),
+    "min_failure_share": Param(
+        SHARE, "share of the window's transactions those failed checks must be", required=False
+    ),
     "min_declines": Param(WHOLE, "declines in the window (any reason)", required=False),
     "min_decline_share": Param(
         SHARE, "share of the window's transactions those declines must be, with min_declines", required=False

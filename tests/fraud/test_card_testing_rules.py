@@ -26,11 +26,11 @@ WINDOW = 30 * MINUTE
 
 @pytest.fixture(autouse=True)
 def thresholds(db):
-    """Every rule at three failed card checks in 30 minutes (declines off unless a test
-    sets them): small numbers, the same edges."""
+    """Every rule at three failed card checks in 30 minutes (declines and shares off
+    unless a test sets them): small numbers, the same edges."""
     for code in ("merchant_card_testing", "bin_card_testing"):
         rule = set_rule(code, window_minutes=30, min_failures=3)
-        rule.params = {k: v for k, v in rule.params.items() if not k.startswith("min_decline")}
+        rule.params = {k: v for k, v in rule.params.items() if k in ("window_minutes", "min_failures")}
         rule.save()
     set_rule("card_tested_at_merchant", window_minutes=30, min_failures=3)
 
@@ -67,6 +67,7 @@ def test_shipped_declining_from_three_failed_checks_in_version_1_and_the_working
     thresholds live after it)."""
     shipped = FraudConfigVersion.objects.get(number=1).snapshot["rules"]["merchant_card_testing"]
     assert shipped["score"] == 80 and shipped["params"]["min_failures"] == 3
+    assert shipped["params"]["min_failure_share"] == 0.1
     assert Rule.objects.get(code="merchant_card_testing").score == 80
     assert "merchant_card_testing" in FULL_WEIGHT
 
@@ -138,6 +139,27 @@ def test_the_merchant_rule_fires_on_declines_that_are_a_share_of_the_window(appr
         assert probe["merchant_card_testing"]["detail"] == (
             "4 declines of 8 transactions at merchant M-TESTED in the last 30 minutes (from 4, 50% of them "
             "from 50%)."
+        )
+
+
+@pytest.mark.parametrize(
+    ("honest", "fires"),
+    [(27, True), (28, False)],
+    ids=["3 of 30 transactions, 10%", "3 of 31, under 10%"],
+)
+def test_with_min_failure_share_failed_checks_must_be_that_share_of_the_window(honest, fires):
+    """A busy merchant's honest typos are a few in a hundred: not a tester's run."""
+    set_rule("merchant_card_testing", min_failure_share=0.1)
+    for _ in range(honest):
+        authorize(_card(), merchant_id=TESTED, transaction_time=NOW - MINUTE)
+    for _ in range(3):
+        _fail(_card())
+    probe = _probe()
+    assert ("merchant_card_testing" in probe) is fires
+    if fires:
+        assert probe["merchant_card_testing"]["detail"] == (
+            "3 failed card checks (cards with a wrong CVV or expiry date, unknown card numbers) at merchant "
+            "M-TESTED in the last 30 minutes (from 3), 10% of its 30 transactions (from 10%)."
         )
 
 
@@ -287,6 +309,12 @@ def test_each_decision_stores_the_card_testing_counts_it_saw(tested_bin):
             {"window_minutes": 60, "min_failures": 3, "min_decline_share": 0.5},
             {"min_decline_share"},
         ),
+        (
+            "merchant_card_testing",
+            {"window_minutes": 60, "min_failures": 3, "min_failure_share": 1.5},
+            {"min_failure_share"},
+        ),
+        ("merchant_card_testing", {"window_minutes": 60, "min_failures": 3, "min_failure_share": 0.1}, set()),
         ("card_tested_at_merchant", {"window_minutes": 1440, "min_failures": 0}, {"min_failures"}),
         ("card_tested_at_merchant", {"window_minutes": 1440, "min_failures": 10}, set()),
     ],
