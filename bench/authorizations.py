@@ -1,7 +1,7 @@
 """Authorization throughput: the real API beside the floor of its work, on SQLite and PostgreSQL.
 
     .venv/bin/python bench/authorizations.py [--seconds 20] [--clients 8] [--workers 2]
-                                             [--threads 1] [--cards 1000]
+                                             [--threads 1] [--cards 1000] [--rounds 1]
                                              [--databases sqlite,postgres]
 
 For each database: a fresh database (an SQLite file in a temporary directory, or a
@@ -13,6 +13,9 @@ one after the other and with the same gunicorn settings:
 - framework: `cardsystem.wsgi:application`, `POST /api/v1/authorizations/` (middleware,
   DRF, validation, the card lock, risk scoring, the debit, the ledger entry, the
   decision log line);
+- floor: `bench/floor_wsgi.py`, the naive floor of issue 15: the same work written as a
+  plain Django view (lock the card by its fingerprint, read today's approved sum and the
+  last hour's count, debit conditionally, insert the transaction);
 - baseline: `bench/baseline_wsgi.py`, the floor of the same work without the framework
   (one indexed card read, one conditional balance update, one insert).
 
@@ -24,6 +27,11 @@ status but 201 or any exception is an error. The table gives throughput, p50/p99
 latency and errors of both, and the ratio framework/baseline. Everything talks to
 127.0.0.1 only; servers are stopped, the temporary directory and the PostgreSQL
 database dropped, even on failure. Exit status 1 if any request failed.
+
+`--rounds N` measures every server N times on the same database, the order reversed
+every other round (framework, floor; floor, framework; ...): on a shared machine the
+throughput of one 20-second run drifts by a quarter between runs, so the ratio of each
+round is printed and the verdict taken on their median; the rows add up the rounds.
 """
 
 import argparse
@@ -37,6 +45,7 @@ import secrets
 import shlex
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -186,6 +195,27 @@ class Result:
     @property
     def throughput(self) -> float:
         return len(self.latencies_ms) / self.seconds
+
+    @classmethod
+    def of_rounds(cls, rounds: list["Result"]) -> "Result":
+        """The rounds of one server as one: their requests together, CPU per request
+        weighted by each round's requests."""
+        if len(rounds) == 1:
+            return rounds[0]
+        counts = [max(1, len(r.latencies_ms)) for r in rounds]
+
+        def weighted(name: str) -> float:
+            return sum(getattr(r, name) * n for r, n in zip(rounds, counts, strict=True)) / sum(counts)
+
+        return cls(
+            latencies_ms=[latency for r in rounds for latency in r.latencies_ms],
+            declined=sum(r.declined for r in rounds),
+            errors=sum(r.errors for r in rounds),
+            error_samples=[sample for r in rounds for sample in r.error_samples][:5],
+            seconds=sum(r.seconds for r in rounds),
+            cpu_ms=weighted("cpu_ms"),
+            postgres_cpu_ms=weighted("postgres_cpu_ms"),
+        )
 
     def percentile(self, fraction: float) -> float:
         if not self.latencies_ms:
@@ -422,25 +452,29 @@ def server_env(database_url: str, log_dir: Path) -> dict:
 def run_database(kind: str, args) -> dict:
     with prepared_database(kind, args.postgres_url, __file__, args.cards) as (workdir, env, world, seconds):
         note(f"{kind}: migrated, {len(world['cards'])} cards issued in {seconds:.1f} s")
-        results = {}
-        for name in args.servers:
-            app = SERVERS[name]
-            log = workdir / f"gunicorn-{name}.log"
-            settle(env["DATABASE_URL"])
-            with gunicorn(app, env, log, servers=args.workers, threads=args.threads) as ports:
-                note(f"{kind}: {name} on 127.0.0.1:{','.join(map(str, ports))}, {args.seconds:g} s ...")
-                results[name] = load(
-                    ports, world["key"], world["cards"], clients=args.clients, seconds=args.seconds
-                )
-            output = log.stat().st_size
-            if output > 10_000:
-                note(f"{kind}: {name} server wrote {output / 1e6:.1f} MB to stdout/stderr during the run")
-            for sample in results[name].error_samples:
-                note(f"{kind}: {name} error: {sample[:200]}")
-            if results[name].errors:
-                tail = "\n".join(log.read_text(errors="replace").splitlines()[-40:])
-                note(f"{kind}: {name} server log, last lines:\n{tail}")
+        results = {name: [] for name in args.servers}
+        for number in range(args.rounds):
+            for name in args.servers if number % 2 == 0 else args.servers[::-1]:
+                results[name].append(run_server(kind, name, workdir, env, world, args))
         return results
+
+
+def run_server(kind: str, name: str, workdir: Path, env: dict, world: dict, args) -> "Result":
+    """One measured run of the server `name`, on a settled database."""
+    log = workdir / f"gunicorn-{name}.log"
+    settle(env["DATABASE_URL"])
+    with gunicorn(SERVERS[name], env, log, servers=args.workers, threads=args.threads) as ports:
+        note(f"{kind}: {name} on 127.0.0.1:{','.join(map(str, ports))}, {args.seconds:g} s ...")
+        result = load(ports, world["key"], world["cards"], clients=args.clients, seconds=args.seconds)
+    output = log.stat().st_size
+    if output > 10_000:
+        note(f"{kind}: {name} server wrote {output / 1e6:.1f} MB to stdout/stderr during the run")
+    for sample in result.error_samples:
+        note(f"{kind}: {name} error: {sample[:200]}")
+    if result.errors:
+        tail = "\n".join(log.read_text(errors="replace").splitlines()[-40:])
+        note(f"{kind}: {name} server log, last lines:\n{tail}")
+    return result
 
 
 @contextlib.contextmanager
@@ -486,13 +520,15 @@ def table(command: str, args, outcomes: dict, load: float) -> str:
     lines = [
         f"command: {command}",
         f"settings: {args.clients} keep-alive clients over {args.workers} gunicorn gthread workers "
-        f"(--threads {args.threads}), {args.seconds:g} s each after {WARM_UP_SECONDS:g} s warm-up, "
+        f"(--threads {args.threads}), {args.seconds:g} s each after {WARM_UP_SECONDS:g} s warm-up"
+        f"{f', {args.rounds} rounds' if args.rounds > 1 else ''}, "
         f"{args.cards} cards, {os.cpu_count()} CPUs, load average {load:.2f} at the start",
         "",
         f"{'database':<10} {'server':<10} {'requests':>9} {'req/s':>8} "
         f"{'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'declined':>9} {'CPU ms/req':>11} {'of it PG':>9}",
     ]
-    for kind, results in outcomes.items():
+    for kind, rounds in outcomes.items():
+        results = {name: Result.of_rounds(runs) for name, runs in rounds.items()}
         for name, result in results.items():
             lines.append(
                 f"{kind:<10} {name:<10} {len(result.latencies_ms):>9} {result.throughput:>8.1f} "
@@ -502,9 +538,14 @@ def table(command: str, args, outcomes: dict, load: float) -> str:
         for floor, aim in (("floor", 1.0), ("baseline", 0.5)):
             if floor not in results or "framework" not in results:
                 continue
-            if results[floor].throughput:
-                ratio = results["framework"].throughput / results[floor].throughput
+            pairs = list(zip(rounds["framework"], rounds[floor], strict=True))
+            if all(theirs.throughput for _, theirs in pairs):
+                ratios = [ours.throughput / theirs.throughput for ours, theirs in pairs]
+                ratio = statistics.median(ratios)
                 verdict = f"{ratio:.2f} (aim {aim:g}: {'met' if ratio >= aim else 'not met'})"
+                if len(ratios) > 1:
+                    each = ", ".join(f"{r:.2f}" for r in ratios)
+                    verdict = f"{verdict}, the median of the rounds' {each}"
             else:
                 verdict = f"n/a (the {floor} completed no request)"
             lines.append(f"{kind:<10} {'ratio':<10} framework/{floor} throughput = {verdict}")
@@ -519,6 +560,9 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=1, help="threads per gunicorn worker (default 1)")
     parser.add_argument(
         "--cards", type=int, default=1000, help="cards to spread requests over (default 1000)"
+    )
+    parser.add_argument(
+        "--rounds", type=int, default=1, help="runs of each server, in alternating order (default 1)"
     )
     parser.add_argument("--databases", default="sqlite,postgres", help="comma-separated: sqlite, postgres")
     parser.add_argument(
@@ -542,8 +586,8 @@ def main() -> int:
         parser.error("--databases takes sqlite and/or postgres")
     if urlsplit(args.postgres_url).hostname not in LOOPBACK:
         parser.error("--postgres-url must point at 127.0.0.1")
-    if args.clients < 1 or args.workers < 1 or args.threads < 1 or args.seconds <= 0:
-        parser.error("--clients, --workers, --threads and --seconds must be positive")
+    if args.clients < 1 or args.workers < 1 or args.threads < 1 or args.seconds <= 0 or args.rounds < 1:
+        parser.error("--clients, --workers, --threads, --seconds and --rounds must be positive")
     if args.cards < args.clients:
         parser.error("give at least one card per client")
     args.servers = [name.strip() for name in args.servers.split(",") if name.strip()]
@@ -557,7 +601,8 @@ def main() -> int:
         note(f"load average {load_before:.2f}: other work on this machine will skew the numbers")
     outcomes = {kind: run_database(kind, args) for kind in kinds}
     print(table(command, args, outcomes, load_before))
-    return 1 if any(result.errors for results in outcomes.values() for result in results.values()) else 0
+    runs = (result for rounds in outcomes.values() for results in rounds.values() for result in results)
+    return 1 if any(result.errors for result in runs) else 0
 
 
 if __name__ == "__main__":
