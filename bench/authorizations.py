@@ -455,13 +455,13 @@ def run_database(kind: str, args) -> dict:
         results = {name: [] for name in args.servers}
         for number in range(args.rounds):
             for name in args.servers if number % 2 == 0 else args.servers[::-1]:
-                results[name].append(run_server(kind, name, workdir, env, world, args))
+                results[name].append(run_server(kind, name, number, workdir, env, world, args))
         return results
 
 
-def run_server(kind: str, name: str, workdir: Path, env: dict, world: dict, args) -> "Result":
-    """One measured run of the server `name`, on a settled database."""
-    log = workdir / f"gunicorn-{name}.log"
+def run_server(kind: str, name: str, number: int, workdir: Path, env: dict, world: dict, args) -> "Result":
+    """One measured run (round `number`) of the server `name`, on a settled database."""
+    log = workdir / f"gunicorn-{name}-{number + 1}.log"  # its own: the server appends
     settle(env["DATABASE_URL"])
     with gunicorn(SERVERS[name], env, log, servers=args.workers, threads=args.threads) as ports:
         note(f"{kind}: {name} on 127.0.0.1:{','.join(map(str, ports))}, {args.seconds:g} s ...")

@@ -111,6 +111,7 @@ def load(directory: Path) -> list[dict]:
         r["clean"] = (
             not r["fraud"]
             and "mismatch" not in (r["cvv_result"], r["expiry_result"])
+            and r["cardholder_verification"] != "pin_failed"  # declined as 55, as fraud_quality.py
             and (r["card_id"] not in touched or r["transaction_time"] < touched[r["card_id"]])
         )
     return rows

@@ -36,6 +36,7 @@ from fraud import backtest_workers, card_testing, inference, rules
 from fraud.configuration import FraudConfig, reported_merchant_window, version_config
 from fraud.models import FraudConfigVersion
 from fraud.scoring import config_features
+from transactions.authentication_facts import CardholderVerification
 from transactions.codes import Decision
 from transactions.models import FraudReport, Transaction
 from transactions.signals import RiskFactor
@@ -50,11 +51,13 @@ BEFORE_RISK = frozenset(
 ) | {Decision.CVV_MISMATCH.code, Decision.INCORRECT_PIN.code}
 AFTER_RESTRICTION = frozenset({Decision.EXCEEDS_LIMIT.code, Decision.INSUFFICIENT_FUNDS.code})
 # The codes read for every decision, looked up once (an enum's member costs a call).
-APPROVED, SUSPECTED_FRAUD, NOT_PERMITTED = (
+APPROVED, SUSPECTED_FRAUD, NOT_PERMITTED, INCORRECT_PIN = (
     Decision.APPROVED.code,
     Decision.SUSPECTED_FRAUD.code,
     Decision.NOT_PERMITTED.code,
+    Decision.INCORRECT_PIN.code,
 )
+WRONG_PIN = CardholderVerification.PIN_FAILED.value
 DECLINED = Transaction.Status.DECLINED.value
 RESTRICTION_CODES = frozenset({"blocked_country", "blocked_mcc"})
 ROW_FIELDS = (
@@ -306,7 +309,8 @@ def _compared(row, facts: rules.Facts, factors: list, verdict: rules.Verdict) ->
     card_currency, status, code, score, flagged = row[_FACTS : _FACTS + 5]
     recorded_codes = tuple(f["code"] for f in factors)
     was_restricted = bool(RESTRICTION_CODES.intersection(recorded_codes))
-    new_code, assumed = _code(code, facts.currency != card_currency, was_restricted, verdict)
+    wrong_pin = facts.cardholder_verification == WRONG_PIN
+    new_code, assumed = _code(code, facts.currency != card_currency, was_restricted, wrong_pin, verdict)
     recorded = DECLINE if status == DECLINED else REVIEW if flagged else APPROVE
     new = DECLINE if new_code != APPROVED else REVIEW if verdict.review or verdict.block_card else APPROVE
     new_codes = tuple(f.code for f in verdict.factors)
@@ -334,11 +338,17 @@ def _count(tally: Counter, report: Report) -> None:
 
 
 def _code(
-    recorded: str, other_currency: bool, was_restricted: bool, verdict: rules.Verdict
+    recorded: str, other_currency: bool, was_restricted: bool, wrong_pin: bool, verdict: rules.Verdict
 ) -> tuple[str, bool]:
     """The response code in the contract's order, from what was recorded where risk did
-    not decide, and whether the limits and the balance were assumed to pass."""
-    if recorded in BEFORE_RISK or (recorded == NOT_PERMITTED and other_currency):
+    not decide, and whether the limits and the balance were assumed to pass. A wrong PIN
+    recorded before it was declined as such (approved, or declined for another reason
+    after it in the order) is 55 now."""
+    if recorded in BEFORE_RISK:
+        return recorded, False
+    if wrong_pin:
+        return INCORRECT_PIN, False
+    if recorded == NOT_PERMITTED and other_currency:
         return recorded, False
     if verdict.restriction:
         return NOT_PERMITTED, False

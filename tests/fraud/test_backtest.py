@@ -22,6 +22,7 @@ from fraud.configuration import version_config
 from fraud.models import Rule
 from fraud.services import model_activate
 from fraud.versions import config_version_create, config_version_promote, live_version
+from tests.authorizing import authorize
 from tests.factories import TEST_ACTOR, UserFactory
 from tests.fraud.clock import DAY, NOW
 from tests.fraud.modelling import history, train
@@ -73,6 +74,22 @@ def test_beside_an_active_model_every_decision_and_score_is_reproduced_too(card)
     assert report.changed == 0 and report.score_changes == 0
     everything = backtest(version=version_to_backtest(None), since=SINCE - 50 * DAY, until=UNTIL)
     assert everything.not_redecidable == Transaction.objects.filter(transaction_time__lt=SINCE).count() > 0
+
+
+def test_a_wrong_pin_recorded_before_55_existed_is_re_decided_as_55(card):
+    wrong, right = (
+        authorize(card, entry_mode="chip", cardholder_verification=cvm, transaction_time=NOW - n * DAY)
+        for n, cvm in ((2, "pin_failed"), (1, "pin_verified"))
+    )
+    assert (wrong.response_code, right.response_code) == ("55", "00")
+    report = backtest(version=version_to_backtest(None), since=SINCE, until=UNTIL)
+    assert report.decisions == 2 and report.changed == 0
+    # As the engine answered before: approved, the PIN failed or not.
+    Transaction.objects.filter(pk=wrong.pk).update(status="approved", response_code="00", reason="approved")
+
+    report = backtest(version=version_to_backtest(None), since=SINCE, until=UNTIL)
+
+    assert report.changed == 1 and report.code_changes == {("00", "55"): 1}
 
 
 def test_a_draft_with_a_lower_decline_threshold_declines_exactly_the_approvals_at_or_above_it(world):
