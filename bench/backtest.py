@@ -165,7 +165,7 @@ def features(rng: random.Random) -> dict:
             values[feature.name] = rng.randint(0, 12)
     values["cardholder_age"] = rng.randint(18, 90)
     values["home_country"] = "US"
-    values["merchant_failures_long"] = None
+    values["merchant_failures_long"] = values["merchant_attempts_long"] = None
     return values
 
 

@@ -110,17 +110,27 @@ def bin_card_testing(ctx, params):
 
 def card_tested_at_merchant(ctx, params):
     """This card failed a check here, and the merchant had at least `min_failures` failed
-    card checks in the same window: the tester who found the right CVV or expiry by
-    trying is declined here, whatever the attempt now gives, until the window passes."""
+    card checks in the same window (with `min_failure_share`, at least that share of its
+    transactions there): the tester who found the right CVV or expiry by trying is
+    declined here, whatever the attempt now gives, until the window passes. A busy
+    merchant's honest typos are a few in a hundred: the cardholder who mistyped and types
+    again is not a tester. A decision stored before the window's transactions were counted
+    has no share to check (a backtest decides it as it was decided)."""
     own, merchant = ctx.values["card_failures_at_merchant"], ctx.values["merchant_failures_long"]
     min_failures = int(params.get("min_failures", DEFAULT_MIN_FAILURES))
     if not own or merchant is None or merchant < min_failures:
         return None
+    share, attempts = params.get("min_failure_share"), ctx.values.get("merchant_attempts_long")
+    of = ""
+    if share is not None and attempts is not None:
+        if merchant < Decimal(str(share)) * attempts:  # exact at the edge
+            return None
+        of = f", {merchant / attempts:.0%} of its {attempts} transactions (from {float(share):.0%})"
     noun = "check" if own == 1 else "checks"
     return (
         f"This card failed {own} {noun} (wrong CVV or expiry date) at merchant {ctx.attempt.merchant_id}, "
         f"where {merchant} card checks failed in the last {_span(_minutes(ctx.config, TESTED))} "
-        f"(from {min_failures}): card testing."
+        f"(from {min_failures}){of}: card testing."
     )
 
 

@@ -72,6 +72,11 @@ FEATURES: tuple[Feature, ...] = (
         "merchant_failures_long",
         "failed card checks at this merchant in the tested-card window (read if this card failed one there)",
     ),
+    Feature(
+        "merchant_attempts_long",
+        "transactions at this merchant in the tested-card window (read if this card failed a check there)",
+        model=False,
+    ),
     Feature("merchant_fraud_cards_90d", "cards with reported fraud at this merchant in 90 days"),
     Feature(
         "merchant_fraud_share_90d", "share of this merchant's 90-day transactions reported as fraud", "share"

@@ -164,6 +164,7 @@ class CrossCardActivity:
     merchant_testing_failures: int
     merchant_testing_declines: int
     merchant_failures_long: int | None  # failed card checks in the tested-card window, if read
+    merchant_attempts_long: int | None  # transactions in the tested-card window, if read
     bin_count_1h: int
     bin_cvv_mismatch_1h: int
     bin_declines_1h: int
@@ -342,6 +343,7 @@ def behaviour(
         "merchant_testing_failures": cross.merchant_testing_failures,
         "merchant_testing_declines": cross.merchant_testing_declines,
         "merchant_failures_long": cross.merchant_failures_long,
+        "merchant_attempts_long": cross.merchant_attempts_long,
         "merchant_fraud_cards_90d": cross.merchant_fraud_cards_90d,
         "merchant_fraud_share_90d": round(cross.merchant_fraud_share_90d, 4),
         "bin_count_1h": cross.bin_count_1h,

@@ -99,6 +99,11 @@ SCHEMAS["card_tested_at_merchant"] = {
     "min_failures": Param(
         WHOLE, "failed card checks at the merchant in that window that make it card testing"
     ),
+    "min_failure_share": Param(
+        SHARE,
+        "share of the merchant's transactions in that window those failed checks must be",
+        required=False,
+    ),
 }
 # How the card was read and its holder verified (fraud/authentication.py).
 _CHIP_READS = Param(

@@ -234,6 +234,7 @@ def cross_card_twin(
             test_failures=failures(testing),
             test_declined=Count("pk", filter=since & Q(status=DECLINED)),
             long_failures=failures(long),
+            long_n=Count("pk", filter=Q(transaction_time__gte=at - long)),
         )
 
     merchant = window(merchant_window, tested_window or HOUR, merchant_id=merchant_id)
@@ -251,6 +252,7 @@ def cross_card_twin(
         "merchant_testing_failures": merchant["test_failures"],
         "merchant_testing_declines": merchant["test_declined"],
         "merchant_failures_long": merchant["long_failures"] if tested_window else None,
+        "merchant_attempts_long": merchant["long_n"] if tested_window else None,
         "bin_count_1h": bin["n"],
         "bin_cvv_mismatch_1h": bin["cvv"],
         "bin_declines_1h": bin["declined"],

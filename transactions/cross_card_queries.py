@@ -39,6 +39,7 @@ CROSS_CARD = (
     "merchant_testing_failures",
     "merchant_testing_declines",
     "merchant_failures_long",
+    "merchant_attempts_long",
     "bin_count_1h",
     "bin_cvv_mismatch_1h",
     "bin_declines_1h",
@@ -61,7 +62,7 @@ _FAILED = "({t.cvv_result} = %(mismatch)s OR {t.expiry_result} = %(mismatch)s)"
 # per row and value costs more than reading the rows.
 _WINDOW_SQL = """(SELECT {n} AS n, {cvv} AS cvv, {declined} AS declined,
         {test_n} AS test_n, {test_failures} AS test_failures, {test_declined} AS test_declined,
-        {long_failures} AS long_failures
+        {long_failures} AS long_failures, {long_n} AS long_n
     FROM (SELECT {t.transaction_time}, {t.status}, {t.cvv_result}, {t.expiry_result}, {t.card_id}
         FROM {transactions} WHERE {column} = %({name})s
         AND {t.transaction_time} >= %({name}_span)s AND {t.transaction_time} <= %(at)s
@@ -94,7 +95,7 @@ WITH sample AS (
         AND {t.transaction_time} >= %(d90)s AND {t.transaction_time} < %(at)s
         ORDER BY {t.transaction_time} DESC LIMIT {sample}) latest
 )
-SELECT m.n, m.cvv, m.declined, m.test_n, m.test_failures, m.test_declined, m.long_failures,
+SELECT m.n, m.cvv, m.declined, m.test_n, m.test_failures, m.test_declined, m.long_failures, m.long_n,
     b.n, b.cvv, b.declined, b.test_n, b.test_failures, b.test_declined, sample.n,
     (SELECT COUNT(*) FROM {reports} WHERE {r.merchant_id} = %(merchant_id)s
         AND {r.transaction_time} >= sample.since AND {r.transaction_time} < %(at)s AND {r.reported_at} < %(at)s),
@@ -134,6 +135,7 @@ def _cross_card_sql(
             long_failures="NULL"
             if long_whole is None
             else _failures_if(since("tested_since", long_whole), t),
+            long_n="NULL" if long_whole is None else _count_if(since("tested_since", long_whole)),
         )
 
     merchant, bin = spans
@@ -155,7 +157,7 @@ def cross_card_row(**arguments) -> dict:
     mismatch, declined; in the last `merchant_window` (`bin_window`) how many, the
     failed card checks (distinct cards with a CVV or an expiry mismatch, plus the
     transactions without a card) and the declines; at the merchant, the failed card
-    checks of the last `tested_window` too. Of the merchant's latest `sample`
+    checks of the last `tested_window` too, and how many transactions. Of the merchant's latest `sample`
     transactions in [at - fraud_window, at), how many, and how many fraud reports filed
     before `at` are on transactions there since the earliest of them; the distinct
     cards of the merchant's reports filed before `at` on transactions in
@@ -226,7 +228,7 @@ def cross_card_values(row, *, tested_window: datetime.timedelta | None) -> dict:
     # PostgreSQL sums integers as numerics.
     values = dict(zip(CROSS_CARD, (int(n or 0) for n in row), strict=True))
     if tested_window is None:
-        values["merchant_failures_long"] = None
+        values["merchant_failures_long"] = values["merchant_attempts_long"] = None
     return values
 
 

@@ -6,6 +6,8 @@ from types import SimpleNamespace
 
 import pytest
 
+from fraud.card_testing import card_tested_at_merchant
+from fraud.configuration import read_config
 from fraud.models import FraudConfigVersion, Rule
 from fraud.params import validate_rule_params
 from fraud.rules import FULL_WEIGHT
@@ -13,7 +15,7 @@ from fraud.services import model_activate
 from tests.authorizing import authorize_at, codes, factors, wrong_cvv
 from tests.factories import TEST_ACTOR, BinFactory, CardFactory
 from tests.fraud.clock import HOUR, MINUTE, NOW, SECOND, TICK
-from tests.fraud.configuration import set_rule, set_settings
+from tests.fraud.configuration import go_live, set_rule, set_settings
 from tests.fraud.modelling import history, train
 
 authorize = authorize_at(NOW)
@@ -28,11 +30,11 @@ WINDOW = 30 * MINUTE
 def thresholds(db):
     """Every rule at three failed card checks in 30 minutes (declines and shares off
     unless a test sets them): small numbers, the same edges."""
-    for code in ("merchant_card_testing", "bin_card_testing"):
+    for code in ("merchant_card_testing", "bin_card_testing", "card_tested_at_merchant"):
         rule = set_rule(code, window_minutes=30, min_failures=3)
         rule.params = {k: v for k, v in rule.params.items() if k in ("window_minutes", "min_failures")}
         rule.save()
-    set_rule("card_tested_at_merchant", window_minutes=30, min_failures=3)
+    go_live()
 
 
 @pytest.fixture
@@ -68,6 +70,8 @@ def test_shipped_declining_from_three_failed_checks_in_version_1_and_the_working
     shipped = FraudConfigVersion.objects.get(number=1).snapshot["rules"]["merchant_card_testing"]
     assert shipped["score"] == 80 and shipped["params"]["min_failures"] == 3
     assert shipped["params"]["min_failure_share"] == 0.1
+    tested = FraudConfigVersion.objects.get(number=1).snapshot["rules"]["card_tested_at_merchant"]
+    assert tested["params"] == {"window_minutes": 1440, "min_failures": 10, "min_failure_share": 0.1}
     assert Rule.objects.get(code="merchant_card_testing").score == 80
     assert "merchant_card_testing" in FULL_WEIGHT
 
@@ -213,6 +217,46 @@ def test_a_card_that_failed_a_check_is_declined_where_min_failures_checks_failed
     assert decided.response_code == ("59" if fires else "00")
 
 
+@pytest.mark.parametrize(
+    ("honest", "fires"),
+    [(27, True), (28, False)],
+    ids=["3 failures of 30 transactions, 10%", "3 of 31, under 10%"],
+)
+def test_with_min_failure_share_the_merchants_failures_must_be_that_share_of_its_window(honest, fires):
+    """The cardholder who mistyped at a busy merchant and types again is not a tester."""
+    set_rule("merchant_card_testing", min_failures=100)  # this rule alone
+    set_rule("card_tested_at_merchant", min_failure_share=0.1)
+    for _ in range(honest):
+        authorize(_card(), merchant_id=TESTED, transaction_time=NOW - 3 * MINUTE)
+    tested = _card()
+    _fail(tested, at=NOW - 2 * MINUTE)
+    for _ in range(2):
+        _fail(_card())
+    decided = authorize(tested, merchant_id=TESTED)
+    assert decided.risk_features["merchant_attempts_long"] == honest + 3
+    assert ("card_tested_at_merchant" in codes(decided)) is fires
+    assert decided.response_code == ("59" if fires else "00")
+    if fires:
+        assert factors(decided)["card_tested_at_merchant"]["detail"] == (
+            "This card failed 1 check (wrong CVV or expiry date) at merchant M-TESTED, where 3 card checks "
+            "failed in the last 30 minutes (from 3), 10% of its 30 transactions (from 10%): card testing."
+        )
+
+
+def test_without_the_count_of_the_window_a_stored_decision_is_judged_as_it_was():
+    """Decisions stored before merchant_attempts_long existed: the share is not checked."""
+    params = {"window_minutes": 30, "min_failures": 3, "min_failure_share": 0.1}
+
+    def fires(**counted) -> bool:
+        values = {"card_failures_at_merchant": 1, "merchant_failures_long": 3, **counted}
+        ctx = SimpleNamespace(
+            values=values, config=read_config(), attempt=SimpleNamespace(merchant_id=TESTED)
+        )
+        return card_tested_at_merchant(ctx, params) is not None
+
+    assert fires() and fires(merchant_attempts_long=30) and not fires(merchant_attempts_long=31)
+
+
 def test_a_card_that_failed_elsewhere_is_not_declined_at_the_tested_merchant():
     tested = _card()
     _fail(tested, merchant_id="M-ELSEWHERE")
@@ -317,6 +361,11 @@ def test_each_decision_stores_the_card_testing_counts_it_saw(tested_bin):
         ("merchant_card_testing", {"window_minutes": 60, "min_failures": 3, "min_failure_share": 0.1}, set()),
         ("card_tested_at_merchant", {"window_minutes": 1440, "min_failures": 0}, {"min_failures"}),
         ("card_tested_at_merchant", {"window_minutes": 1440, "min_failures": 10}, set()),
+        (
+            "card_tested_at_merchant",
+            {"window_minutes": 1440, "min_failures": 10, "min_failure_share": 0},
+            {"min_failure_share"},
+        ),
     ],
 )
 def test_the_card_testing_params_are_checked(code, params, errors):

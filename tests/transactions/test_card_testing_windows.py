@@ -78,6 +78,8 @@ def test_the_card_testing_windows_across_cards_give_what_the_orm_gives(cap, seed
         # Four known cards (each once) at most, and the made-up numbers each time.
         assert 0 < ours["merchant_testing_failures"] <= ours["merchant_failures_long"]
         assert ours["merchant_testing_attempts"] >= ours["merchant_testing_declines"]
+        # The tested-card window is the longest: it holds the card-testing window's rows.
+        assert ours["merchant_attempts_long"] > ours["merchant_testing_attempts"]
 
 
 def test_failed_checks_count_each_card_once_and_each_unknown_number_every_time(card):
