@@ -71,7 +71,7 @@ def test_cards_tried_with_wrong_guesses_at_a_merchant_are_declined_there_with_th
     explained = full_api.get(f"/api/v1/transactions/{right[0]['id']}/").json()["risk_factors"][0]["detail"]
     assert explained == (
         "This card failed 2 checks (wrong CVV or expiry date) at merchant M-TESTED, where 40 card checks "
-        "failed in the last 24 hours (from 10): card testing."
+        "failed in the last 24 hours (from 10), 50% of its 80 transactions (from 10%): card testing."
     )
 
 

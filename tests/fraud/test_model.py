@@ -269,7 +269,7 @@ def test_the_active_model_is_the_live_versions_parsed_once_per_process(trained, 
 IDENTIFYING = {
     "cardholder_age", "night_share_30d", "card_count_7d", "card_count_30d", "card_spend_7d_usd",
     "card_spend_30d_usd", "merchant_count_1h", "bin_count_1h", "bin_cvv_mismatch_1h", "bin_declines_1h",
-    "bin_testing_attempts", "bin_testing_failures", "bin_testing_declines",
+    "bin_testing_attempts", "bin_testing_failures", "bin_testing_declines", "merchant_attempts_long",
 }  # fmt: skip
 # How the card was read and verified before (fraud/authentication.py's rules read them): not
 # model inputs, so that a model trained before acquirers sent them reads no missing values.
