@@ -157,11 +157,11 @@ def cross_card_row(**arguments) -> dict:
     mismatch, declined; in the last `merchant_window` (`bin_window`) how many, the
     failed card checks (distinct cards with a CVV or an expiry mismatch, plus the
     transactions without a card) and the declines; at the merchant, the failed card
-    checks of the last `tested_window` too, and how many transactions. Of the merchant's latest `sample`
-    transactions in [at - fraud_window, at), how many, and how many fraud reports filed
-    before `at` are on transactions there since the earliest of them; the distinct
-    cards of the merchant's reports filed before `at` on transactions in
-    [at - fraud_window, at).
+    checks of the last `tested_window` too, and its transactions there. Of the
+    merchant's latest `sample` transactions in [at - fraud_window, at), how many, and how
+    many fraud reports filed before `at` are on transactions there since the earliest of
+    them; the distinct cards of the merchant's reports filed before `at` on transactions
+    in [at - fraud_window, at).
 
     The ORM twin of a window is `Transaction.objects.filter(merchant_id=merchant_id,
     transaction_time__gte=at - span, transaction_time__lte=at).order_by(
