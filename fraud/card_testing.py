@@ -51,6 +51,17 @@ def _span(minutes: int) -> str:
     return "hour" if hours == 1 else f"{hours} hours"
 
 
+def _failure_share(failures: int, attempts: int | None, share) -> str | None:
+    """With `min_failure_share` (`share`), the failed checks' share of the window's
+    transactions in words ("", a comma and the share), or None below it; "" without a
+    share or a count of the transactions (a decision stored before it was counted)."""
+    if share is None or attempts is None:
+        return ""
+    if failures < Decimal(str(share)) * attempts:  # exact at the edge
+        return None
+    return f", {failures / attempts:.0%} of its {attempts} transactions (from {float(share):.0%})"
+
+
 def _testing(ctx, params, code: str, where: str, failures: int, attempts: int, declines: int) -> str | None:
     """Fires from `min_failures` failed card checks that are (with `min_failure_share`) at
     least that share of the window's transactions, or from `min_declines` declines that
@@ -60,16 +71,12 @@ def _testing(ctx, params, code: str, where: str, failures: int, attempts: int, d
     span = _span(_minutes(ctx.config, code))
     min_failures = int(params.get("min_failures", DEFAULT_MIN_FAILURES))
     if failures >= min_failures:
-        detail = (
-            f"{failures} failed card checks (cards with a wrong CVV or expiry date, unknown card numbers) "
-            f"{where} in the last {span} (from {min_failures}"
-        )
-        share = params.get("min_failure_share")
-        if share is None:
-            return detail + ")."
-        if failures >= Decimal(str(share)) * attempts:  # exact at the edge
-            of = f"{failures / attempts:.0%} of its {attempts} transactions"
-            return f"{detail}), {of} (from {float(share):.0%})."
+        of = _failure_share(failures, attempts, params.get("min_failure_share"))
+        if of is not None:
+            return (
+                f"{failures} failed card checks (cards with a wrong CVV or expiry date, unknown card "
+                f"numbers) {where} in the last {span} (from {min_failures}){of}."
+            )
     min_declines = params.get("min_declines")
     if min_declines is None or declines < int(min_declines):
         return None
@@ -120,12 +127,9 @@ def card_tested_at_merchant(ctx, params):
     min_failures = int(params.get("min_failures", DEFAULT_MIN_FAILURES))
     if not own or merchant is None or merchant < min_failures:
         return None
-    share, attempts = params.get("min_failure_share"), ctx.values.get("merchant_attempts_long")
-    of = ""
-    if share is not None and attempts is not None:
-        if merchant < Decimal(str(share)) * attempts:  # exact at the edge
-            return None
-        of = f", {merchant / attempts:.0%} of its {attempts} transactions (from {float(share):.0%})"
+    of = _failure_share(merchant, ctx.values.get("merchant_attempts_long"), params.get("min_failure_share"))
+    if of is None:
+        return None
     noun = "check" if own == 1 else "checks"
     return (
         f"This card failed {own} {noun} (wrong CVV or expiry date) at merchant {ctx.attempt.merchant_id}, "
