@@ -145,7 +145,10 @@ RULE_INPUTS: tuple[Feature, ...] = (
     Feature("card_approved_minor_24h", "approved on this card in the last 24 hours (minor units)"),
     Feature("previous_present_time", "time of the card's latest card-present transaction"),
     Feature("previous_present_country", "country of the card's latest card-present transaction"),
-    Feature("merchant_recent_count", "the merchant's latest transactions read for its fraud share"),
+    Feature(
+        "merchant_recent_count",
+        "the merchant's latest transactions read for its fraud share (none read without reported fraud)",
+    ),
     Feature("merchant_recent_fraud", "of those, reported as fraud"),
     Feature("home_country", "cardholder's home country"),
     Feature("card_check_streak", "failed card checks in a row before this one"),

@@ -171,9 +171,9 @@ class CrossCardActivity:
     bin_testing_attempts: int  # in the BIN window
     bin_testing_failures: int
     bin_testing_declines: int
-    merchant_recent_count: (
-        int  # its latest transactions in the fraud window, at most cross_card_queries.MERCHANT_SAMPLE
-    )
+    # Its latest transactions in the fraud window, at most cross_card_queries.MERCHANT_SAMPLE;
+    # read only where it has reported fraud (else 0: the share is nought anyway).
+    merchant_recent_count: int
     merchant_recent_fraud: int  # of those, the ones reported as fraud
     merchant_fraud_cards_90d: int  # cards with reported fraud there in the whole window
 

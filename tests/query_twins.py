@@ -239,11 +239,16 @@ def cross_card_twin(
 
     merchant = window(merchant_window, tested_window or HOUR, merchant_id=merchant_id)
     bin = window(bin_window, HOUR, bin_prefix=bin_prefix)
-    latest = Transaction.objects.filter(
-        merchant_id=merchant_id, transaction_time__gte=at - fraud_window, transaction_time__lt=at
-    ).order_by("-transaction_time")[:sample]
-    recent = latest.aggregate(n=Count("pk"), since=Min("transaction_time"))
     reports = FraudReport.objects.filter(merchant_id=merchant_id, transaction_time__lt=at, reported_at__lt=at)
+    cards = reports.filter(transaction_time__gte=at - fraud_window).aggregate(
+        n=Count("pk"), cards=Count("card_id", distinct=True)
+    )
+    recent = {"n": 0, "since": None}  # no reported fraud there: the sample is not read
+    if cards["n"]:
+        latest = Transaction.objects.filter(
+            merchant_id=merchant_id, transaction_time__gte=at - fraud_window, transaction_time__lt=at
+        ).order_by("-transaction_time")[:sample]
+        recent = latest.aggregate(n=Count("pk"), since=Min("transaction_time"))
     return {
         "merchant_count_1h": merchant["n"],
         "merchant_cvv_mismatch_1h": merchant["cvv"],
@@ -263,9 +268,7 @@ def cross_card_twin(
         "merchant_recent_fraud": (
             reports.filter(transaction_time__gte=recent["since"]).count() if recent["since"] else 0
         ),
-        "merchant_fraud_cards_90d": reports.filter(transaction_time__gte=at - fraud_window).aggregate(
-            cards=Count("card_id", distinct=True)
-        )["cards"],
+        "merchant_fraud_cards_90d": cards["cards"],
     }
 
 

@@ -586,7 +586,22 @@ def test_the_cross_card_activity_of_a_quiet_merchant_gives_what_the_orm_gives(ca
 
     assert ours == twin
     long_not_read = {"merchant_failures_long": None, "merchant_attempts_long": None}
-    assert ours == dict.fromkeys(twin, 0) | {"merchant_recent_count": 1} | long_not_read
+    assert ours == dict.fromkeys(twin, 0) | long_not_read  # no report yet: its history is not read
+
+
+def test_a_merchants_history_is_read_for_its_fraud_share_only_once_it_has_reported_fraud(card):
+    for minutes in range(1, 6):
+        record(card, at=AT - minutes * HOUR, merchant_id="M-busy")
+    arguments = {"merchant_id": "M-busy", "bin_prefix": "999999", "at": AT, "fraud_window": 90 * DAY}
+    before = cross_card_row(**arguments)
+    reported(record(card, at=AT - DAY, merchant_id="M-busy"), at=AT - SECOND)
+
+    after = cross_card_row(**arguments)
+
+    assert (before["merchant_recent_count"], before["merchant_recent_fraud"]) == (0, 0)
+    assert (after["merchant_recent_count"], after["merchant_recent_fraud"]) == (6, 1)
+    assert after["merchant_fraud_cards_90d"] == 1
+    assert after == cross_card_twin(**arguments, cap=WINDOW_CAP, sample=MERCHANT_SAMPLE)
 
 
 @pytest.mark.parametrize("tested", [None, 2 * HOUR], ids=["no tested-card window", "a tested-card window"])
