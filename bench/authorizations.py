@@ -77,21 +77,27 @@ SERVERS = {
 PAST_PURCHASES = 10
 
 
-def prepare(cards: int) -> None:
+def prepare(cards: int, busy_hour: int = 0) -> None:
     """Migrate the database in DATABASE_URL, create the client and cards through the services,
-    give each card its past purchases and print {"key": ..., "cards": [...]} as the last line
-    of stdout."""
+    give each card its past purchases (and the last hour `busy_hour` purchases across the
+    cards) and print {"key": ..., "cards": [...]} as the last line of stdout."""
     world = issue_world(cards)
     add_past_purchases(PAST_PURCHASES)
+    if busy_hour:
+        add_past_purchases(0, busy_hour=busy_hour)
     print(json.dumps(world))
 
 
-def add_past_purchases(per_card: int) -> None:
+def add_past_purchases(per_card: int, *, busy_hour: int = 0) -> None:
     """Give every card `per_card` approved purchases at the bench's merchants in the 30
     days before the last hour, written in bulk: a card programme's history, so that a
     decision reads real windows and PostgreSQL plans its statements on the statistics of
     real tables (on empty ones it plans for empty ones, and a prepared statement keeps that
-    plan). History only: no debit and no ledger entry."""
+    plan). History only: no debit and no ledger entry.
+
+    `busy_hour`: that many more over the cards, in the last hour, in time order: the hour
+    that rounds of authorizations.py leave behind (20 merchants and one BIN), so that the
+    windows across cards read as many rows as there (bench/profile_authorization.py)."""
     import datetime
 
     from django.utils import timezone
@@ -100,6 +106,17 @@ def add_past_purchases(per_card: int) -> None:
     from transactions.models import Transaction
 
     rng, now = random.Random(3), timezone.now()
+    cards = list(Card.objects.only("id", "masked_pan"))
+    if busy_hour:
+        times = sorted(now - datetime.timedelta(seconds=rng.uniform(1, 3590)) for _ in range(busy_hour))
+        purchases = [(rng.choice(cards), at) for at in times]
+    else:
+        span = (3600, 30 * 86400)
+        purchases = [
+            (card, now - datetime.timedelta(seconds=rng.uniform(*span)))
+            for card in cards
+            for _ in range(per_card)
+        ]
     Transaction.objects.bulk_create(
         (
             Transaction(
@@ -113,13 +130,12 @@ def add_past_purchases(per_card: int) -> None:
                 mcc="5411",
                 merchant_country="US",
                 channel="pos",
-                transaction_time=now - datetime.timedelta(seconds=rng.uniform(3600, 30 * 86400)),
+                transaction_time=at,
                 status=Transaction.Status.APPROVED,
                 response_code="00",
                 reason="approved",
             )
-            for card in Card.objects.only("id", "masked_pan")
-            for _ in range(per_card)
+            for card, at in purchases
         ),
         batch_size=2000,
     )
@@ -577,9 +593,10 @@ def main() -> int:
         help="a loopback PostgreSQL server, to create and drop the throwaway database",
     )
     parser.add_argument("--prepare", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--busy-hour", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.prepare is not None:
-        prepare(args.prepare)
+        prepare(args.prepare, args.busy_hour)
         return 0
     kinds = [kind.strip() for kind in args.databases.split(",") if kind.strip()]
     if not kinds or set(kinds) - {"sqlite", "postgres"}:

@@ -4,6 +4,7 @@
                                                     [--what-if persistent-connection,quiet-console,...]
                                                     [--idempotency-keys] [--cprofile 30] [--files]
                                                     [--cprofile-sort cumulative] [--explain]
+                                                    [--busy-hour N]
 
 Sets up a fresh database the way bench/authorizations.py does (same environment:
 DEBUG=false, LOG_LEVEL=WARNING, a temporary LOG_DIR), then calls the WSGI callables
@@ -30,7 +31,14 @@ directly with a prepared environ, so the numbers are the application's alone. Pr
 suggestion: `persistent-connection` keeps the database connection between requests
 (CONN_MAX_AGE=None, as settings.py already does for PostgreSQL), `quiet-console` stops
 the decision log line from also going to the console handler, `unprepared` sends the
-statements of `cardsystem.sql.prepared_cursor` unprepared, as Django's cursors do.
+statements of `cardsystem.sql.prepared_cursor` unprepared, as Django's cursors do,
+`windows-off` reads one row of each window across cards (the merchant's and the BIN's
+latest transactions) instead of up to `WINDOW_CAP`: what those windows cost a decision.
+
+`--busy-hour N` gives the last hour N approved purchases over the cards before the
+measurement (20 merchants, one BIN, as authorizations.py's traffic): the windows a
+decision reads after rounds of authorizations.py, where they are full, rather than the
+near-empty ones of a fresh world.
 """
 
 import argparse
@@ -57,7 +65,7 @@ from authorizations import ROOT, bodies_for, server_env
 from databases import database, settle
 
 WARM_UP = 50
-WHAT_IFS = ("persistent-connection", "quiet-console", "unprepared")
+WHAT_IFS = ("persistent-connection", "quiet-console", "unprepared", "windows-off")
 
 # (label, module, attribute): the phases timed by wrapping the project's functions.
 # Nested phases are included in their parents' time.
@@ -205,6 +213,10 @@ def apply_what_ifs(what_ifs: list[str]) -> None:
         from cardsystem import sql
 
         sql.prepared_cursor = connection.cursor
+    if "windows-off" in what_ifs:
+        from transactions import cross_card_queries
+
+        cross_card_queries.cross_card_statement.__kwdefaults__["cap"] = 1
 
 
 def print_files(authorize) -> None:
@@ -393,11 +405,16 @@ def main() -> int:
     parser.add_argument(
         "--explain", action="store_true", help="PostgreSQL's planning and execution time of each statement"
     )
+    parser.add_argument(
+        "--busy-hour", type=int, default=0, metavar="N", help="N purchases in the last hour before measuring"
+    )
     args = parser.parse_args()
     if set(args.what_if) - set(WHAT_IFS):
         parser.error(f"--what-if takes {', '.join(WHAT_IFS)}")
     if args.requests < 1:
         parser.error("--requests must be positive")
+    if args.busy_hour < 0:
+        parser.error("--busy-hour must not be negative")
     if args.explain and args.database != "postgres":
         parser.error("--explain needs --database postgres")
     cards = (args.requests + WARM_UP) // 3 + 1
@@ -408,7 +425,11 @@ def main() -> int:
         (Path(tmp) / "logs").mkdir()
         env = server_env(url, Path(tmp) / "logs")
         prepared = subprocess.run(
-            [sys.executable, str(ROOT / "bench" / "authorizations.py"), "--prepare", str(cards)],
+            [
+                sys.executable,
+                str(ROOT / "bench" / "authorizations.py"),
+                *("--prepare", str(cards), "--busy-hour", str(args.busy_hour)),
+            ],
             cwd=ROOT,
             env=env,
             capture_output=True,
