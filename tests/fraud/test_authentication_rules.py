@@ -30,6 +30,7 @@ AUTHENTICATION_RULES = {
     "three_ds_failed_new_merchant": 30,
     "new_device_3ds_failed": 80,
     "new_device_unauthenticated_abroad": 40,
+    "unverified_cash_out_again": 80,
 }
 NEW = {"merchant_id": "M-NEW"}  # a merchant the card never used
 STRIPE = {"entry_mode": "magstripe", "cardholder_verification": "signature"}
@@ -205,6 +206,130 @@ def test_a_burst_of_taps_without_verification_at_new_merchants_is_a_signal_alone
     assert _fired(decided) == ({"no_cvm_burst": 20} if fires else {})
 
 
+# --- Unverified in person at cash-out shops, again ----------------------------------------------
+
+LIQUOR = {"merchant_id": "M-LIQ", "mcc": "5921"}
+DEPARTMENT = {"merchant_id": "M-DEP", "mcc": "5311"}
+SIGNED = {"entry_mode": "chip", "cardholder_verification": "signature"}
+
+
+@pytest.mark.parametrize(
+    ("before", "now", "fires"),
+    [
+        ({**DEPARTMENT, **TAP}, {**LIQUOR, **TAP}, True),
+        ({**DEPARTMENT, **TAP}, {**LIQUOR, **SIGNED}, True),
+        ({**LIQUOR, **TAP}, {**LIQUOR, **TAP}, True),
+        ({**DEPARTMENT, **SIGNED}, {**LIQUOR, **TAP}, True),
+        (
+            {**DEPARTMENT, "entry_mode": "chip", "cardholder_verification": "pin_failed"},
+            {**LIQUOR, **TAP},
+            True,
+        ),
+        ({"merchant_id": "M-CAFE", "mcc": "5814", **TAP}, {**LIQUOR, **TAP}, False),
+        ({**DEPARTMENT, **TAP}, {"merchant_id": "M-CAFE", "mcc": "5814", **TAP}, False),
+        (
+            {**DEPARTMENT, **TAP},
+            {**LIQUOR, "entry_mode": "contactless", "cardholder_verification": "consumer_device"},
+            False,
+        ),
+        (
+            {**DEPARTMENT, **TAP},
+            {**LIQUOR, "entry_mode": "chip", "cardholder_verification": "pin_verified"},
+            False,
+        ),
+        ({**DEPARTMENT, **TAP}, {**LIQUOR, "entry_mode": "contactless"}, False),
+        ({**DEPARTMENT, **ONLINE}, {**LIQUOR, **TAP}, False),
+        ({**DEPARTMENT, **TAP}, {**LIQUOR, **ONLINE}, False),
+    ],
+    ids=[
+        "a tap after a tap",
+        "a signature after a tap",
+        "at the same shop again",
+        "a tap after a signature",
+        "a tap after a failed PIN",
+        "after a tap at a coffee shop",
+        "at a coffee shop",
+        "a wallet's check now",
+        "the right PIN now",
+        "verification unknown now",
+        "after the same category online",
+        "online now",
+    ],
+)
+def test_an_unverified_purchase_at_a_cash_out_shop_after_another_in_the_hour_declines(before, now, fires):
+    card = _card()
+    authorize(card, transaction_time=NOW - 30 * 60 * SECOND, **before)
+    decided = authorize(card, **now)
+    assert ("unverified_cash_out_again" in _fired(decided)) is fires
+    assert decided.response_code == ("59" if fires else "00")
+    if fires and before == {**DEPARTMENT, **TAP}:
+        assert factors(decided)["unverified_cash_out_again"] == {
+            "code": "unverified_cash_out_again",
+            "score": 80,
+            "detail": "No verified cardholder at merchant M-LIQ (category 5921) after in-person attempts "
+            "without one in the last hour in categories 5311, and no PIN or device verification on this card "
+            "in that hour.",
+        }
+
+
+@pytest.mark.parametrize(
+    ("before", "fires"), [(HOUR, True), (HOUR + SECOND, False)], ids=["1 h", "1 h + 1 s"]
+)
+def test_the_attempt_before_counts_for_an_hour(before, fires):
+    card = _card()
+    authorize(card, transaction_time=NOW - before, **DEPARTMENT, **TAP)
+    assert ("unverified_cash_out_again" in _fired(authorize(card, **LIQUOR, **TAP))) is fires
+
+
+@pytest.mark.parametrize(
+    ("verified", "before", "fires"),
+    [
+        ("pin_verified", HOUR, False),
+        ("pin_verified", HOUR + SECOND, True),
+        ("consumer_device", 10 * SECOND, False),
+        ("pin_failed", 10 * SECOND, True),
+    ],
+    ids=[
+        "a PIN in the hour",
+        "a PIN an hour and a second back",
+        "a wallet's check in the hour",
+        "a failed PIN",
+    ],
+)
+def test_a_verified_cardholder_in_the_hour_keeps_it_from_firing(verified, before, fires):
+    """The cardholder on a shopping afternoon gives the PIN above the contactless limit."""
+    card = _card()
+    authorize(card, transaction_time=NOW - 20 * 60 * SECOND, **DEPARTMENT, **TAP)
+    entry = "contactless" if verified == "consumer_device" else "chip"
+    authorize(
+        card,
+        merchant_id="M-GROCER",
+        transaction_time=NOW - before,
+        entry_mode=entry,
+        cardholder_verification=verified,
+    )
+    assert ("unverified_cash_out_again" in _fired(authorize(card, **LIQUOR, **TAP))) is fires
+
+
+def test_its_categories_are_a_param():
+    set_rule("unverified_cash_out_again", mccs=["5921"])
+    card = _card()
+    authorize(card, transaction_time=NOW - 20 * 60 * SECOND, **DEPARTMENT, **TAP)
+    assert "unverified_cash_out_again" not in _fired(
+        authorize(card, **LIQUOR, **TAP, transaction_time=NOW - SECOND)
+    )
+    assert "unverified_cash_out_again" in _fired(authorize(card, merchant_id="M-LIQ2", mcc="5921", **TAP))
+
+
+def test_a_failed_pin_now_is_left_to_the_pin_check():
+    """Declined as 55 before risk counts; scored by the rules that read a failed PIN."""
+    card = _card()
+    authorize(card, transaction_time=NOW - 20 * 60 * SECOND, **DEPARTMENT, **TAP)
+    decided = authorize(card, **LIQUOR, entry_mode="chip", cardholder_verification="pin_failed")
+    assert decided.response_code == "55"
+    assert "unverified_cash_out_again" not in _fired(decided)
+
+
 # --- 3-D Secure and devices ---------------------------------------------------------------------
 
 
@@ -297,6 +422,12 @@ def test_beside_a_model_they_keep_their_points_on_a_card_with_history(card):
             "min_known_device_approvals",
         ),
         ("three_ds_failed_new_merchant", {"min": 1}, "min"),
+        ("unverified_cash_out_again", {"mccs": []}, "mccs"),
+        ("unverified_cash_out_again", {"mccs": "5732"}, "mccs"),
+        ("unverified_cash_out_again", {"mccs": [5732]}, "mccs"),
+        ("unverified_cash_out_again", {"mccs": ["573"]}, "mccs"),
+        ("unverified_cash_out_again", {"mccs": ["57a2"]}, "mccs"),
+        ("unverified_cash_out_again", {}, "mccs"),
     ],
 )
 def test_their_params_are_checked(code, params, bad):
@@ -319,3 +450,18 @@ def test_a_backtest_of_the_live_version_reproduces_their_decisions():
     assert report.changed == 0 and report.score_changes == 0
     assert report.backtest.rule_hits["pin_failure_then_unverified"] == 3  # each after the failed PIN
     assert report.backtest.rule_hits["new_device_3ds_failed"] == 1
+
+
+def test_a_backtest_re_decides_the_cash_out_rule_from_the_stored_values():
+    card = _card()
+    decided = [
+        authorize(card, transaction_time=NOW - 40 * 60 * SECOND, **DEPARTMENT, **TAP),
+        authorize(card, transaction_time=NOW - 20 * 60 * SECOND, **LIQUOR, **TAP),
+        authorize(card, **DEPARTMENT, **SIGNED),
+    ]
+    assert [d.response_code for d in decided] == ["00", "59", "59"]
+    assert decided[1].risk_features["card_unverified_present_mccs_1h"] == "5311"
+    assert decided[2].risk_features["card_unverified_present_mccs_1h"] == "5311,5921"
+    report = backtest(version=live_version(), since=NOW - 5 * DAY, until=NOW + HOUR)
+    assert report.changed == 0 and report.score_changes == 0
+    assert report.backtest.rule_hits["unverified_cash_out_again"] == 2
