@@ -39,7 +39,9 @@ combinations with compounding evidence carry decline-level points:
   without a verified cardholder at a listed category in the hour, with no PIN or
   device verification on the card in that hour (a found or stolen card whose thief does
   not know the PIN; the cardholder on a shopping afternoon gives the PIN now and then,
-  above the contactless limit).
+  above the contactless limit). A step-up rule (STEP_UP): when it fires the answer is not a
+  fraud decline but 1A, verification required (the cardholder inserts the card and types
+  the PIN; the thief cannot), and its points (0 as shipped) add nothing to the score.
 
 `new_device_unauthenticated_abroad` (a new device at a new merchant abroad without
 3-D Secure, on a card bought from known devices) is compounding too, but honest shoppers
@@ -294,3 +296,7 @@ RULES = {
 }
 # The model never read these facts: beside it their points count in full.
 FULL_WEIGHT = frozenset(RULES)
+# Rules whose firing asks for the cardholder's verification (decided 1A, a soft decline)
+# rather than adding to a fraud decline: each fires only on an in-person attempt whose
+# cardholder was not verified, the only kind a PIN can still verify.
+STEP_UP = frozenset({UNVERIFIED_CASH_OUT_AGAIN})
