@@ -6,6 +6,13 @@ PIN or device verification on the card in that hour. The thief taps under the co
 limit and signs above it, at shops whose goods turn into cash; the cardholder on a shopping
 afternoon gives the PIN above the limit (or pays by phone) now and then.
 
+A step-up rule (fraud/authentication.py STEP_UP): when it fires the answer is 1A,
+verification required, a soft decline: the cardholder inserts the card and types the PIN,
+the thief cannot. As an 80-point fraud decline it stopped the thieves but declined too
+many shopping afternoons outright (bench/README.md); asked for a PIN, the same shoppers
+lose a moment, not the purchase. Its points are 0: the answer comes from the step-up, and
+points would only push honest shoppers' scores toward review and the 59 that comes first.
+
 It reads two values every decision now stores (fraud/features.py): the categories of the
 hour's in-person attempts without a verified cardholder, and the hour's verified ones.
 Decisions stored before have neither: the rule does not fire on them in a backtest.
@@ -29,15 +36,18 @@ DESCRIPTION = (
     "A contactless purchase without verification or a signature at a merchant of a category in `mccs` "
     "after another in-person attempt without a verified cardholder (PIN failed, signature or none) at a "
     "category in `mccs` in the last hour, with no PIN or device verification on the card in that hour: a "
-    "found or stolen card whose thief does not know the PIN. Counts in full beside a model."
+    "found or stolen card whose thief does not know the PIN. A step-up: answered 1A, verification "
+    "required (the cardholder inserts the card and types the PIN, the thief cannot); its points, if any, "
+    "count in full beside a model."
 )
-SCORE = 80
+SCORE = 0  # the step-up decides, not the score
 # Department stores, electronics, liquor, jewellery: where a card turns into cash or goods
 # that resell. Cash machines ask for the PIN, so a thief's attempt there fails as a PIN.
 PARAMS = {"mccs": ["5311", "5732", "5921", "5944"]}
 REASON = (
-    "Migration fraud 0020: unverified_cash_out_again, a second in-person purchase without a verified "
-    "cardholder at cash-out categories within the hour, with no PIN or device verification in it."
+    "Migration fraud 0020: unverified_cash_out_again, a step-up (1A, verification required) on a second "
+    "in-person purchase without a verified cardholder at cash-out categories within the hour, with no PIN "
+    "or device verification in it."
 )
 
 

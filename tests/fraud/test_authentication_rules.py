@@ -6,11 +6,13 @@ them exactly."""
 
 import pytest
 
+from cards.models import LedgerEntry
 from fraud.backtest import backtest
+from fraud.models import FraudAlert
 from fraud.params import validate_rule_params
 from fraud.services import model_activate
 from fraud.versions import live_version
-from tests.authorizing import authorize_at, codes, factors
+from tests.authorizing import authorize_at, balance, codes, factors
 from tests.factories import TEST_ACTOR, CardFactory
 from tests.fraud.clock import DAY, HOUR, NOW, SECOND
 from tests.fraud.configuration import set_rule
@@ -30,7 +32,7 @@ AUTHENTICATION_RULES = {
     "three_ds_failed_new_merchant": 30,
     "new_device_3ds_failed": 80,
     "new_device_unauthenticated_abroad": 40,
-    "unverified_cash_out_again": 80,
+    "unverified_cash_out_again": 0,  # a step-up: it answers 1A, its points add nothing
 }
 NEW = {"merchant_id": "M-NEW"}  # a merchant the card never used
 STRIPE = {"entry_mode": "magstripe", "cardholder_verification": "signature"}
@@ -256,16 +258,23 @@ SIGNED = {"entry_mode": "chip", "cardholder_verification": "signature"}
         "online now",
     ],
 )
-def test_an_unverified_purchase_at_a_cash_out_shop_after_another_in_the_hour_declines(before, now, fires):
+def test_an_unverified_purchase_at_a_cash_out_shop_after_another_in_the_hour_asks_for_verification(
+    before, now, fires
+):
     card = _card()
     authorize(card, transaction_time=NOW - 30 * 60 * SECOND, **before)
     decided = authorize(card, **now)
     assert ("unverified_cash_out_again" in _fired(decided)) is fires
-    assert decided.response_code == ("59" if fires else "00")
+    # After a failed PIN, pin_failure_then_unverified declines (59) before the step-up.
+    stepped_up = "59" if before.get("cardholder_verification") == "pin_failed" else "1A"
+    assert decided.response_code == (stepped_up if fires else "00")
+    if fires:  # only an in-person attempt without a verified cardholder is stepped up
+        assert decided.channel == "pos" and decided.cardholder_verification in ("no_cvm", "signature")
+        assert decided.status == "declined"
     if fires and before == {**DEPARTMENT, **TAP}:
         assert factors(decided)["unverified_cash_out_again"] == {
             "code": "unverified_cash_out_again",
-            "score": 80,
+            "score": 0,
             "detail": "No verified cardholder at merchant M-LIQ (category 5921) after in-person attempts "
             "without one in the last hour in categories 5311, and no PIN or device verification on this card "
             "in that hour.",
@@ -328,6 +337,73 @@ def test_a_failed_pin_now_is_left_to_the_pin_check():
     decided = authorize(card, **LIQUOR, entry_mode="chip", cardholder_verification="pin_failed")
     assert decided.response_code == "55"
     assert "unverified_cash_out_again" not in _fired(decided)
+
+
+def _stepped_up(card):
+    """A tap at a department store, then one at a liquor store a second before NOW: 1A."""
+    authorize(card, transaction_time=NOW - 30 * 60 * SECOND, **DEPARTMENT, **TAP)
+    decided = authorize(card, transaction_time=NOW - SECOND, **LIQUOR, **TAP)
+    assert decided.response_code == "1A"
+    return decided
+
+
+def test_a_step_up_is_recorded_with_its_factor_first_and_debits_nothing():
+    card = _card()
+    before = balance(card)
+    entries = LedgerEntry.objects.filter(card=card).count()
+    authorize(card, transaction_time=NOW - 30 * 60 * SECOND, **DEPARTMENT, **TAP)
+    spent = before - balance(card)
+    decided = authorize(card, transaction_time=NOW - SECOND, **LIQUOR, **TAP)
+    assert (decided.response_code, decided.reason, decided.status) == (
+        "1A",
+        "verification_required",
+        "declined",
+    )
+    assert codes(decided)[0] == "unverified_cash_out_again" and decided.risk_features
+    assert decided.risk_rules == ",unverified_cash_out_again,"  # counted as fired, whatever its points
+    assert not decided.flagged and not FraudAlert.objects.filter(transaction=decided).exists()
+    assert balance(card) == before - spent
+    assert LedgerEntry.objects.filter(card=card).count() == entries + 1  # the first tap's only
+
+
+def test_the_cardholder_who_gives_the_pin_right_after_is_approved():
+    """The terminal asks for the PIN: the cardholder inserts the card and types it."""
+    card = _card()
+    asked = _stepped_up(card)
+    before = balance(card)
+    retried = authorize(card, **LIQUOR, entry_mode="chip", cardholder_verification="pin_verified")
+    assert retried.response_code == "00" and "unverified_cash_out_again" not in _fired(retried)
+    assert balance(card) == before - retried.amount_minor
+    # ... and, verified in the hour, taps again without being asked.
+    again = authorize(card, transaction_time=NOW + SECOND, merchant_id="M-LIQ2", mcc="5921", **TAP)
+    assert again.response_code == "00"
+    assert asked.response_code == "1A"
+
+
+def test_the_thief_who_cannot_give_the_pin_is_declined_as_such():
+    """The wrong PIN is 55; a tap after it is declined by pin_failure_then_unverified (59)."""
+    card = _card()
+    _stepped_up(card)
+    wrong_pin = authorize(card, **LIQUOR, entry_mode="chip", cardholder_verification="pin_failed")
+    assert wrong_pin.response_code == "55"
+    assert authorize(card, transaction_time=NOW + SECOND, **DEPARTMENT, **TAP).response_code == "59"
+
+
+def test_a_score_that_declines_comes_before_the_step_up():
+    """The contract's order: 59, then 1A. With decline-level points the rule declines."""
+    set_rule("unverified_cash_out_again", score=80)
+    card = _card()
+    authorize(card, transaction_time=NOW - 30 * 60 * SECOND, **DEPARTMENT, **TAP)
+    decided = authorize(card, **LIQUOR, **TAP)
+    assert decided.response_code == "59" and codes(decided)[0] == "unverified_cash_out_again"
+
+
+def test_a_step_up_rule_switched_off_asks_nothing():
+    set_rule("unverified_cash_out_again", enabled=False)
+    card = _card()
+    authorize(card, transaction_time=NOW - 30 * 60 * SECOND, **DEPARTMENT, **TAP)
+    decided = authorize(card, **LIQUOR, **TAP)
+    assert decided.response_code == "00" and "unverified_cash_out_again" not in _fired(decided)
 
 
 # --- 3-D Secure and devices ---------------------------------------------------------------------
@@ -459,9 +535,11 @@ def test_a_backtest_re_decides_the_cash_out_rule_from_the_stored_values():
         authorize(card, transaction_time=NOW - 20 * 60 * SECOND, **LIQUOR, **TAP),
         authorize(card, **DEPARTMENT, **SIGNED),
     ]
-    assert [d.response_code for d in decided] == ["00", "59", "59"]
+    assert [d.response_code for d in decided] == ["00", "1A", "1A"]
     assert decided[1].risk_features["card_unverified_present_mccs_1h"] == "5311"
     assert decided[2].risk_features["card_unverified_present_mccs_1h"] == "5311,5921"
     report = backtest(version=live_version(), since=NOW - 5 * DAY, until=NOW + HOUR)
-    assert report.changed == 0 and report.score_changes == 0
+    assert report.changed == 0 and report.score_changes == 0 and report.code_changes == {}
     assert report.backtest.rule_hits["unverified_cash_out_again"] == 2
+    assert report.recorded.step_ups == report.backtest.step_ups == 2
+    assert report.backtest.false_declines == 0  # a step-up is a soft decline, never a false one
