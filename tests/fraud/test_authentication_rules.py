@@ -7,9 +7,11 @@ them exactly."""
 import pytest
 
 from cards.models import LedgerEntry
+from fraud import config_diff
 from fraud.backtest import backtest
 from fraud.models import FraudAlert
 from fraud.params import validate_rule_params
+from fraud.performance import rule_performance, version_performance
 from fraud.services import model_activate
 from fraud.versions import live_version
 from tests.authorizing import authorize_at, balance, codes, factors
@@ -387,6 +389,24 @@ def test_the_thief_who_cannot_give_the_pin_is_declined_as_such():
     wrong_pin = authorize(card, **LIQUOR, entry_mode="chip", cardholder_verification="pin_failed")
     assert wrong_pin.response_code == "55"
     assert authorize(card, transaction_time=NOW + SECOND, **DEPARTMENT, **TAP).response_code == "59"
+
+
+def test_its_step_ups_are_counted_per_rule_and_version_never_as_false_declines():
+    card = _card()
+    _stepped_up(card)
+    figures = {r.code: r for r in rule_performance(since=NOW - DAY, until=NOW + DAY)}
+    stepped = figures["unverified_cash_out_again"]
+    assert (stepped.fired, stepped.step_ups, stepped.declines, stepped.reviews) == (1, 1, 0, 0)
+    [version] = version_performance(since=NOW - DAY, until=NOW + DAY)
+    assert (version.step_ups, version.declines, version.risk_declines, version.false_declines) == (1, 1, 0, 0)
+
+
+def test_the_config_diff_names_it_a_step_up():
+    after = live_version().snapshot
+    rules = {code: rule for code, rule in after["rules"].items() if code != "unverified_cash_out_again"}
+    [added] = config_diff.diff({**after, "rules": rules}, after)
+    assert (added.item, added.change) == ("unverified_cash_out_again", "added")
+    assert added.after.startswith("on, step-up (1A), 0 points")
 
 
 def test_a_score_that_declines_comes_before_the_step_up():
