@@ -178,9 +178,8 @@ def _decide_and_record(
         authorization_recorded.send(
             sender=Transaction, transaction=recorded, assessment=assessment or NO_RISK
         )
-        # Logged and counted (/metrics) once committed: a decision rolled back later (by the
-        # caller's transaction, say a failure while answering under an Idempotency-Key) was
-        # never taken.
+        # Logged and counted (/metrics) once committed: a decision rolled back later (by the caller's
+        # transaction, say a failure while answering under an Idempotency-Key) was never taken.
         db.on_commit(functools.partial(_log_decision, recorded, started), robust=True)
     return recorded
 
