@@ -226,6 +226,8 @@ def decided_rows(count: int, seed: int, cards: list, config, sqlite: bool):
             code, status = "51", "declined"
         elif verdict.decline:
             code, status = "59", "declined"
+        elif verdict.verification:
+            code, status = "1A", "declined"
         else:
             code, status = "00", "approved"
         ident = uuid.UUID(int=rng.getrandbits(128))

@@ -14,6 +14,7 @@ evaluation world's attacks makes it a tuning world.
 """
 
 import argparse
+import datetime
 import json
 import sqlite3
 from collections import defaultdict
@@ -24,9 +25,11 @@ from sklearn.metrics import average_precision_score
 COLUMNS = (
     "id, risk_score, risk_factors, risk_features, card_id, transaction_time, merchant_id, merchant_country, "
     "amount_minor, currency, entry_mode, cardholder_verification, three_ds, cvv_result, expiry_result, "
-    "status, channel"
+    "status, channel, mcc"
 )
 POINTS = 80
+HOUR = datetime.timedelta(hours=1)
+CASH_OUT = {"5311", "5732", "5921", "5944"}  # department, electronics, liquor, jewellery (0020)
 
 
 def _abroad(r):
@@ -48,6 +51,18 @@ def _others(r):
 
 def _failures(r):
     return r["v"].get("merchant_testing_failures") or 0
+
+
+def _cash_out_again(r, categories=CASH_OUT):
+    """fraud 0020's unverified_cash_out_again from the card's scored attempts of the hour
+    before (`hour_before`, for worlds kept before its values were stored)."""
+    if r["channel"] not in ("pos", "atm") or r["cardholder_verification"] not in ("no_cvm", "signature"):
+        return False
+    before = r["hour_before"]
+    unverified = {p["mcc"] for p in before if p["channel"] in ("pos", "atm") and p["cardholder_verification"]
+                  in ("no_cvm", "signature", "pin_failed")}  # fmt: skip
+    verified = any(p["cardholder_verification"] in ("pin_verified", "consumer_device") for p in before)
+    return r["mcc"] in categories and bool(unverified & categories) and not verified
 
 
 # The candidates measured for migration fraud 0018 (bench/README.md), as conditions on the
@@ -76,6 +91,13 @@ CANDIDATES = {
     ),
     "merchant card testing from 3 failed checks": lambda r: 3 <= _failures(r) < 5,
     "merchant card testing from 2 failed checks": lambda r: 2 <= _failures(r) < 5,
+    # Measured for migration fraud 0020 (bench/README.md, lost or stolen cards).
+    "unverified at cash-out categories again, no verified cardholder in the hour": lambda r: (
+        _cash_out_again(r) and "unverified_cash_out_again" not in r["f"]
+    ),
+    "the same without liquor stores": lambda r: (
+        _cash_out_again(r, CASH_OUT - {"5921"}) and "unverified_cash_out_again" not in r["f"]
+    ),
 }
 ADOPTED = (  # in migration fraud 0018
     "keyed in person, new merchant abroad",
@@ -103,6 +125,12 @@ def load(directory: Path) -> list[dict]:
         r["f"] = {f["code"]: f["score"] for f in json.loads(r["risk_factors"])}
         rows.append(r)
     rows.sort(key=lambda r: r["order"])
+    by_card = defaultdict(list)
+    for r in rows:  # the card's scored attempts of the hour before each one
+        r["at"] = datetime.datetime.fromisoformat(r["transaction_time"])
+        earlier = by_card[r["card_id"]]
+        r["hour_before"] = [p for p in earlier[-50:] if p["at"] < r["at"] and r["at"] - p["at"] <= HOUR]
+        earlier.append(r)
     touched = {}
     for r in rows:
         if r["attack"] is not None:

@@ -33,6 +33,15 @@ combinations with compounding evidence carry decline-level points:
   of a merchant new to the card, outside the cardholder's home country (details without
   the card, typed in by a complicit shop; the holder's card is read by its chip, its
   stripe or a tap, keyed only where both fail).
+- `unverified_cash_out_again`: a tap without verification or a signature at a shop of a
+  listed category (`mccs`: where a card turns into cash or goods that resell, by default
+  department stores, electronics, liquor and jewellery) after another in-person attempt
+  without a verified cardholder at a listed category in the hour, with no PIN or
+  device verification on the card in that hour (a found or stolen card whose thief does
+  not know the PIN; the cardholder on a shopping afternoon gives the PIN now and then,
+  above the contactless limit). A step-up rule (STEP_UP): when it fires the answer is not a
+  fraud decline but 1A, verification required (the cardholder inserts the card and types
+  the PIN; the thief cannot), and its points (0 as shipped) add nothing to the score.
 
 `new_device_unauthenticated_abroad` (a new device at a new merchant abroad without
 3-D Secure, on a card bought from known devices) is compounding too, but honest shoppers
@@ -56,12 +65,16 @@ NEW_DEVICE_3DS_FAILED = "new_device_3ds_failed"
 NEW_DEVICE_UNAUTHENTICATED_ABROAD = "new_device_unauthenticated_abroad"
 NEW_DEVICE_3DS_FAILED_ABROAD = "new_device_3ds_failed_abroad"
 KEYED_IN_PERSON_ABROAD = "keyed_in_person_abroad"
+UNVERIFIED_CASH_OUT_AGAIN = "unverified_cash_out_again"
 
 # Not verified: a PIN that failed, a signature nobody checks, or none at all.
 UNVERIFIED = frozenset(
     {CardholderVerification.PIN_FAILED, CardholderVerification.SIGNATURE, CardholderVerification.NO_CVM}
 )
 UNAUTHENTICATED = frozenset({ThreeDS.FAILED, ThreeDS.NOT_PERFORMED})
+# A purchase that goes through without a verified cardholder. A failed PIN is declined
+# before risk counts (55): scoring it would count a decline the PIN check makes anyway.
+UNVERIFIED_PURCHASE = frozenset({CardholderVerification.SIGNATURE, CardholderVerification.NO_CVM})
 
 
 def _new_merchant(ctx) -> bool:
@@ -225,6 +238,29 @@ def keyed_in_person_abroad(ctx, params):
     )
 
 
+def unverified_cash_out_again(ctx, params):
+    """Reads the hour's categories of in-person attempts without a verified cardholder and
+    the hour's verified ones (fraud/features.py); a decision stored before they were has
+    neither, and the rule does not fire on it."""
+    a, v = ctx.attempt, ctx.values
+    categories = set(params.get("mccs") or ())
+    if (
+        a.channel not in CARD_PRESENT
+        or a.cardholder_verification not in UNVERIFIED_PURCHASE
+        or a.mcc not in categories
+        or v.get("card_verified_cvm_1h") != 0
+    ):
+        return None
+    before = sorted(set((v.get("card_unverified_present_mccs_1h") or "").split(",")) & categories)
+    if not before:
+        return None
+    return (
+        f"No verified cardholder at merchant {a.merchant_id} (category {a.mcc}) after in-person attempts "
+        f"without one in the last hour in categories {', '.join(before)}, and no PIN or device "
+        "verification on this card in that hour."
+    )
+
+
 def new_device_unauthenticated_abroad(ctx, params):
     home = _abroad(ctx)
     if (
@@ -256,6 +292,11 @@ RULES = {
     NEW_DEVICE_UNAUTHENTICATED_ABROAD: new_device_unauthenticated_abroad,
     NEW_DEVICE_3DS_FAILED_ABROAD: new_device_3ds_failed_abroad,
     KEYED_IN_PERSON_ABROAD: keyed_in_person_abroad,
+    UNVERIFIED_CASH_OUT_AGAIN: unverified_cash_out_again,
 }
 # The model never read these facts: beside it their points count in full.
 FULL_WEIGHT = frozenset(RULES)
+# Rules whose firing asks for the cardholder's verification (decided 1A, a soft decline)
+# rather than adding to a fraud decline: each fires only on an in-person attempt whose
+# cardholder was not verified, the only kind a PIN can still verify.
+STEP_UP = frozenset({UNVERIFIED_CASH_OUT_AGAIN})

@@ -51,9 +51,10 @@ BEFORE_RISK = frozenset(
 ) | {Decision.CVV_MISMATCH.code, Decision.INCORRECT_PIN.code}
 AFTER_RESTRICTION = frozenset({Decision.EXCEEDS_LIMIT.code, Decision.INSUFFICIENT_FUNDS.code})
 # The codes read for every decision, looked up once (an enum's member costs a call).
-APPROVED, SUSPECTED_FRAUD, NOT_PERMITTED, INCORRECT_PIN = (
+APPROVED, SUSPECTED_FRAUD, VERIFICATION_REQUIRED, NOT_PERMITTED, INCORRECT_PIN = (
     Decision.APPROVED.code,
     Decision.SUSPECTED_FRAUD.code,
+    Decision.VERIFICATION_REQUIRED.code,
     Decision.NOT_PERMITTED.code,
     Decision.INCORRECT_PIN.code,
 )
@@ -87,6 +88,9 @@ class Side:
     rule_hits: Counter = field(default_factory=Counter)
     fraud: Counter = field(default_factory=Counter)  # outcome of the transactions reported as fraud
     false_declines: int = 0  # declined by the engine (59, or 57 for a blocked list) without fraud
+    # Asked for the cardholder's verification (1A, a soft decline: counted among the declines,
+    # never a false one, as the cardholder goes on with the PIN).
+    step_ups: int = 0
 
     def add(
         self, outcome: str, code: str, restricted: bool, factor_codes, is_fraud: bool, n: int = 1
@@ -95,6 +99,7 @@ class Side:
         self.outcomes[outcome] += n
         for factor_code in factor_codes:
             self.rule_hits[factor_code] += n
+        self.step_ups += n * (code == VERIFICATION_REQUIRED)
         if is_fraud:
             self.fraud[outcome] += n
         elif code == SUSPECTED_FRAUD or (code == NOT_PERMITTED and restricted):
@@ -105,6 +110,7 @@ class Side:
         self.rule_hits.update(other.rule_hits)
         self.fraud.update(other.fraud)
         self.false_declines += other.false_declines
+        self.step_ups += other.step_ups
 
     def as_dict(self) -> dict:
         return {
@@ -113,6 +119,7 @@ class Side:
             "fraud_reviewed": self.fraud[REVIEW],
             "fraud_missed": self.fraud[APPROVE],
             "false_declines": self.false_declines,
+            "step_ups": self.step_ups,
             "rule_hits": dict(sorted(self.rule_hits.items())),
         }
 
@@ -343,7 +350,8 @@ def _code(
     """The response code in the contract's order, from what was recorded where risk did
     not decide, and whether the limits and the balance were assumed to pass. A wrong PIN
     recorded before it was declined as such (approved, or declined for another reason
-    after it in the order) is 55 now."""
+    after it in the order) is 55 now. After the score's 59, a step-up asks for the
+    cardholder's verification (1A)."""
     if recorded in BEFORE_RISK:
         return recorded, False
     if wrong_pin:
@@ -355,7 +363,9 @@ def _code(
     if recorded in AFTER_RESTRICTION:
         return recorded, False
     assumed = recorded == NOT_PERMITTED and was_restricted
-    return (SUSPECTED_FRAUD if verdict.decline else APPROVED), assumed
+    if verdict.decline:
+        return SUSPECTED_FRAUD, assumed
+    return (VERIFICATION_REQUIRED if verdict.verification else APPROVED), assumed
 
 
 def _model_factors(config: FraudConfig, values: list[dict]) -> list[RiskFactor | None]:

@@ -153,6 +153,15 @@ RULE_INPUTS: tuple[Feature, ...] = (
     Feature("home_country", "cardholder's home country"),
     Feature("card_check_streak", "failed card checks in a row before this one"),
     Feature("card_check_streak_expiries", "of those, wrong expiry dates"),
+    Feature(
+        "card_verified_cvm_1h",
+        "attempts on this card in the last hour with the cardholder verified (PIN or the shopper's device)",
+    ),
+    Feature(
+        "card_unverified_present_mccs_1h",
+        "merchant categories of this card's in-person attempts in the last hour without a verified "
+        "cardholder (PIN failed, signature or none)",
+    ),
 )
 RULE_INPUT_NAMES: tuple[str, ...] = tuple(feature.name for feature in RULE_INPUTS)
 BY_NAME = {feature.name: feature for feature in FEATURES + RULE_INPUTS}

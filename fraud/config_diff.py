@@ -9,6 +9,8 @@ pages, the audit rows and the tests read the same differences.
 import json
 from dataclasses import asdict, dataclass
 
+from fraud.authentication import STEP_UP
+
 NOTHING = "—"
 SETTINGS = (
     ("review_threshold", "review threshold"),
@@ -72,8 +74,8 @@ def _rules(before: dict, after: dict) -> list[Change]:
                     "rule",
                     code,
                     "added" if old is None else "removed",
-                    NOTHING if old is None else _rule(state),
-                    _rule(state) if old is None else NOTHING,
+                    NOTHING if old is None else _rule(code, state),
+                    _rule(code, state) if old is None else NOTHING,
                 )
             )
             continue
@@ -107,8 +109,10 @@ def _flat(params: dict, prefix: str = "") -> dict:
     return flat
 
 
-def _rule(rule: dict) -> str:
-    return f"{shown(rule['enabled'])}, {rule['score']} points, {shown(rule.get('params') or {})}"
+def _rule(code: str, rule: dict) -> str:
+    # A step-up rule decides by asking for the PIN (1A), whatever its points: said so.
+    kind = "step-up (1A), " if code in STEP_UP else ""
+    return f"{shown(rule['enabled'])}, {kind}{rule['score']} points, {shown(rule.get('params') or {})}"
 
 
 def _listed(section: str, before: dict, after: dict) -> list[Change]:

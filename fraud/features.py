@@ -80,6 +80,10 @@ class CardHistory:
     approvals_with_device_30d: int = 0  # with any device given
     last_pin_failure_24h: datetime.datetime | None = None
     last_pin_verified_24h: datetime.datetime | None = None
+    verified_cvm_1h: int = 0  # attempts with the cardholder verified: a PIN, or on the shopper's device
+    # The categories (MCCs, distinct, sorted, comma-joined) of the hour's card-present
+    # attempts without a verified cardholder: PIN failed, signature or none.
+    unverified_present_mccs_1h: str = ""
 
     @property
     def pin_failure_unverified(self) -> bool | None:

@@ -320,6 +320,7 @@ ROLLUP_COUNTS = (
     "flagged_level",
     "flagged_level_fraud",
     "decisive",
+    "step_ups",
 )
 
 
@@ -363,6 +364,7 @@ class PerformanceCount(models.Model):
     flagged_level = models.PositiveIntegerField(default=0)
     flagged_level_fraud = models.PositiveIntegerField(default=0)
     decisive = models.PositiveIntegerField(default=0)
+    step_ups = models.PositiveIntegerField(default=0, help_text="Answered 1A, verification required.")
     fraud_value = models.JSONField(
         default=dict, blank=True, help_text="{currency: [fraud, fraud caught]}, amounts in minor units."
     )

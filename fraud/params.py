@@ -14,6 +14,7 @@ NUMBER = "number"  # a positive number, whole or not (a multiple, a fraction, km
 SHARE = "share"  # a number above 0, at most 1
 AMOUNT = "amount"  # a decimal string in major units ("1000", "12.50")
 AMOUNTS_BY_CURRENCY = "amounts_by_currency"  # {"JPY": "150000", ...}
+MCCS = "mccs"  # ["5311", "5732", ...]: merchant category codes
 
 
 @dataclass(frozen=True)
@@ -137,6 +138,9 @@ SCHEMAS["new_device_3ds_failed"] = {
 SCHEMAS["new_device_unauthenticated_abroad"] = _KNOWN_DEVICES
 SCHEMAS["new_device_3ds_failed_abroad"] = {}
 SCHEMAS["keyed_in_person_abroad"] = {}
+SCHEMAS["unverified_cash_out_again"] = {
+    "mccs": Param(MCCS, "the categories where a card turns into cash or goods that resell"),
+}
 
 # Card testing is a matter of minutes: the windows are read from a capped window of the
 # merchant's and the BIN's index, and the card's own from its 30-day history.
@@ -164,6 +168,7 @@ _KIND_LABELS = {
     SHARE: "a number above 0, at most 1",
     AMOUNT: 'a decimal string such as "1000"',
     AMOUNTS_BY_CURRENCY: 'an object such as {"JPY": "150000"}',
+    MCCS: 'a list of four-digit merchant category codes such as ["5732", "5944"]',
 }
 
 
@@ -210,6 +215,11 @@ def _check(name: str, kind: str, value) -> dict[str, str]:
     if kind == AMOUNT:
         error = _amount_error(value, currency=None)
         return {name: error} if error else {}
+    if kind == MCCS:
+        codes = value if isinstance(value, list) else []
+        if not codes or not all(_is_mcc(code) for code in codes):
+            return {name: 'Must be a list of four-digit codes in quotes, such as ["5732", "5944"].'}
+        return {}
     # AMOUNTS_BY_CURRENCY
     if not isinstance(value, dict):
         return {name: 'Must be an object of currency codes and amounts, such as {"JPY": "150000"}.'}
@@ -223,6 +233,10 @@ def _check(name: str, kind: str, value) -> dict[str, str]:
         if error:
             errors[key] = error
     return errors
+
+
+def _is_mcc(code) -> bool:
+    return isinstance(code, str) and len(code) == 4 and code.isascii() and code.isdigit()
 
 
 def _amount_error(value, *, currency: str | None) -> str | None:

@@ -10,8 +10,11 @@ the period's partial days, and a daily rollup of the same counts for its whole d
 (`rule_summary`): ",code," for every rule that added points, ",code!," where those points were decisive.
 
 Definitions (a decision is a transaction on a known card, one with a risk score):
-- fired: the rule added points (> 0) to the decision;
+- fired: the rule added points (> 0) to the decision, or (a step-up rule) asked for
+  the cardholder's verification;
 - decline: declined as suspected fraud (59), the risk engine's decline;
+- step-up: answered 1A, verification required (a soft decline, never a false decline:
+  the cardholder goes on with the PIN), which only a step-up rule asks;
 - review: the score fell in the review band (risk level medium), an analyst's alert;
 - decisive: without the rule's points the risk level would have been lower (a decline
   or a review band that its points reached), under the thresholds of the version that decided;
@@ -27,6 +30,7 @@ import datetime
 from collections import Counter
 from dataclasses import dataclass, fields
 
+from fraud.authentication import STEP_UP
 from fraud.configuration import FraudConfig, version_config
 from fraud.models import FraudConfigVersion, Rule
 from fraud.performance_counts import Tallies, period_tallies
@@ -37,13 +41,14 @@ from transactions.signals import RiskFactor
 
 def rule_summary(factors: list[RiskFactor], config: FraudConfig) -> str:
     """The compact text stored in `Transaction.risk_rules`: ",code," for each factor with
-    points, ",code!," where without its points the level would have been lower."""
+    points or of a step-up rule (which fires to ask for verification, whatever its
+    points), ",code!," where without its points the level would have been lower."""
     total = sum(f.score for f in factors)
     level = _level(min(100, total), config)
     tokens = [
         f"{f.code}!" if _level(min(100, total - f.score), config) < level else f.code
         for f in sorted(factors, key=lambda f: f.code)
-        if f.score > 0
+        if f.score > 0 or f.code in STEP_UP
     ]
     return f",{','.join(tokens)}," if tokens else ""
 
@@ -79,6 +84,7 @@ class RuleFigures:
     decisive: int
     fraud_caught: int
     fraud_value: Amounts = ()  # of the fraud it fired on
+    step_ups: int = 0  # answered 1A with it among the rules
 
     @property
     def precision(self) -> float | None:
@@ -100,6 +106,7 @@ class VersionFigures:
     high_fraud: int
     flagged_level: int  # risk level medium or high: the score reached the review threshold
     flagged_level_fraud: int
+    step_ups: int
     fraud_value: Amounts = ()
     fraud_caught_value: Amounts = ()
 
@@ -163,6 +170,7 @@ def rules_from(tallies: Tallies) -> list[RuleFigures]:
             decisive=tally["decisive"],
             fraud_caught=tally["fraud"],
             fraud_value=_amounts(tally, "fraud_minor"),
+            step_ups=tally["step_ups"],
         )
         for code, tally in sorted(totals.items())
     ]

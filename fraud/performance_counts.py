@@ -33,6 +33,7 @@ from transactions.codes import Decision
 from transactions.models import Transaction
 
 SUSPECTED_FRAUD = Decision.SUSPECTED_FRAUD.code
+VERIFICATION_REQUIRED = Decision.VERIFICATION_REQUIRED.code
 # A decision is fraud by the labels known now: a fraud report (a cardholder's dispute, or an
 # analyst's confirmed fraud on an approval, which files one), or an analyst's confirmed
 # fraud on a decline, which has no report to file (no money was taken). Without the latter,
@@ -88,6 +89,7 @@ def _counts(group: dict) -> dict[str, int]:
         "reviews": n * review,
         "declines": n * (not approved),
         "risk_declines": n * risk_decline,
+        "step_ups": n * (group["response_code"] == VERIFICATION_REQUIRED),
         "fraud": n * fraud,
         "fraud_caught": n * (fraud and (flagged or not approved)),
         "false_declines": n * (risk_decline and not fraud),

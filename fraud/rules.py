@@ -280,6 +280,7 @@ class Verdict:
     decline: bool
     review: bool
     restriction: str | None
+    verification: str | None
     block_card: str | None
 
 
@@ -290,16 +291,20 @@ def evaluate(
     `model` is the model's factor (fraud/scoring.py live, fraud/backtest.py in batches),
     None without a model. `details=False` (a backtest): the same decision, details empty.
 
-    Factors come most points first (ties by code), except that the 0-point reasons that
-    decide on their own (a blocked country or merchant category, the wrong CVV that
-    blocks the card) lead the list: they say why, not how much."""
+    Factors come most points first (ties by code), except that the reasons that decide on
+    their own (a step-up rule's, a blocked country or merchant category, the wrong CVV
+    that blocks the card) lead the list: they say why, not how much. A step-up rule
+    (authentication.STEP_UP) that fires sets `verification` to its detail (the first in
+    the configuration's order when several do): decided 1A unless the score declines first."""
     ctx = Context(attempt=facts, config=config, values=values, details=details)
-    factors = []
+    factors, verification = [], None
     for code, rule_config in config.rules.items():
         function = RULES.get(code)  # none for `model`: its row holds weights
         detail = function(ctx, rule_config.params) if function and rule_config.enabled else None
         if detail:
             factors.append(RiskFactor(code=code, score=rule_config.score, detail=detail if details else ""))
+            if code in STEP_UP and verification is None:
+                verification = detail  # never empty, details or not
     if model and model.code == "model" and not new_cards.rules_in_full(values, config):
         # Beside a model each rule counts at the `model` rule's rule_weight: the model
         # reads the signals the rules do, and alone they over-react (a big purchase at a
@@ -314,6 +319,8 @@ def evaluate(
         factors.append(model)
     factors.sort(key=lambda f: (-f.score, f.code))
     score = min(100, sum(f.score for f in factors))
+    if verification:  # its points (if any: FULL_WEIGHT) are counted, but it leads the list
+        factors.sort(key=lambda f: f.code not in STEP_UP)
 
     restriction = restriction_of(facts, config)
     if restriction:
@@ -329,12 +336,14 @@ def evaluate(
         decline=score >= config.decline_threshold,
         review=score >= config.review_threshold,
         restriction=restriction,
+        verification=verification,
         block_card=block_card,
     )
 
 
 BLOCKED = CountryRisk.Level.BLOCKED
 FULL_WEIGHT = card_testing.FULL_WEIGHT | new_cards.FULL_WEIGHT | authentication.FULL_WEIGHT
+STEP_UP = authentication.STEP_UP
 
 
 def restriction_of(facts: Facts, config: FraudConfig) -> str | None:

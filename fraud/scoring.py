@@ -75,6 +75,8 @@ def rule_inputs(
         "home_country": holder.country.code if holder else None,
         "card_check_streak": streak,
         "card_check_streak_expiries": expiries,
+        "card_verified_cvm_1h": activity.verified_cvm_1h,
+        "card_unverified_present_mccs_1h": activity.unverified_present_mccs_1h,
     }
 
 

@@ -177,7 +177,9 @@ def shadow_response_code(txn: Transaction, shadow: RiskAssessment) -> str:
         return live
     if live == Decision.NOT_PERMITTED.code and txn.amount_minor > txn.card.balance_minor:
         return Decision.INSUFFICIENT_FUNDS.code
-    return Decision.SUSPECTED_FRAUD.code if shadow.decline else Decision.APPROVED.code
+    if shadow.decline:
+        return Decision.SUSPECTED_FRAUD.code
+    return Decision.VERIFICATION_REQUIRED.code if shadow.verification else Decision.APPROVED.code
 
 
 def _store(txn: Transaction, pending: _Pending) -> ShadowDecision:

@@ -105,6 +105,7 @@ def a_history(card, *, seed: int, count: int = 60) -> None:
 
 
 PIN_FAILED, PIN_VERIFIED = CardholderVerification.PIN_FAILED, CardholderVerification.PIN_VERIFIED
+SIGNATURE = CardholderVerification.SIGNATURE
 
 # A failed card check on a known card.
 FAILED_CHECK = Q(cvv_result=Transaction.CvvResult.MISMATCH) | Q(
@@ -181,10 +182,21 @@ def card_history_twin(
             "transaction_time",
             filter=Q(cardholder_verification=CardholderVerification.PIN_VERIFIED) & since(DAY),
         ),
+        verified_cvm_1h=Count(
+            "pk",
+            filter=Q(cardholder_verification__in=[PIN_VERIFIED, CardholderVerification.CONSUMER_DEVICE])
+            & since(HOUR),
+        ),
     )
     used = Transaction.objects.filter(card_id=card_id, transaction_time__lte=at).exclude(status=DECLINED)
     present = history.filter(channel__in=PRESENT)
+    unverified = history.filter(
+        since(HOUR),
+        channel__in=PRESENT,
+        cardholder_verification__in=[PIN_FAILED, SIGNATURE, CardholderVerification.NO_CVM],
+    )
     values |= {
+        "unverified_present_mccs_1h": ",".join(sorted(set(unverified.values_list("mcc", flat=True)))),
         "seen_merchant": used.filter(merchant_id=merchant_id).exists(),
         "seen_country": used.filter(merchant_country=merchant_country).exists(),
         "seen_mcc": used.filter(mcc=mcc).exists(),

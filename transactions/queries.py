@@ -133,6 +133,8 @@ CARD_HISTORY = (
     "approvals_with_device_30d",
     "last_pin_failure_24h",
     "last_pin_verified_24h",
+    "verified_cvm_1h",
+    "unverified_present_mccs_1h",
 )
 
 # The minute of the day (0-1439, UTC) of a transaction's time, the one part SQL does
@@ -142,6 +144,12 @@ _UTC_MINUTE = {
     " + CAST(strftime('%%M', {t.transaction_time}) AS INTEGER))",
     "postgresql": "CAST(EXTRACT(HOUR FROM {t.transaction_time} AT TIME ZONE 'UTC') * 60"
     " + EXTRACT(MINUTE FROM {t.transaction_time} AT TIME ZONE 'UTC') AS INTEGER)",
+}
+# The distinct values of an expression, joined by commas in no particular order (NULLs
+# left out): the other part SQL does not spell alike.
+_DISTINCT_LIST = {
+    "sqlite": "GROUP_CONCAT(DISTINCT {expression})",
+    "postgresql": "STRING_AGG(DISTINCT {expression}, ',')",
 }
 
 _CARD_HISTORY_SQL = """
@@ -190,7 +198,10 @@ SELECT
     MAX(CASE WHEN {t.cardholder_verification} = %(pin_failed)s AND {t.transaction_time} >= %(d1)s
         THEN {t.transaction_time} END),
     MAX(CASE WHEN {t.cardholder_verification} = %(pin_verified)s AND {t.transaction_time} >= %(d1)s
-        THEN {t.transaction_time} END)
+        THEN {t.transaction_time} END),
+    COALESCE(SUM(CASE WHEN {t.cardholder_verification} IN (%(pin_verified)s, %(consumer_device)s)
+        AND {t.transaction_time} >= %(h1)s THEN 1 ELSE 0 END), 0),
+    {unverified_present_mccs}
 FROM {table}
 WHERE {t.card_id} = %(card)s AND {t.transaction_time} <= %(at)s AND {t.transaction_time} >= %(d30)s
 """  # noqa: E501
@@ -204,13 +215,17 @@ SEEN_COLUMNS = ("merchant_id", "merchant_country", "mcc", "channel")
 
 @functools.cache
 def card_history_sql(vendor: str) -> str:
-    """Cached per `vendor`, whose quoting and minute of the day it uses."""
+    """Cached per `vendor`, whose quoting, minute of the day and list of values it uses."""
     t = _columns(Transaction)
     table = connection.ops.quote_name(Transaction._meta.db_table)
     return _CARD_HISTORY_SQL.format(
         t=t,
         table=table,
         minute=_UTC_MINUTE[vendor].format(t=t),
+        unverified_present_mccs=_DISTINCT_LIST[vendor].format(
+            expression=f"CASE WHEN {t.channel} IN (%(pos)s, %(atm)s) AND {t.cardholder_verification} IN "
+            f"(%(pin_failed)s, %(signature)s, %(no_cvm)s) AND {t.transaction_time} >= %(h1)s THEN {t.mcc} END"
+        ),
         seen=",\n    ".join(
             _SEEN_SQL.format(t=t, table=table, column=getattr(t, name), name=name) for name in SEEN_COLUMNS
         ),
@@ -232,7 +247,10 @@ def card_history_row(**arguments) -> dict:
     reads in the 24 hours, chip or contactless reads in the 30 days, PIN failures in the
     24 hours, contactless reads without cardholder verification in the hour, approvals in
     the 30 days with `device_hash` (none when it is "") and with any device, and the
-    latest PIN failure and verified PIN in the 24 hours (None if none).
+    latest PIN failure and verified PIN in the 24 hours (None if none); attempts in the
+    hour with the cardholder verified (a PIN, or the shopper's device); the merchant
+    category codes of the hour's card-present attempts without a verified cardholder (PIN
+    failed, signature, none), distinct, sorted and joined by commas ("" if none).
 
     The ORM twin is `Transaction.objects.filter(card_id=card_id, transaction_time__gte=
     at - HISTORY, transaction_time__lte=at).aggregate(count_1m=Count("pk",
@@ -243,7 +261,9 @@ def card_history_row(**arguments) -> dict:
     Q(expiry_result=MISMATCH))))` with `.exclude(status=DECLINED).filter(merchant_id=
     merchant_id).exists()` and the like for the first uses and `Max("transaction_time")`
     / `.order_by("-transaction_time", "-created_at").values_list("merchant_country")[:1]`
-    for the latest (the PIN times: `Max("transaction_time", filter=...)`);
+    for the latest (the PIN times: `Max("transaction_time", filter=...)`; the categories:
+    the sorted distinct `values_list("mcc", flat=True)` of the hour's unverified
+    card-present attempts);
     tests/query_twins.py writes it out whole. Sums are 0, not None, over no
     rows; the square sum is a float.
     """
@@ -298,6 +318,8 @@ def card_history_params(
         "contactless": EntryMode.CONTACTLESS.value,
         "pin_failed": CardholderVerification.PIN_FAILED.value,
         "pin_verified": CardholderVerification.PIN_VERIFIED.value,
+        "consumer_device": CardholderVerification.CONSUMER_DEVICE.value,
+        "signature": CardholderVerification.SIGNATURE.value,
         "no_cvm": CardholderVerification.NO_CVM.value,
         "device": device_hash,
     }
@@ -306,7 +328,8 @@ def card_history_params(
 def card_history_values(row) -> dict:
     """card_history_row's values from its statement's row."""
     numbers, seen, (previous, present, present_country) = row[:19], row[19:23], row[23:26]
-    authentication, (last_failure, last_verified) = row[26:32], row[32:]
+    authentication, (last_failure, last_verified) = row[26:32], row[32:34]
+    verified_cvm, unverified_mccs = row[34:]
     # PostgreSQL sums integers as numerics and SQLite gives its booleans as 0 and 1.
     values = (
         *(int(n) for n in numbers[:12]),
@@ -319,6 +342,8 @@ def card_history_values(row) -> dict:
         *(int(n) for n in authentication),
         _aware(last_failure),
         _aware(last_verified),
+        int(verified_cvm),
+        ",".join(sorted(unverified_mccs.split(","))) if unverified_mccs else "",
     )
     return dict(zip(CARD_HISTORY, values, strict=True))
 

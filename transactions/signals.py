@@ -57,6 +57,9 @@ class RiskAssessment:
     review: open a fraud alert for an analyst (the transaction is `flagged`).
     restriction: a reason the transaction is not permitted at all (decided 57), such
     as a blocked merchant category or country.
+    verification: a reason to ask for the cardholder's verification (decided 1A, a soft
+    decline: the purchase is made again with the PIN, unless an earlier check declines
+    first). Only an in-person attempt whose cardholder was not verified can be asked.
     block_card: a reason to block the card with this decision (for example the Nth
     wrong CVV in a row); the scorer acts on it when the outcome is announced.
     features: the values the scorer looked at, kept with the decision for analysts.
@@ -72,6 +75,7 @@ class RiskAssessment:
     decline: bool = False
     review: bool = False
     restriction: str | None = None
+    verification: str | None = None
     block_card: str | None = None
     features: dict = field(default_factory=dict)
     config_version: int | None = None

@@ -26,6 +26,7 @@ RULE_HEADERS = [
     "code",
     "fired",
     "declines",
+    "step-ups (1A)",
     "reviews",
     "decisive",
     "fraud caught",
@@ -37,7 +38,7 @@ VERSION_HEADERS = [
     "decisions",
     "approved",
     "reviews",
-    "declines (of which for risk)",
+    "declines (of which for risk; step-ups)",
     "fraud",
     "fraud caught",
     "fraud missed",
@@ -48,8 +49,10 @@ VERSION_HEADERS = [
 ]
 INTRO = (
     "Decisions with a risk score whose transaction time is in the period; fraud is a fraud report "
-    "known now, or an analyst's confirmed fraud on a decline. Fired: the rule added points. "
-    "Declines: declined as suspected fraud (59). Reviews: scored in the review band. Decisive: "
+    "known now, or an analyst's confirmed fraud on a decline. Fired: the rule added points (a "
+    "step-up rule: asked for verification). Declines: declined as suspected fraud (59). Step-ups: "
+    "answered 1A, verification required (a soft decline: the cardholder goes on with the PIN). "
+    "Reviews: scored in the review band. Decisive: "
     "without the rule's points the risk level would have been lower. Precision: fraud among the "
     "decisions it fired on. Caught: fraud declined or reviewed. Values: the fraud's amounts, per "
     "currency."
@@ -120,6 +123,7 @@ def rules_table(rows: list[performance.RuleFigures]) -> str:
                 r.code,
                 r.fired,
                 r.declines,
+                r.step_ups,
                 r.reviews,
                 r.decisive,
                 r.fraud_caught,
@@ -140,7 +144,7 @@ def versions_table(rows: list[performance.VersionFigures]) -> str:
                 v.decisions,
                 _count(v.approvals, v),
                 _count(v.reviews, v),
-                f"{_count(v.declines, v)} ({v.risk_declines})",
+                f"{_count(v.declines, v)} ({v.risk_declines}; {v.step_ups})",
                 v.fraud,
                 v.fraud_caught,
                 v.fraud_missed,

@@ -6,11 +6,15 @@ them exactly."""
 
 import pytest
 
+from cards.models import LedgerEntry
+from fraud import config_diff
 from fraud.backtest import backtest
+from fraud.models import FraudAlert
 from fraud.params import validate_rule_params
+from fraud.performance import rule_performance, version_performance
 from fraud.services import model_activate
 from fraud.versions import live_version
-from tests.authorizing import authorize_at, codes, factors
+from tests.authorizing import authorize_at, balance, codes, factors
 from tests.factories import TEST_ACTOR, CardFactory
 from tests.fraud.clock import DAY, HOUR, NOW, SECOND
 from tests.fraud.configuration import set_rule
@@ -30,6 +34,7 @@ AUTHENTICATION_RULES = {
     "three_ds_failed_new_merchant": 30,
     "new_device_3ds_failed": 80,
     "new_device_unauthenticated_abroad": 40,
+    "unverified_cash_out_again": 0,  # a step-up: it answers 1A, its points add nothing
 }
 NEW = {"merchant_id": "M-NEW"}  # a merchant the card never used
 STRIPE = {"entry_mode": "magstripe", "cardholder_verification": "signature"}
@@ -205,6 +210,222 @@ def test_a_burst_of_taps_without_verification_at_new_merchants_is_a_signal_alone
     assert _fired(decided) == ({"no_cvm_burst": 20} if fires else {})
 
 
+# --- Unverified in person at cash-out shops, again ----------------------------------------------
+
+LIQUOR = {"merchant_id": "M-LIQ", "mcc": "5921"}
+DEPARTMENT = {"merchant_id": "M-DEP", "mcc": "5311"}
+SIGNED = {"entry_mode": "chip", "cardholder_verification": "signature"}
+
+
+@pytest.mark.parametrize(
+    ("before", "now", "fires"),
+    [
+        ({**DEPARTMENT, **TAP}, {**LIQUOR, **TAP}, True),
+        ({**DEPARTMENT, **TAP}, {**LIQUOR, **SIGNED}, True),
+        ({**LIQUOR, **TAP}, {**LIQUOR, **TAP}, True),
+        ({**DEPARTMENT, **SIGNED}, {**LIQUOR, **TAP}, True),
+        (
+            {**DEPARTMENT, "entry_mode": "chip", "cardholder_verification": "pin_failed"},
+            {**LIQUOR, **TAP},
+            True,
+        ),
+        ({"merchant_id": "M-CAFE", "mcc": "5814", **TAP}, {**LIQUOR, **TAP}, False),
+        ({**DEPARTMENT, **TAP}, {"merchant_id": "M-CAFE", "mcc": "5814", **TAP}, False),
+        (
+            {**DEPARTMENT, **TAP},
+            {**LIQUOR, "entry_mode": "contactless", "cardholder_verification": "consumer_device"},
+            False,
+        ),
+        (
+            {**DEPARTMENT, **TAP},
+            {**LIQUOR, "entry_mode": "chip", "cardholder_verification": "pin_verified"},
+            False,
+        ),
+        ({**DEPARTMENT, **TAP}, {**LIQUOR, "entry_mode": "contactless"}, False),
+        ({**DEPARTMENT, **ONLINE}, {**LIQUOR, **TAP}, False),
+        ({**DEPARTMENT, **TAP}, {**LIQUOR, **ONLINE}, False),
+    ],
+    ids=[
+        "a tap after a tap",
+        "a signature after a tap",
+        "at the same shop again",
+        "a tap after a signature",
+        "a tap after a failed PIN",
+        "after a tap at a coffee shop",
+        "at a coffee shop",
+        "a wallet's check now",
+        "the right PIN now",
+        "verification unknown now",
+        "after the same category online",
+        "online now",
+    ],
+)
+def test_an_unverified_purchase_at_a_cash_out_shop_after_another_in_the_hour_asks_for_verification(
+    before, now, fires
+):
+    card = _card()
+    authorize(card, transaction_time=NOW - 30 * 60 * SECOND, **before)
+    decided = authorize(card, **now)
+    assert ("unverified_cash_out_again" in _fired(decided)) is fires
+    # After a failed PIN, pin_failure_then_unverified declines (59) before the step-up.
+    stepped_up = "59" if before.get("cardholder_verification") == "pin_failed" else "1A"
+    assert decided.response_code == (stepped_up if fires else "00")
+    if fires:  # only an in-person attempt without a verified cardholder is stepped up
+        assert decided.channel == "pos" and decided.cardholder_verification in ("no_cvm", "signature")
+        assert decided.status == "declined"
+    if fires and before == {**DEPARTMENT, **TAP}:
+        assert factors(decided)["unverified_cash_out_again"] == {
+            "code": "unverified_cash_out_again",
+            "score": 0,
+            "detail": "No verified cardholder at merchant M-LIQ (category 5921) after in-person attempts "
+            "without one in the last hour in categories 5311, and no PIN or device verification on this card "
+            "in that hour.",
+        }
+
+
+@pytest.mark.parametrize(
+    ("before", "fires"), [(HOUR, True), (HOUR + SECOND, False)], ids=["1 h", "1 h + 1 s"]
+)
+def test_the_attempt_before_counts_for_an_hour(before, fires):
+    card = _card()
+    authorize(card, transaction_time=NOW - before, **DEPARTMENT, **TAP)
+    assert ("unverified_cash_out_again" in _fired(authorize(card, **LIQUOR, **TAP))) is fires
+
+
+@pytest.mark.parametrize(
+    ("verified", "before", "fires"),
+    [
+        ("pin_verified", HOUR, False),
+        ("pin_verified", HOUR + SECOND, True),
+        ("consumer_device", 10 * SECOND, False),
+        ("pin_failed", 10 * SECOND, True),
+    ],
+    ids=[
+        "a PIN in the hour",
+        "a PIN an hour and a second back",
+        "a wallet's check in the hour",
+        "a failed PIN",
+    ],
+)
+def test_a_verified_cardholder_in_the_hour_keeps_it_from_firing(verified, before, fires):
+    """The cardholder on a shopping afternoon gives the PIN above the contactless limit."""
+    card = _card()
+    authorize(card, transaction_time=NOW - 20 * 60 * SECOND, **DEPARTMENT, **TAP)
+    entry = "contactless" if verified == "consumer_device" else "chip"
+    authorize(
+        card,
+        merchant_id="M-GROCER",
+        transaction_time=NOW - before,
+        entry_mode=entry,
+        cardholder_verification=verified,
+    )
+    assert ("unverified_cash_out_again" in _fired(authorize(card, **LIQUOR, **TAP))) is fires
+
+
+def test_its_categories_are_a_param():
+    set_rule("unverified_cash_out_again", mccs=["5921"])
+    card = _card()
+    authorize(card, transaction_time=NOW - 20 * 60 * SECOND, **DEPARTMENT, **TAP)
+    assert "unverified_cash_out_again" not in _fired(
+        authorize(card, **LIQUOR, **TAP, transaction_time=NOW - SECOND)
+    )
+    assert "unverified_cash_out_again" in _fired(authorize(card, merchant_id="M-LIQ2", mcc="5921", **TAP))
+
+
+def test_a_failed_pin_now_is_left_to_the_pin_check():
+    """Declined as 55 before risk counts; scored by the rules that read a failed PIN."""
+    card = _card()
+    authorize(card, transaction_time=NOW - 20 * 60 * SECOND, **DEPARTMENT, **TAP)
+    decided = authorize(card, **LIQUOR, entry_mode="chip", cardholder_verification="pin_failed")
+    assert decided.response_code == "55"
+    assert "unverified_cash_out_again" not in _fired(decided)
+
+
+def _stepped_up(card):
+    """A tap at a department store, then one at a liquor store a second before NOW: 1A."""
+    authorize(card, transaction_time=NOW - 30 * 60 * SECOND, **DEPARTMENT, **TAP)
+    decided = authorize(card, transaction_time=NOW - SECOND, **LIQUOR, **TAP)
+    assert decided.response_code == "1A"
+    return decided
+
+
+def test_a_step_up_is_recorded_with_its_factor_first_and_debits_nothing():
+    card = _card()
+    before = balance(card)
+    entries = LedgerEntry.objects.filter(card=card).count()
+    authorize(card, transaction_time=NOW - 30 * 60 * SECOND, **DEPARTMENT, **TAP)
+    spent = before - balance(card)
+    decided = authorize(card, transaction_time=NOW - SECOND, **LIQUOR, **TAP)
+    assert (decided.response_code, decided.reason, decided.status) == (
+        "1A",
+        "verification_required",
+        "declined",
+    )
+    assert codes(decided)[0] == "unverified_cash_out_again" and decided.risk_features
+    assert decided.risk_rules == ",unverified_cash_out_again,"  # counted as fired, whatever its points
+    assert not decided.flagged and not FraudAlert.objects.filter(transaction=decided).exists()
+    assert balance(card) == before - spent
+    assert LedgerEntry.objects.filter(card=card).count() == entries + 1  # the first tap's only
+
+
+def test_the_cardholder_who_gives_the_pin_right_after_is_approved():
+    """The terminal asks for the PIN: the cardholder inserts the card and types it."""
+    card = _card()
+    asked = _stepped_up(card)
+    before = balance(card)
+    retried = authorize(card, **LIQUOR, entry_mode="chip", cardholder_verification="pin_verified")
+    assert retried.response_code == "00" and "unverified_cash_out_again" not in _fired(retried)
+    assert balance(card) == before - retried.amount_minor
+    # ... and, verified in the hour, taps again without being asked.
+    again = authorize(card, transaction_time=NOW + SECOND, merchant_id="M-LIQ2", mcc="5921", **TAP)
+    assert again.response_code == "00"
+    assert asked.response_code == "1A"
+
+
+def test_the_thief_who_cannot_give_the_pin_is_declined_as_such():
+    """The wrong PIN is 55; a tap after it is declined by pin_failure_then_unverified (59)."""
+    card = _card()
+    _stepped_up(card)
+    wrong_pin = authorize(card, **LIQUOR, entry_mode="chip", cardholder_verification="pin_failed")
+    assert wrong_pin.response_code == "55"
+    assert authorize(card, transaction_time=NOW + SECOND, **DEPARTMENT, **TAP).response_code == "59"
+
+
+def test_its_step_ups_are_counted_per_rule_and_version_never_as_false_declines():
+    card = _card()
+    _stepped_up(card)
+    figures = {r.code: r for r in rule_performance(since=NOW - DAY, until=NOW + DAY)}
+    stepped = figures["unverified_cash_out_again"]
+    assert (stepped.fired, stepped.step_ups, stepped.declines, stepped.reviews) == (1, 1, 0, 0)
+    [version] = version_performance(since=NOW - DAY, until=NOW + DAY)
+    assert (version.step_ups, version.declines, version.risk_declines, version.false_declines) == (1, 1, 0, 0)
+
+
+def test_the_config_diff_names_it_a_step_up():
+    after = live_version().snapshot
+    rules = {code: rule for code, rule in after["rules"].items() if code != "unverified_cash_out_again"}
+    [added] = config_diff.diff({**after, "rules": rules}, after)
+    assert (added.item, added.change) == ("unverified_cash_out_again", "added")
+    assert added.after.startswith("on, step-up (1A), 0 points")
+
+
+def test_a_score_that_declines_comes_before_the_step_up():
+    """The contract's order: 59, then 1A. With decline-level points the rule declines."""
+    set_rule("unverified_cash_out_again", score=80)
+    card = _card()
+    authorize(card, transaction_time=NOW - 30 * 60 * SECOND, **DEPARTMENT, **TAP)
+    decided = authorize(card, **LIQUOR, **TAP)
+    assert decided.response_code == "59" and codes(decided)[0] == "unverified_cash_out_again"
+
+
+def test_a_step_up_rule_switched_off_asks_nothing():
+    set_rule("unverified_cash_out_again", enabled=False)
+    card = _card()
+    authorize(card, transaction_time=NOW - 30 * 60 * SECOND, **DEPARTMENT, **TAP)
+    decided = authorize(card, **LIQUOR, **TAP)
+    assert decided.response_code == "00" and "unverified_cash_out_again" not in _fired(decided)
+
+
 # --- 3-D Secure and devices ---------------------------------------------------------------------
 
 
@@ -297,6 +518,12 @@ def test_beside_a_model_they_keep_their_points_on_a_card_with_history(card):
             "min_known_device_approvals",
         ),
         ("three_ds_failed_new_merchant", {"min": 1}, "min"),
+        ("unverified_cash_out_again", {"mccs": []}, "mccs"),
+        ("unverified_cash_out_again", {"mccs": "5732"}, "mccs"),
+        ("unverified_cash_out_again", {"mccs": [5732]}, "mccs"),
+        ("unverified_cash_out_again", {"mccs": ["573"]}, "mccs"),
+        ("unverified_cash_out_again", {"mccs": ["57a2"]}, "mccs"),
+        ("unverified_cash_out_again", {}, "mccs"),
     ],
 )
 def test_their_params_are_checked(code, params, bad):
@@ -319,3 +546,20 @@ def test_a_backtest_of_the_live_version_reproduces_their_decisions():
     assert report.changed == 0 and report.score_changes == 0
     assert report.backtest.rule_hits["pin_failure_then_unverified"] == 3  # each after the failed PIN
     assert report.backtest.rule_hits["new_device_3ds_failed"] == 1
+
+
+def test_a_backtest_re_decides_the_cash_out_rule_from_the_stored_values():
+    card = _card()
+    decided = [
+        authorize(card, transaction_time=NOW - 40 * 60 * SECOND, **DEPARTMENT, **TAP),
+        authorize(card, transaction_time=NOW - 20 * 60 * SECOND, **LIQUOR, **TAP),
+        authorize(card, **DEPARTMENT, **SIGNED),
+    ]
+    assert [d.response_code for d in decided] == ["00", "1A", "1A"]
+    assert decided[1].risk_features["card_unverified_present_mccs_1h"] == "5311"
+    assert decided[2].risk_features["card_unverified_present_mccs_1h"] == "5311,5921"
+    report = backtest(version=live_version(), since=NOW - 5 * DAY, until=NOW + HOUR)
+    assert report.changed == 0 and report.score_changes == 0 and report.code_changes == {}
+    assert report.backtest.rule_hits["unverified_cash_out_again"] == 2
+    assert report.recorded.step_ups == report.backtest.step_ups == 2
+    assert report.backtest.false_declines == 0  # a step-up is a soft decline, never a false one

@@ -24,7 +24,7 @@ from fraud.services import model_activate
 from fraud.versions import config_version_create, config_version_promote, live_version
 from tests.authorizing import authorize
 from tests.factories import TEST_ACTOR, UserFactory
-from tests.fraud.clock import DAY, NOW
+from tests.fraud.clock import DAY, MINUTE, NOW
 from tests.fraud.modelling import history, train
 from transactions.models import Transaction
 
@@ -61,6 +61,50 @@ def test_backtesting_the_live_version_reproduces_every_recorded_decision_code_an
     assert report.recorded.as_dict() == report.backtest.as_dict()  # rule hits, frauds and false declines too
     assert report.recorded.outcomes["decline"] == world.exclude(status="approved").count() > 0
     assert sum(report.recorded.fraud.values()) == world.filter(fraud_report__isnull=False).count() > 0
+
+
+TAP = {"entry_mode": "contactless", "cardholder_verification": "no_cvm"}
+
+
+def _stepped_up(card) -> list[Transaction]:
+    """A lost card's thief on its round: taps at a department store, then a liquor store,
+    then signs at an electronics shop, all within the hour (fraud 0020's step-up)."""
+    decided = [
+        authorize(card, merchant_id="M-DEP", mcc="5311", transaction_time=NOW - 30 * MINUTE, **TAP),
+        authorize(card, merchant_id="M-LIQ", mcc="5921", transaction_time=NOW - 10 * MINUTE, **TAP),
+        authorize(
+            card,
+            merchant_id="M-TV",
+            mcc="5732",
+            transaction_time=NOW,
+            entry_mode="chip",
+            cardholder_verification="signature",
+        ),
+    ]
+    assert [d.response_code for d in decided] == ["00", "1A", "1A"]
+    return decided
+
+
+def test_a_recorded_step_up_is_reproduced_by_backtesting_the_version_that_made_it(world, card):
+    _stepped_up(card)
+    made_them = live_version()
+    report = backtest(version=made_them, since=SINCE, until=UNTIL)
+    assert report.decisions == world.count() and report.not_redecidable == 0
+    assert report.changed == 0 and report.score_changes == 0 and not report.code_changes
+    assert report.recorded.as_dict() == report.backtest.as_dict()
+    assert report.backtest.step_ups == world.filter(response_code="1A").count() >= 2
+    assert report.backtest.rule_hits["unverified_cash_out_again"] >= 2
+    # Another version live since: backtesting the one that made them still reproduces them.
+    rule = Rule.objects.get(code="unverified_cash_out_again")
+    rule.enabled = False
+    rule.save()
+    off = config_version_create(actor=TEST_ACTOR, reason="No step-up.")
+    config_version_promote(version=off, actor=TEST_ACTOR, reason="No step-up.")
+    again = backtest(version=version_to_backtest(made_them.number), since=SINCE, until=UNTIL)
+    assert again.changed == 0 and not again.code_changes
+    lifted = backtest(version=version_to_backtest(None), since=SINCE, until=UNTIL)
+    assert lifted.code_changes == {("1A", "00"): report.backtest.step_ups}
+    assert lifted.backtest.step_ups == 0 and lifted.backtest.false_declines == report.backtest.false_declines
 
 
 def test_beside_an_active_model_every_decision_and_score_is_reproduced_too(card):

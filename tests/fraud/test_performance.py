@@ -219,7 +219,10 @@ def test_the_page_shows_each_table_for_a_custom_period(admin_client, world):
         PAGE, {"period": "custom", "since": "2026-06-14 12:00", "until": "2026-06-15 12:00"}
     ).content.decode()
 
-    assert "<td>amount_large</td><td>2</td><td>1</td><td>1</td><td>1</td><td>2</td><td>100.0%</td>" in body
+    assert (
+        "<td>amount_large</td><td>2</td><td>1</td><td>0</td><td>1</td><td>1</td><td>2</td><td>100.0%</td>"
+        in body
+    )
     assert "<td>2</td><td>2</td><td>1 (50.0%)</td>" in body  # version 2: 2 decisions, 1 approved
     assert "<td>7</td><td>2</td><td>2</td><td>1</td><td>0.0%</td>" in body  # model 7
 

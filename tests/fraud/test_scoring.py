@@ -153,9 +153,10 @@ def test_no_factor_or_feature_shows_the_card_number():
         card, entry_mode="chip", cardholder_verification="pin_failed", transaction_time=NOW - 30 * SECOND
     )
     authorize(card, entry_mode="magstripe", transaction_time=NOW - 29 * SECOND)
-    for seconds in (28, 27):
+    for seconds in (28, 27):  # at a department store
         authorize(
             card,
+            mcc="5311",
             entry_mode="contactless",
             cardholder_verification="no_cvm",
             transaction_time=NOW - seconds * SECOND,
@@ -171,8 +172,10 @@ def test_no_factor_or_feature_shows_the_card_number():
             cardholder_verification="pin_failed",
         )
     )
-    tapped = scoring.assess(
-        _attempt(card, merchant_id="M-NEW", entry_mode="contactless", cardholder_verification="no_cvm")
+    tapped = scoring.assess(  # at a liquor store, after the taps above
+        _attempt(
+            card, merchant_id="M-NEW", mcc="5921", entry_mode="contactless", cardholder_verification="no_cvm"
+        )
     )
     device_abroad = scoring.assess(  # 3-D Secure failed, from a device the card never bought from
         _attempt(

@@ -356,3 +356,88 @@ def test_a_card_in_another_currency_is_not_permitted_for_the_shadow_either():
     )
 
     assert shadow.shadow_response_code(txn, scoring.RiskAssessment(score=0, level="low")) == "57"
+
+
+# --- A step-up (1A) in shadow ------------------------------------------------------------------------
+
+TAP = {"entry_mode": "contactless", "cardholder_verification": "no_cvm"}
+DEPARTMENT_TAP = {"merchant_id": "M-DEP", "mcc": "5311", **TAP}
+LIQUOR_TAP = {"merchant_id": "M-LIQ", "mcc": "5921", **TAP}
+
+
+@pytest.mark.parametrize(
+    ("live", "restriction", "decline", "balance", "expected"),
+    [
+        ("00", None, False, 100_00, "1A"),
+        ("59", None, False, 100_00, "1A"),
+        ("1A", None, False, 100_00, "1A"),
+        ("00", None, True, 100_00, "59"),  # the score's decline comes first
+        ("00", "Merchant category 5921 is blocked.", False, 100_00, "57"),
+        ("51", None, False, 10_00, "51"),  # funds before risk
+        ("61", None, False, 100_00, "61"),
+        ("N7", None, False, 100_00, "N7"),
+        ("55", None, False, 100_00, "55"),
+        ("57", None, False, 10_00, "51"),  # a live restriction the shadow lifts
+    ],
+)
+def test_the_shadows_step_up_comes_after_its_decline_in_the_contracts_order(
+    live, restriction, decline, balance, expected
+):
+    card = Card(currency="USD", balance_minor=balance)
+    txn = Transaction(card=card, currency="USD", amount_minor=42_00, response_code=live)
+    assessment = scoring.RiskAssessment(
+        score=0, level="low", decline=decline, restriction=restriction, verification="Ask for the PIN."
+    )
+
+    assert shadow.shadow_response_code(txn, assessment) == expected
+
+
+def test_a_step_up_lifted_by_the_shadow_is_stored_and_the_live_answer_stays_1a(authorize_api, card):
+    authorize(card, transaction_time=NOW - 30 * MINUTE, **DEPARTMENT_TAP)
+
+    def request():
+        return _answer(
+            post_authorization(authorize_api, card, transaction_time=NOW.isoformat(), **LIQUOR_TAP)
+        )
+
+    without = _rolled_back(request)
+    _in_shadow(_draft_with_rule("unverified_cash_out_again", enabled=False))
+    before = balance(card)
+
+    with_shadow = request()
+
+    assert with_shadow == without
+    assert (with_shadow["status"], with_shadow["response_code"]) == ("declined", "1A")
+    assert balance(card) == before
+    stored = ShadowDecision.objects.get()
+    assert (stored.decision, stored.response_code, stored.live_response_code, stored.changed) == (
+        "approve",
+        "00",
+        "1A",
+        True,
+    )
+
+
+def test_a_step_up_in_shadow_never_asks_the_live_cardholder(authorize_api, card):
+    live_off = _draft_with_rule("unverified_cash_out_again", enabled=False)
+    config_version_promote(version=live_off, actor=TEST_ACTOR, reason="Off while we watch it.")
+    scoring.forget_config()
+    authorize(card, transaction_time=NOW - 30 * MINUTE, **DEPARTMENT_TAP)
+
+    def request():
+        return _answer(
+            post_authorization(authorize_api, card, transaction_time=NOW.isoformat(), **LIQUOR_TAP)
+        )
+
+    without = _rolled_back(request)
+    _in_shadow(_draft_with_rule("unverified_cash_out_again", enabled=True))
+    before = balance(card)
+
+    with_shadow = request()
+
+    assert with_shadow == without
+    assert (with_shadow["status"], with_shadow["response_code"]) == ("approved", "00")
+    assert balance(card) < before and not FraudAlert.objects.exists()
+    stored = ShadowDecision.objects.get()
+    assert (stored.decision, stored.response_code, stored.changed) == ("decline", "1A", True)
+    assert stored.factors[0]["code"] == "unverified_cash_out_again"

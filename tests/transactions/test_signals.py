@@ -15,6 +15,7 @@ from cards.models import LedgerEntry
 from fraud import receivers as fraud_receivers
 from tests.authorizing import balance, decide, post_authorization, written
 from transactions.models import Transaction
+from transactions.services.authorizations import combine_assessments
 from transactions.signals import (
     AuthorizationAttempt,
     RiskAssessment,
@@ -84,6 +85,9 @@ def test_assessments_of_several_receivers_add_up(authorize_api, card):
         (RiskAssessment(score=0, level="low", restriction="Not here."), "57", False),
         (RiskAssessment(score=90, level="high", decline=True, review=True), "59", True),
         (RiskAssessment(score=60, level="medium", review=True), "00", True),
+        (RiskAssessment(score=0, level="low", verification="Ask for the PIN."), "1A", False),
+        (RiskAssessment(score=90, level="high", decline=True, verification="Ask for the PIN."), "59", False),
+        (RiskAssessment(score=0, level="low", restriction="Not here.", verification="Ask."), "57", False),
     ],
 )
 def test_a_receivers_assessment_decides(authorize_api, card, assessment, code, flagged):
@@ -91,6 +95,30 @@ def test_a_receivers_assessment_decides(authorize_api, card, assessment, code, f
         answer = decide(authorize_api, card)
 
     assert (answer["response_code"], answer["flagged"]) == (code, flagged)
+
+
+def test_a_step_up_is_a_soft_decline_that_debits_nothing(authorize_api, card):
+    ask = RiskAssessment(score=0, level="low", verification="Ask for the PIN.")
+
+    with connected(authorization_attempted, lambda sender, **kwargs: ask):
+        answer = decide(authorize_api, card)
+
+    assert (answer["status"], answer["response_code"], answer["reason"]) == (
+        "declined",
+        "1A",
+        "verification_required",
+    )
+    assert balance(card) == 100_00 and not LedgerEntry.objects.filter(kind="debit").exists()
+
+
+def test_a_step_up_is_combined_over_answers_like_a_restriction():
+    ask = RiskAssessment(score=0, level="low", verification="Ask for the PIN.")
+    points = RiskAssessment(score=7, level="low", factors=[RiskFactor("test_rule", 7, "A test.")])
+
+    combined = combine_assessments([points, ask])
+
+    assert (combined.score, combined.verification, combined.decline) == (7, "Ask for the PIN.", False)
+    assert combine_assessments([points, points]).verification is None
 
 
 def test_a_receiver_that_raises_fails_closed_and_the_decision_is_recorded(authorize_api, card, caplog):

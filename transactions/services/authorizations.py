@@ -178,9 +178,8 @@ def _decide_and_record(
         authorization_recorded.send(
             sender=Transaction, transaction=recorded, assessment=assessment or NO_RISK
         )
-        # Logged and counted (/metrics) once committed: a decision rolled back later (by the
-        # caller's transaction, say a failure while answering under an Idempotency-Key) was
-        # never taken.
+        # Logged and counted (/metrics) once committed: a decision rolled back later (by the caller's
+        # transaction, say a failure while answering under an Idempotency-Key) was never taken.
         db.on_commit(functools.partial(_log_decision, recorded, started), robust=True)
     return recorded
 
@@ -260,6 +259,7 @@ def combine_assessments(answers: list[RiskAssessment]) -> RiskAssessment:
         decline=any(a.decline for a in answers),
         review=any(a.review for a in answers),
         restriction=next((a.restriction for a in answers if a.restriction), None),
+        verification=next((a.verification for a in answers if a.verification), None),
         block_card=next((a.block_card for a in answers if a.block_card), None),
         features={k: v for a in answers for k, v in a.features.items()},
         config_version=next((a.config_version for a in answers if a.config_version is not None), None),
@@ -292,6 +292,8 @@ def _decide(
         return Decision.INSUFFICIENT_FUNDS
     if assessment.decline:
         return Decision.SUSPECTED_FRAUD
+    if assessment.verification:
+        return Decision.VERIFICATION_REQUIRED
     return Decision.APPROVED
 
 
