@@ -18,6 +18,7 @@ class Decision(Enum):
     EXCEEDS_LIMIT = ("61", "exceeds_amount_limit")
     INSUFFICIENT_FUNDS = ("51", "insufficient_funds")
     SUSPECTED_FRAUD = ("59", "suspected_fraud")
+    VERIFICATION_REQUIRED = ("1A", "verification_required")
 
     @property
     def code(self) -> str:
