@@ -63,6 +63,7 @@ class Outcome:
     attack_id: int | None
     approved: bool
     flagged: bool
+    after_step_up: bool = False  # made when the terminal asked for the PIN (1A): not in the plan
 
 
 @dataclass
@@ -249,12 +250,20 @@ class _Replay:
         elif isinstance(event, CardNotice):
             self._notice(event)
 
-    def _decide(self, attempt: Attempt) -> None:
+    def _decide(self, attempt: Attempt, *, after_step_up: bool = False) -> None:
         decided = authorization_decide(request=self._request(attempt))
         approved = decided.status == Transaction.Status.APPROVED
         truth = attempt.truth
         self.result.outcomes.append(
-            Outcome(decided.pk, truth.is_fraud, truth.scenario, truth.attack_id, approved, decided.flagged)
+            Outcome(
+                decided.pk,
+                truth.is_fraud,
+                truth.scenario,
+                truth.attack_id,
+                approved,
+                decided.flagged,
+                after_step_up,
+            )
         )
         self.progress()
         if approved and attempt.dispute and attempt.dispute.at <= self.world.end:
@@ -262,7 +271,7 @@ class _Replay:
         if decided.reason == Decision.VERIFICATION_REQUIRED.reason:
             for retry in attempt.step_up:
                 if retry.at <= self.world.end:
-                    self._schedule(retry.at, lambda at, retry=retry: self._decide(retry))
+                    self._schedule(retry.at, lambda at, retry=retry: self._decide(retry, after_step_up=True))
         if decided.reason == Decision.CVV_MISMATCH.reason and decided.card is not None:
             card = decided.card
             card.refresh_from_db(fields=["status"])
