@@ -1,7 +1,8 @@
 """The detection measure of bench/fraud_quality.py and bench/kept_world.py on a tiny
-hand-made set of decisions: a step-up (1A, the PIN asked for) stops an attack's attempt,
-and on a legitimate purchase it is no false decline but a purchase stepped up. The
-benchmarks themselves never run here; only their arithmetic does."""
+hand-made set of decisions, and the rows read from a replayed world: a step-up (1A, the
+PIN asked for) stops an attack's attempt, and on a legitimate purchase it is no false
+decline but a purchase stepped up. The benchmarks themselves never run here; only their
+arithmetic does."""
 
 import datetime
 import importlib.util
@@ -9,6 +10,12 @@ import sys
 from pathlib import Path
 
 import pytest
+import time_machine
+
+from cardsystem.audit import Actor
+from demo.simulation import plan_world, replay_world
+from tests.demo.test_authentication import asking_for_the_pin
+from tests.fraud.clock import NOW
 
 BENCH = Path(__file__).resolve().parents[2] / "bench"
 DECLINE = 70
@@ -124,3 +131,15 @@ def test_kept_world_counts_1a_as_fraud_quality_does(kept_world):
     line = kept_world.figures(rows, DECLINE)
     assert "false declines 1 of 2, stepped up 2 of 4" in line
     assert "card_abroad=0/1 lost_stolen=1/2" in line
+
+
+@pytest.mark.django_db
+def test_the_rows_read_the_response_code_of_a_replayed_world(fraud_quality, monkeypatch):
+    with time_machine.travel(NOW, tick=True):
+        world = plan_world(cardholders=8, days=10, seed=13, end=NOW, fraud="showcase")
+        answered = asking_for_the_pin(monkeypatch)
+        result = replay_world(world, actor=Actor.system("test"))
+    rows = fraud_quality.scored(result.outcomes)
+    assert answered and sum(r["stepped_up"] for r in rows) == len(answered)
+    figures = fraud_quality.world_figures(rows, DECLINE)
+    assert figures["stepped_up"]["asked"] > 0
