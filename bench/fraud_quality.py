@@ -23,18 +23,28 @@ no score), against the simulator's ground truth: ROC AUC and average precision o
 risk score; precision, recall and false-positive rate (legitimate transactions at or
 above the threshold, of all legitimate ones) at the decline and the review thresholds;
 and per scenario the share of attacks stopped (at least one of its attempts scored at
-the decline threshold) and of its attempts declined. The same for the rules alone: the
-rules' own full points of the same decisions (without the model's factor and the rule
-weight; the traffic is the one the engine with the model shaped). Prints Markdown tables.
+the decline threshold, or answered 1A) and of its attempts declined or answered 1A. The
+same for the rules alone: the rules' own full points of the same decisions (without the
+model's factor and the rule weight; the traffic is the one the engine with the model
+shaped). Prints Markdown tables.
+
+A step-up (response code 1A, verification required: "insert the card and type the PIN")
+stops an attack's attempt: the thief gets nothing and cannot verify (the simulator's
+thieves guess a PIN wrong or walk away; a skimmer whose camera caught the PIN never
+reaches a step-up, having typed it already). On a legitimate purchase it is not a false
+decline: the cardholder types the PIN and the next attempt is approved, as after a
+mistyped PIN's 55.
 
 Per scenario also the share of attacks stopped before their third transaction: one of
 its first two attempts on known cards (in time order; made-up numbers are declined as
-unknown and get no score) scored at the decline threshold. And the false declines of
-the customers who should never see one: legitimate transactions with no failed card
-check (the CVV right or not asked, the expiry date right, the PIN not mistyped: a
-wrong PIN is declined as 55 anyway) on a card no attack had touched yet (no transaction
-of any attack on that card, the skimmer's visit included, at or before its time),
-declined by the engine (score at the decline threshold) of all such transactions.
+unknown and get no score) scored at the decline threshold or answered 1A. And the false
+declines of the customers who should never see one: legitimate transactions with no
+failed card check (the CVV right or not asked, the expiry date right, the PIN not
+mistyped: a wrong PIN is declined as 55 anyway) and not answered 1A, on a card no attack
+had touched yet (no transaction of any attack on that card, the skimmer's visit included,
+at or before its time), declined by the engine (score at the decline threshold) of all
+such transactions. Beside them, the clean purchases **stepped up**: those answered 1A,
+of all clean ones (the same, 1A included).
 
 Several worlds (`--seeds` and `--sizes`): each world (a size and a seed s) runs in a
 subprocess of its own, in a fresh database of its own, with training seed 2s - 1 and
@@ -62,6 +72,7 @@ from databases import database
 MODEL_CODES = {"model", "model_error"}
 LABEL_DELAY = datetime.timedelta(days=7)
 KEYS = ("engine", "rules")  # the score with the model, the rules' points alone
+STEP_UP = "1A"  # verification required (transactions/codes.py): a soft decline, the PIN asked for
 
 
 def main() -> int:
@@ -177,6 +188,7 @@ def run(args) -> int:
     figures = world_figures(rows, settings.decline_threshold)
     print()
     print(false_decline_line(figures))
+    print(stepped_up_line(figures))
     if args.json:
         figures.update(
             cardholders=args.cardholders,
@@ -219,7 +231,7 @@ def scored(outcomes) -> list[dict]:
     ids = list(truth)
     for start in range(0, len(ids), 5000):
         chunk = ids[start : start + 5000]
-        for pk, score, factors, card, at, cvv, expiry, pin in Transaction.objects.filter(
+        for pk, score, factors, card, at, cvv, expiry, pin, code in Transaction.objects.filter(
             pk__in=chunk, risk_score__isnull=False
         ).values_list(
             "pk",
@@ -230,6 +242,7 @@ def scored(outcomes) -> list[dict]:
             "cvv_result",
             "expiry_result",
             "cardholder_verification",
+            "response_code",
         ):
             outcome = truth[pk]
             # The rules' own points: beside the model each counts at the rule weight.
@@ -245,10 +258,17 @@ def scored(outcomes) -> list[dict]:
                     "card": card,
                     "at": at,
                     "check_failed": cvv == failed[0] or expiry == failed[1] or pin == wrong_pin,
+                    "stepped_up": code == STEP_UP,
                 }
             )
     rows.sort(key=lambda r: r["order"])
     return rows
+
+
+def stops(r: dict, key: str, decline: int) -> bool:
+    """The decision stops the attempt: scored at the decline threshold, or answered 1A
+    (the thief cannot type the PIN)."""
+    return r[key] >= decline or r["stepped_up"]
 
 
 def quality(rows: list[dict], key: str, review: int, decline: int) -> dict:
@@ -296,7 +316,7 @@ def scenario_table(rows: list[dict], decline: int) -> str:
             attacks[r["scenario"]][r["attack"]].append(r)
     lines = [
         "| scenario | attacks | attempts | stopped: rules + model | stopped: rules alone "
-        "| attempts declined: rules + model | rules alone |",
+        "| attempts declined or 1A: rules + model | rules alone |",
         "|---|---:|---:|---:|---:|---:|---:|",
     ]
     for scenario, by_attack in sorted(attacks.items()):
@@ -304,9 +324,9 @@ def scenario_table(rows: list[dict], decline: int) -> str:
         attempts = [r for group in groups for r in group]
         cells = [len(groups), len(attempts)]
         cells += [
-            sum(any(r[key] >= decline for r in group) for group in groups) / len(groups) for key in KEYS
+            sum(any(stops(r, key, decline) for r in group) for group in groups) / len(groups) for key in KEYS
         ]
-        cells += [sum(r[key] >= decline for r in attempts) / len(attempts) for key in KEYS]
+        cells += [sum(stops(r, key, decline) for r in attempts) / len(attempts) for key in KEYS]
         lines.append(
             f"| {scenario} | {cells[0]} | {cells[1]} | " + " | ".join(f"{c:.0%}" for c in cells[2:]) + " |"
         )
@@ -315,9 +335,11 @@ def scenario_table(rows: list[dict], decline: int) -> str:
 
 def world_figures(rows: list[dict], decline: int) -> dict:
     """One world's figures: ROC AUC and average precision of the engine's score, per
-    scenario the attacks, the share stopped before their third transaction and the share
-    stopped at all, and the false declines of legitimate transactions with no failed card
-    check on cards no attack had touched yet. `rows` in time order."""
+    scenario the attacks, the share stopped (scored at the decline threshold or answered
+    1A) before their third transaction and at all, the false declines of legitimate
+    transactions with no failed card check on cards no attack had touched yet (a 1A is
+    none: left out), and the share of those clean purchases stepped up (answered 1A).
+    `rows` in time order."""
     from sklearn.metrics import average_precision_score, roc_auc_score
 
     y = [r["fraud"] for r in rows]
@@ -331,8 +353,9 @@ def world_figures(rows: list[dict], decline: int) -> dict:
         groups = list(by_attack.values())
         kinds[scenario] = {
             "attacks": len(groups),
-            "before_third": sum(any(r["engine"] >= decline for r in g[:2]) for g in groups) / len(groups),
-            "stopped": sum(any(r["engine"] >= decline for r in g) for g in groups) / len(groups),
+            "before_third": sum(any(stops(r, "engine", decline) for r in g[:2]) for g in groups)
+            / len(groups),
+            "stopped": sum(any(stops(r, "engine", decline) for r in g) for g in groups) / len(groups),
         }
     touched = {}  # card -> the time of the first transaction of any attack on it
     for r in rows:
@@ -345,14 +368,17 @@ def world_figures(rows: list[dict], decline: int) -> dict:
         and not r["check_failed"]
         and (r["card"] not in touched or r["at"] < touched[r["card"]])
     ]
-    declined = sum(r["engine"] >= decline for r in clean)
+    stepped = sum(r["stepped_up"] for r in clean)
+    base = [r for r in clean if not r["stepped_up"]]  # a 1A is no decline: the PIN typed, approved
+    declined = sum(r["engine"] >= decline for r in base)
     return {
         "decisions": len(rows),
         "frauds": sum(y),
         "auc": roc_auc_score(y, scores),
         "ap": average_precision_score(y, scores),
         "kinds": kinds,
-        "false_declines": {"declined": declined, "of": len(clean), "share": declined / max(len(clean), 1)},
+        "false_declines": {"declined": declined, "of": len(base), "share": declined / max(len(base), 1)},
+        "stepped_up": {"asked": stepped, "of": len(clean), "share": stepped / max(len(clean), 1)},
     }
 
 
@@ -360,7 +386,15 @@ def false_decline_line(figures: dict) -> str:
     fd = figures["false_declines"]
     return (
         f"False declines: {fd['declined']:,} of {fd['of']:,} legitimate transactions with no failed card "
-        f"check on cards no attack had touched yet ({fd['share']:.3%})."
+        f"check on cards no attack had touched yet, 1A left out ({fd['share']:.3%})."
+    )
+
+
+def stepped_up_line(figures: dict) -> str:
+    su = figures["stepped_up"]
+    return (
+        f"Stepped up (1A, the PIN asked for): {su['asked']:,} of {su['of']:,} of the same legitimate "
+        f"transactions, 1A included ({su['share']:.3%})."
     )
 
 
@@ -435,7 +469,8 @@ def world_name(world: tuple) -> str:
 
 def worst_cells(results: dict) -> list[tuple[str, str, tuple]]:
     """(figure, its worst value as text, the world) for every figure: the lowest AUC,
-    average precision and shares stopped, the highest share of false declines."""
+    average precision and shares stopped, the highest shares of false declines and of
+    clean purchases stepped up (worlds measured before step-ups have no such figure)."""
     cells = []
 
     def worst(label, value, fmt, highest_is_worst=False):
@@ -455,20 +490,27 @@ def worst_cells(results: dict) -> list[tuple[str, str, tuple]]:
                 "{:.0%}".format,
             )
     worst("false declines", lambda f: f["false_declines"]["share"], "{:.3%}".format, highest_is_worst=True)
+    worst(
+        "stepped up",
+        lambda f: f["stepped_up"]["share"] if "stepped_up" in f else None,
+        "{:.3%}".format,
+        highest_is_worst=True,
+    )
     return cells
 
 
 def worlds_table(results: dict) -> str:
     """One row per world, then one row per scenario with a column per world."""
     lines = [
-        "| world | decisions | frauds | ROC AUC | avg precision | false declines |",
-        "|---|---:|---:|---:|---:|---:|",
+        "| world | decisions | frauds | ROC AUC | avg precision | false declines | stepped up (1A) |",
+        "|---|---:|---:|---:|---:|---:|---:|",
     ]
     for world, f in sorted(results.items()):
-        fd = f["false_declines"]
+        fd, su = f["false_declines"], f.get("stepped_up")
+        stepped = f"{su['share']:.3%} ({su['asked']} of {su['of']:,})" if su else "-"
         lines.append(
             f"| {world_name(world)} | {f['decisions']:,} | {f['frauds']:,} | {f['auc']:.3f} | "
-            f"{f['ap']:.3f} | {fd['share']:.3%} ({fd['declined']} of {fd['of']:,}) |"
+            f"{f['ap']:.3f} | {fd['share']:.3%} ({fd['declined']} of {fd['of']:,}) | {stepped} |"
         )
     worlds_ = sorted(results)
     lines += [

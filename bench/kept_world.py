@@ -5,8 +5,10 @@ database and ground truth alone (no Django, nothing replayed):
     .venv/bin/python bench/kept_world.py DIR --attacks card_abroad  # each attack's first attempts
 
 The figures are fraud_quality.py's (`world_figures`): per scenario the attacks stopped
-before their third transaction, the false declines of clean legitimate transactions on
-cards no attack had touched yet, average precision. The what-ifs add a candidate rule's
+(scored at the decline threshold, or answered 1A: the PIN asked for, which a thief cannot
+type) before their third transaction, the false declines of clean legitimate transactions
+on cards no attack had touched yet (a 1A is none: left out of them), the clean ones
+stepped up (answered 1A), average precision. The what-ifs add a candidate rule's
 80 points to each decision's stored score where the candidate's condition holds on the
 stored facts and values: the traffic is not replayed (a decline does not change later
 histories), so they estimate, and a full run measures. Tuning worlds only: looking at an
@@ -25,11 +27,12 @@ from sklearn.metrics import average_precision_score
 COLUMNS = (
     "id, risk_score, risk_factors, risk_features, card_id, transaction_time, merchant_id, merchant_country, "
     "amount_minor, currency, entry_mode, cardholder_verification, three_ds, cvv_result, expiry_result, "
-    "status, channel, mcc"
+    "status, channel, mcc, response_code"
 )
 POINTS = 80
 HOUR = datetime.timedelta(hours=1)
 CASH_OUT = {"5311", "5732", "5921", "5944"}  # department, electronics, liquor, jewellery (0020)
+STEP_UP = "1A"  # verification required: a soft decline, the PIN asked for
 
 
 def _abroad(r):
@@ -109,7 +112,8 @@ ADOPTED = (  # in migration fraud 0018
 
 def load(directory: Path) -> list[dict]:
     """The scored decisions in time order, each with its truth, stored values and factors,
-    and whether it is a clean legitimate one (fraud_quality.py's false-decline base)."""
+    whether it was stepped up (1A), and whether it is a clean legitimate one
+    (fraud_quality.py's false-decline base, before the 1A are left out of it)."""
     truth = json.loads((directory / "truth.json").read_text())
     order = {t[0].replace("-", ""): (position, t) for position, t in enumerate(truth)}
     db = sqlite3.connect(directory / "worlds.sqlite3")
@@ -123,6 +127,7 @@ def load(directory: Path) -> list[dict]:
         r.update(order=position, fraud=fraud, scenario=scenario, attack=attack)
         r["v"] = json.loads(r["risk_features"] or "{}")
         r["f"] = {f["code"]: f["score"] for f in json.loads(r["risk_factors"])}
+        r["stepped_up"] = r["response_code"] == STEP_UP
         rows.append(r)
     rows.sort(key=lambda r: r["order"])
     by_card = defaultdict(list)
@@ -147,20 +152,22 @@ def load(directory: Path) -> list[dict]:
 
 def figures(rows: list[dict], decline: int, extra=lambda r: 0) -> str:
     scores = [min(100, r["risk_score"] + extra(r)) for r in rows]
-    attacks = defaultdict(lambda: defaultdict(list))
+    attacks = defaultdict(lambda: defaultdict(list))  # scenario -> attack -> stopped, per attempt
     for r, score in zip(rows, scores, strict=True):
         if r["fraud"]:
-            attacks[r["scenario"]][r["attack"]].append(score)
+            attacks[r["scenario"]][r["attack"]].append(score >= decline or r["stepped_up"])
     kinds = " ".join(
-        f"{kind}={sum(any(s >= decline for s in g[:2]) for g in by.values())}/{len(by)}"
-        for kind, by in sorted(attacks.items())
+        f"{kind}={sum(any(g[:2]) for g in by.values())}/{len(by)}" for kind, by in sorted(attacks.items())
     )
-    clean = [score for r, score in zip(rows, scores, strict=True) if r["clean"]]
+    clean = [(r, score) for r, score in zip(rows, scores, strict=True) if r["clean"]]
+    stepped = sum(r["stepped_up"] for r, _ in clean)
+    base = [score for r, score in clean if not r["stepped_up"]]  # a 1A is no decline
     fired = sum(1 for r in rows if r["clean"] and extra(r))
     ap = average_precision_score([r["fraud"] for r in rows], scores)
-    declined = sum(score >= decline for score in clean)
+    declined = sum(score >= decline for score in base)
     return (
-        f"AP {ap:.3f}, false declines {declined} of {len(clean)}, fired on {fired} clean; before 3rd: {kinds}"
+        f"AP {ap:.3f}, false declines {declined} of {len(base)}, stepped up {stepped} of {len(clean)}, "
+        f"fired on {fired} clean; before 3rd: {kinds}"
     )
 
 
@@ -178,13 +185,14 @@ def show_attacks(rows: list[dict], kinds: set[str], decline: int) -> None:
     )
     keys += ("card_device_approvals_30d", "amount_usd", "merchant_testing_failures", "card_count_1h")
     for (kind, attack), group in sorted(attacks.items()):
-        stopped = any(r["risk_score"] >= decline for r in group[:2])
+        stopped = any(r["risk_score"] >= decline or r["stepped_up"] for r in group[:2])
         print(f"{kind} {attack}: {len(group)} scored, stopped before the 3rd: {stopped}")
         for r in group[:3]:
             factors = ",".join(f"{code}:{score}" for code, score in r["f"].items())
             values = " ".join(f"{key}={r['v'].get(key)}" for key in keys)
             print(
-                f"  {r['transaction_time'][:16]} {r['risk_score']} {r['status']} {r['channel']} "
+                f"  {r['transaction_time'][:16]} {r['risk_score']} {r['status']} {r['response_code']} "
+                f"{r['channel']} "
                 f"{r['merchant_id']}/{r['merchant_country']} {r['entry_mode']} "
                 f"{r['cardholder_verification']} "
                 f"3ds={r['three_ds']} [{factors}] {values}"

@@ -10,7 +10,9 @@ attacks (demo/simulation/attacks.py): card testing, a lost or stolen card's burs
 skimmed terminal whose cards are cloned a week later, card details used abroad, CVV
 guessing, account takeover. Each authorization says how the card was read and its holder
 verified (demo/simulation/authentication.py: chip, contactless, a stripe that a chip fell
-back to or a skimmer copied, PINs right and wrong, 3-D Secure, the shopper's devices).
+back to or a skimmer copied, PINs right and wrong, 3-D Secure, the shopper's devices),
+and what its person does when the issuer asks for the PIN (a step-up, 1A): the
+cardholder inserts the card and types it, a thief guesses wrong or walks away.
 Cardholders report fraud days after it (only what was
 approved, only reports due by the world's end); the bank then blocks and replaces the card.
 
@@ -20,6 +22,7 @@ The API:
     result = replay_world(world, actor=Actor.system("..."))         # through the services
     for outcome in result.outcomes:   # one per authorization, in the order decided
         outcome.transaction_id, outcome.is_fraud, outcome.scenario, outcome.attack_id
+        outcome.after_step_up   # made after a 1A, not in the plan
 
 `plan_world` is deterministic: the same arguments (an explicit `end`) give an equal plan.
 Only card numbers differ between replays, as the issuing service draws them from

@@ -16,8 +16,25 @@ failed), shops that never ask for 3-D Secure. Fraud, as it happens:
   takeover) are typed online from the fraudster's own devices, new to the card, where
   3-D Secure fails (the one-time password goes to the cardholder) or is not asked for.
 
+When the issuer asks for verification (a step-up, answered 1A: "insert the card and type
+the PIN") on an in-person attempt without it (no cardholder verification, or a signature),
+each such attempt carries what the person at the terminal then does (`Attempt.step_up`,
+played by the replay only after a 1A), STEP_UP_PAUSE seconds later, same card, merchant
+and amount:
+
+- the cardholder inserts the card and types the PIN (chip, pin_verified; by the stripe
+  when the chip had failed), now and then mistyped first (PIN_TYPO) as elsewhere; when
+  neither chip nor stripe could be read (keyed by the shop), they pay another way;
+- a skimmer's copy is a stripe: with the PIN the camera filmed, swiped with it; without,
+  as a thief;
+- a thief who holds a lost or stolen card does not know the PIN: THIEF_GUESSES_PIN of
+  them type a guess (pin_failed, declined 55), the rest walk away, as most do rather than
+  draw the cashier's attention to a card that is not theirs;
+- card details typed in by a complicit shop have no card to insert: nothing follows.
+
 Drawn from a generator of its own, seeded from the world's seed: the rest of the plan is
-what it was before these facts existed, and the same seed gives the same facts.
+what it was before these facts existed, and the same seed gives the same facts. The
+step-up reactions come from yet another, so the facts stay what they were before them.
 """
 
 import datetime
@@ -36,6 +53,9 @@ NEW_DEVICE = 0.025  # honest online purchases from a device never used before
 KEYED = 0.002  # honest in-person purchases keyed by hand: neither chip nor stripe could be read
 PIN_TYPO_TRUTH = Truth(False, "pin_typo")
 ONLINE = ("ecommerce", "moto")
+UNVERIFIED = (Cvm.NO_CVM, Cvm.SIGNATURE)  # in person, what a step-up (1A) can be asked of
+STEP_UP_PAUSE = (20, 60)  # seconds from the answer 1A to the card inserted and the PIN typed
+THIEF_GUESSES_PIN = 0.3  # thieves asked for the PIN who type a guess; the rest walk away
 
 
 class _Authenticator:
@@ -43,6 +63,8 @@ class _Authenticator:
         self.rng = random.Random(f"authentication of world {seed}")  # noqa: S311 -- a simulation
         # Keyed entries from a generator of their own: the other facts stay what they were.
         self.keyed = random.Random(f"keyed entries of world {seed}")  # noqa: S311 -- a simulation
+        # What follows a step-up, from a third: the facts above stay what they were.
+        self.step_ups = random.Random(f"step-up reactions of world {seed}")  # noqa: S311 -- a simulation
         self.seed = seed
         self.typos = typos
         self.devices: dict[int, list[str]] = {}  # cardholder -> their devices
@@ -154,11 +176,62 @@ class _Authenticator:
             attempt, entry_mode=entry, verification=Cvm.NO_CVM, three_ds=three_ds, device=attack["device"]
         )
 
+    # --- Asked for the PIN (answer 1A) ---------------------------------------------------------
+
+    def step_up(self, attempt: Attempt) -> Attempt:
+        """The attempt with what its person does if answered 1A; unchanged where no step-up
+        can be asked (online, or the cardholder verified or failed already)."""
+        if attempt.merchant.channel in ONLINE or attempt.verification not in UNVERIFIED:
+            return attempt
+        rng = self.step_ups  # the same four draws for every such attempt, whoever it is
+        pause, guesses, typo, typo_pause = (
+            rng.randint(*STEP_UP_PAUSE),
+            rng.random(),
+            rng.random(),
+            rng.randint(8, 40),
+        )
+        at = attempt.at + datetime.timedelta(seconds=pause)
+        truth = attempt.truth
+        if truth.is_fraud and truth.scenario == "skimmed_terminal":
+            knows_pin = (
+                self.attacks.get(truth.attack_id, {}).get("pin", {}).get((attempt.holder, attempt.slot))
+            )
+            if knows_pin:
+                return replace(
+                    attempt, step_up=(self._retry(attempt, at, EntryMode.MAGSTRIPE, Cvm.PIN_VERIFIED),)
+                )
+        if truth.is_fraud:
+            if truth.scenario not in ("lost_stolen", "skimmed_terminal") or guesses >= THIEF_GUESSES_PIN:
+                return attempt  # walks away, or no card to insert
+            stripe = attempt.entry_mode == EntryMode.MAGSTRIPE  # a skimmer's copy has no chip
+            entry_mode = EntryMode.MAGSTRIPE if stripe else EntryMode.CHIP
+            failed = replace(self._retry(attempt, at, entry_mode, Cvm.PIN_FAILED), dispute=None)
+            return replace(attempt, step_up=(failed,))
+        if attempt.entry_mode == EntryMode.KEYED:  # the card cannot be read: paid another way
+            return attempt
+        entry_mode = EntryMode.MAGSTRIPE if attempt.entry_mode == EntryMode.MAGSTRIPE else EntryMode.CHIP
+        done = self._retry(attempt, at + datetime.timedelta(seconds=typo_pause), entry_mode, Cvm.PIN_VERIFIED)
+        if not self.typos or typo >= PIN_TYPO:
+            return replace(attempt, step_up=(replace(done, at=at),))
+        mistyped = replace(
+            done,
+            at=at,
+            truth=PIN_TYPO_TRUTH if truth == EVERYDAY else truth,
+            verification=Cvm.PIN_FAILED,
+            dispute=None,
+        )
+        return replace(attempt, step_up=(mistyped, done))
+
+    @staticmethod
+    def _retry(attempt: Attempt, at: datetime.datetime, entry_mode: str, cvm: str) -> Attempt:
+        return replace(attempt, at=at, entry_mode=entry_mode, verification=cvm, step_up=())
+
 
 def authenticate(seed: int, events: list[Event], *, typos: bool = True) -> list[Event]:
     """The events, in time order, each attempt with its authentication facts; with
     `typos`, an honest PIN typo now and then as an attempt of its own, seconds before the
-    purchase the right PIN then makes (without, the plan keeps its number of attempts)."""
+    purchase the right PIN then makes (without, the plan keeps its number of attempts).
+    Each in-person attempt without verification carries its step-up reaction."""
     authenticator = _Authenticator(seed, typos=typos)
     done: list[Event] = []
     for event in sorted(events, key=lambda e: e.at):
@@ -169,4 +242,4 @@ def authenticate(seed: int, events: list[Event], *, typos: bool = True) -> list[
         else:
             done += authenticator.honest(event)
     done.sort(key=lambda e: e.at)
-    return done
+    return [authenticator.step_up(e) if isinstance(e, Attempt) else e for e in done]

@@ -67,6 +67,9 @@ class Attempt:
     verification: str = ""
     three_ds: str = ""
     device: str = ""  # the device's identifier, as a shop would send it
+    # If the issuer answers it 1A (verification required): the attempts the person at the
+    # terminal then makes, in order; none, they walk away (demo/simulation/authentication.py).
+    step_up: tuple["Attempt", ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

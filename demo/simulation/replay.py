@@ -8,7 +8,11 @@ so every decision sees the labels known at its time, as the engine would in life
 report comes in the bank usually blocks the card and issues a replacement, crediting the
 disputed amount; the cardholder's own spending moves to the new card, while the
 fraudster still holds the old one. A card the engine blocks (three wrong CVVs in a row)
-is replaced a day later.
+is replaced a day later. An in-person attempt answered 1A (verification required: a
+step-up) is followed, seconds later, by what its person does when asked for the PIN
+(`Attempt.step_up`: the cardholder inserts the card and types it, a thief guesses wrong
+or walks away), decided and recorded like any attempt; one that would fall after the
+world's end is not played.
 
 Card numbers and CVVs live in memory only, for the decisions.
 """
@@ -59,6 +63,7 @@ class Outcome:
     attack_id: int | None
     approved: bool
     flagged: bool
+    after_step_up: bool = False  # made when the terminal asked for the PIN (1A): not in the plan
 
 
 @dataclass
@@ -245,16 +250,28 @@ class _Replay:
         elif isinstance(event, CardNotice):
             self._notice(event)
 
-    def _decide(self, attempt: Attempt) -> None:
+    def _decide(self, attempt: Attempt, *, after_step_up: bool = False) -> None:
         decided = authorization_decide(request=self._request(attempt))
         approved = decided.status == Transaction.Status.APPROVED
         truth = attempt.truth
         self.result.outcomes.append(
-            Outcome(decided.pk, truth.is_fraud, truth.scenario, truth.attack_id, approved, decided.flagged)
+            Outcome(
+                decided.pk,
+                truth.is_fraud,
+                truth.scenario,
+                truth.attack_id,
+                approved,
+                decided.flagged,
+                after_step_up,
+            )
         )
         self.progress()
         if approved and attempt.dispute and attempt.dispute.at <= self.world.end:
             self._schedule(attempt.dispute.at, lambda at: self._report(at, attempt, decided))
+        if decided.reason == Decision.VERIFICATION_REQUIRED.reason:
+            for retry in attempt.step_up:
+                if retry.at <= self.world.end:
+                    self._schedule(retry.at, lambda at, retry=retry: self._decide(retry, after_step_up=True))
         if decided.reason == Decision.CVV_MISMATCH.reason and decided.card is not None:
             card = decided.card
             card.refresh_from_db(fields=["status"])
