@@ -37,7 +37,7 @@ from fraud.configuration import FraudConfig, reported_merchant_window, version_c
 from fraud.models import FraudConfigVersion
 from fraud.scoring import config_features
 from transactions.authentication_facts import CardholderVerification
-from transactions.codes import Decision
+from transactions.codes import Decision, risk_decision
 from transactions.models import FraudReport, Transaction
 from transactions.signals import RiskFactor
 
@@ -363,9 +363,7 @@ def _code(
     if recorded in AFTER_RESTRICTION:
         return recorded, False
     assumed = recorded == NOT_PERMITTED and was_restricted
-    if verdict.decline:
-        return SUSPECTED_FRAUD, assumed
-    return (VERIFICATION_REQUIRED if verdict.verification else APPROVED), assumed
+    return risk_decision(decline=verdict.decline, verification=verdict.verification).code, assumed
 
 
 def _model_factors(config: FraudConfig, values: list[dict]) -> list[RiskFactor | None]:

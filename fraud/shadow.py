@@ -26,7 +26,7 @@ from fraud.configuration import forget_live, shadow_config
 from fraud.feature_reads import FeatureReads
 from fraud.models import FraudConfigVersion, ShadowDecision
 from fraud.versions import _reason
-from transactions.codes import Decision
+from transactions.codes import Decision, risk_decision
 from transactions.models import Transaction
 from transactions.signals import AuthorizationAttempt, RiskAssessment
 
@@ -177,9 +177,7 @@ def shadow_response_code(txn: Transaction, shadow: RiskAssessment) -> str:
         return live
     if live == Decision.NOT_PERMITTED.code and txn.amount_minor > txn.card.balance_minor:
         return Decision.INSUFFICIENT_FUNDS.code
-    if shadow.decline:
-        return Decision.SUSPECTED_FRAUD.code
-    return Decision.VERIFICATION_REQUIRED.code if shadow.verification else Decision.APPROVED.code
+    return risk_decision(decline=shadow.decline, verification=shadow.verification).code
 
 
 def _store(txn: Transaction, pending: _Pending) -> ShadowDecision:

@@ -33,5 +33,14 @@ class Decision(Enum):
         return self is Decision.APPROVED
 
 
+def risk_decision(*, decline: bool, verification: str | None) -> Decision:
+    """Where risk decides, every earlier check passed: 59 for the score's decline, else 1A
+    where a step-up asks for the cardholder's verification, else 00. The one place of that
+    order, which the live decision, shadow mode and backtests all follow."""
+    if decline:
+        return Decision.SUSPECTED_FRAUD
+    return Decision.VERIFICATION_REQUIRED if verification else Decision.APPROVED
+
+
 RESPONSE_CODE_CHOICES = [(d.code, f"{d.code} {d.reason}") for d in Decision]
 REASON_CHOICES = [(d.reason, d.reason) for d in Decision]

@@ -24,7 +24,7 @@ from cards.services import card_get_by_pan
 from cardsystem import metrics
 from cardsystem.models import ApiClient
 from transactions.authentication_facts import CardholderVerification
-from transactions.codes import Decision
+from transactions.codes import Decision, risk_decision
 from transactions.models import Transaction
 from transactions.queries import approval_insert, transaction_insert
 from transactions.signals import (
@@ -290,11 +290,7 @@ def _decide(
         return Decision.EXCEEDS_LIMIT
     if request.amount_minor > card.balance_minor:
         return Decision.INSUFFICIENT_FUNDS
-    if assessment.decline:
-        return Decision.SUSPECTED_FRAUD
-    if assessment.verification:
-        return Decision.VERIFICATION_REQUIRED
-    return Decision.APPROVED
+    return risk_decision(decline=assessment.decline, verification=assessment.verification)
 
 
 def _exceeds_limits(card: Card, request: AuthorizationRequest) -> bool:
