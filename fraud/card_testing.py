@@ -1,5 +1,6 @@
 """Card testing across cards: the rules that read failed card checks per merchant and per
-BIN over short windows, and the one that declines a tested card where it was tested.
+BIN over short windows, the one that declines a small purchase where a run has just begun,
+and the one that declines a tested card where it was tested.
 
 A failed card check is a known card with a wrong CVV or a wrong expiry date (each card
 counted once in a window: one cardholder mistyping three times is one card) or an
@@ -18,6 +19,7 @@ from fraud.features import TestingWindows
 MERCHANT = "merchant_card_testing"
 BIN = "bin_card_testing"
 TESTED = "card_tested_at_merchant"
+SMALL = "merchant_card_testing_small"
 DEFAULT_WINDOW_MINUTES = {MERCHANT: 60, BIN: 60, TESTED: 1440}
 DEFAULT_MIN_FAILURES = 10
 
@@ -25,7 +27,7 @@ DEFAULT_MIN_FAILURES = 10
 # among others: beside an active model their points count in full, not at the `model`
 # rule's rule_weight. The model trains on approvals only: it never saw the declined
 # attempts (wrong CVVs, unknown card numbers) that make a merchant's card testing.
-FULL_WEIGHT = frozenset({TESTED, MERCHANT})
+FULL_WEIGHT = frozenset({TESTED, MERCHANT, SMALL})
 
 
 def _minutes(config: FraudConfig, code: str) -> int:
@@ -115,6 +117,31 @@ def bin_card_testing(ctx, params):
     )
 
 
+def merchant_card_testing_small(ctx, params):
+    """A tester's run starts with a few made-up numbers and wrong CVVs among the first real
+    cards, at amounts nobody notices: before `merchant_card_testing` has its count, a small
+    purchase (at most `max_amount_usd`, at reference rates) where `min_failures` card checks
+    failed in that rule's window and are at least `min_failure_share` of the merchant's
+    transactions there. A busy merchant's two honest typos are a small share of its
+    traffic; a purchase of ordinary size is not what a tester tries a card with. No
+    reference rate for the currency: not compared, the rule does not fire."""
+    amount, v = ctx.values.get("amount_usd"), ctx.values
+    failures, attempts = v["merchant_testing_failures"], v["merchant_testing_attempts"]
+    min_failures = int(params["min_failures"])
+    if amount is None or amount > params["max_amount_usd"] or failures < min_failures:
+        return None
+    of = _failure_share(failures, attempts, params["min_failure_share"])
+    if of is None:
+        return None
+    span = _span(_minutes(ctx.config, MERCHANT))
+    return (
+        f"A purchase of {amount:.2f} USD (up to {params['max_amount_usd']}) at merchant "
+        f"{ctx.attempt.merchant_id}, where {failures} card checks failed (cards with a wrong CVV or expiry "
+        f"date, unknown card numbers) in the last {span} (from {min_failures}){of}: a card-testing run "
+        "beginning."
+    )
+
+
 def card_tested_at_merchant(ctx, params):
     """This card failed a check here, and the merchant had at least `min_failures` failed
     card checks in the same window (with `min_failure_share`, at least that share of its
@@ -141,5 +168,6 @@ def card_tested_at_merchant(ctx, params):
 RULES = {
     MERCHANT: merchant_card_testing,
     BIN: bin_card_testing,
+    SMALL: merchant_card_testing_small,
     TESTED: card_tested_at_merchant,
 }

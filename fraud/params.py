@@ -95,6 +95,15 @@ _CARD_TESTING_ACROSS = {
 }
 SCHEMAS["merchant_card_testing"] = _CARD_TESTING_ACROSS
 SCHEMAS["bin_card_testing"] = _CARD_TESTING_ACROSS
+SCHEMAS["merchant_card_testing_small"] = {
+    "min_failures": Param(
+        WHOLE, "failed card checks at the merchant in merchant_card_testing's window: cards, unknown numbers"
+    ),
+    "min_failure_share": Param(SHARE, "share of the merchant's transactions in that window they must be"),
+    "max_amount_usd": Param(
+        NUMBER, "the largest purchase the rule applies to, in US dollars at reference rates"
+    ),
+}
 SCHEMAS["card_tested_at_merchant"] = {
     "window_minutes": Param(WHOLE, "minutes a card that failed a check stays declined there, at most a day"),
     "min_failures": Param(

@@ -1,12 +1,13 @@
 """The card-testing rules at their threshold and window edges: merchant_card_testing and
-bin_card_testing (failed card checks, or declines, across cards in a window) and
+bin_card_testing (failed card checks, or declines, across cards in a window),
+merchant_card_testing_small (a small purchase where a run has begun) and
 card_tested_at_merchant (a card that failed a check where card testing went on)."""
 
 from types import SimpleNamespace
 
 import pytest
 
-from fraud.card_testing import card_tested_at_merchant
+from fraud.card_testing import card_tested_at_merchant, merchant_card_testing_small
 from fraud.configuration import read_config
 from fraud.models import FraudConfigVersion, Rule
 from fraud.params import validate_rule_params
@@ -202,6 +203,77 @@ def test_the_bin_window_starts_window_minutes_back_inclusive(tested_bin, before,
     assert ("bin_card_testing" in _probe(_card(tested_bin), merchant_id="M-1001")) is fires
 
 
+# --- merchant_card_testing_small -----------------------------------------------------------------
+
+SMALL = "merchant_card_testing_small"
+
+
+def test_shipped_from_two_failed_checks_at_half_the_traffic_on_purchases_up_to_5_usd():
+    shipped = FraudConfigVersion.objects.get(number=1).snapshot["rules"][SMALL]
+    assert shipped == {
+        "enabled": True,
+        "score": 80,
+        "params": {"min_failures": 2, "min_failure_share": 0.5, "max_amount_usd": 5},
+    }
+    assert SMALL in FULL_WEIGHT
+
+
+@pytest.mark.parametrize(
+    ("failing_cards", "amount_minor", "fires"),
+    [(2, 5_00, True), (1, 5_00, False), (2, 5_01, False)],
+    ids=["2 failures, 5.00 USD", "1 failure", "5.01 USD"],
+)
+def test_the_small_purchase_rule_fires_from_min_failures_up_to_max_amount_usd(
+    failing_cards, amount_minor, fires
+):
+    for _ in range(failing_cards):
+        _fail(_card())
+    decided = authorize(_card(), merchant_id=TESTED, amount_minor=amount_minor)
+    assert (SMALL in codes(decided)) is fires
+    assert "merchant_card_testing" not in codes(decided)  # 3 failed checks in this module
+    assert decided.response_code == ("59" if fires else "00")
+    if fires:
+        assert factors(decided)[SMALL]["detail"] == (
+            "A purchase of 5.00 USD (up to 5) at merchant M-TESTED, where 2 card checks failed (cards with a "
+            "wrong CVV or expiry date, unknown card numbers) in the last 30 minutes (from 2), 100% of its 2 "
+            "transactions (from 50%): a card-testing run beginning."
+        )
+
+
+@pytest.mark.parametrize(("honest", "fires"), [(2, True), (3, False)], ids=["2 of 4, half", "2 of 5"])
+def test_the_small_purchase_rule_needs_the_failures_to_be_min_failure_share_of_the_window(honest, fires):
+    """A busy merchant's two honest typos are a small share of its traffic."""
+    for _ in range(honest):
+        authorize(_card(), merchant_id=TESTED, transaction_time=NOW - 2 * MINUTE)
+    _fail(_card())
+    _unknown(BinFactory(), 1)
+    decided = authorize(_card(), merchant_id=TESTED, amount_minor=1_50)
+    assert decided.risk_features["merchant_testing_attempts"] == honest + 2
+    assert (SMALL in codes(decided)) is fires
+
+
+def test_the_small_purchase_rule_counts_in_merchant_card_testings_window():
+    set_rule("merchant_card_testing", window_minutes=10)
+    for _ in range(2):
+        _fail(_card(), at=NOW - 10 * MINUTE - TICK)
+    assert SMALL not in _probe(amount_minor=1_00)
+    for _ in range(2):
+        _fail(_card(), at=NOW - 10 * MINUTE)
+    assert SMALL in _probe(amount_minor=1_00)
+
+
+@pytest.mark.parametrize(("amount_usd", "fires"), [(4.99, True), (None, False)], ids=["4.99 USD", "no rate"])
+def test_the_small_purchase_rule_reads_the_stored_amount_in_usd_and_never_fires_without_one(
+    amount_usd, fires
+):
+    """The amount at reference rates, as stored with the decision (a backtest reads the
+    same); a currency without a rate is not compared."""
+    values = {"merchant_testing_failures": 2, "merchant_testing_attempts": 2, "amount_usd": amount_usd}
+    ctx = SimpleNamespace(values=values, config=read_config(), attempt=SimpleNamespace(merchant_id=TESTED))
+    params = {"min_failures": 2, "min_failure_share": 0.5, "max_amount_usd": 5}
+    assert (merchant_card_testing_small(ctx, params) is not None) is fires
+
+
 # --- card_tested_at_merchant --------------------------------------------------------------------
 
 
@@ -359,6 +431,10 @@ def test_each_decision_stores_the_card_testing_counts_it_saw(tested_bin):
             {"min_failure_share"},
         ),
         ("merchant_card_testing", {"window_minutes": 60, "min_failures": 3, "min_failure_share": 0.1}, set()),
+        (SMALL, {"min_failures": 2, "min_failure_share": 0.5, "max_amount_usd": 5}, set()),
+        (SMALL, {"min_failures": 2, "min_failure_share": 0.5}, {"max_amount_usd"}),
+        (SMALL, {"min_failures": 2, "min_failure_share": 0.5, "max_amount_usd": "5"}, {"max_amount_usd"}),
+        (SMALL, {"min_failures": 2, "min_failure_share": 0, "max_amount_usd": 5}, {"min_failure_share"}),
         ("card_tested_at_merchant", {"window_minutes": 1440, "min_failures": 0}, {"min_failures"}),
         ("card_tested_at_merchant", {"window_minutes": 1440, "min_failures": 10}, set()),
         (

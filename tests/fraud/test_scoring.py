@@ -143,6 +143,7 @@ def test_no_factor_or_feature_shows_the_card_number():
         set_rule(code, min_failures=1)  # the card's own wrong CVV below is card testing
     for code in ("merchant_card_testing", "card_tested_at_merchant"):
         set_rule(code, min_failure_share=0.01)  # one failure among the purchases below
+    set_rule("merchant_card_testing_small", min_failures=1, min_failure_share=0.01, max_amount_usd=100)
     authorize(card, cvv=wrong_cvv(card), transaction_time=NOW - 20 * SECOND)
     for days in range(1, 6):
         authorize(card, amount_minor=10_000, transaction_time=NOW - days * DAY)
