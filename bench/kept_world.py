@@ -102,6 +102,35 @@ CANDIDATES = {
         _cash_out_again(r, CASH_OUT - {"5921"}) and "unverified_cash_out_again" not in r["f"]
     ),
 }
+# Measured for migrations fraud 0022 and 0023 (bench/README.md: card testing's first
+# cards, a lost or stolen card's first purchase).
+CANDIDATES["2 failed checks at half the merchant's window, on a purchase up to 5 USD"] = lambda r: (
+    _failures(r) >= 2
+    and _failures(r) >= 0.5 * (r["v"].get("merchant_testing_attempts") or 0)
+    and (r["v"].get("amount_usd") or 0) <= 5
+    and "merchant_card_testing" not in r["f"]
+    and "merchant_card_testing_small" not in r["f"]
+)
+
+
+def _unverified_cash_out_new_category(r, *, verified_hour: bool = True) -> bool:
+    """fraud 0023's unverified_cash_out_new_category on the stored values (with
+    `verified_hour` False, without its condition on the hour's verified cardholder)."""
+    return (
+        r["channel"] in ("pos", "atm")
+        and r["cardholder_verification"] in ("no_cvm", "signature")
+        and r["mcc"] in CASH_OUT
+        and bool(r["v"].get("first_mcc"))
+        and (not verified_hour or r["v"].get("card_verified_cvm_1h") == 0)
+    )
+
+
+STEP_UP_CANDIDATES = {
+    "step-up: unverified at a cash-out category new to the card": lambda r: _unverified_cash_out_new_category(
+        r, verified_hour=False
+    ),
+    "step-up: the same, no verified cardholder in the hour": _unverified_cash_out_new_category,
+}
 ADOPTED = (  # in migration fraud 0018
     "keyed in person, new merchant abroad",
     "3-D Secure failed, new merchant abroad, device never used",
@@ -150,19 +179,25 @@ def load(directory: Path) -> list[dict]:
     return rows
 
 
-def figures(rows: list[dict], decline: int, extra=lambda r: 0) -> str:
+def figures(rows: list[dict], decline: int, extra=lambda r: 0, step=lambda r: False) -> str:
+    """`extra`: a candidate's points on a decision; `step`: a candidate step-up's condition,
+    which answers 1A where the score does not decline (a stop on an attack, no false
+    decline, a clean purchase stepped up)."""
     scores = [min(100, r["risk_score"] + extra(r)) for r in rows]
+    stepped_up = [
+        r["stepped_up"] or (score < decline and step(r)) for r, score in zip(rows, scores, strict=True)
+    ]
     attacks = defaultdict(lambda: defaultdict(list))  # scenario -> attack -> stopped, per attempt
-    for r, score in zip(rows, scores, strict=True):
+    for r, score, asked in zip(rows, scores, stepped_up, strict=True):
         if r["fraud"]:
-            attacks[r["scenario"]][r["attack"]].append(score >= decline or r["stepped_up"])
+            attacks[r["scenario"]][r["attack"]].append(score >= decline or asked)
     kinds = " ".join(
         f"{kind}={sum(any(g[:2]) for g in by.values())}/{len(by)}" for kind, by in sorted(attacks.items())
     )
-    clean = [(r, score) for r, score in zip(rows, scores, strict=True) if r["clean"]]
-    stepped = sum(r["stepped_up"] for r, _ in clean)
-    base = [score for r, score in clean if not r["stepped_up"]]  # a 1A is no decline
-    fired = sum(1 for r in rows if r["clean"] and extra(r))
+    clean = [(score, asked) for r, score, asked in zip(rows, scores, stepped_up, strict=True) if r["clean"]]
+    stepped = sum(asked for _, asked in clean)
+    base = [score for score, asked in clean if not asked]  # a 1A is no decline
+    fired = sum(1 for r in rows if r["clean"] and (extra(r) or step(r)))
     ap = average_precision_score([r["fraud"] for r in rows], scores)
     declined = sum(score >= decline for score in base)
     return (
@@ -215,6 +250,8 @@ def main() -> None:
     print(f"as decided: {figures(rows, decline)}")
     for name, condition in CANDIDATES.items():
         print(f"{name}: {figures(rows, decline, lambda r, c=condition: POINTS if c(r) else 0)}")
+    for name, condition in STEP_UP_CANDIDATES.items():
+        print(f"{name}: {figures(rows, decline, step=condition)}")
     adopted = [CANDIDATES[name] for name in ADOPTED]
     print(f"the four of 0018: {figures(rows, decline, lambda r: POINTS * sum(c(r) for c in adopted))}")
 

@@ -42,6 +42,11 @@ combinations with compounding evidence carry decline-level points:
   above the contactless limit). A step-up rule (STEP_UP): when it fires the answer is not a
   fraud decline but 1A, verification required (the cardholder inserts the card and types
   the PIN; the thief cannot), and its points (0 as shipped) add nothing to the score.
+- `unverified_cash_out_new_category`: the same purchase at a listed category the card has
+  never bought in (no approval there, however long ago), with no PIN or device
+  verification on the card in the hour: the thief's first purchase, which the rule above
+  lets through. A step-up too: the cardholder's first purchase in such a category asks
+  for the PIN once, as a new card's first purchase does at many issuers.
 
 `new_device_unauthenticated_abroad` (a new device at a new merchant abroad without
 3-D Secure, on a card bought from known devices) is compounding too, but honest shoppers
@@ -66,6 +71,7 @@ NEW_DEVICE_UNAUTHENTICATED_ABROAD = "new_device_unauthenticated_abroad"
 NEW_DEVICE_3DS_FAILED_ABROAD = "new_device_3ds_failed_abroad"
 KEYED_IN_PERSON_ABROAD = "keyed_in_person_abroad"
 UNVERIFIED_CASH_OUT_AGAIN = "unverified_cash_out_again"
+UNVERIFIED_CASH_OUT_NEW_CATEGORY = "unverified_cash_out_new_category"
 
 # Not verified: a PIN that failed, a signature nobody checks, or none at all.
 UNVERIFIED = frozenset(
@@ -238,18 +244,29 @@ def keyed_in_person_abroad(ctx, params):
     )
 
 
-def unverified_cash_out_again(ctx, params):
-    """Reads the hour's categories of in-person attempts without a verified cardholder and
-    the hour's verified ones (fraud/features.py); a decision stored before they were has
-    neither, and the rule does not fire on it."""
-    a, v = ctx.attempt, ctx.values
+def _unverified_cash_out(ctx, params) -> set[str] | None:
+    """The rule's categories when this is an in-person purchase without a verified
+    cardholder at one of them and the card had no verified one in the hour (a value a
+    decision stored before it was read lacks: then None, as when it does not hold)."""
+    a = ctx.attempt
     categories = set(params.get("mccs") or ())
     if (
         a.channel not in CARD_PRESENT
         or a.cardholder_verification not in UNVERIFIED_PURCHASE
         or a.mcc not in categories
-        or v.get("card_verified_cvm_1h") != 0
+        or ctx.values.get("card_verified_cvm_1h") != 0
     ):
+        return None
+    return categories
+
+
+def unverified_cash_out_again(ctx, params):
+    """Reads the hour's categories of in-person attempts without a verified cardholder and
+    the hour's verified ones (fraud/features.py); a decision stored before they were has
+    neither, and the rule does not fire on it."""
+    a, v = ctx.attempt, ctx.values
+    categories = _unverified_cash_out(ctx, params)
+    if categories is None:
         return None
     before = sorted(set((v.get("card_unverified_present_mccs_1h") or "").split(",")) & categories)
     if not before:
@@ -258,6 +275,17 @@ def unverified_cash_out_again(ctx, params):
         f"No verified cardholder at merchant {a.merchant_id} (category {a.mcc}) after in-person attempts "
         f"without one in the last hour in categories {', '.join(before)}, and no PIN or device "
         "verification on this card in that hour."
+    )
+
+
+def unverified_cash_out_new_category(ctx, params):
+    """A category the card never bought in: `first_mcc`, over the card's whole past."""
+    a = ctx.attempt
+    if _unverified_cash_out(ctx, params) is None or not ctx.values.get("first_mcc"):
+        return None
+    return (
+        f"No verified cardholder at merchant {a.merchant_id}, in a category this card never bought in "
+        f"({a.mcc}), and no PIN or device verification on this card in the last hour."
     )
 
 
@@ -293,10 +321,11 @@ RULES = {
     NEW_DEVICE_3DS_FAILED_ABROAD: new_device_3ds_failed_abroad,
     KEYED_IN_PERSON_ABROAD: keyed_in_person_abroad,
     UNVERIFIED_CASH_OUT_AGAIN: unverified_cash_out_again,
+    UNVERIFIED_CASH_OUT_NEW_CATEGORY: unverified_cash_out_new_category,
 }
 # The model never read these facts: beside it their points count in full.
 FULL_WEIGHT = frozenset(RULES)
 # Rules whose firing asks for the cardholder's verification (decided 1A, a soft decline)
 # rather than adding to a fraud decline: each fires only on an in-person attempt whose
 # cardholder was not verified, the only kind a PIN can still verify.
-STEP_UP = frozenset({UNVERIFIED_CASH_OUT_AGAIN})
+STEP_UP = frozenset({UNVERIFIED_CASH_OUT_AGAIN, UNVERIFIED_CASH_OUT_NEW_CATEGORY})

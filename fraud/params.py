@@ -150,6 +150,7 @@ SCHEMAS["keyed_in_person_abroad"] = {}
 SCHEMAS["unverified_cash_out_again"] = {
     "mccs": Param(MCCS, "the categories where a card turns into cash or goods that resell"),
 }
+SCHEMAS["unverified_cash_out_new_category"] = SCHEMAS["unverified_cash_out_again"]
 
 # Card testing is a matter of minutes: the windows are read from a capped window of the
 # merchant's and the BIN's index, and the card's own from its 30-day history.

@@ -131,6 +131,14 @@ def test_kept_world_counts_1a_as_fraud_quality_does(kept_world):
     line = kept_world.figures(rows, DECLINE)
     assert "false declines 1 of 2, stepped up 2 of 4" in line
     assert "card_abroad=0/1 lost_stolen=1/2" in line
+    # A candidate step-up on the second thief's first attempt (order 8) and on the clean
+    # purchase approved at 10 (order 1): the attack stopped, the purchase stepped up, and a
+    # score that declines (order 3) declines still.
+    asked = {8, 1, 3}
+    rows = [{**r, "order": n} for n, r in enumerate(rows)]
+    line = kept_world.figures(rows, DECLINE, step=lambda r: r["order"] in asked)
+    assert "false declines 1 of 1, stepped up 3 of 4, fired on 2 clean" in line
+    assert "card_abroad=0/1 lost_stolen=2/2" in line
 
 
 @pytest.mark.django_db

@@ -15,6 +15,7 @@ from demo.simulation import plan_world, replay_world
 from demo.simulation.authentication import _Authenticator
 from demo.simulation.plan import MADE_UP, Attempt
 from tests.fraud.clock import NOW
+from tests.fraud.configuration import set_rule
 from transactions.authentication_facts import device_digest
 from transactions.codes import Decision
 from transactions.models import Transaction
@@ -200,12 +201,15 @@ def test_the_step_up_reactions_leave_the_rest_of_the_plan_as_it_was(monkeypatch)
 
 def asking_for_the_pin(monkeypatch) -> list[uuid.UUID]:
     """Make the decision the replay calls answer 1A to every unverified in-person attempt
-    the engine would have let through its card checks (the engine's own step-up rule is not
-    needed to test the reaction)."""
+    the engine would have let through its card checks (the engine's own step-up rules are
+    not needed to test the reaction); the pks of all answered 1A, by the engine or here."""
     answered = []
 
     def decide(*, request):
         decided = authorization_decide(request=request)
+        if decided.reason == Decision.VERIFICATION_REQUIRED.reason:
+            answered.append(decided.pk)
+            return decided
         unverified = request.channel == "pos" and request.cardholder_verification in ("no_cvm", "signature")
         if unverified and decided.reason in (Decision.APPROVED.reason, Decision.SUSPECTED_FRAUD.reason):
             Transaction.objects.filter(pk=decided.pk).update(
@@ -267,6 +271,8 @@ def test_the_replay_plays_what_follows_a_1a_in_time_with_its_ground_truth(monkey
 
 @pytest.mark.django_db
 def test_without_a_1a_nothing_follows():
+    for code in ("unverified_cash_out_again", "unverified_cash_out_new_category"):
+        set_rule(code, enabled=False)  # the engine's step-ups off: nothing answers 1A
     world = plan_world(cardholders=8, days=10, seed=13, end=END, fraud="showcase")
     result = replay_world(world, actor=Actor.system("test"))
     assert len(result.outcomes) == len(attempts(world)) == Transaction.objects.count()

@@ -166,7 +166,7 @@ def test_alerts_date_from_their_transactions_and_analysts_resolved_the_older_cas
 def test_weeks_of_history_train_and_activate_a_model_that_scores_the_last_week(monkeypatch):
     # A smaller world than the default's (200 cardholders, 28 days), with the training
     # minimums lowered to its size: the suite stays quick.
-    monkeypatch.setattr(demo_services, "MODEL_MIN_FRAUDS", 5)
+    monkeypatch.setattr(demo_services, "MODEL_MIN_FRAUDS", 3)
     monkeypatch.setattr(demo_services, "MODEL_MIN_ROWS", 200)
     started = timezone.now()
     out = run("--cardholders", "40", "--days", "21")

@@ -9,11 +9,11 @@ import pytest
 from cards.models import LedgerEntry
 from fraud import config_diff
 from fraud.backtest import backtest
-from fraud.models import FraudAlert
+from fraud.models import FraudAlert, Rule
 from fraud.params import validate_rule_params
 from fraud.performance import rule_performance, version_performance
 from fraud.services import model_activate
-from fraud.versions import live_version
+from fraud.versions import config_version_create, live_version
 from tests.authorizing import authorize_at, balance, codes, factors
 from tests.factories import TEST_ACTOR, CardFactory
 from tests.fraud.clock import DAY, HOUR, NOW, SECOND
@@ -35,6 +35,7 @@ AUTHENTICATION_RULES = {
     "new_device_3ds_failed": 80,
     "new_device_unauthenticated_abroad": 40,
     "unverified_cash_out_again": 0,  # a step-up: it answers 1A, its points add nothing
+    "unverified_cash_out_new_category": 0,  # the same
 }
 NEW = {"merchant_id": "M-NEW"}  # a merchant the card never used
 STRIPE = {"entry_mode": "magstripe", "cardholder_verification": "signature"}
@@ -217,6 +218,16 @@ DEPARTMENT = {"merchant_id": "M-DEP", "mcc": "5311"}
 SIGNED = {"entry_mode": "chip", "cardholder_verification": "signature"}
 
 
+def _regular():
+    """_card(), which bought by chip and PIN at another department store and another liquor
+    store two days ago: those categories are not new to it, and the rule for a category
+    new to the card (below) leaves these tests to this one."""
+    card = _card()
+    for merchant, mcc in (("M-DEP-OLD", "5311"), ("M-LIQ-OLD", "5921")):
+        _chip(card, NOW - 2 * DAY + SECOND, merchant_id=merchant, mcc=mcc)
+    return card
+
+
 @pytest.mark.parametrize(
     ("before", "now", "fires"),
     [
@@ -263,7 +274,7 @@ SIGNED = {"entry_mode": "chip", "cardholder_verification": "signature"}
 def test_an_unverified_purchase_at_a_cash_out_shop_after_another_in_the_hour_asks_for_verification(
     before, now, fires
 ):
-    card = _card()
+    card = _regular()
     authorize(card, transaction_time=NOW - 30 * 60 * SECOND, **before)
     decided = authorize(card, **now)
     assert ("unverified_cash_out_again" in _fired(decided)) is fires
@@ -287,7 +298,7 @@ def test_an_unverified_purchase_at_a_cash_out_shop_after_another_in_the_hour_ask
     ("before", "fires"), [(HOUR, True), (HOUR + SECOND, False)], ids=["1 h", "1 h + 1 s"]
 )
 def test_the_attempt_before_counts_for_an_hour(before, fires):
-    card = _card()
+    card = _regular()
     authorize(card, transaction_time=NOW - before, **DEPARTMENT, **TAP)
     assert ("unverified_cash_out_again" in _fired(authorize(card, **LIQUOR, **TAP))) is fires
 
@@ -309,7 +320,7 @@ def test_the_attempt_before_counts_for_an_hour(before, fires):
 )
 def test_a_verified_cardholder_in_the_hour_keeps_it_from_firing(verified, before, fires):
     """The cardholder on a shopping afternoon gives the PIN above the contactless limit."""
-    card = _card()
+    card = _regular()
     authorize(card, transaction_time=NOW - 20 * 60 * SECOND, **DEPARTMENT, **TAP)
     entry = "contactless" if verified == "consumer_device" else "chip"
     authorize(
@@ -324,7 +335,7 @@ def test_a_verified_cardholder_in_the_hour_keeps_it_from_firing(verified, before
 
 def test_its_categories_are_a_param():
     set_rule("unverified_cash_out_again", mccs=["5921"])
-    card = _card()
+    card = _regular()
     authorize(card, transaction_time=NOW - 20 * 60 * SECOND, **DEPARTMENT, **TAP)
     assert "unverified_cash_out_again" not in _fired(
         authorize(card, **LIQUOR, **TAP, transaction_time=NOW - SECOND)
@@ -334,7 +345,7 @@ def test_its_categories_are_a_param():
 
 def test_a_failed_pin_now_is_left_to_the_pin_check():
     """Declined as 55 before risk counts; scored by the rules that read a failed PIN."""
-    card = _card()
+    card = _regular()
     authorize(card, transaction_time=NOW - 20 * 60 * SECOND, **DEPARTMENT, **TAP)
     decided = authorize(card, **LIQUOR, entry_mode="chip", cardholder_verification="pin_failed")
     assert decided.response_code == "55"
@@ -350,7 +361,7 @@ def _stepped_up(card):
 
 
 def test_a_step_up_is_recorded_with_its_factor_first_and_debits_nothing():
-    card = _card()
+    card = _regular()
     before = balance(card)
     entries = LedgerEntry.objects.filter(card=card).count()
     authorize(card, transaction_time=NOW - 30 * 60 * SECOND, **DEPARTMENT, **TAP)
@@ -370,7 +381,7 @@ def test_a_step_up_is_recorded_with_its_factor_first_and_debits_nothing():
 
 def test_the_cardholder_who_gives_the_pin_right_after_is_approved():
     """The terminal asks for the PIN: the cardholder inserts the card and types it."""
-    card = _card()
+    card = _regular()
     asked = _stepped_up(card)
     before = balance(card)
     retried = authorize(card, **LIQUOR, entry_mode="chip", cardholder_verification="pin_verified")
@@ -384,7 +395,7 @@ def test_the_cardholder_who_gives_the_pin_right_after_is_approved():
 
 def test_the_thief_who_cannot_give_the_pin_is_declined_as_such():
     """The wrong PIN is 55; a tap after it is declined by pin_failure_then_unverified (59)."""
-    card = _card()
+    card = _regular()
     _stepped_up(card)
     wrong_pin = authorize(card, **LIQUOR, entry_mode="chip", cardholder_verification="pin_failed")
     assert wrong_pin.response_code == "55"
@@ -392,7 +403,7 @@ def test_the_thief_who_cannot_give_the_pin_is_declined_as_such():
 
 
 def test_its_step_ups_are_counted_per_rule_and_version_never_as_false_declines():
-    card = _card()
+    card = _regular()
     _stepped_up(card)
     figures = {r.code: r for r in rule_performance(since=NOW - DAY, until=NOW + DAY)}
     stepped = figures["unverified_cash_out_again"]
@@ -412,7 +423,7 @@ def test_the_config_diff_names_it_a_step_up():
 def test_a_score_that_declines_comes_before_the_step_up():
     """The contract's order: 59, then 1A. With decline-level points the rule declines."""
     set_rule("unverified_cash_out_again", score=80)
-    card = _card()
+    card = _regular()
     authorize(card, transaction_time=NOW - 30 * 60 * SECOND, **DEPARTMENT, **TAP)
     decided = authorize(card, **LIQUOR, **TAP)
     assert decided.response_code == "59" and codes(decided)[0] == "unverified_cash_out_again"
@@ -420,10 +431,145 @@ def test_a_score_that_declines_comes_before_the_step_up():
 
 def test_a_step_up_rule_switched_off_asks_nothing():
     set_rule("unverified_cash_out_again", enabled=False)
-    card = _card()
+    card = _regular()
     authorize(card, transaction_time=NOW - 30 * 60 * SECOND, **DEPARTMENT, **TAP)
     decided = authorize(card, **LIQUOR, **TAP)
     assert decided.response_code == "00" and "unverified_cash_out_again" not in _fired(decided)
+
+
+# --- Unverified in person at a cash-out category new to the card ----------------------------------
+
+NEW_CATEGORY = "unverified_cash_out_new_category"
+JEWELLER = {"merchant_id": "M-JWL", "mcc": "5944"}
+
+
+@pytest.mark.parametrize(
+    ("now", "fires"),
+    [
+        ({**JEWELLER, **TAP}, True),
+        ({**JEWELLER, **SIGNED}, True),
+        ({**JEWELLER, "entry_mode": "chip", "cardholder_verification": "pin_verified"}, False),
+        ({**JEWELLER, "entry_mode": "contactless", "cardholder_verification": "consumer_device"}, False),
+        ({**JEWELLER, "entry_mode": "contactless"}, False),
+        ({"merchant_id": "M-CAFE", "mcc": "5814", **TAP}, False),
+        ({**JEWELLER, **ONLINE}, False),
+    ],
+    ids=[
+        "a tap",
+        "a signature",
+        "the PIN",
+        "a wallet's check",
+        "verification unknown",
+        "not listed",
+        "online",
+    ],
+)
+def test_an_unverified_purchase_in_a_cash_out_category_new_to_the_card_asks_for_verification(now, fires):
+    decided = authorize(_card(), **now)
+    assert (NEW_CATEGORY in _fired(decided)) is fires
+    assert decided.response_code == ("1A" if fires else "00")
+    if fires:
+        assert factors(decided)[NEW_CATEGORY] == {
+            "code": NEW_CATEGORY,
+            "score": 0,
+            "detail": "No verified cardholder at merchant M-JWL, in a category this card never bought in "
+            "(5944), and no PIN or device verification on this card in the last hour.",
+        }
+
+
+@pytest.mark.parametrize(
+    ("before", "fires"),
+    [("approved", False), ("declined", True), ("online", False)],
+    ids=["bought there by chip and PIN", "declined there", "bought there online"],
+)
+def test_a_category_the_card_bought_in_before_is_not_new(before, fires):
+    """However long ago, at another merchant of it; a decline is not a purchase."""
+    card = _card()
+    where = {"merchant_id": "M-JWL-OLD", "mcc": "5944"}
+    if before == "online":
+        authorize(card, transaction_time=NOW - 20 * DAY, **where, **ONLINE)
+    else:
+        amount = 10_000_000_00 if before == "declined" else 4200  # over the balance: declined 51
+        done = authorize(
+            card,
+            transaction_time=NOW - 20 * DAY,
+            amount_minor=amount,
+            entry_mode="chip",
+            cardholder_verification="pin_verified",
+            **where,
+        )
+        assert done.status == before
+    assert (NEW_CATEGORY in _fired(authorize(card, **JEWELLER, **TAP))) is fires
+
+
+@pytest.mark.parametrize(
+    ("verified", "before", "fires"),
+    [
+        ("pin_verified", HOUR, False),
+        ("pin_verified", HOUR + SECOND, True),
+        ("consumer_device", 10 * SECOND, False),
+        ("pin_failed", 10 * SECOND, True),
+    ],
+    ids=[
+        "a PIN in the hour",
+        "a PIN an hour and a second back",
+        "a wallet's check in the hour",
+        "a failed PIN",
+    ],
+)
+def test_a_verified_cardholder_in_the_hour_keeps_the_new_category_rule_from_firing(verified, before, fires):
+    card = _card()
+    entry = "contactless" if verified == "consumer_device" else "chip"
+    authorize(
+        card,
+        merchant_id="M-GROCER",
+        transaction_time=NOW - before,
+        entry_mode=entry,
+        cardholder_verification=verified,
+    )
+    assert (NEW_CATEGORY in _fired(authorize(card, **JEWELLER, **TAP))) is fires
+
+
+def test_the_new_category_rules_categories_are_a_param():
+    set_rule(NEW_CATEGORY, mccs=["5921"])
+    assert NEW_CATEGORY not in _fired(authorize(_card(), **JEWELLER, **TAP))
+    assert NEW_CATEGORY in _fired(authorize(_card(), merchant_id="M-LIQ", mcc="5921", **TAP))
+
+
+def test_the_cardholder_asked_once_gives_the_pin_and_is_not_asked_again_in_the_category():
+    card = _card()
+    assert authorize(card, transaction_time=NOW - 2 * HOUR, **JEWELLER, **TAP).response_code == "1A"
+    retried = authorize(
+        card,
+        transaction_time=NOW - 2 * HOUR + SECOND,
+        **JEWELLER,
+        entry_mode="chip",
+        cardholder_verification="pin_verified",
+    )
+    assert retried.response_code == "00"
+    later = authorize(card, merchant_id="M-JWL2", mcc="5944", **TAP)  # two hours on: bought there now
+    assert later.response_code == "00" and NEW_CATEGORY not in _fired(later)
+
+
+def test_a_backtest_re_decides_the_new_category_rule_from_the_stored_values():
+    card = _card()
+    decided = [
+        authorize(card, transaction_time=NOW - 3 * HOUR, **JEWELLER, **TAP),
+        authorize(card, transaction_time=NOW - 2 * HOUR, merchant_id="M-CAFE", mcc="5814", **TAP),
+        authorize(card, **LIQUOR, **SIGNED),
+    ]
+    assert [d.response_code for d in decided] == ["1A", "00", "1A"]
+    assert decided[0].risk_features["first_mcc"] and decided[0].risk_features["card_verified_cvm_1h"] == 0
+    report = backtest(version=live_version(), since=NOW - 5 * DAY, until=NOW + HOUR)
+    assert report.changed == 0 and report.score_changes == 0 and report.code_changes == {}
+    assert report.backtest.rule_hits[NEW_CATEGORY] == 2
+    assert report.recorded.step_ups == report.backtest.step_ups == 2
+    rule = Rule.objects.get(code=NEW_CATEGORY)
+    rule.enabled = False
+    rule.save()
+    switched_off = config_version_create(actor=TEST_ACTOR, reason="Without the step-up.")
+    without = backtest(version=switched_off, since=NOW - 5 * DAY, until=NOW + HOUR)
+    assert without.changed == 2 and without.backtest.step_ups == 0
 
 
 # --- 3-D Secure and devices ---------------------------------------------------------------------
@@ -549,7 +695,7 @@ def test_a_backtest_of_the_live_version_reproduces_their_decisions():
 
 
 def test_a_backtest_re_decides_the_cash_out_rule_from_the_stored_values():
-    card = _card()
+    card = _regular()
     decided = [
         authorize(card, transaction_time=NOW - 40 * 60 * SECOND, **DEPARTMENT, **TAP),
         authorize(card, transaction_time=NOW - 20 * 60 * SECOND, **LIQUOR, **TAP),

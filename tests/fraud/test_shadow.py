@@ -17,7 +17,7 @@ from fraud.models import FraudAlert, FraudConfigVersion, FraudSettings, Rule, Sh
 from fraud.versions import config_version_create, config_version_promote
 from tests.authorizing import authorize_at, balance, post_authorization, wrong_cvv
 from tests.factories import TEST_ACTOR
-from tests.fraud.clock import MINUTE, NOW
+from tests.fraud.clock import DAY, MINUTE, NOW
 from transactions.models import Transaction
 
 authorize = authorize_at(NOW)
@@ -392,7 +392,23 @@ def test_the_shadows_step_up_comes_after_its_decline_in_the_contracts_order(
     assert shadow.shadow_response_code(txn, assessment) == expected
 
 
+def _bought_in_the_categories(card):
+    """Chip and PIN at another department store and liquor store two days ago: neither
+    category is new to the card, so only the step-up for a second unverified purchase in
+    the hour (unverified_cash_out_again) can ask for the PIN below."""
+    for merchant, mcc in (("M-DEP-OLD", "5311"), ("M-LIQ-OLD", "5921")):
+        authorize(
+            card,
+            merchant_id=merchant,
+            mcc=mcc,
+            entry_mode="chip",
+            cardholder_verification="pin_verified",
+            transaction_time=NOW - 2 * DAY,
+        )
+
+
 def test_a_step_up_lifted_by_the_shadow_is_stored_and_the_live_answer_stays_1a(authorize_api, card):
+    _bought_in_the_categories(card)
     authorize(card, transaction_time=NOW - 30 * MINUTE, **DEPARTMENT_TAP)
 
     def request():
@@ -422,6 +438,7 @@ def test_a_step_up_in_shadow_never_asks_the_live_cardholder(authorize_api, card)
     live_off = _draft_with_rule("unverified_cash_out_again", enabled=False)
     config_version_promote(version=live_off, actor=TEST_ACTOR, reason="Off while we watch it.")
     scoring.forget_config()
+    _bought_in_the_categories(card)
     authorize(card, transaction_time=NOW - 30 * MINUTE, **DEPARTMENT_TAP)
 
     def request():
