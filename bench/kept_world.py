@@ -10,7 +10,8 @@ type) before their third transaction, the false declines of clean legitimate tra
 on cards no attack had touched yet (a 1A is none: left out of them), the clean ones
 stepped up (answered 1A), average precision. The what-ifs add a candidate rule's
 80 points to each decision's stored score where the candidate's condition holds on the
-stored facts and values: the traffic is not replayed (a decline does not change later
+stored facts and values, or (a step-up candidate) answer 1A there where the score does
+not decline: the traffic is not replayed (a decline does not change later
 histories), so they estimate, and a full run measures. Tuning worlds only: looking at an
 evaluation world's attacks makes it a tuning world.
 """
@@ -107,7 +108,8 @@ CANDIDATES = {
 CANDIDATES["2 failed checks at half the merchant's window, on a purchase up to 5 USD"] = lambda r: (
     _failures(r) >= 2
     and _failures(r) >= 0.5 * (r["v"].get("merchant_testing_attempts") or 0)
-    and (r["v"].get("amount_usd") or 0) <= 5
+    and (amount := r["v"].get("amount_usd")) is not None
+    and amount <= 5
     and "merchant_card_testing" not in r["f"]
     and "merchant_card_testing_small" not in r["f"]
 )

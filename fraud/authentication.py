@@ -43,10 +43,11 @@ combinations with compounding evidence carry decline-level points:
   fraud decline but 1A, verification required (the cardholder inserts the card and types
   the PIN; the thief cannot), and its points (0 as shipped) add nothing to the score.
 - `unverified_cash_out_new_category`: the same purchase at a listed category the card has
-  never bought in (no approval there, however long ago), with no PIN or device
-  verification on the card in the hour: the thief's first purchase, which the rule above
-  lets through. A step-up too: the cardholder's first purchase in such a category asks
-  for the PIN once, as a new card's first purchase does at many issuers.
+  never bought in (no purchase there that was not declined, in person or online, however
+  long ago), with no PIN or device verification on the card in the hour: the thief's
+  first purchase, which the rule above lets through. A step-up too: the cardholder's first
+  purchase in such a category asks for the PIN once, as a new card's first purchase does
+  at many issuers.
 
 `new_device_unauthenticated_abroad` (a new device at a new merchant abroad without
 3-D Secure, on a card bought from known devices) is compounding too, but honest shoppers

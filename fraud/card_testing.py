@@ -22,6 +22,8 @@ TESTED = "card_tested_at_merchant"
 SMALL = "merchant_card_testing_small"
 DEFAULT_WINDOW_MINUTES = {MERCHANT: 60, BIN: 60, TESTED: 1440}
 DEFAULT_MIN_FAILURES = 10
+# merchant_card_testing_small's params as shipped (fraud 0022), for a snapshot without one.
+SMALL_DEFAULTS = {"min_failures": 2, "min_failure_share": 0.5, "max_amount_usd": 5}
 
 # Verdicts on this card at this merchant, and on the merchant's traffic, not signals
 # among others: beside an active model their points count in full, not at the `model`
@@ -120,12 +122,14 @@ def bin_card_testing(ctx, params):
 def merchant_card_testing_small(ctx, params):
     """A tester's run starts with a few made-up numbers and wrong CVVs among the first real
     cards, at amounts nobody notices: before `merchant_card_testing` has its count, a small
-    purchase (at most `max_amount_usd`, at reference rates) where `min_failures` card checks
-    failed in that rule's window and are at least `min_failure_share` of the merchant's
-    transactions there. A busy merchant's two honest typos are a small share of its
-    traffic; a purchase of ordinary size is not what a tester tries a card with. No
+    purchase (at most `max_amount_usd`, at reference rates) where at least `min_failures`
+    card checks failed in that rule's window and are at least `min_failure_share` of the
+    merchant's transactions there. A busy merchant's two honest typos are a small share of
+    its traffic; a purchase of ordinary size is not what a tester tries a card with. No
     reference rate for the currency: not compared, the rule does not fire."""
-    amount, v = ctx.values.get("amount_usd"), ctx.values
+    v = ctx.values
+    params = SMALL_DEFAULTS | params
+    amount = v.get("amount_usd")
     failures, attempts = v["merchant_testing_failures"], v["merchant_testing_attempts"]
     min_failures = int(params["min_failures"])
     if amount is None or amount > params["max_amount_usd"] or failures < min_failures:

@@ -6,11 +6,12 @@ has never bought in, with no PIN or device verification on the card in the hour.
 `unverified_cash_out_again` (0020) asks for the PIN at the thief's second purchase without
 one; the first went through, and where the thief tried a cash machine next (the PIN
 failed, 55) the engine stopped nothing before the third. The first purchase at a category
-new to the card is where the thief starts: on the tuning worlds the condition stopped the
-lost or stolen cards' runs before their third transaction 15 of 16, 16 of 16 and 9 of 9
-times (against 11, 11 and 8), asking 53 to 62 honest purchases in about 34,000 for a PIN
-once (bench/README.md). Many issuers ask for the PIN at a new card's first purchase for
-the same reason.
+new to the card is where the thief starts. On the tuning worlds, as a what-if on the
+stored decisions, the condition stopped the lost or stolen cards' runs before their third
+transaction 15 of 16, 16 of 16 and 9 of 9 times (against 11, 11 and 8), asking 53 to 62
+honest purchases in about 34,000 for a PIN; end to end on two of them, 15 of 16 and 16 of
+16, with 43 and 47 asked (bench/README.md, "a lost or stolen card's first purchase").
+Many issuers ask for the PIN at a new card's first purchase for the same reason.
 
 A step-up rule (answered 1A, verification required), 0 points, like 0020. It reads values
 every decision stores: whether the category is new to the card (`first_mcc`) and the
@@ -20,7 +21,8 @@ rule does not fire on them in a backtest.
 Written like 0020: the rule joins the working copy; a fresh database's unused shipped live
 version gets it in place; where decisions were made under a shipped version, the next
 version is written and promoted; where staff run a version of their own, it waits as a
-draft, to be put in shadow, backtested and promoted by them. The data is written out here
+draft, to be put in shadow, backtested and promoted by them (beside 0022's draft, each
+with its own rule; the working copy has both). The data is written out here
 so that this migration means the same thing forever.
 """
 
@@ -33,8 +35,8 @@ from django.utils import timezone
 CODE = "unverified_cash_out_new_category"
 NAME = "Unverified in person at a cash-out category new to the card"
 DESCRIPTION = (
-    "A contactless purchase without verification or a signature at a merchant of a category in `mccs` "
-    "that the card has never bought in, with no PIN or device verification on the card in the last hour: "
+    "An in-person purchase without verification (a tap) or with a signature at a merchant of a category "
+    "in `mccs` that the card has never bought in (nothing there that was not declined, however long ago), with no PIN or device verification on the card in the last hour: "
     "the first purchase of a found or stolen card whose thief does not know the PIN. A step-up: answered "
     "1A, verification required (the cardholder inserts the card and types the PIN, the thief cannot); its "
     "points, if any, count in full beside a model."
