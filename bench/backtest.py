@@ -6,7 +6,8 @@
 For each database, a throwaway one (a temporary SQLite file; a PostgreSQL database
 created beside the one `--postgres` names), migrated, filled and removed at the end
 whatever happens, by a child process of this script. The fill: `--rows` synthetic
-decisions on known cards, facts mixed over channels, countries, MCCs and CVV results,
+decisions on known cards, facts mixed over channels, countries, MCCs, CVV results and how
+the card was read and its holder verified (entry mode, PIN, signature, 3-D Secure, device),
 every catalogue feature and rule input with plausible values, each decided by the live
 version through fraud/rules.py `evaluate` as the live path does (details formatted,
 factors stored with them), its response code in the contract's order; fraud reports on
@@ -166,7 +167,29 @@ def features(rng: random.Random) -> dict:
     values["cardholder_age"] = rng.randint(18, 90)
     values["home_country"] = "US"
     values["merchant_failures_long"] = values["merchant_attempts_long"] = None
+    for window in ("merchant", "bin"):  # a window's failed checks and declines are among its transactions
+        failures, declines = values[f"{window}_testing_failures"], values[f"{window}_testing_declines"]
+        values[f"{window}_testing_attempts"] = failures + declines + rng.randint(0, 40)
     return values
+
+
+def read_and_verified(rng: random.Random, channel: str) -> tuple[str, str, str, str]:
+    """How the card was read and its holder verified (transactions/authentication_facts.py),
+    plausible for the channel: entry mode, cardholder verification, 3-D Secure, device."""
+    if channel == "ecommerce":
+        three_ds = rng.choices(["authenticated", "not_performed", "attempted", "failed"], [56, 38, 4, 2])[0]
+        device = f"device-{rng.randint(1, 500)}" if rng.random() < 0.9 else ""
+        return rng.choice(["ecommerce", "ecommerce", "credential_on_file"]), "no_cvm", three_ds, device
+    if channel == "atm":
+        return "chip", rng.choices(["pin_verified", "pin_failed"], [98, 2])[0], "", ""
+    entry = rng.choices(["chip", "contactless", "magstripe", "keyed"], [40, 56, 3, 1])[0]
+    if entry == "contactless":
+        cvm = rng.choices(["no_cvm", "consumer_device"], [85, 15])[0]
+    elif entry == "keyed":
+        cvm = "signature"
+    else:
+        cvm = rng.choices(["pin_verified", "signature", "pin_failed"], [88, 10, 2])[0]
+    return entry, cvm, "", ""
 
 
 def rule_inputs(rng: random.Random, cvv: str, at: datetime.datetime) -> dict:
@@ -187,6 +210,8 @@ def rule_inputs(rng: random.Random, cvv: str, at: datetime.datetime) -> dict:
         "merchant_fraud_cards_90d": rng.choice([0, 0, 0, 1, 2, 4]),
         "card_check_streak": rng.choice([0, 1, 2]) if cvv == "mismatch" else None,
         "card_check_streak_expiries": 0 if cvv == "mismatch" else None,
+        "card_verified_cvm_1h": rng.choice([0, 0, 0, 1]),
+        "card_unverified_present_mccs_1h": rng.choice(["", "", "", "5311", "5732,5921"]),
     }
 
 
@@ -201,25 +226,32 @@ def decided_rows(count: int, seed: int, cards: list, config, sqlite: bool):
         at = START + datetime.timedelta(seconds=3 * i)
         card, masked = rng.choice(cards)
         cvv = rng.choices(["match", "mismatch", "absent", "unchecked"], [85, 3, 7, 5])[0]
+        channel = rng.choice(["pos", "ecommerce", "ecommerce", "atm"])
+        entry_mode, verification, three_ds, device = read_and_verified(rng, channel)
         facts = rules.Facts(
             amount_minor=int(rng.lognormvariate(8, 1.5)) + 100,
             currency="USD",
             merchant_id=f"{MERCHANT}{rng.randint(1, 5000)}",
-            mcc=rng.choice(["5411", "5812", "5999", "7995", "4829"]),
+            mcc=rng.choice(["5411", "5812", "5999", "7995", "4829", "5311", "5732", "5944"]),
             merchant_country=rng.choice(["US", "US", "US", "GB", "NG", "BR"]),
-            channel=rng.choice(["pos", "ecommerce", "ecommerce", "atm"]),
+            channel=channel,
             transaction_time=at,
             cvv_result=cvv,
             expiry_result="match",
             bin_prefix="499977",
+            entry_mode=entry_mode,
+            cardholder_verification=verification,
+            three_ds=three_ds,
         )
         values = {**rng.choice(pool), **rule_inputs(rng, cvv, at)}
         values.update(config_features(config, facts))
         verdict = rules.evaluate(facts, values, config, None)  # as the live path: details formatted
-        # The contract's order: the CVV, then a blocked country or category, then the
-        # balance (some declined for funds), then risk.
+        # The contract's order: the CVV, the PIN, then a blocked country or category, then
+        # the balance (some declined for funds), then risk.
         if cvv == "mismatch":
             code, status = "N7", "declined"
+        elif verification == "pin_failed":
+            code, status = "55", "declined"
         elif verdict.restriction:
             code, status = "57", "declined"
         elif rng.random() < 0.01:
@@ -237,7 +269,8 @@ def decided_rows(count: int, seed: int, cards: list, config, sqlite: bool):
             facts.currency, facts.merchant_id, facts.mcc, facts.merchant_country, facts.channel,
             str(at.replace(tzinfo=None)) if sqlite else at, status, code, "bench", cvv,
             facts.expiry_result, verdict.score, verdict.level, factors, json.dumps(values),
-            config.version, bool(verdict.review or verdict.block_card),
+            config.version, bool(verdict.review or verdict.block_card), entry_mode, verification, three_ds,
+            device,
         ), rng.random() < 0.005  # fmt: skip
 
 
@@ -245,7 +278,7 @@ FIELDS = (
     "id", "card", "masked_pan", "bin_prefix", "amount_minor", "currency", "merchant_id", "mcc",
     "merchant_country", "channel", "transaction_time", "status", "response_code", "reason", "cvv_result",
     "expiry_result", "risk_score", "risk_level", "risk_factors", "risk_features", "risk_config_version",
-    "flagged",
+    "flagged", "entry_mode", "cardholder_verification", "three_ds", "device_hash",
 )  # fmt: skip
 
 
