@@ -32,8 +32,9 @@ suggestion: `persistent-connection` keeps the database connection between reques
 (CONN_MAX_AGE=None, as settings.py already does for PostgreSQL), `quiet-console` stops
 the decision log line from also going to the console handler, `unprepared` sends the
 statements of `cardsystem.sql.prepared_cursor` unprepared, as Django's cursors do,
-`windows-off` reads one row of each window across cards (the merchant's and the BIN's
-latest transactions) instead of up to `WINDOW_CAP`: what those windows cost a decision.
+`windows-off` reads one decline of each window across cards (the merchant's and the
+BIN's) instead of up to `WINDOW_CAP`: what reading the declines costs a decision under
+card testing, when there are many (the windows' counts come from MinuteCount either way).
 
 `--busy-hour N` gives the last hour N approved purchases over the cards before the
 measurement (20 merchants, one BIN, as authorizations.py's traffic): the windows a

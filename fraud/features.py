@@ -1,13 +1,15 @@
 """What the rules and the model look at, read point in time: only transactions up to the
-attempt's `transaction_time` and fraud reports filed before it count.
+attempt's `transaction_time` and fraud reports filed before it count. Across cards the
+windows are whole minutes: the attempt's minute counts whole, as far as it is stored.
 
 Two written-out SQL statements per decision (three after a wrong CVV or expiry date),
 each over a bounded window of an index: the card's last 30 days by (card,
-transaction_time); the merchant's and the BIN's last hour and card-testing windows
-and the merchant's latest transactions by
-(merchant_id / bin_prefix, transaction_time), capped in rows; the merchant's fraud
-reports by their own index; index seeks for "first time at this merchant, country,
-category, channel". Never a scan of a card's whole history, nor of a busy merchant's.
+transaction_time); the merchant's and the BIN's last hour and card-testing windows from
+their per-minute counts (transactions.models.MinuteCount) and their declines, capped in
+rows; the merchant's latest transactions by (merchant_id, transaction_time), capped too;
+the merchant's fraud reports by their own index; index seeks for "first time at this
+merchant, country, category, channel". Never a scan of a card's whole history, nor of a
+busy merchant's.
 Built through the ORM the same statements cost far more Python than their SQL takes,
 so they are written out, in transactions/queries.py and cross_card_queries.py;
 this module says what their values mean.
@@ -195,8 +197,9 @@ def cross_card_activity(
     *,
     tested_here: bool = False,
 ) -> CrossCardActivity:
-    """The hour windows end at the attempt's time inclusive, like the card's; the
-    `fraud_window` (90 days by default) ends strictly before it. Unknown-card attempts
+    """The windows are the attempt's minute and the whole minutes before it
+    (cross_card_queries.window_bounds); the `fraud_window` (90 days by default) ends
+    strictly before the attempt's time. Unknown-card attempts
     count at the merchant and in the BIN (card testing tries made-up numbers) but are
     not cards with fraud. The merchant's failed card checks over the tested-card window
     are read only when the card itself failed one there (`tested_here`), else None:

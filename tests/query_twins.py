@@ -13,6 +13,7 @@ from cards.models import Card
 from tests.concurrency import run_concurrently
 from transactions.authentication_facts import CardholderVerification, EntryMode
 from transactions.codes import Decision
+from transactions.cross_card_queries import window_bounds
 from transactions.models import FraudReport, Transaction
 
 
@@ -226,28 +227,31 @@ def cross_card_twin(
 ):
     """The ORM's answer to cross_card_row, aggregation by aggregation."""
 
-    def failures(window):
-        since = Q(transaction_time__gte=at - window)
-        return Count("card_id", distinct=True, filter=since & FAILED_CHECK) + Count(
-            "pk", filter=since & Q(card_id=None)
+    def since(span):
+        return Q(transaction_time__gte=window_bounds(at, span)[0])
+
+    def failures(span):
+        return Count("card_id", distinct=True, filter=since(span) & FAILED_CHECK) + Count(
+            "pk", filter=since(span) & Q(card_id=None)
         )
 
     def window(testing, long, **column):
-        span = max(HOUR, testing, long)
-        latest = Transaction.objects.filter(
-            **column, transaction_time__gte=at - span, transaction_time__lte=at
-        ).order_by("-transaction_time")[:cap]
-        hour, since = Q(transaction_time__gte=at - HOUR), Q(transaction_time__gte=at - testing)
-        return latest.aggregate(
-            n=Count("pk", filter=hour),
-            cvv=Count("pk", filter=hour & Q(cvv_result=Transaction.CvvResult.MISMATCH)),
-            declined=Count("pk", filter=hour & Q(status=DECLINED)),
-            test_n=Count("pk", filter=since),
+        until = window_bounds(at, HOUR)[1]
+        rows = Transaction.objects.filter(**column, transaction_time__lt=until)
+
+        def count(span):
+            return rows.filter(since(span)).count()
+
+        declined = rows.filter(since(max(HOUR, testing, long)), status=DECLINED)
+        latest = declined.order_by("-transaction_time")[:cap]
+        declines = latest.aggregate(
+            cvv=Count("pk", filter=since(HOUR) & Q(cvv_result=Transaction.CvvResult.MISMATCH)),
+            declined=Count("pk", filter=since(HOUR)),
             test_failures=failures(testing),
-            test_declined=Count("pk", filter=since & Q(status=DECLINED)),
+            test_declined=Count("pk", filter=since(testing)),
             long_failures=failures(long),
-            long_n=Count("pk", filter=Q(transaction_time__gte=at - long)),
         )
+        return declines | {"n": count(HOUR), "test_n": count(testing), "long_n": count(long)}
 
     merchant = window(merchant_window, tested_window or HOUR, merchant_id=merchant_id)
     bin = window(bin_window, HOUR, bin_prefix=bin_prefix)

@@ -1,9 +1,16 @@
 """The written-out statement across cards, for the authorization path: a merchant's and
-a BIN's latest transactions (card testing spread over many cards) and a merchant's
+a BIN's activity in the windows (card testing spread over many cards) and a merchant's
 reported fraud. Apart from transactions/queries.py (the card's own history, the
 insert) for its size; the same rules hold: its ORM twin is in its docstring and
 tests/query_twins.py, tests/test_queries.py and tests/transactions/
 test_card_testing_windows.py compare them on SQLite and PostgreSQL.
+
+A window across cards is whole minutes of `transaction_time`: the attempt's minute and
+the ones before it, as many as the window is long. Its transactions are counted by
+adding up the minutes of MinuteCount (at most one row per minute and slot, however busy
+the merchant or BIN), not by reading them; its declines are read row by row (a partial
+index holds them alone), and the failed card checks among them: every failed check is
+declined.
 """
 
 import datetime
@@ -13,22 +20,24 @@ import re
 from django.db import connection
 
 from cardsystem import sql
-from transactions.models import FraudReport, Transaction
+from transactions.models import FraudReport, MinuteCount, Transaction
 from transactions.queries import (
     CARD_HISTORY,
     HOUR,
+    MINUTE,
     _columns,
     card_history_params,
     card_history_sql,
     card_history_values,
 )
 
-# Bounds on the work across cards, whatever the volume of a merchant or a BIN: a
-# window reads at most this many of the latest index entries. Card testing is plain
-# long before a thousand attempts an hour, and the share of fraud at a busy merchant
-# is measured over its latest transactions.
+# Bounds on the rows read across cards, whatever the volume of a merchant or a BIN: a
+# window reads at most this many of its latest declines (card testing is plain long
+# before a thousand failed checks), and the share of fraud at a busy merchant is
+# measured over its latest transactions.
 WINDOW_CAP = 1000
 MERCHANT_SAMPLE = 5000
+EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
 
 # The names of the cross-card values, in the statement's order.
 CROSS_CARD = (
@@ -55,18 +64,22 @@ CROSS_CARD = (
 # counted once), or any attempt on a card number no card has.
 _FAILED = "({t.cvv_result} = %(mismatch)s OR {t.expiry_result} = %(mismatch)s)"
 
-# The latest `cap` transactions of the longest window, the hour's values and the card
-# testing windows' values from them: the hour's rows are the latest, so they are the
-# same rows the hour alone would read. A window as long as the one read needs no
-# condition on the time (the usual case, the hour): on SQLite a comparison of times
-# per row and value costs more than reading the rows.
-_WINDOW_SQL = """(SELECT {n} AS n, {cvv} AS cvv, {declined} AS declined,
-        {test_n} AS test_n, {test_failures} AS test_failures, {test_declined} AS test_declined,
-        {long_failures} AS long_failures, {long_n} AS long_n
-    FROM (SELECT {t.transaction_time}, {t.status}, {t.cvv_result}, {t.expiry_result}, {t.card_id}
-        FROM {transactions} WHERE {column} = %({name})s
-        AND {t.transaction_time} >= %({name}_span)s AND {t.transaction_time} <= %(at)s
-        ORDER BY {t.transaction_time} DESC LIMIT {cap}) latest)"""
+# A window's values: its transactions in the hour, the card testing window and the
+# tested-card window, added up from the minutes' counts; the latest `cap` of its declines
+# since the first minute of the longest window, and the failed checks among them. The
+# status is a literal, as the partial index's condition, so that PostgreSQL's generic
+# plan of the prepared statement can use the index.
+_WINDOW_SQL = """(SELECT c.n, d.cvv, d.declined, c.test_n, d.test_failures, d.test_declined,
+        d.long_failures, c.long_n
+    FROM (SELECT {n} AS n, {test_n} AS test_n, {long_n} AS long_n FROM {counts}
+        WHERE {c.scope} = '{scope}' AND {c.key} = %({name})s
+        AND {c.minute} >= %({name}_first)s AND {c.minute} <= %(minute)s) c,
+    (SELECT {cvv} AS cvv, {declined} AS declined, {test_failures} AS test_failures,
+        {test_declined} AS test_declined, {long_failures} AS long_failures
+    FROM (SELECT {t.transaction_time}, {t.cvv_result}, {t.expiry_result}, {t.card_id}
+        FROM {transactions} WHERE {column} = %({name})s AND {t.status} = '{declined_status}'
+        AND {t.transaction_time} >= %({name}_from)s AND {t.transaction_time} < %(until)s
+        ORDER BY {t.transaction_time} DESC LIMIT {cap}) latest) d)"""
 
 
 def _count_if(*conditions: str) -> str:
@@ -79,7 +92,7 @@ def _count_if(*conditions: str) -> str:
 def _failures_if(since: str, t) -> str:
     """Distinct cards with a failed check, plus attempts on no card. FILTER rather than
     a CASE inside COUNT(DISTINCT ...): only the failures reach the sort that DISTINCT
-    needs, not every row of the window (a BIN's window is a thousand rows)."""
+    needs, not every decline of the window."""
     failed = " AND ".join(c for c in (since, _FAILED.format(t=t)) if c)
     on_no_card = _count_if(since, f"{t.card_id} IS NULL")
     return f"(COUNT(DISTINCT {t.card_id}) FILTER (WHERE {failed}) + {on_no_card})"
@@ -114,71 +127,72 @@ FROM {merchant_window} m, {bin_window} b, sample, reported
 
 
 @functools.cache
-def _cross_card_sql(
-    vendor: str, cap: int, sample: int, spans: tuple[tuple[bool, bool, bool | None], ...]
-) -> str:
-    """Cached per `vendor`, whose quoting it uses, per bound, and per shape of the
-    windows: for the merchant and the BIN, whether the hour, the card-testing window
-    and the tested-card window (None: not read) are the whole span read."""
-    t, quote = _columns(Transaction), connection.ops.quote_name
+def _cross_card_sql(vendor: str, cap: int, sample: int, tested: bool) -> str:
+    """Cached per `vendor`, whose quoting it uses, per bound, and whether the merchant's
+    tested-card window is read."""
+    t, c, quote = _columns(Transaction), _columns(MinuteCount), connection.ops.quote_name
     transactions = quote(Transaction._meta.db_table)
 
-    def since(param: str, whole: bool) -> str:
-        return "" if whole else f"{t.transaction_time} >= %({param})s"
-
-    def window(name: str, hour_whole: bool, test_whole: bool, long_whole: bool | None) -> str:
-        hour, test = since("h1", hour_whole), since(f"{name}_since", test_whole)
+    def window(name: str, scope: str, long: str | None) -> str:
+        hour, test = f"{t.transaction_time} >= %(h1_from)s", f"{t.transaction_time} >= %({name}_test_from)s"
+        declined = f"{t.transaction_time} >= %({long}_from)s" if long else ""
         return _WINDOW_SQL.format(
             t=t,
+            c=c,
+            counts=quote(MinuteCount._meta.db_table),
             transactions=transactions,
             column=getattr(t, name),
             name=name,
+            scope=scope,
+            declined_status=Transaction.Status.DECLINED.value,
             cap=cap,
-            n=_count_if(hour),
+            n=f"SUM({c.attempts}) FILTER (WHERE {c.minute} >= %(h1_first)s)",
+            test_n=f"SUM({c.attempts}) FILTER (WHERE {c.minute} >= %({name}_test_first)s)",
+            long_n=f"SUM({c.attempts}) FILTER (WHERE {c.minute} >= %({long}_first)s)" if long else "NULL",
             cvv=_count_if(hour, f"{t.cvv_result} = %(mismatch)s"),
-            declined=_count_if(hour, f"{t.status} = %(no)s"),
-            test_n=_count_if(test),
+            declined=_count_if(hour),
             test_failures=_failures_if(test, t),
-            test_declined=_count_if(test, f"{t.status} = %(no)s"),
-            long_failures="NULL"
-            if long_whole is None
-            else _failures_if(since("tested_since", long_whole), t),
-            long_n="NULL" if long_whole is None else _count_if(since("tested_since", long_whole)),
+            test_declined=_count_if(test),
+            long_failures=_failures_if(declined, t) if long else "NULL",
         )
 
-    merchant, bin = spans
     return _CROSS_CARD_SQL.format(
         t=t,
         r=_columns(FraudReport),
         transactions=transactions,
         reports=quote(FraudReport._meta.db_table),
-        merchant_window=window("merchant_id", *merchant),
-        bin_window=window("bin_prefix", *bin),
+        merchant_window=window("merchant_id", MinuteCount.Scope.MERCHANT, "tested" if tested else None),
+        bin_window=window("bin_prefix", MinuteCount.Scope.BIN, None),
         sample=sample,
     )
 
 
 def cross_card_row(**arguments) -> dict:
-    """Across all cards, by the names of CROSS_CARD: of the latest `cap` transactions at
-    the merchant (and, apart, with the BIN prefix) with a `transaction_time` in
-    [at - the longest of its windows, at]: in the last hour how many, with a CVV
-    mismatch, declined; in the last `merchant_window` (`bin_window`) how many, the
-    failed card checks (distinct cards with a CVV or an expiry mismatch, plus the
-    transactions without a card) and the declines; at the merchant, the failed card
-    checks of the last `tested_window` too, and its transactions there. The distinct
-    cards of the merchant's reports filed before `at` on transactions in [at -
-    fraud_window, at); only if it has such reports (else both nought): of its latest
-    `sample` transactions in that window, how many, and how many reports filed before
-    `at` are on transactions there since the earliest of them.
+    """Across all cards, by the names of CROSS_CARD: at the merchant (and, apart, with the
+    BIN prefix), in the window of the last hour how many transactions, of them how many
+    with a CVV mismatch and how many declined; in the window of `merchant_window`
+    (`bin_window`) how many, the failed card checks (distinct cards with a CVV or an
+    expiry mismatch, plus the transactions without a card) and the declines; at the
+    merchant, the failed card checks of the `tested_window` too, and its transactions
+    there. A window of a span is the minutes of `transaction_time` from the one `span`
+    before the end of `at`'s minute to `at`'s minute (`window_bounds`); its declines
+    are the latest `cap` in its longest window. The distinct cards of the merchant's
+    reports filed before `at` on transactions in [at - fraud_window, at); only if it has
+    such reports (else both nought): of its latest `sample` transactions in that window,
+    how many, and how many reports filed before `at` are on transactions there since the
+    earliest of them.
 
-    The ORM twin of a window is `Transaction.objects.filter(merchant_id=merchant_id,
-    transaction_time__gte=at - span, transaction_time__lte=at).order_by(
-    "-transaction_time")[:cap].aggregate(n=Count("pk", filter=Q(transaction_time__gte=
-    at - HOUR)), ..., failures=Count("card_id", distinct=True, filter=since &
-    (Q(cvv_result=MISMATCH) | Q(expiry_result=MISMATCH))) + Count("pk", filter=since &
-    Q(card_id=None)), ...)`; of the cards `FraudReport.objects.filter(..., transaction_time
-    __gte=at - fraud_window).aggregate(Count("card_id", distinct=True))`; if any, of the
-    sample `...[:sample].aggregate(n=Count("pk"), since=Min("transaction_time"))` and then
+    The ORM twin of a window, with `since, until = window_bounds(at, span)`:
+    `Transaction.objects.filter(merchant_id=merchant_id, transaction_time__gte=since,
+    transaction_time__lt=until).count()` for each count, and for the declines
+    `Transaction.objects.filter(merchant_id=merchant_id, status="declined", transaction_time
+    __gte=longest_since, transaction_time__lt=until).order_by("-transaction_time")[:cap]
+    .aggregate(cvv=Count("pk", filter=Q(transaction_time__gte=hour_since, cvv_result=
+    MISMATCH)), ..., failures=Count("card_id", distinct=True, filter=since & (Q(cvv_result=
+    MISMATCH) | Q(expiry_result=MISMATCH))) + Count("pk", filter=since & Q(card_id=None)),
+    ...)`; of the cards `FraudReport.objects.filter(..., transaction_time__gte=at -
+    fraud_window).aggregate(Count("card_id", distinct=True))`; if any, of the sample
+    `...[:sample].aggregate(n=Count("pk"), since=Min("transaction_time"))` and then
     `FraudReport.objects.filter(merchant_id=merchant_id, transaction_time__gte=since,
     transaction_time__lt=at, reported_at__lt=at).count()`. tests/query_twins.py writes
     it out.
@@ -187,6 +201,21 @@ def cross_card_row(**arguments) -> dict:
     with connection.cursor() as cursor:
         cursor.execute(statement, params)
         return cross_card_values(cursor.fetchone(), tested_window=arguments.get("tested_window"))
+
+
+def minute_of(at: datetime.datetime) -> int:
+    """`at`'s minute as MinuteCount counts it: whole minutes since 1970-01-01 00:00 UTC."""
+    return (at - EPOCH) // MINUTE
+
+
+def window_bounds(
+    at: datetime.datetime, span: datetime.timedelta
+) -> tuple[datetime.datetime, datetime.datetime]:
+    """The window of `span` (whole minutes; a part of one counts as one) at `at`: from
+    the start of the minute `span` before the end of `at`'s minute, to the end of `at`'s
+    minute (excluded)."""
+    until = EPOCH + (minute_of(at) + 1) * MINUTE
+    return until - -(-span // MINUTE) * MINUTE, until
 
 
 def cross_card_statement(
@@ -204,31 +233,27 @@ def cross_card_statement(
     """cross_card_row's statement and its parameters, from cross_card_row's arguments
     (named here, with their types and defaults)."""
     adapt = connection.ops.adapt_datetimefield_value
-    merchant_span = max(HOUR, merchant_window, tested_window or HOUR)
-    bin_span = max(HOUR, bin_window)
     params = {
         "merchant_id": merchant_id,
         "bin_prefix": bin_prefix,
         "mismatch": Transaction.CvvResult.MISMATCH.value,  # ExpiryResult spells it alike
-        "no": Transaction.Status.DECLINED.value,
         "at": adapt(at),
-        "h1": adapt(at - HOUR),
         "d90": adapt(at - fraud_window),
-        "merchant_id_since": adapt(at - merchant_window),
-        "merchant_id_span": adapt(at - merchant_span),
-        "tested_since": adapt(at - (tested_window or HOUR)),
-        "bin_prefix_since": adapt(at - bin_window),
-        "bin_prefix_span": adapt(at - bin_span),
+        "minute": minute_of(at),
+        "until": adapt(window_bounds(at, HOUR)[1]),
     }
-    spans = (
-        (
-            merchant_span == HOUR,
-            merchant_window == merchant_span,
-            None if tested_window is None else tested_window == merchant_span,
-        ),
-        (bin_span == HOUR, bin_window == bin_span, None),
-    )
-    return _cross_card_sql(connection.vendor, cap, sample, spans), params
+    windows = {
+        "h1": HOUR,
+        "merchant_id_test": merchant_window,
+        "bin_prefix_test": bin_window,
+        "merchant_id": max(HOUR, merchant_window, tested_window or HOUR),
+        "bin_prefix": max(HOUR, bin_window),
+        "tested": tested_window or HOUR,
+    }
+    for name, span in windows.items():
+        since, _ = window_bounds(at, span)
+        params[f"{name}_first"], params[f"{name}_from"] = minute_of(since), adapt(since)
+    return _cross_card_sql(connection.vendor, cap, sample, tested_window is not None), params
 
 
 def cross_card_values(row, *, tested_window: datetime.timedelta | None) -> dict:

@@ -3,6 +3,7 @@ bin_card_testing (failed card checks, or declines, across cards in a window),
 merchant_card_testing_small (a small purchase where a run has begun) and
 card_tested_at_merchant (a card that failed a check where card testing went on)."""
 
+import datetime
 from types import SimpleNamespace
 
 import pytest
@@ -18,6 +19,7 @@ from tests.factories import TEST_ACTOR, BinFactory, CardFactory
 from tests.fraud.clock import HOUR, MINUTE, NOW, SECOND, TICK
 from tests.fraud.configuration import go_live, set_rule, set_settings
 from tests.fraud.modelling import history, train
+from transactions.cross_card_queries import window_bounds
 
 authorize = authorize_at(NOW)
 
@@ -25,6 +27,10 @@ pytestmark = pytest.mark.django_db
 
 TESTED = "M-TESTED"
 WINDOW = 30 * MINUTE
+# The windows across cards are whole minutes (the attempt's and those before it): the first
+# instant of the first minute of a window that ends with NOW's.
+FIRST_INSTANT = window_bounds(NOW, WINDOW)[0]
+ZERO = datetime.timedelta(0)
 
 
 @pytest.fixture(autouse=True)
@@ -118,12 +124,10 @@ def test_failures_at_another_merchant_do_not_count_here():
     assert "merchant_card_testing" not in _probe()
 
 
-@pytest.mark.parametrize(
-    ("before", "fires"), [(WINDOW, True), (WINDOW + TICK, False)], ids=["edge in", "out"]
-)
-def test_the_merchant_window_starts_window_minutes_back_inclusive(before, fires):
+@pytest.mark.parametrize(("before", "fires"), [(ZERO, True), (TICK, False)], ids=["edge in", "out"])
+def test_the_merchant_window_starts_with_the_minute_window_minutes_back(before, fires):
     for _ in range(3):
-        _fail(_card(), at=NOW - before)
+        _fail(_card(), at=FIRST_INSTANT - before)
     assert ("merchant_card_testing" in _probe()) is fires
 
 
@@ -194,12 +198,10 @@ def test_unknown_card_numbers_count_in_their_bin(tested_bin):
     assert "bin_card_testing" in _probe(_card(tested_bin), merchant_id="M-1001")
 
 
-@pytest.mark.parametrize(
-    ("before", "fires"), [(WINDOW, True), (WINDOW + TICK, False)], ids=["edge in", "out"]
-)
-def test_the_bin_window_starts_window_minutes_back_inclusive(tested_bin, before, fires):
+@pytest.mark.parametrize(("before", "fires"), [(ZERO, True), (TICK, False)], ids=["edge in", "out"])
+def test_the_bin_window_starts_with_the_minute_window_minutes_back(tested_bin, before, fires):
     for n in range(3):
-        _fail(_card(tested_bin), merchant_id=f"M-{n}", at=NOW - before)
+        _fail(_card(tested_bin), merchant_id=f"M-{n}", at=FIRST_INSTANT - before)
     assert ("bin_card_testing" in _probe(_card(tested_bin), merchant_id="M-1001")) is fires
 
 
@@ -254,11 +256,12 @@ def test_the_small_purchase_rule_needs_the_failures_to_be_min_failure_share_of_t
 
 def test_the_small_purchase_rule_counts_in_merchant_card_testings_window():
     set_rule("merchant_card_testing", window_minutes=10)
+    since, _ = window_bounds(NOW, 10 * MINUTE)
     for _ in range(2):
-        _fail(_card(), at=NOW - 10 * MINUTE - TICK)
+        _fail(_card(), at=since - TICK)
     assert SMALL not in _probe(amount_minor=1_00)
     for _ in range(2):
-        _fail(_card(), at=NOW - 10 * MINUTE)
+        _fail(_card(), at=since)
     assert SMALL in _probe(amount_minor=1_00)
 
 
@@ -359,12 +362,10 @@ def test_under_card_testing_the_merchant_declines_an_untouched_card_which_anothe
     assert elsewhere.response_code == "00" and "merchant_card_testing" not in codes(elsewhere)
 
 
-@pytest.mark.parametrize(
-    ("before", "fires"), [(WINDOW, True), (WINDOW + TICK, False)], ids=["edge in", "out"]
-)
-def test_the_tested_card_window_starts_window_minutes_back_inclusive(before, fires):
+@pytest.mark.parametrize(("before", "fires"), [(ZERO, True), (TICK, False)], ids=["edge in", "out"])
+def test_the_tested_card_window_starts_with_the_minute_window_minutes_back(before, fires):
     tested = _card()
-    _fail(tested, at=NOW - before)
+    _fail(tested, at=FIRST_INSTANT - before)
     for _ in range(2):
         _fail(_card())
     assert ("card_tested_at_merchant" in _probe(tested)) is fires

@@ -15,6 +15,7 @@ from fraud import catalogue, features
 from tests.authorizing import authorize_at, wrong_cvv
 from tests.factories import CardFactory, CardholderFactory
 from tests.fraud.clock import DAY, HOUR, MINUTE, NOW, SECOND, TICK
+from transactions.cross_card_queries import window_bounds
 from transactions.services import fraud_report_create
 from transactions.signals import AuthorizationAttempt
 
@@ -196,11 +197,13 @@ def _made_up_number(card) -> str:
 def test_the_merchant_and_the_bin_count_attempts_across_cards_in_the_last_hour(card):
     other = CardFactory(bin=card.bin, balance_minor=100_000_00)
     elsewhere = CardFactory(balance_minor=100_000_00)  # another BIN
-    authorize(other, cvv=wrong_cvv(other), transaction_time=NOW - HOUR)  # on the edge: in
-    authorize(other, transaction_time=NOW - HOUR - TICK)  # too old
+    # Whole minutes: the window's first minute from its first instant, NOW's minute to its last.
+    since, until = window_bounds(NOW, HOUR)
+    authorize(other, cvv=wrong_cvv(other), transaction_time=since)  # on the edge: in
+    authorize(other, transaction_time=since - TICK)  # too old
     authorize(elsewhere, cvv=wrong_cvv(elsewhere), transaction_time=NOW - MINUTE)  # same merchant
     authorize(card, card_number=_made_up_number(card), transaction_time=NOW - MINUTE)  # unknown card: 14
-    authorize(other, merchant_id="M-2002", transaction_time=NOW + SECOND)  # later: not yet
+    authorize(other, merchant_id="M-2002", transaction_time=until)  # the next minute: not yet
     values = stored(card)
     merchant = [values[f"merchant_{n}_1h"] for n in ("count", "cvv_mismatch", "declines")]
     bin = [values[f"bin_{n}_1h"] for n in ("count", "cvv_mismatch", "declines")]

@@ -1,0 +1,125 @@
+"""The minutes' counts across cards (MinuteCount), written by the database's trigger as
+transactions are stored: equal to counting the stored transactions, whatever stored them,
+concurrently too, and pruned once no window reads them."""
+
+import datetime
+from collections import Counter
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.db import transaction
+
+from tests.authorizing import authorize_at, wrong_cvv
+from tests.concurrency import run_concurrently
+from tests.factories import CardFactory
+from tests.query_twins import AT, DECLINED, MINUTE, SECOND, TICK, record
+from transactions.cross_card_queries import minute_of
+from transactions.models import MinuteCount, Transaction
+from transactions.services.minute_counts import minute_counts_prune
+
+pytestmark = pytest.mark.django_db
+
+
+def counted() -> Counter:
+    """The stored counts, the slots added up."""
+    totals = Counter()
+    for scope, key, minute, attempts in MinuteCount.objects.values_list("scope", "key", "minute", "attempts"):
+        totals[scope, key, minute] += attempts
+    return +totals
+
+
+def recounted() -> Counter:
+    """What counting the stored transactions gives."""
+    totals = Counter()
+    for merchant_id, bin_prefix, at in Transaction.objects.values_list(
+        "merchant_id", "bin_prefix", "transaction_time"
+    ):
+        totals[MinuteCount.Scope.MERCHANT, merchant_id, minute_of(at)] += 1
+        totals[MinuteCount.Scope.BIN, bin_prefix, minute_of(at)] += 1
+    return totals
+
+
+def test_the_minutes_count_every_transaction_however_it_was_stored(card):
+    start = AT.replace(second=0, microsecond=0)
+    # One at a time, on a minute's first and last instant and across the hour's end.
+    for at in (start, start + MINUTE - TICK, start + MINUTE, start + 59 * MINUTE + 30 * SECOND, AT):
+        record(card, at=at)
+    record(None, at=AT, status=DECLINED, merchant_id="M-2", bin_prefix="510000")  # an unknown number
+    # Many in one statement.
+    Transaction.objects.bulk_create(
+        [Transaction(**_fields(card, at=AT + n * 20 * SECOND, merchant_id=f"M-{n % 3}")) for n in range(9)]
+    )
+    # Through the authorization service, approved and declined.
+    authorize = authorize_at(AT)
+    authorize(card, merchant_id="M-api")
+    authorize(card, merchant_id="M-api", cvv=wrong_cvv(card))
+
+    assert counted() == recounted()
+    assert counted()[MinuteCount.Scope.MERCHANT, "M-api", minute_of(AT)] == 2
+    assert sum(counted().values()) == 2 * Transaction.objects.count() == 2 * 17
+
+
+def _fields(card, *, at, merchant_id) -> dict:
+    return {
+        "card": card,
+        "masked_pan": card.masked_pan,
+        "bin_prefix": card.masked_pan[:6],
+        "amount_minor": 100,
+        "currency": "USD",
+        "merchant_id": merchant_id,
+        "mcc": "5814",
+        "merchant_country": "US",
+        "transaction_time": at,
+        "status": Transaction.Status.APPROVED,
+        "response_code": "00",
+        "reason": "approved",
+    }
+
+
+def test_a_rolled_back_transaction_takes_its_count_back(card):
+    record(card, at=AT)
+    before = counted()
+
+    with pytest.raises(RuntimeError), transaction.atomic():
+        record(card, at=AT)
+        assert counted() != before  # counted in the inserting transaction
+        raise RuntimeError
+
+    assert counted() == before == recounted()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_authorizations_at_one_merchant_lose_no_count():
+    cards = [CardFactory(balance_minor=10_000_00) for _ in range(4)]
+    authorize = authorize_at(datetime.datetime.now(datetime.UTC).replace(second=30))
+
+    def work(index):
+        for _ in range(5):
+            authorize(cards[index], merchant_id="M-busy")
+
+    run_concurrently(4, work)
+
+    assert counted() == recounted()
+    assert sum(n for (scope, key, _), n in counted().items() if key == "M-busy") == 20
+
+
+def test_pruning_deletes_the_minutes_no_window_reads(card):
+    now = AT
+    for age in (2 * 24 * 60 + 1, 2 * 24 * 60, 60, 0):
+        record(card, at=now - age * MINUTE)
+
+    deleted = minute_counts_prune(now=now)
+
+    assert deleted == 2  # the oldest minute, at its merchant and in its BIN
+    assert min(minute for _, _, minute in counted()) == minute_of(now - 2 * 24 * 60 * MINUTE)
+    with pytest.raises(ValueError, match="at least 2 days"):
+        minute_counts_prune(keep=datetime.timedelta(days=1), now=now)
+
+
+def test_the_prune_command_refuses_to_keep_less_than_two_days(capsys):
+    with pytest.raises(CommandError, match="at least 2"):
+        call_command("prune_minute_counts", "--days", "1")
+
+    call_command("prune_minute_counts")
+
+    assert "Deleted 0 minute count(s) older than 2 days." in capsys.readouterr().out
