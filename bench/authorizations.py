@@ -485,6 +485,11 @@ def run_server(kind: str, name: str, number: int, workdir: Path, env: dict, worl
     output = log.stat().st_size
     if output > 10_000:
         note(f"{kind}: {name} server wrote {output / 1e6:.1f} MB to stdout/stderr during the run")
+    note(
+        f"{kind}: {name} round {number + 1}: {result.throughput:.1f} req/s, "
+        f"p99 {result.percentile(0.99):.2f} ms, CPU {result.cpu_ms:.2f} ms/req, of it PostgreSQL "
+        f"{result.postgres_cpu_ms:.2f}"
+    )
     for sample in result.error_samples:
         note(f"{kind}: {name} error: {sample[:200]}")
     if result.errors:

@@ -14,7 +14,8 @@ directly with a prepared environ, so the numbers are the application's alone. Pr
    with each statement's mean time over all the timed requests;
 2. the mean time per request of the framework, of the naive floor (`bench/floor_wsgi.py`)
    and of `bench/baseline_wsgi.py`: wall, CPU of this process and, on PostgreSQL, CPU of
-   the server process serving it (on two cores the sum bounds the throughput);
+   the server process serving it (on two cores the sum bounds the throughput), timed in
+   turns of 25 requests of each, so that the machine's drift in speed falls on all three;
 3. the framework's time by phase (wrappers timed around the project's functions);
 4. with `--cprofile N`, the top N functions of a cProfile run, by CPU time (own, or with
    their callees: `--cprofile-sort cumulative`), not wall time: the wait for the database
@@ -66,6 +67,7 @@ from authorizations import ROOT, bodies_for, server_env
 from databases import database, settle
 
 WARM_UP = 50
+BATCH = 25
 WHAT_IFS = ("persistent-connection", "quiet-console", "unprepared", "windows-off")
 
 # (label, module, attribute): the phases timed by wrapping the project's functions.
@@ -273,15 +275,21 @@ def profile(args, world: dict) -> None:
         call(baseline, body)
     timed = bodies[WARM_UP : WARM_UP + args.requests]
 
-    means, cpu, server_cpu = {}, {}, {}
-    for name, app in (("framework", framework), ("floor", floor), ("baseline", baseline)):
+    # In turns of BATCH requests, the order rotating: this machine's speed drifts by a
+    # quarter within a minute, which timing each app's requests in one stretch would put
+    # into the comparison.
+    apps = [("framework", framework), ("floor", floor), ("baseline", baseline)]
+    means, cpu, server_cpu = defaultdict(float), defaultdict(float), defaultdict(float)
+    for _, app in apps:
         call(app, timed[0])  # the connection this app's requests use is open
-        started, started_cpu, started_server = time.perf_counter(), time.process_time(), server_seconds()
-        for body in timed:
-            call(app, body)
-        means[name] = (time.perf_counter() - started) / len(timed) * 1000
-        cpu[name] = (time.process_time() - started_cpu) / len(timed) * 1000
-        server_cpu[name] = (server_seconds() - started_server) / len(timed) * 1000
+    for turn, start in enumerate(range(0, len(timed), BATCH)):
+        for name, app in apps[turn % 3 :] + apps[: turn % 3]:
+            started, started_cpu, started_server = time.perf_counter(), time.process_time(), server_seconds()
+            for body in timed[start : start + BATCH]:
+                call(app, body)
+            means[name] += (time.perf_counter() - started) / len(timed) * 1000
+            cpu[name] += (time.process_time() - started_cpu) / len(timed) * 1000
+            server_cpu[name] += (server_seconds() - started_server) / len(timed) * 1000
 
     phases = Phases()
     decisions = defaultdict(int)
