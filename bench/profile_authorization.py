@@ -16,6 +16,8 @@ directly with a prepared environ, so the numbers are the application's alone. Pr
    and of `bench/baseline_wsgi.py`: wall, CPU of this process and, on PostgreSQL, CPU of
    the server process serving it (on two cores the sum bounds the throughput), timed in
    turns of 25 requests of each, so that the machine's drift in speed falls on all three;
+   their wall time's p50, p99 and maximum, and the garbage collector's longest pause and
+   full collections during each app's requests;
 3. the framework's time by phase (wrappers timed around the project's functions);
 4. with `--cprofile N`, the top N functions of a cProfile run, by CPU time (own, or with
    their callees: `--cprofile-sort cumulative`), not wall time: the wait for the database
@@ -35,7 +37,9 @@ the decision log line from also going to the console handler, `unprepared` sends
 statements of `cardsystem.sql.prepared_cursor` unprepared, as Django's cursors do,
 `windows-off` reads one decline of each window across cards (the merchant's and the
 BIN's) instead of up to `WINDOW_CAP`: what reading the declines costs a decision under
-card testing, when there are many (the windows' counts come from MinuteCount either way).
+card testing, when there are many (the windows' counts come from MinuteCount either way),
+`gc-unfrozen` puts back into the garbage collector's care what the process loaded before
+its first request, which cardsystem/wsgi.py freezes.
 
 `--busy-hour N` gives the last hour N approved purchases over the cards before the
 measurement (20 merchants, one BIN, as authorizations.py's traffic): the windows a
@@ -46,6 +50,7 @@ near-empty ones of a fresh world.
 import argparse
 import contextlib
 import cProfile
+import gc
 import importlib
 import io
 import itertools
@@ -68,7 +73,7 @@ from databases import database, settle
 
 WARM_UP = 50
 BATCH = 25
-WHAT_IFS = ("persistent-connection", "quiet-console", "unprepared", "windows-off")
+WHAT_IFS = ("persistent-connection", "quiet-console", "unprepared", "windows-off", "gc-unfrozen")
 
 # (label, module, attribute): the phases timed by wrapping the project's functions.
 # Nested phases are included in their parents' time.
@@ -253,6 +258,9 @@ def profile(args, world: dict) -> None:
     apply_what_ifs(args.what_if)
     from cardsystem.wsgi import application as framework
 
+    if "gc-unfrozen" in args.what_if:
+        gc.unfreeze()  # as before the server froze what its warm-up loaded (cardsystem/wsgi.py)
+
     baseline = importlib.import_module("baseline_wsgi").application
     floor = importlib.import_module("floor_wsgi").application
     bodies = bodies_for(world["cards"], random.Random(2))
@@ -280,16 +288,21 @@ def profile(args, world: dict) -> None:
     # into the comparison.
     apps = [("framework", framework), ("floor", floor), ("baseline", baseline)]
     means, cpu, server_cpu = defaultdict(float), defaultdict(float), defaultdict(float)
+    walls, pauses = defaultdict(list), GcPauses()
     for _, app in apps:
         call(app, timed[0])  # the connection this app's requests use is open
     for turn, start in enumerate(range(0, len(timed), BATCH)):
         for name, app in apps[turn % 3 :] + apps[: turn % 3]:
+            pauses.app = name
             started, started_cpu, started_server = time.perf_counter(), time.process_time(), server_seconds()
             for body in timed[start : start + BATCH]:
+                began = time.perf_counter()
                 call(app, body)
+                walls[name].append((time.perf_counter() - began) * 1000)
             means[name] += (time.perf_counter() - started) / len(timed) * 1000
             cpu[name] += (time.process_time() - started_cpu) / len(timed) * 1000
             server_cpu[name] += (server_seconds() - started_server) / len(timed) * 1000
+    pauses.app = None
 
     phases = Phases()
     decisions = defaultdict(int)
@@ -328,6 +341,11 @@ def profile(args, world: dict) -> None:
         total = {name: cpu[name] + server_cpu[name] for name in names}
         print("  CPU, both             " + "  ".join(f"{total[name]:9.2f}" for name in names))
         print(f"  floor/framework, CPU of both: {total['floor'] / total['framework']:.2f}")
+    for label, fraction in (("p50", 0.5), ("p99", 0.99), ("max", 1.0)):
+        values = [sorted(walls[name])[int(fraction * (len(walls[name]) - 1))] for name in names]
+        print(f"  wall {label}               " + "  ".join(f"{value:9.2f}" for value in values))
+    print("  GC pauses, longest     " + "  ".join(f"{pauses.longest(name):9.2f}" for name in names))
+    print("  full collections       " + "  ".join(f"{pauses.full[name]:9d}" for name in names))
     print()
     print(f"SQL per authorization ({sum(c for c, _ in statements.values()) / n:.1f} statements):")
     for shape, (count, seconds) in statements.items():
@@ -388,6 +406,26 @@ def explain(authorize) -> None:
                 print(f"  {', '.join(times):60}  {statement_shape(sql)[:70]}")
         raise _RolledBack
     print()
+
+
+class GcPauses:
+    """The garbage collector's pauses during the timed requests, by the app whose request
+    was running (`app`): the longest, and how many were full (generation 2) collections."""
+
+    def __init__(self):
+        self.app, self.started = None, 0.0
+        self.pauses, self.full = defaultdict(list), defaultdict(int)
+        gc.callbacks.append(self.observe)
+
+    def observe(self, phase: str, info: dict) -> None:
+        if phase == "start":
+            self.started = time.perf_counter()
+        elif self.app is not None:
+            self.pauses[self.app].append((time.perf_counter() - self.started) * 1000)
+            self.full[self.app] += info["generation"] == 2
+
+    def longest(self, app: str) -> float:
+        return max(self.pauses[app], default=0.0)
 
 
 class _RolledBack(Exception):
