@@ -5,8 +5,8 @@ and the one that declines a tested card where it was tested.
 A failed card check is a known card with a wrong CVV or a wrong expiry date (each card
 counted once in a window: one cardholder mistyping three times is one card) or an
 attempt on a card number no card has. The counts (fraud/features.py, one written-out
-statement with the other cross-card windows) are of the transactions before the
-attempt. Every threshold and window is the rule's params (fraud/params.py); the
+statement with the other cross-card windows) are of the window's whole minutes, the
+attempt's own included. Every threshold and window is the rule's params (fraud/params.py); the
 details name merchants, BINs and counts, never the cardholder.
 """
 
@@ -61,6 +61,7 @@ def _failure_share(failures: int, attempts: int | None, share) -> str | None:
     share or a count of the transactions (a decision stored before it was counted)."""
     if share is None or attempts is None:
         return ""
+    attempts = _at_least(attempts, failures)
     if failures < Decimal(str(share)) * attempts:  # exact at the edge
         return None
     return f", {failures / attempts:.0%} of its {attempts} transactions (from {float(share):.0%})"
@@ -84,6 +85,7 @@ def _testing(ctx, params, code: str, where: str, failures: int, attempts: int, d
     min_declines = params.get("min_declines")
     if min_declines is None or declines < int(min_declines):
         return None
+    attempts = _at_least(attempts, declines)
     detail = f"{declines} declines of {attempts} transactions {where} in the last {span} (from {min_declines}"
     min_share = params.get("min_decline_share")
     if min_share is None:
@@ -91,6 +93,14 @@ def _testing(ctx, params, code: str, where: str, failures: int, attempts: int, d
     if declines < Decimal(str(min_share)) * attempts:  # exact at the edge
         return None
     return f"{detail}, {declines / attempts:.0%} of them from {float(min_share):.0%})."
+
+
+def _at_least(attempts: int, failed: int) -> int:
+    """The window's transactions, never fewer than its failed checks or declines, which are
+    among them. They are fewer only where the minutes' counts were pruned from under an
+    attempt dated before them (`manage.py prune_minute_counts`), and the declines read from
+    the rows: the share is then 100 %, never a division by nought."""
+    return max(attempts, failed)
 
 
 def merchant_card_testing(ctx, params):

@@ -152,8 +152,9 @@ SCHEMAS["unverified_cash_out_again"] = {
 }
 SCHEMAS["unverified_cash_out_new_category"] = SCHEMAS["unverified_cash_out_again"]
 
-# Card testing is a matter of minutes: the windows are read from a capped window of the
-# merchant's and the BIN's index, and the card's own from its 30-day history.
+# Card testing is a matter of minutes: the windows across cards are added up from the
+# merchants' and BINs' per-minute counts (kept two days: `prune_minute_counts`) with their
+# declines read row by row, and the card's own from its 30-day history.
 MAX_WINDOW_MINUTES = 1440
 
 # Upper bounds that catch a slip of the keyboard, not tuning decisions.

@@ -185,9 +185,12 @@ class MinuteCount(models.Model):
     back. On PostgreSQL a minute has up to SLOTS rows per merchant or BIN, one per group of
     database sessions (the session's process id modulo SLOTS), so that concurrent
     authorizations at one BIN seldom wait for each other's commit; the reads add the slots
-    up. Rows older than the longest window are pruned (`manage.py prune_minute_counts`)."""
+    up. Rows older than the longest window are pruned (`manage.py prune_minute_counts`).
 
-    SLOTS = 4
+    On SQLite a migration that rebuilds the transactions table drops the trigger: it must
+    create it again (see migration 0015)."""
+
+    SLOTS = 8  # as the trigger of migration 0015 spells it
 
     class Scope(models.TextChoices):
         MERCHANT = "merchant", "Merchant"

@@ -16,10 +16,11 @@ from fraud.rules import FULL_WEIGHT
 from fraud.services import model_activate
 from tests.authorizing import authorize_at, codes, factors, wrong_cvv
 from tests.factories import TEST_ACTOR, BinFactory, CardFactory
-from tests.fraud.clock import HOUR, MINUTE, NOW, SECOND, TICK
+from tests.fraud.clock import DAY, HOUR, MINUTE, NOW, SECOND, TICK
 from tests.fraud.configuration import go_live, set_rule, set_settings
 from tests.fraud.modelling import history, train
 from transactions.cross_card_queries import window_bounds
+from transactions.services.minute_counts import minute_counts_prune
 
 authorize = authorize_at(NOW)
 
@@ -129,6 +130,23 @@ def test_the_merchant_window_starts_with_the_minute_window_minutes_back(before, 
     for _ in range(3):
         _fail(_card(), at=FIRST_INSTANT - before)
     assert ("merchant_card_testing" in _probe()) is fires
+
+
+def test_an_attempt_dated_before_the_pruned_counts_never_divides_by_nought():
+    """Three failed checks three days back, their minutes' counts pruned since (the rows
+    stay): an attempt dated just after them reads the failures from the rows and no
+    transactions from the counts. The share is then all of them, not an error that the
+    engine would answer with a decline."""
+    set_rule("merchant_card_testing", min_failure_share=0.1, min_declines=3, min_decline_share=0.5)
+    long_ago = NOW - 3 * DAY
+    for _ in range(3):
+        _fail(_card(), at=long_ago)
+    assert minute_counts_prune(now=NOW) > 0
+
+    probe = _probe(transaction_time=long_ago + MINUTE)
+
+    assert "risk_engine_error" not in probe
+    assert probe["merchant_card_testing"]["detail"].endswith("100% of its 3 transactions (from 10%).")
 
 
 @pytest.mark.parametrize(

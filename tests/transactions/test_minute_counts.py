@@ -7,7 +7,7 @@ from collections import Counter
 
 import pytest
 from django.core.management import CommandError, call_command
-from django.db import transaction
+from django.db import connection, transaction
 
 from tests.authorizing import authorize_at, wrong_cvv
 from tests.concurrency import run_concurrently
@@ -74,6 +74,18 @@ def _fields(card, *, at, merchant_id) -> dict:
         "response_code": "00",
         "reason": "approved",
     }
+
+
+def test_the_trigger_is_in_the_database_every_migration_leaves():
+    """On SQLite a migration that rebuilds the transactions table drops its triggers: the
+    migration after 0015 that does so must create it again (see 0015)."""
+    if connection.vendor == "sqlite":
+        query = "SELECT COUNT(*) FROM sqlite_master WHERE type = 'trigger' AND name = %s"
+    else:
+        query = "SELECT COUNT(*) FROM pg_trigger WHERE tgname = %s AND NOT tgisinternal"
+    with connection.cursor() as cursor:
+        cursor.execute(query, ["transactions_count_minutes"])
+        assert cursor.fetchone() == (1,)
 
 
 def test_a_rolled_back_transaction_takes_its_count_back(card):

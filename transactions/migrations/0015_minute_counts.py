@@ -10,13 +10,20 @@ from django.db import migrations, models
 _MINUTE_PG = "floor(extract(epoch FROM transaction_time) / 60)::bigint"
 
 # One statement per inserting statement (a transition table), however many rows it
-# inserts; the minutes in a fixed order, so that two sessions of the same slot take the
-# rows' locks in the same order and cannot deadlock.
+# inserts; the minutes in a fixed order, so that two statements of sessions in the same
+# slot take the rows' locks in the same order. (A transaction that inserts several times,
+# such as a simulation's batch, can still wait on another's rows in the other order; the
+# authorization inserts once.) The slot: the session's process id modulo 8
+# (MinuteCount.SLOTS).
+#
+# On SQLite a migration that rebuilds the transactions table (most field changes) drops
+# the trigger with the old table: such a migration must run count_minutes's SQLite
+# statement again (tests/transactions/test_minute_counts.py fails until it does).
 _POSTGRESQL = f"""
 CREATE FUNCTION transactions_count_minutes() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     INSERT INTO transactions_minutecount (scope, key, minute, slot, attempts)
-    SELECT scope, key, minute, pg_backend_pid() % 4, COUNT(*)
+    SELECT scope, key, minute, pg_backend_pid() % 8, COUNT(*)
     FROM (
         SELECT 'bin' AS scope, bin_prefix AS key, {_MINUTE_PG} AS minute FROM inserted
         UNION ALL
