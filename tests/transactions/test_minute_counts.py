@@ -86,6 +86,9 @@ def test_the_trigger_is_in_the_database_every_migration_leaves():
     with connection.cursor() as cursor:
         cursor.execute(query, ["transactions_count_minutes"])
         assert cursor.fetchone() == (1,)
+        if connection.vendor == "postgresql":  # its slots are the model's
+            cursor.execute("SELECT prosrc FROM pg_proc WHERE proname = %s", ["transactions_count_minutes"])
+            assert f"pg_backend_pid() % {MinuteCount.SLOTS}," in cursor.fetchone()[0]
 
 
 def test_a_rolled_back_transaction_takes_its_count_back(card):
@@ -113,6 +116,7 @@ def test_concurrent_authorizations_at_one_merchant_lose_no_count():
 
     assert counted() == recounted()
     assert sum(n for (scope, key, _), n in counted().items() if key == "M-busy") == 20
+    assert set(MinuteCount.objects.values_list("slot", flat=True)) <= set(range(MinuteCount.SLOTS))
 
 
 def test_pruning_deletes_the_minutes_no_window_reads(card):
