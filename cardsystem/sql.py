@@ -130,17 +130,18 @@ def prepared_cursor():
     cast to one: psycopg sends a Python int as the smallest integer type that holds it,
     so an expression of two parameters alone could overflow). Wrapped as
     connection.cursor() wraps, so execute_wrapper and the captured queries see its
-    statements."""
-    if connection.vendor != "postgresql":
-        return connection.cursor()
-    connection.close_if_health_check_failed()
-    connection.ensure_connection()
-    connection.validate_thread_sharing()
-    cursor = _preparing_cursor_class()(connection.connection)
-    if connection.queries_logged:
+    statements. The wrapper is looked up once (`_database`), not at each of its seven uses."""
+    database = _database()
+    if database.vendor != "postgresql":
+        return database.cursor()
+    database.close_if_health_check_failed()
+    database.ensure_connection()
+    database.validate_thread_sharing()
+    cursor = _preparing_cursor_class()(database.connection)
+    if database.queries_logged:
         cursor.logged = True
-        return connection.make_debug_cursor(cursor)
-    return connection.make_cursor(cursor)
+        return database.make_debug_cursor(cursor)
+    return database.make_cursor(cursor)
 
 
 @functools.cache
