@@ -78,25 +78,8 @@ _WINDOW_SQL = """(SELECT c.n, d.cvv, d.declined, c.test_n, d.test_failures, d.te
         {test_declined} AS test_declined, {long_failures} AS long_failures
     FROM (SELECT {t.transaction_time}, {t.cvv_result}, {t.expiry_result}, {t.card_id}
         FROM {transactions} WHERE {column} = %({name})s AND {t.status} = '{declined_status}'
-        AND {declines_range}
+        AND {t.transaction_time} >= %({name}_from)s AND {t.transaction_time} < %(until)s
         ORDER BY {t.transaction_time} DESC LIMIT {cap}) latest) d)"""
-
-# The declines' range of time, [from, until), for the partial index on (column,
-# transaction_time). On PostgreSQL a row comparison on both columns, which only an index
-# that starts with them can use. Written as two comparisons of transaction_time, the
-# range could also be read from the dashboard's index (transaction_time, status, ...),
-# and the generic plan of the prepared statement, which reckons any range of parameters
-# at 0.5 % of the table, found that index as cheap as the partial one while the table
-# held some ten thousand rows and no declines: it chose it in some runs of
-# bench/authorizations.py and read every entry of the window, declined or not (0.4 to
-# 0.7 ms a decision there, more with every transaction of the window). SQLite uses a row
-# comparison for its first column only, and the two comparisons lead it to the partial
-# index.
-_DECLINES_RANGE = {
-    "sqlite": "{t.transaction_time} >= %({name}_from)s AND {t.transaction_time} < %(until)s",
-    "postgresql": "({column}, {t.transaction_time}) >= (%({name})s, %({name}_from)s)"
-    " AND ({column}, {t.transaction_time}) < (%({name})s, %(until)s)",
-}
 
 
 def _count_if(*conditions: str) -> str:
@@ -161,7 +144,6 @@ def _cross_card_sql(vendor: str, cap: int, sample: int, tested: bool) -> str:
             column=getattr(t, name),
             name=name,
             scope=scope,
-            declines_range=_DECLINES_RANGE[vendor].format(t=t, column=getattr(t, name), name=name),
             declined_status=Transaction.Status.DECLINED.value,
             cap=cap,
             n=f"SUM({c.attempts}) FILTER (WHERE {c.minute} >= %(h1_first)s)",
