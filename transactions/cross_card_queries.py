@@ -9,8 +9,8 @@ A window across cards is whole minutes of `transaction_time`: the attempt's minu
 the ones before it, as many as the window is long. Its transactions are counted by
 adding up the minutes of MinuteCount (at most one row per minute and slot, however busy
 the merchant or BIN), not by reading them; its declines are read row by row (a partial
-index holds them alone), and the failed card checks among them: every failed check is
-declined.
+index holds them alone), only where the minutes count some (or are pruned), and the
+failed card checks among them: every failed check is declined.
 """
 
 import datetime
@@ -64,22 +64,32 @@ CROSS_CARD = (
 # counted once), or any attempt on a card number no card has.
 _FAILED = "({t.cvv_result} = %(mismatch)s OR {t.expiry_result} = %(mismatch)s)"
 
-# A window's values: its transactions in the hour, the card testing window and the
-# tested-card window, added up from the minutes' counts; the latest `cap` of its declines
-# since the first minute of the longest window, and the failed checks among them. The
-# status is a literal, as the partial index's condition, so that PostgreSQL's generic
-# plan of the prepared statement can use the index.
+# A window's counts: its transactions in the hour, the card testing window and the
+# tested-card window, and its declines in its longest window, added up from the minutes'
+# counts.
+_COUNTS_SQL = """SELECT {n} AS n, {test_n} AS test_n, {long_n} AS long_n, SUM({c.declines}) AS declines
+    FROM {counts} WHERE {c.scope} = '{scope}' AND {c.key} = %({name})s
+    AND {c.minute} >= %({name}_first)s AND {c.minute} <= %(minute)s"""
+
+# A window's values: its counts, and the latest `cap` of its declines since the first
+# minute of the longest window, and the failed checks among them. The declines are read
+# only where the counts have some, or where the window starts before the minutes still
+# counted (pruned): else the limit is nought, which both databases know before the read
+# (an uncorrelated subquery, evaluated once), and the read is never executed, whichever
+# index a plan would have read. The status is a literal, as the partial index's
+# condition, so that PostgreSQL's generic plan of the prepared statement can use the index.
 _WINDOW_SQL = """(SELECT c.n, d.cvv, d.declined, c.test_n, d.test_failures, d.test_declined,
         d.long_failures, c.long_n
-    FROM (SELECT {n} AS n, {test_n} AS test_n, {long_n} AS long_n FROM {counts}
-        WHERE {c.scope} = '{scope}' AND {c.key} = %({name})s
-        AND {c.minute} >= %({name}_first)s AND {c.minute} <= %(minute)s) c,
+    FROM {counted} c,
     (SELECT {cvv} AS cvv, {declined} AS declined, {test_failures} AS test_failures,
         {test_declined} AS test_declined, {long_failures} AS long_failures
     FROM (SELECT {t.transaction_time}, {t.cvv_result}, {t.expiry_result}, {t.card_id}
         FROM {transactions} WHERE {column} = %({name})s AND {t.status} = '{declined_status}'
         AND {t.transaction_time} >= %({name}_from)s AND {t.transaction_time} < %(until)s
-        ORDER BY {t.transaction_time} DESC LIMIT {cap}) latest) d)"""
+        ORDER BY {t.transaction_time} DESC
+        LIMIT (SELECT CASE WHEN declines > 0 OR %({name}_first)s < (SELECT MAX({c.minute})
+            FROM {counts} WHERE {c.scope} = '{pruned}' AND {c.key} = '')
+            THEN {cap} ELSE 0 END FROM {counted})) latest) d)"""
 
 
 def _count_if(*conditions: str) -> str:
@@ -107,7 +117,7 @@ def _failures_if(since: str, t) -> str:
 # no read of thousands of index entries. The reports are few, and read by their own
 # (merchant_id, transaction_time) index.
 _CROSS_CARD_SQL = """
-WITH reported AS (
+WITH merchant_counts AS ({merchant_counts}), bin_counts AS ({bin_counts}), reported AS (
     SELECT COUNT(*) AS n, COUNT(DISTINCT {r.card_id}) AS cards FROM {reports} WHERE {r.merchant_id} = %(merchant_id)s
         AND {r.transaction_time} >= %(d90)s AND {r.transaction_time} < %(at)s AND {r.reported_at} < %(at)s
 ), sample AS (
@@ -132,23 +142,33 @@ def _cross_card_sql(vendor: str, cap: int, sample: int, tested: bool) -> str:
     tested-card window is read."""
     t, c, quote = _columns(Transaction), _columns(MinuteCount), connection.ops.quote_name
     transactions = quote(Transaction._meta.db_table)
+    long = "tested" if tested else None
 
-    def window(name: str, scope: str, long: str | None) -> str:
+    def counts(name: str, scope: str, long: str | None) -> str:
+        return _COUNTS_SQL.format(
+            c=c,
+            counts=quote(MinuteCount._meta.db_table),
+            name=name,
+            scope=scope,
+            n=f"SUM({c.attempts}) FILTER (WHERE {c.minute} >= %(h1_first)s)",
+            test_n=f"SUM({c.attempts}) FILTER (WHERE {c.minute} >= %({name}_test_first)s)",
+            long_n=f"SUM({c.attempts}) FILTER (WHERE {c.minute} >= %({long}_first)s)" if long else "NULL",
+        )
+
+    def window(name: str, counted: str, long: str | None) -> str:
         hour, test = f"{t.transaction_time} >= %(h1_from)s", f"{t.transaction_time} >= %({name}_test_from)s"
         declined = f"{t.transaction_time} >= %({long}_from)s" if long else ""
         return _WINDOW_SQL.format(
             t=t,
             c=c,
             counts=quote(MinuteCount._meta.db_table),
+            pruned=MinuteCount.Scope.PRUNED,
+            counted=counted,
             transactions=transactions,
             column=getattr(t, name),
             name=name,
-            scope=scope,
             declined_status=Transaction.Status.DECLINED.value,
             cap=cap,
-            n=f"SUM({c.attempts}) FILTER (WHERE {c.minute} >= %(h1_first)s)",
-            test_n=f"SUM({c.attempts}) FILTER (WHERE {c.minute} >= %({name}_test_first)s)",
-            long_n=f"SUM({c.attempts}) FILTER (WHERE {c.minute} >= %({long}_first)s)" if long else "NULL",
             cvv=_count_if(hour, f"{t.cvv_result} = %(mismatch)s"),
             declined=_count_if(hour),
             test_failures=_failures_if(test, t),
@@ -161,8 +181,10 @@ def _cross_card_sql(vendor: str, cap: int, sample: int, tested: bool) -> str:
         r=_columns(FraudReport),
         transactions=transactions,
         reports=quote(FraudReport._meta.db_table),
-        merchant_window=window("merchant_id", MinuteCount.Scope.MERCHANT, "tested" if tested else None),
-        bin_window=window("bin_prefix", MinuteCount.Scope.BIN, None),
+        merchant_counts=counts("merchant_id", MinuteCount.Scope.MERCHANT, long),
+        bin_counts=counts("bin_prefix", MinuteCount.Scope.BIN, None),
+        merchant_window=window("merchant_id", "merchant_counts", long),
+        bin_window=window("bin_prefix", "bin_counts", None),
         sample=sample,
     )
 

@@ -188,24 +188,31 @@ class Transaction(models.Model):
 
 
 class MinuteCount(models.Model):
-    """How many transactions a merchant (or a BIN) had in one minute of `transaction_time`:
-    what the windows across cards add up instead of counting a busy merchant's or BIN's
-    every row (transactions/cross_card_queries.py). Written by the database itself, by a
-    trigger on each insert into the transactions table (migration 0015), in the inserting
-    transaction: every way a transaction is stored counts, and a rollback takes its count
-    back. On PostgreSQL a minute has up to SLOTS rows per merchant or BIN, one per group of
-    database sessions (the session's process id modulo SLOTS), so that concurrent
-    authorizations at one BIN seldom wait for each other's commit; the reads add the slots
-    up. Rows older than the longest window are pruned (`manage.py prune_minute_counts`).
+    """How many transactions a merchant (or a BIN) had in one minute of `transaction_time`,
+    and how many of them were declined: what the windows across cards add up instead of
+    counting a busy merchant's or BIN's every row, and what tells them whether a window
+    has declines to read at all (transactions/cross_card_queries.py). Written by the
+    database itself, by a trigger on each insert into the transactions table (migrations
+    0015 and 0017), in the inserting transaction: every way a transaction is stored
+    counts, and a rollback takes its count back. A transaction is declined when it is
+    stored or never (the one change of status is approved to reversed), so counting at
+    the insert counts every decline. On PostgreSQL a minute has up to SLOTS rows per
+    merchant or BIN, one per group of database sessions (the session's process id modulo
+    SLOTS), so that concurrent authorizations at one BIN seldom wait for each other's
+    commit; the reads add the slots up. Rows older than the longest window are pruned
+    (`manage.py prune_minute_counts`), which leaves one row of scope PRUNED, at the
+    minute before which nothing is counted any more: a window that starts earlier (an
+    attempt dated days back) reads its declines whatever its counts say.
 
     On SQLite a migration that rebuilds the transactions table drops the trigger: it must
-    create it again (see migration 0015)."""
+    create it again (see migration 0017)."""
 
-    SLOTS = 8  # as the trigger of migration 0015 spells it
+    SLOTS = 8  # as the trigger of migration 0017 spells it
 
     class Scope(models.TextChoices):
         MERCHANT = "merchant", "Merchant"
         BIN = "bin", "BIN"
+        PRUNED = "pruned", "Pruned before this minute"
 
     id = models.BigAutoField(primary_key=True)
     scope = models.CharField(max_length=8, choices=Scope.choices)
@@ -213,6 +220,7 @@ class MinuteCount(models.Model):
     minute = models.BigIntegerField(help_text="Whole minutes since 1970-01-01 00:00 UTC.")
     slot = models.SmallIntegerField(default=0)
     attempts = models.IntegerField(default=0)
+    declines = models.IntegerField(default=0, help_text="Of the attempts, how many were declined.")
 
     class Meta:
         constraints = [

@@ -1,6 +1,7 @@
 """The minutes' counts across cards (MinuteCount), written by the database's trigger as
-transactions are stored: equal to counting the stored transactions, whatever stored them,
-concurrently too, and pruned once no window reads them."""
+transactions are stored: of attempts and of declines, equal to counting the stored
+transactions, whatever stored them, concurrently too, and those stored before the
+declines were counted; pruned once no window reads them."""
 
 import datetime
 from collections import Counter
@@ -8,11 +9,12 @@ from collections import Counter
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection, transaction
+from django.db.migrations.executor import MigrationExecutor
 
 from tests.authorizing import authorize_at, wrong_cvv
 from tests.concurrency import run_concurrently
 from tests.factories import CardFactory
-from tests.query_twins import AT, DECLINED, MINUTE, SECOND, TICK, record
+from tests.query_twins import APPROVED, AT, DECLINED, HOUR, MINUTE, SECOND, TICK, record
 from transactions.cross_card_queries import minute_of
 from transactions.models import MinuteCount, Transaction
 from transactions.services.minute_counts import minute_counts_prune
@@ -21,22 +23,30 @@ pytestmark = pytest.mark.django_db
 
 
 def counted() -> Counter:
-    """The stored counts, the slots added up."""
+    """The stored counts of attempts and of declines, the slots added up."""
     totals = Counter()
-    for scope, key, minute, attempts in MinuteCount.objects.values_list("scope", "key", "minute", "attempts"):
-        totals[scope, key, minute] += attempts
+    for scope, key, minute, attempts, declines in MinuteCount.objects.values_list(
+        "scope", "key", "minute", "attempts", "declines"
+    ):
+        totals[scope, key, minute, "attempts"] += attempts
+        totals[scope, key, minute, "declines"] += declines
     return +totals
 
 
 def recounted() -> Counter:
     """What counting the stored transactions gives."""
     totals = Counter()
-    for merchant_id, bin_prefix, at in Transaction.objects.values_list(
-        "merchant_id", "bin_prefix", "transaction_time"
+    for merchant_id, bin_prefix, at, status in Transaction.objects.values_list(
+        "merchant_id", "bin_prefix", "transaction_time", "status"
     ):
-        totals[MinuteCount.Scope.MERCHANT, merchant_id, minute_of(at)] += 1
-        totals[MinuteCount.Scope.BIN, bin_prefix, minute_of(at)] += 1
-    return totals
+        for scope, key in ((MinuteCount.Scope.MERCHANT, merchant_id), (MinuteCount.Scope.BIN, bin_prefix)):
+            totals[scope, key, minute_of(at), "attempts"] += 1
+            totals[scope, key, minute_of(at), "declines"] += status == DECLINED
+    return +totals
+
+
+def attempts(counts: Counter) -> int:
+    return sum(n for (*_, what), n in counts.items() if what == "attempts")
 
 
 def test_the_minutes_count_every_transaction_however_it_was_stored(card):
@@ -47,7 +57,12 @@ def test_the_minutes_count_every_transaction_however_it_was_stored(card):
     record(None, at=AT, status=DECLINED, merchant_id="M-2", bin_prefix="510000")  # an unknown number
     # Many in one statement.
     Transaction.objects.bulk_create(
-        [Transaction(**_fields(card, at=AT + n * 20 * SECOND, merchant_id=f"M-{n % 3}")) for n in range(9)]
+        [
+            Transaction(
+                **_fields(card, at=AT + n * 20 * SECOND, merchant_id=f"M-{n % 3}", declined=n % 4 == 0)
+            )
+            for n in range(9)
+        ]
     )
     # Through the authorization service, approved and declined.
     authorize = authorize_at(AT)
@@ -55,11 +70,13 @@ def test_the_minutes_count_every_transaction_however_it_was_stored(card):
     authorize(card, merchant_id="M-api", cvv=wrong_cvv(card))
 
     assert counted() == recounted()
-    assert counted()[MinuteCount.Scope.MERCHANT, "M-api", minute_of(AT)] == 2
-    assert sum(counted().values()) == 2 * Transaction.objects.count() == 2 * 17
+    assert counted()[MinuteCount.Scope.MERCHANT, "M-api", minute_of(AT), "attempts"] == 2
+    assert counted()[MinuteCount.Scope.MERCHANT, "M-api", minute_of(AT), "declines"] == 1
+    assert attempts(counted()) == 2 * Transaction.objects.count() == 2 * 17
+    assert Transaction.objects.filter(status=DECLINED).count() == 5  # one unknown number, 3 in bulk, 1 API
 
 
-def _fields(card, *, at, merchant_id) -> dict:
+def _fields(card, *, at, merchant_id, declined=False) -> dict:
     return {
         "card": card,
         "masked_pan": card.masked_pan,
@@ -70,9 +87,9 @@ def _fields(card, *, at, merchant_id) -> dict:
         "mcc": "5814",
         "merchant_country": "US",
         "transaction_time": at,
-        "status": Transaction.Status.APPROVED,
-        "response_code": "00",
-        "reason": "approved",
+        "status": DECLINED if declined else Transaction.Status.APPROVED,
+        "response_code": "05" if declined else "00",
+        "reason": "declined" if declined else "approved",
     }
 
 
@@ -109,14 +126,49 @@ def test_concurrent_authorizations_at_one_merchant_lose_no_count():
     authorize = authorize_at(datetime.datetime.now(datetime.UTC).replace(second=30))
 
     def work(index):
-        for _ in range(5):
-            authorize(cards[index], merchant_id="M-busy")
+        for number in range(5):
+            authorize(
+                cards[index], merchant_id="M-busy", **({"cvv": wrong_cvv(cards[index])} if number % 2 else {})
+            )
 
     run_concurrently(4, work)
 
     assert counted() == recounted()
-    assert sum(n for (scope, key, _), n in counted().items() if key == "M-busy") == 20
+    busy = Counter()
+    for (_, key, _, what), n in counted().items():
+        busy[what] += n if key == "M-busy" else 0
+    declined = Transaction.objects.filter(merchant_id="M-busy", status=DECLINED).count()
+    assert busy["attempts"] == 20 and busy["declines"] == declined >= 8  # the wrong CVVs at least
     assert set(MinuteCount.objects.values_list("slot", flat=True)) <= set(range(MinuteCount.SLOTS))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_migration_that_counts_declines_counts_those_stored_before_it():
+    card = CardFactory()
+    executor = MigrationExecutor(connection)
+    latest = executor.loader.graph.leaf_nodes()
+    executor.migrate([("transactions", "0016_covering_decline_indexes")])
+    try:  # the transactions' table is as it is now: 0017 changes the counts' alone
+        for second, status in enumerate((APPROVED, DECLINED, DECLINED, APPROVED)):
+            record(card, at=AT + second * SECOND, status=status, merchant_id=f"M-{second % 2}")
+        record(None, at=AT - HOUR, status=DECLINED, merchant_id="M-0", bin_prefix="510000")
+    finally:
+        MigrationExecutor(connection).migrate(latest)
+
+    assert counted() == recounted()
+    assert counted()[MinuteCount.Scope.MERCHANT, "M-1", minute_of(AT), "declines"] == 1
+    assert counted()[MinuteCount.Scope.BIN, "510000", minute_of(AT - HOUR), "declines"] == 1
+    # And from here on by the trigger.
+    record(card, at=AT, status=DECLINED, merchant_id="M-1")
+    assert counted() == recounted()
+    assert counted()[MinuteCount.Scope.MERCHANT, "M-1", minute_of(AT), "declines"] == 2
+
+
+def pruned_before() -> int | None:
+    """The minute before which the counts are pruned, as the windows read it."""
+    return max(
+        MinuteCount.objects.filter(scope=MinuteCount.Scope.PRUNED, key="").values_list("minute", flat=True)
+    )
 
 
 def test_pruning_deletes_the_minutes_no_window_reads(card):
@@ -127,7 +179,14 @@ def test_pruning_deletes_the_minutes_no_window_reads(card):
     deleted = minute_counts_prune(now=now)
 
     assert deleted == 2  # the oldest minute, at its merchant and in its BIN
-    assert min(minute for _, _, minute in counted()) == minute_of(now - 2 * 24 * 60 * MINUTE)
+    assert min(minute for _, _, minute, _ in counted()) == minute_of(now - 2 * 24 * 60 * MINUTE)
+    assert pruned_before() == minute_of(now - 2 * 24 * 60 * MINUTE)
+    # Keeping more days later deletes nothing and moves nothing back; keeping fewer moves on.
+    assert minute_counts_prune(keep=datetime.timedelta(days=3), now=now + MINUTE) == 0
+    assert pruned_before() == minute_of(now - 2 * 24 * 60 * MINUTE)
+    assert minute_counts_prune(now=now + 61 * MINUTE) == 2
+    assert pruned_before() == minute_of(now - 2 * 24 * 60 * MINUTE + 61 * MINUTE)
+    assert MinuteCount.objects.filter(scope=MinuteCount.Scope.PRUNED).count() == 1
     with pytest.raises(ValueError, match="at least 2 days"):
         minute_counts_prune(keep=datetime.timedelta(days=1), now=now)
 

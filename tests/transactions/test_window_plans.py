@@ -1,7 +1,8 @@
 """How the statement across cards (transactions/cross_card_queries.py) reads a window's
-declines: from the window's own partial index of declines, by its key and both ends of
-its range of time, never from an index of every transaction, even while the table's
-statistics hold no declines. Read off each database's own plan."""
+declines: only where the window's minutes count some, and then from the window's own
+partial index of declines, by its key and both ends of its range of time, never from an
+index of every transaction, even while the table's statistics hold no declines. Read off
+each database's own plan, and off the values."""
 
 import re
 
@@ -9,9 +10,9 @@ import pytest
 from django.db import connection
 
 from tests.factories import CardFactory
-from tests.query_twins import AT, DAY, HOUR, MINUTE
-from transactions.cross_card_queries import cross_card_statement
-from transactions.models import Transaction
+from tests.query_twins import AT, DAY, DECLINED, HOUR, MINUTE, record
+from transactions.cross_card_queries import cross_card_row, cross_card_statement, minute_of
+from transactions.models import MinuteCount, Transaction
 
 # VACUUM, which sets the visibility map the planner reckons with, runs outside a transaction.
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -19,14 +20,19 @@ pytestmark = pytest.mark.django_db(transaction=True)
 PARTIAL_INDEXES = {"merchant_id": "transaction_merchant_declined", "bin_prefix": "transaction_bin_declined"}
 
 
-def _busy_hour_of_approvals(rows: int) -> None:
-    """`rows` approvals over the hour before AT, at 20 merchants and one BIN, and no
-    declines, vacuumed and analysed: what the bench's traffic leaves before each of its
-    rounds (bench/authorizations.py). With no declines in its statistics, every index
-    with the status in its key looks to PostgreSQL's planner as if it held no row of
-    the read: in bench runs the generic plan read a window's declines from the dashboard's
-    (transaction_time, status, ...) index, every entry of the window, declined or not."""
+def _busy_hour(rows: int, *, declined_every: int | None = None) -> None:
+    """`rows` transactions over the hour before AT, at 20 merchants and one BIN, one in
+    `declined_every` declined (none if None), vacuumed and analysed. With no declines:
+    what the bench's traffic leaves before each of its rounds (bench/authorizations.py).
+    Then every index with the status in its key looks to PostgreSQL's planner as if it
+    held no row of the read: in bench runs the generic plan read a window's declines
+    from the dashboard's (transaction_time, status, ...) index, every entry of the
+    window, declined or not, and in this test from another window's partial index."""
     card = CardFactory()
+
+    def declined(number: int) -> bool:
+        return declined_every is not None and number % declined_every == 0
+
     Transaction.objects.bulk_create(
         Transaction(
             card=card,
@@ -40,9 +46,9 @@ def _busy_hour_of_approvals(rows: int) -> None:
             merchant_country="US",
             channel=Transaction.Channel.POS,
             transaction_time=AT - number * HOUR / rows,
-            status=Transaction.Status.APPROVED,
-            response_code="00",
-            reason="approved",
+            status=DECLINED if declined(number) else Transaction.Status.APPROVED,
+            response_code="05" if declined(number) else "00",
+            reason="declined" if declined(number) else "approved",
         )
         for number in range(rows)
     )
@@ -51,10 +57,23 @@ def _busy_hour_of_approvals(rows: int) -> None:
         cursor.execute(f"VACUUM ANALYZE {table}" if connection.vendor == "postgresql" else f"ANALYZE {table}")
 
 
-def _plan(statement: str, params: dict) -> str:
+def _statement(*, tested: bool) -> tuple[str, dict]:
+    return cross_card_statement(
+        merchant_id="M-1",
+        bin_prefix="400000",
+        at=AT,
+        fraud_window=90 * DAY,
+        merchant_window=20 * MINUTE,
+        bin_window=DAY,
+        tested_window=6 * HOUR if tested else None,
+    )
+
+
+def _plan(statement: str, params: dict, *, run: bool = False) -> str:
     """The plan the decision runs the statement by: on PostgreSQL the generic plan of the
     prepared statement (cardsystem/sql.py `prepared_cursor`), its parameters numbered as
-    psycopg numbers them (by first appearance); on SQLite the query plan."""
+    psycopg numbers them (by first appearance), and with `run` what each of its steps
+    read; on SQLite the query plan."""
     with connection.cursor() as cursor:
         if connection.vendor != "postgresql":
             cursor.execute(f"EXPLAIN QUERY PLAN {statement}", params)
@@ -70,8 +89,9 @@ def _plan(statement: str, params: dict) -> str:
         cursor.execute("SET plan_cache_mode = force_generic_plan")
         cursor.execute(f"PREPARE window_plan AS {numbered}")
         try:  # each statement its own transaction here: a failure leaves the rest to run
+            explain = "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF)" if run else "EXPLAIN"
             cursor.execute(
-                f"EXPLAIN EXECUTE window_plan({', '.join(['%s'] * len(names))})",
+                f"{explain} EXECUTE window_plan({', '.join(['%s'] * len(names))})",
                 [params[name] for name in names],
             )
             return "\n".join(row[0] for row in cursor.fetchall())
@@ -80,20 +100,18 @@ def _plan(statement: str, params: dict) -> str:
             cursor.execute("RESET plan_cache_mode")
 
 
-@pytest.mark.parametrize("tested", [False, True], ids=["decision", "tested-card window"])
-def test_each_window_reads_its_declines_from_its_partial_index_by_key_and_time(tested):
-    _busy_hour_of_approvals(20_000)
-    statement, params = cross_card_statement(
-        merchant_id="M-1",
-        bin_prefix="400000",
-        at=AT,
-        fraud_window=90 * DAY,
-        merchant_window=20 * MINUTE,
-        bin_window=DAY,
-        tested_window=6 * HOUR if tested else None,
-    )
+def _reads_of_transactions(plan: str) -> list[str]:
+    return re.findall(r".*Scan.* on transactions_transaction.*", plan)
 
-    plan = _plan(statement, params)
+
+TESTED = pytest.mark.parametrize("tested", [False, True], ids=["decision", "tested-card window"])
+
+
+@TESTED
+def test_each_window_reads_its_declines_from_its_partial_index_by_key_and_time(tested):
+    _busy_hour(20_000, declined_every=50)
+
+    plan = _plan(*_statement(tested=tested))
 
     for column, index in PARTIAL_INDEXES.items():
         if connection.vendor == "postgresql":
@@ -105,3 +123,60 @@ def test_each_window_reads_its_declines_from_its_partial_index_by_key_and_time(t
             assert f"USING INDEX {index} ({seek})" in plan, plan
     # No declines read from an index of every transaction (the status then in its condition).
     assert not re.search(r"(Index Cond|Filter): .*'declined'", plan), plan
+
+
+@TESTED
+def test_with_no_declines_no_window_reads_any_whatever_its_plan(tested):
+    _busy_hour(20_000)
+
+    plan = _plan(*_statement(tested=tested), run=True)
+
+    if connection.vendor == "postgresql":
+        reads = _reads_of_transactions(plan)
+        assert len(reads) == 3 and all("never executed" in read for read in reads), (
+            plan
+        )  # 2 windows, 1 sample
+    else:  # SQLite's plan does not tell what was executed
+        assert all(f"USING INDEX {index} (" in plan for index in PARTIAL_INDEXES.values()), plan
+
+
+WINDOWS = {"merchant_id": "M-1", "bin_prefix": "400000", "at": AT, "fraud_window": 90 * DAY}
+
+
+def test_a_window_reads_its_declines_only_where_its_minutes_count_some():
+    card = CardFactory()
+    record(card, at=AT - 10 * MINUTE)
+    record(card, at=AT - 5 * MINUTE, status=DECLINED, cvv_result=Transaction.CvvResult.MISMATCH)
+    statement, params = cross_card_statement(**WINDOWS)
+
+    counted = cross_card_row(**WINDOWS)
+    read = _plan(statement, params, run=True)
+    # A decline its minute does not count is not read: the counts decide. (Every decline
+    # is counted as it is stored: tests/transactions/test_minute_counts.py.)
+    MinuteCount.objects.filter(minute=minute_of(AT - 5 * MINUTE)).update(declines=0)
+    uncounted = cross_card_row(**WINDOWS)
+    skipped = _plan(statement, params, run=True)
+    # Where the window starts before the minutes still counted, they are read whatever
+    # the counts say.
+    MinuteCount.objects.create(scope=MinuteCount.Scope.PRUNED, key="", minute=minute_of(AT - 30 * MINUTE))
+    pruned = cross_card_row(**WINDOWS)
+
+    assert (
+        counted["merchant_count_1h"],
+        counted["merchant_declines_1h"],
+        counted["merchant_cvv_mismatch_1h"],
+    ) == (
+        2,
+        1,
+        1,
+    )
+    assert (counted["bin_count_1h"], counted["bin_declines_1h"]) == (2, 1)
+    assert uncounted == counted | dict.fromkeys(
+        [f"{scope}_{value}" for scope in ("merchant", "bin") for value in ("declines_1h", "cvv_mismatch_1h")]
+        + [f"{scope}_testing_{value}" for scope in ("merchant", "bin") for value in ("declines", "failures")],
+        0,
+    )
+    assert pruned == counted
+    if connection.vendor == "postgresql":  # whichever index the plan names, it is not read
+        assert [line for line in _reads_of_transactions(read) if "never executed" not in line], read
+        assert all("never executed" in line for line in _reads_of_transactions(skipped)), skipped
