@@ -193,21 +193,23 @@ class MinuteCount(models.Model):
     counting a busy merchant's or BIN's every row, and what tells them whether a window
     has declines to read at all (transactions/cross_card_queries.py). Written by the
     database itself, by a trigger on each insert into the transactions table (migrations
-    0015 and 0017), in the inserting transaction: every way a transaction is stored
+    0015 and 0018), in the inserting transaction: every way a transaction is stored
     counts, and a rollback takes its count back. A transaction is declined when it is
-    stored or never (the one change of status is approved to reversed), so counting at
-    the insert counts every decline. On PostgreSQL a minute has up to SLOTS rows per
-    merchant or BIN, one per group of database sessions (the session's process id modulo
-    SLOTS), so that concurrent authorizations at one BIN seldom wait for each other's
-    commit; the reads add the slots up. Rows older than the longest window are pruned
-    (`manage.py prune_minute_counts`), which leaves one row of scope PRUNED, at the
-    minute before which nothing is counted any more: a window that starts earlier (an
-    attempt dated days back) reads its declines whatever its counts say.
+    stored (the one change of status here is approved to reversed); one declined later,
+    by an UPDATE, is counted then, by a second trigger.
 
-    On SQLite a migration that rebuilds the transactions table drops the trigger: it must
-    create it again (see migration 0017)."""
+    On PostgreSQL a minute has up to SLOTS rows per merchant or BIN, one per group of
+    database sessions (the session's process id modulo SLOTS), so that concurrent
+    authorizations at one BIN seldom wait for each other's commit; the reads add the slots
+    up. Rows older than the longest window are pruned (`manage.py prune_minute_counts`),
+    which leaves one row of scope PRUNED, at the minute before which nothing is counted
+    any more: a window that starts earlier (an attempt dated days back) reads its declines
+    whatever its counts say.
 
-    SLOTS = 8  # as the trigger of migration 0017 spells it
+    On SQLite a migration that rebuilds the transactions table drops the triggers: it must
+    create them again (see migration 0018)."""
+
+    SLOTS = 8  # as the triggers of migration 0018 spell it
 
     class Scope(models.TextChoices):
         MERCHANT = "merchant", "Merchant"
@@ -220,7 +222,9 @@ class MinuteCount(models.Model):
     minute = models.BigIntegerField(help_text="Whole minutes since 1970-01-01 00:00 UTC.")
     slot = models.SmallIntegerField(default=0)
     attempts = models.IntegerField(default=0)
-    declines = models.IntegerField(default=0, help_text="Of the attempts, how many were declined.")
+    declines = models.IntegerField(
+        default=0, db_default=0, help_text="Of the attempts, how many were declined."
+    )
 
     class Meta:
         constraints = [

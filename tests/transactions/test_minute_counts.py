@@ -14,8 +14,8 @@ from django.db.migrations.executor import MigrationExecutor
 from tests.authorizing import authorize_at, wrong_cvv
 from tests.concurrency import run_concurrently
 from tests.factories import CardFactory
-from tests.query_twins import APPROVED, AT, DECLINED, HOUR, MINUTE, SECOND, TICK, record
-from transactions.cross_card_queries import minute_of
+from tests.query_twins import APPROVED, AT, DAY, DECLINED, HOUR, MINUTE, REVERSED, SECOND, TICK, record
+from transactions.cross_card_queries import minute_of, window_bounds
 from transactions.models import MinuteCount, Transaction
 from transactions.services.minute_counts import minute_counts_prune
 
@@ -33,10 +33,13 @@ def counted() -> Counter:
     return +totals
 
 
-def recounted() -> Counter:
-    """What counting the stored transactions gives."""
+def recounted(since: datetime.datetime | None = None) -> Counter:
+    """What counting the stored transactions (since `since`'s minute) gives."""
     totals = Counter()
-    for merchant_id, bin_prefix, at, status in Transaction.objects.values_list(
+    stored = Transaction.objects.all()
+    if since:
+        stored = stored.filter(transaction_time__gte=window_bounds(since, MINUTE)[0])
+    for merchant_id, bin_prefix, at, status in stored.values_list(
         "merchant_id", "bin_prefix", "transaction_time", "status"
     ):
         for scope, key in ((MinuteCount.Scope.MERCHANT, merchant_id), (MinuteCount.Scope.BIN, bin_prefix)):
@@ -93,19 +96,33 @@ def _fields(card, *, at, merchant_id, declined=False) -> dict:
     }
 
 
-def test_the_trigger_is_in_the_database_every_migration_leaves():
+def test_the_triggers_are_in_the_database_every_migration_leaves():
     """On SQLite a migration that rebuilds the transactions table drops its triggers: the
-    migration after 0015 that does so must create it again (see 0015)."""
+    migration after 0018 that does so must create them again (see 0018)."""
     if connection.vendor == "sqlite":
         query = "SELECT COUNT(*) FROM sqlite_master WHERE type = 'trigger' AND name = %s"
     else:
         query = "SELECT COUNT(*) FROM pg_trigger WHERE tgname = %s AND NOT tgisinternal"
     with connection.cursor() as cursor:
-        cursor.execute(query, ["transactions_count_minutes"])
-        assert cursor.fetchone() == (1,)
-        if connection.vendor == "postgresql":  # its slots are the model's
-            cursor.execute("SELECT prosrc FROM pg_proc WHERE proname = %s", ["transactions_count_minutes"])
-            assert f"pg_backend_pid() % {MinuteCount.SLOTS}," in cursor.fetchone()[0]
+        for trigger in ("transactions_count_minutes", "transactions_count_declined"):
+            cursor.execute(query, [trigger])
+            assert cursor.fetchone() == (1,), trigger
+            if connection.vendor == "postgresql":  # its slots are the model's
+                cursor.execute("SELECT prosrc FROM pg_proc WHERE proname = %s", [trigger])
+                assert f"pg_backend_pid() % {MinuteCount.SLOTS}," in cursor.fetchone()[0]
+
+
+def test_a_transaction_declined_after_it_was_stored_is_counted_then(card):
+    """Nothing here declines a stored transaction (the one change of status is to
+    reversed), but a correction by hand, or a test, may: the windows must still read it."""
+    stored = record(card, at=AT)
+    Transaction.objects.filter(pk=stored.pk).update(status=DECLINED)
+    Transaction.objects.filter(pk=stored.pk).update(reason="declined")  # no second count
+    reversed_ = record(card, at=AT + SECOND)
+    Transaction.objects.filter(pk=reversed_.pk).update(status=REVERSED)
+
+    assert counted() == recounted()
+    assert counted()[MinuteCount.Scope.MERCHANT, "M-1", minute_of(AT), "declines"] == 1
 
 
 def test_a_rolled_back_transaction_takes_its_count_back(card):
@@ -148,19 +165,24 @@ def test_the_migration_that_counts_declines_counts_those_stored_before_it():
     executor = MigrationExecutor(connection)
     latest = executor.loader.graph.leaf_nodes()
     executor.migrate([("transactions", "0016_covering_decline_indexes")])
-    try:  # the transactions' table is as it is now: 0017 changes the counts' alone
+    try:  # the transactions' table is as it is now: 0017 and 0018 change the counts' alone
         for second, status in enumerate((APPROVED, DECLINED, DECLINED, APPROVED)):
             record(card, at=AT + second * SECOND, status=status, merchant_id=f"M-{second % 2}")
         record(None, at=AT - HOUR, status=DECLINED, merchant_id="M-0", bin_prefix="510000")
+        # Pruned as 0015's time pruned, leaving no record of it.
+        record(card, at=AT - 3 * DAY, status=DECLINED)
+        with connection.cursor() as cursor:
+            cursor.execute("DELETE FROM transactions_minutecount WHERE minute < %s", [minute_of(AT - HOUR)])
     finally:
         MigrationExecutor(connection).migrate(latest)
 
-    assert counted() == recounted()
+    assert pruned_before() == minute_of(AT - HOUR)  # the earliest minute still counted
+    assert counted() == recounted(since=AT - HOUR)
     assert counted()[MinuteCount.Scope.MERCHANT, "M-1", minute_of(AT), "declines"] == 1
     assert counted()[MinuteCount.Scope.BIN, "510000", minute_of(AT - HOUR), "declines"] == 1
     # And from here on by the trigger.
     record(card, at=AT, status=DECLINED, merchant_id="M-1")
-    assert counted() == recounted()
+    assert counted() == recounted(since=AT - HOUR)
     assert counted()[MinuteCount.Scope.MERCHANT, "M-1", minute_of(AT), "declines"] == 2
 
 

@@ -2,72 +2,16 @@
 
 from django.db import migrations, models
 
-# The minutes' counts count the declines too: the trigger of 0015 again, each new row's
-# decline added to its minute's, and the declines stored so far counted first; and a
-# pruning leaves a row that says from which minute on the counts are kept. With them
-# a window across cards reads its declines only when it has some
-# (transactions/cross_card_queries.py). Written out here, not imported, so that the
-# migration stays what it was when the code moves on; 0015 says why the trigger is as it is.
+# A column for the minutes' declines, 0 in the database for every row and every insert
+# (db_default), so that 0015's trigger goes on counting, declines as 0, until migration
+# 0018 counts them. Apart from 0018 so that this one, which locks the counts' table to add
+# the column, commits before 0018 locks the transactions' table: an authorization reads
+# the counts and then inserts a transaction, and a migration that held both locks at once
+# could deadlock with it. Written out here, not imported: the migration stays as it was.
 
-_MINUTE_PG = "floor(extract(epoch FROM transaction_time) / 60)::bigint"
-
-_POSTGRESQL = f"""
-CREATE OR REPLACE FUNCTION transactions_count_minutes() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    INSERT INTO transactions_minutecount (scope, key, minute, slot, attempts, declines)
-    SELECT scope, key, minute, pg_backend_pid() % 8, COUNT(*), COUNT(*) FILTER (WHERE declined)
-    FROM (
-        SELECT 'bin' AS scope, bin_prefix AS key, {_MINUTE_PG} AS minute,
-            status = 'declined' AS declined FROM inserted
-        UNION ALL
-        SELECT 'merchant', merchant_id, {_MINUTE_PG}, status = 'declined' FROM inserted
-    ) counted
-    GROUP BY scope, key, minute
-    ORDER BY scope, key, minute
-    ON CONFLICT (scope, key, minute, slot)
-    DO UPDATE SET attempts = transactions_minutecount.attempts + EXCLUDED.attempts,
-        declines = transactions_minutecount.declines + EXCLUDED.declines;
-    RETURN NULL;
-END
-$$;
-"""  # noqa: S608 (constants only)
-
-# 0015's function, for going back.
-_POSTGRESQL_0015 = f"""
-CREATE OR REPLACE FUNCTION transactions_count_minutes() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    INSERT INTO transactions_minutecount (scope, key, minute, slot, attempts)
-    SELECT scope, key, minute, pg_backend_pid() % 8, COUNT(*)
-    FROM (
-        SELECT 'bin' AS scope, bin_prefix AS key, {_MINUTE_PG} AS minute FROM inserted
-        UNION ALL
-        SELECT 'merchant', merchant_id, {_MINUTE_PG} FROM inserted
-    ) counted
-    GROUP BY scope, key, minute
-    ORDER BY scope, key, minute
-    ON CONFLICT (scope, key, minute, slot)
-    DO UPDATE SET attempts = transactions_minutecount.attempts + EXCLUDED.attempts;
-    RETURN NULL;
-END
-$$;
-"""  # noqa: S608 (constants only)
-
-# SQLite's comparison is 1 or 0.
+# 0015's trigger. SQLite refuses to rename a table a trigger reads, which rebuilding the
+# counts' table for its new column does: the trigger goes for the rebuild and comes back.
 _MINUTE_SQLITE = "CAST(strftime('%s', substr(NEW.transaction_time, 1, 19)) AS INTEGER) / 60"
-_SQLITE = f"""
-CREATE TRIGGER transactions_count_minutes AFTER INSERT ON transactions_transaction
-BEGIN
-    INSERT INTO transactions_minutecount (scope, key, minute, slot, attempts, declines)
-    VALUES ('bin', NEW.bin_prefix, {_MINUTE_SQLITE}, 0, 1, NEW.status = 'declined')
-    ON CONFLICT (scope, key, minute, slot)
-    DO UPDATE SET attempts = attempts + 1, declines = declines + excluded.declines;
-    INSERT INTO transactions_minutecount (scope, key, minute, slot, attempts, declines)
-    VALUES ('merchant', NEW.merchant_id, {_MINUTE_SQLITE}, 0, 1, NEW.status = 'declined')
-    ON CONFLICT (scope, key, minute, slot)
-    DO UPDATE SET attempts = attempts + 1, declines = declines + excluded.declines;
-END;
-"""  # noqa: S608 (constants only)
-
 _SQLITE_0015 = f"""
 CREATE TRIGGER transactions_count_minutes AFTER INSERT ON transactions_transaction
 BEGIN
@@ -81,56 +25,19 @@ END;
 """  # noqa: S608 (constants only)
 
 
-def _backfill_sql(minute: str) -> str:
-    """The declines stored so far, each minute's in its slot 0 (the reads add the slots up)."""
-    return f"""
-INSERT INTO transactions_minutecount (scope, key, minute, slot, attempts, declines)
-SELECT scope, key, minute, 0, 0, COUNT(*) FROM (
-    SELECT 'bin' AS scope, bin_prefix AS key, {minute} AS minute FROM transactions_transaction
-    WHERE status = 'declined'
-    UNION ALL
-    SELECT 'merchant', merchant_id, {minute} FROM transactions_transaction WHERE status = 'declined'
-) counted
-GROUP BY scope, key, minute
-ON CONFLICT (scope, key, minute, slot) DO UPDATE SET declines = excluded.declines
-"""  # noqa: S608 (constants only)
-
-
-def _execute(schema_editor, *statements: str) -> None:
-    # Without parameters, so that neither driver reads the % of the SQL as a placeholder.
-    with schema_editor.connection.cursor() as cursor:
-        for statement in statements:
+def _on_sqlite(schema_editor, statement: str) -> None:
+    # Without parameters, so that the driver does not read the % of the SQL as a placeholder.
+    if schema_editor.connection.vendor == "sqlite":
+        with schema_editor.connection.cursor() as cursor:
             cursor.execute(statement)
 
 
-def hold_inserts(apps, schema_editor):
-    """On PostgreSQL, no transaction is stored from here to the migration's commit, and
-    the ones being stored are waited for: none is counted by the old trigger after the
-    backfill has read the declines, and none waits, half inserted, on the new column. On
-    SQLite, whose writers are one at a time, the trigger goes while the counts' table is
-    rebuilt for its new column (SQLite refuses to rename a table a trigger reads)."""
-    if schema_editor.connection.vendor == "postgresql":
-        _execute(schema_editor, "LOCK TABLE transactions_transaction IN SHARE ROW EXCLUSIVE MODE")
-    else:
-        _execute(schema_editor, "DROP TRIGGER transactions_count_minutes")
+def drop_trigger(apps, schema_editor):
+    _on_sqlite(schema_editor, "DROP TRIGGER transactions_count_minutes")
 
 
-def count_as_before(apps, schema_editor):
-    _execute(schema_editor, _POSTGRESQL_0015 if schema_editor.connection.vendor == "postgresql" else _SQLITE_0015)
-
-
-def count_declines(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        _execute(schema_editor, _backfill_sql(_MINUTE_PG), _POSTGRESQL)
-    else:
-        _execute(schema_editor, _backfill_sql(_MINUTE_SQLITE.replace("NEW.", "")), _SQLITE)
-
-
-def stop_counting_declines(apps, schema_editor):
-    """Back to 0015's trigger, in hold_inserts's way back; SQLite's goes before its table's
-    rebuild."""
-    if schema_editor.connection.vendor != "postgresql":
-        _execute(schema_editor, "DROP TRIGGER transactions_count_minutes")
+def create_trigger(apps, schema_editor):
+    _on_sqlite(schema_editor, _SQLITE_0015)
 
 
 class Migration(migrations.Migration):
@@ -139,13 +46,15 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.RunPython(hold_inserts, count_as_before),
+        migrations.RunPython(drop_trigger, create_trigger),
         migrations.AddField(
             model_name="minutecount",
             name="declines",
-            field=models.IntegerField(default=0, help_text="Of the attempts, how many were declined."),
+            field=models.IntegerField(
+                db_default=0, default=0, help_text="Of the attempts, how many were declined."
+            ),
         ),
-        migrations.RunPython(count_declines, stop_counting_declines),
+        migrations.RunPython(create_trigger, drop_trigger),
         migrations.AlterField(
             model_name="minutecount",
             name="scope",
