@@ -179,13 +179,11 @@ SELECT
     {seen},
     (SELECT MAX({t.transaction_time}) FROM {table}
         WHERE {t.card_id} = %(card)s AND {t.transaction_time} <= %(at)s),
-    (SELECT MAX({t.transaction_time}) FROM {table}
-        WHERE {t.card_id} = %(card)s AND {t.channel} IN (%(pos)s, %(atm)s)
-        AND {t.transaction_time} <= %(at)s AND {t.transaction_time} >= %(d30)s),
+    {present_time},
     (SELECT {t.merchant_country} FROM {table}
         WHERE {t.card_id} = %(card)s AND {t.channel} IN (%(pos)s, %(atm)s)
-        AND {t.transaction_time} <= %(at)s AND {t.transaction_time} >= %(d30)s
-        ORDER BY {t.transaction_time} DESC, {t.created_at} DESC LIMIT 1),
+        AND {t.transaction_time} = {present_time}
+        ORDER BY {t.created_at} DESC LIMIT 1),
     COALESCE(SUM(CASE WHEN {t.entry_mode} = %(magstripe)s AND {t.transaction_time} >= %(d1)s THEN 1 ELSE 0 END), 0),
     COALESCE(SUM(CASE WHEN {t.entry_mode} IN (%(chip)s, %(contactless)s) THEN 1 ELSE 0 END), 0),
     COALESCE(SUM(CASE WHEN {t.cardholder_verification} = %(pin_failed)s AND {t.transaction_time} >= %(d1)s
@@ -206,6 +204,17 @@ FROM {table}
 WHERE {t.card_id} = %(card)s AND {t.transaction_time} <= %(at)s AND {t.transaction_time} >= %(d30)s
 """  # noqa: E501
 
+# The card's latest card-present time in the 30 days: the later of two seeks, one per
+# channel, on (card, channel, time), each reading one entry however long the card's
+# history. Its country is then read at exactly that time (the latest created first, if
+# two share it), not by reading the card's whole month again.
+_PRESENT_TIME_SQL = """(SELECT MAX(latest) FROM (
+        SELECT ({pos}) AS latest UNION ALL SELECT ({atm})
+    ) present)"""
+_LATEST_AT_SQL = """SELECT {t.transaction_time} FROM {table} WHERE {t.card_id} = %(card)s
+        AND {t.channel} = %({channel})s AND {t.transaction_time} <= %(at)s AND {t.transaction_time} >= %(d30)s
+        ORDER BY {t.transaction_time} DESC LIMIT 1"""
+
 # "Has the card been used here before": an index seek each, on (card, column, time),
 # over the card's whole past but reading one row. Declines are not uses.
 _SEEN_SQL = """EXISTS (SELECT 1 FROM {table} WHERE {t.card_id} = %(card)s AND {column} = %({name})s
@@ -225,6 +234,12 @@ def card_history_sql(vendor: str) -> str:
         unverified_present_mccs=_DISTINCT_LIST[vendor].format(
             expression=f"CASE WHEN {t.channel} IN (%(pos)s, %(atm)s) AND {t.cardholder_verification} IN "
             f"(%(pin_failed)s, %(signature)s, %(no_cvm)s) AND {t.transaction_time} >= %(h1)s THEN {t.mcc} END"
+        ),
+        present_time=_PRESENT_TIME_SQL.format(
+            **{
+                channel: _LATEST_AT_SQL.format(t=t, table=table, channel=channel)
+                for channel in ("pos", "atm")
+            }
         ),
         seen=",\n    ".join(
             _SEEN_SQL.format(t=t, table=table, column=getattr(t, name), name=name) for name in SEEN_COLUMNS

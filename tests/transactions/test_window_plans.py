@@ -10,6 +10,7 @@ import pytest
 from django.db import connection
 
 from tests.factories import CardFactory
+from tests.plans import generic_plan
 from tests.query_twins import AT, DAY, DECLINED, HOUR, MINUTE, record
 from transactions.cross_card_queries import cross_card_row, cross_card_statement, minute_of
 from transactions.models import MinuteCount, Transaction
@@ -69,37 +70,6 @@ def _statement(*, tested: bool) -> tuple[str, dict]:
     )
 
 
-def _plan(statement: str, params: dict, *, run: bool = False) -> str:
-    """The plan the decision runs the statement by: on PostgreSQL the generic plan of the
-    prepared statement (cardsystem/sql.py `prepared_cursor`), its parameters numbered as
-    psycopg numbers them (by first appearance), and with `run` what each of its steps
-    read; on SQLite the query plan."""
-    with connection.cursor() as cursor:
-        if connection.vendor != "postgresql":
-            cursor.execute(f"EXPLAIN QUERY PLAN {statement}", params)
-            return "\n".join(row[-1] for row in cursor.fetchall())
-        names = []
-
-        def number(found) -> str:
-            if found[1] not in names:
-                names.append(found[1])
-            return f"${names.index(found[1]) + 1}"
-
-        numbered = re.sub(r"%\((\w+)\)s", number, statement).replace("%%", "%")
-        cursor.execute("SET plan_cache_mode = force_generic_plan")
-        cursor.execute(f"PREPARE window_plan AS {numbered}")
-        try:  # each statement its own transaction here: a failure leaves the rest to run
-            explain = "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF)" if run else "EXPLAIN"
-            cursor.execute(
-                f"{explain} EXECUTE window_plan({', '.join(['%s'] * len(names))})",
-                [params[name] for name in names],
-            )
-            return "\n".join(row[0] for row in cursor.fetchall())
-        finally:
-            cursor.execute("DEALLOCATE window_plan")
-            cursor.execute("RESET plan_cache_mode")
-
-
 def _reads_of_transactions(plan: str) -> list[str]:
     return re.findall(r".*Scan.* on transactions_transaction.*", plan)
 
@@ -111,7 +81,7 @@ TESTED = pytest.mark.parametrize("tested", [False, True], ids=["decision", "test
 def test_each_window_reads_its_declines_from_its_partial_index_by_key_and_time(tested):
     _busy_hour(20_000, declined_every=50)
 
-    plan = _plan(*_statement(tested=tested))
+    plan = generic_plan(*_statement(tested=tested))
 
     for column, index in PARTIAL_INDEXES.items():
         if connection.vendor == "postgresql":
@@ -126,10 +96,10 @@ def test_each_window_reads_its_declines_from_its_partial_index_by_key_and_time(t
 
 
 @TESTED
-def test_with_no_declines_no_window_reads_any_whatever_its_plan(tested):
+def test_with_no_declines_no_window_reads_any_whatever_itsgeneric_plan(tested):
     _busy_hour(20_000)
 
-    plan = _plan(*_statement(tested=tested), run=True)
+    plan = generic_plan(*_statement(tested=tested), run=True)
 
     if connection.vendor == "postgresql":
         reads = _reads_of_transactions(plan)
@@ -150,12 +120,12 @@ def test_a_window_reads_its_declines_only_where_its_minutes_count_some():
     statement, params = cross_card_statement(**WINDOWS)
 
     counted = cross_card_row(**WINDOWS)
-    read = _plan(statement, params, run=True)
+    read = generic_plan(statement, params, run=True)
     # A decline its minute does not count is not read: the counts decide. (Every decline
     # is counted as it is stored: tests/transactions/test_minute_counts.py.)
     MinuteCount.objects.filter(minute=minute_of(AT - 5 * MINUTE)).update(declines=0)
     uncounted = cross_card_row(**WINDOWS)
-    skipped = _plan(statement, params, run=True)
+    skipped = generic_plan(statement, params, run=True)
     # Where the window starts before the minutes still counted, they are read whatever
     # the counts say.
     MinuteCount.objects.create(scope=MinuteCount.Scope.PRUNED, key="", minute=minute_of(AT - 30 * MINUTE))
