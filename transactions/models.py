@@ -143,8 +143,9 @@ class Transaction(models.Model):
             # On PostgreSQL they also hold what the windows read of each decline (INCLUDE;
             # SQLite has no such thing), so the read is from the index alone: no heap
             # fetch per decline, and cheaper to the generic plan than the dashboard's index
-            # below, which it had taken while the statistics held no declines. Not always
-            # cheaper: bench/README.md, "A plan that flipped".
+            # below, which it had taken while the statistics held no declines (bench/
+            # README.md, "A plan that flipped"). A window reads them only where its minutes
+            # count declines (MinuteCount), and then they are in the statistics.
             models.Index(
                 fields=["merchant_id", "transaction_time"],
                 include=WINDOW_DECLINE_COLUMNS,
