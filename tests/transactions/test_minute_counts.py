@@ -184,6 +184,11 @@ def test_the_migration_that_counts_declines_counts_those_stored_before_it():
     record(card, at=AT, status=DECLINED, merchant_id="M-1")
     assert counted() == recounted(since=AT - HOUR)
     assert counted()[MinuteCount.Scope.MERCHANT, "M-1", minute_of(AT), "declines"] == 2
+    # Back and forward again (a rolled back deployment): counted afresh, once.
+    MigrationExecutor(connection).migrate([("transactions", "0017_minute_declines")])
+    MigrationExecutor(connection).migrate(latest)
+    assert counted() == recounted(since=AT - HOUR)
+    assert pruned_before() == minute_of(AT - HOUR)
 
 
 def pruned_before() -> int | None:

@@ -164,12 +164,20 @@ def count_declines(apps, schema_editor):
         _execute(schema_editor, *counted, "DROP TRIGGER transactions_count_minutes", *_SQLITE)
 
 
+# Going back forgets the declines and where counting started, so that coming forward
+# again counts them afresh.
+_FORGET = [
+    "DELETE FROM transactions_minutecount WHERE scope = 'pruned'",
+    "UPDATE transactions_minutecount SET declines = 0 WHERE declines <> 0",
+]
+
+
 def count_as_before(apps, schema_editor):
     if schema_editor.connection.vendor == "postgresql":
-        _execute(schema_editor, _POSTGRESQL_0015)
+        _execute(schema_editor, _POSTGRESQL_0015, *_FORGET)
     else:
         drop = "DROP TRIGGER transactions_count_{}"
-        _execute(schema_editor, drop.format("minutes"), drop.format("declined"), _SQLITE_0015)
+        _execute(schema_editor, drop.format("minutes"), drop.format("declined"), _SQLITE_0015, *_FORGET)
 
 
 class Migration(migrations.Migration):
