@@ -9,9 +9,9 @@ from django.db import connection
 
 from tests.factories import CardFactory
 from tests.plans import generic_plan
-from tests.query_twins import AT, HOUR, record
+from tests.query_twins import AT, HOUR, card_history_twin, record
 from transactions.models import Transaction
-from transactions.queries import card_history_params, card_history_sql, card_history_values
+from transactions.queries import card_history_params, card_history_row, card_history_sql, card_history_values
 
 # VACUUM, which sets the visibility map the planner reckons with, runs outside a transaction.
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -61,3 +61,24 @@ def test_the_latest_card_present_time_and_country_are_seeks_not_a_pass_over_the_
     else:
         seek = "card_id=? AND channel=? AND transaction_time>? AND transaction_time<?"
         assert plan.count(f"USING COVERING INDEX {CHANNEL_INDEX} ({seek})") == 4, plan
+
+
+def test_two_card_present_attempts_at_the_latest_time_give_the_country_of_the_later_stored(card):
+    record(card, at=AT - HOUR, channel=Transaction.Channel.POS, merchant_country="FR")
+    record(card, at=AT - HOUR, channel=Transaction.Channel.ATM, merchant_country="DE")
+    record(card, at=AT - HOUR, channel=Transaction.Channel.ECOMMERCE, merchant_country="US")
+    arguments = {
+        "card_id": card.pk,
+        "at": AT,
+        "merchant_id": "M-1",
+        "merchant_country": "US",
+        "mcc": "5814",
+        "channel": Transaction.Channel.POS,
+        "utc_offset_minutes": 0,
+        "night_ends_minute": 360,
+    }
+
+    values = card_history_row(**arguments)
+
+    assert (values["previous_present_time"], values["previous_present_country"]) == (AT - HOUR, "DE")
+    assert values == card_history_twin(**arguments)
