@@ -16,6 +16,21 @@ from transactions.queries import card_history_params, card_history_row, card_his
 # VACUUM, which sets the visibility map the planner reckons with, runs outside a transaction.
 pytestmark = pytest.mark.django_db(transaction=True)
 
+
+def _arguments(card, *, at) -> dict:
+    """The card history's arguments for a card-present attempt at `at`."""
+    return {
+        "card_id": card.pk,
+        "at": at,
+        "merchant_id": "M-1",
+        "merchant_country": "US",
+        "mcc": "5814",
+        "channel": Transaction.Channel.POS,
+        "utc_offset_minutes": 0,
+        "night_ends_minute": 360,
+    }
+
+
 CHANNEL_INDEX = next(
     index.name
     for index in Transaction._meta.indexes
@@ -33,16 +48,8 @@ def test_the_latest_card_present_time_and_country_are_seeks_not_a_pass_over_the_
     table = connection.ops.quote_name(Transaction._meta.db_table)
     with connection.cursor() as cursor:
         cursor.execute(f"VACUUM ANALYZE {table}" if connection.vendor == "postgresql" else f"ANALYZE {table}")
-    params = card_history_params(
-        card_id=card.pk,
-        at=AT - HOUR,  # the latest card-present one before it: an ATM's, four hours back
-        merchant_id="M-1",
-        merchant_country="US",
-        mcc="5814",
-        channel=Transaction.Channel.POS,
-        utc_offset_minutes=0,
-        night_ends_minute=360,
-    )
+    # The latest card-present one before AT - HOUR: an ATM's, four hours back.
+    params = card_history_params(**_arguments(card, at=AT - HOUR))
 
     plan = generic_plan(card_history_sql(connection.vendor), params, run=True)
     with connection.cursor() as cursor:
@@ -67,16 +74,7 @@ def test_two_card_present_attempts_at_the_latest_time_give_the_country_of_the_la
     record(card, at=AT - HOUR, channel=Transaction.Channel.POS, merchant_country="FR")
     record(card, at=AT - HOUR, channel=Transaction.Channel.ATM, merchant_country="DE")
     record(card, at=AT - HOUR, channel=Transaction.Channel.ECOMMERCE, merchant_country="US")
-    arguments = {
-        "card_id": card.pk,
-        "at": AT,
-        "merchant_id": "M-1",
-        "merchant_country": "US",
-        "mcc": "5814",
-        "channel": Transaction.Channel.POS,
-        "utc_offset_minutes": 0,
-        "night_ends_minute": 360,
-    }
+    arguments = _arguments(card, at=AT)
 
     values = card_history_row(**arguments)
 
