@@ -74,10 +74,11 @@ _COUNTS_SQL = """SELECT {n} AS n, {test_n} AS test_n, {long_n} AS long_n, SUM({c
 # A window's values: its counts, and the latest `cap` of its declines since the first
 # minute of the longest window, and the failed checks among them. The declines are read
 # only where the counts have some, or where the window starts before the minutes still
-# counted (pruned): else the limit is nought, which both databases know before the read
-# (an uncorrelated subquery, evaluated once), and the read is never executed, whichever
-# index a plan would have read. The status is a literal, as the partial index's
-# condition, so that PostgreSQL's generic plan of the prepared statement can use the index.
+# counted (`pruned`, read once for both windows): else the limit is nought, which both
+# databases know before the read (an uncorrelated subquery, evaluated once), and the
+# read is never executed, whichever index a plan would have read. The status is a
+# literal, as the partial index's condition, so that PostgreSQL's generic plan of the
+# prepared statement can use the index.
 _WINDOW_SQL = """(SELECT c.n, d.cvv, d.declined, c.test_n, d.test_failures, d.test_declined,
         d.long_failures, c.long_n
     FROM {counted} c,
@@ -87,9 +88,8 @@ _WINDOW_SQL = """(SELECT c.n, d.cvv, d.declined, c.test_n, d.test_failures, d.te
         FROM {transactions} WHERE {column} = %({name})s AND {t.status} = '{declined_status}'
         AND {t.transaction_time} >= %({name}_from)s AND {t.transaction_time} < %(until)s
         ORDER BY {t.transaction_time} DESC
-        LIMIT (SELECT CASE WHEN declines > 0 OR %({name}_first)s < (SELECT MAX({c.minute})
-            FROM {counts} WHERE {c.scope} = '{pruned}' AND {c.key} = '')
-            THEN {cap} ELSE 0 END FROM {counted})) latest) d)"""
+        LIMIT (SELECT CASE WHEN c.declines > 0 OR %({name}_first)s < pruned.before THEN {cap} ELSE 0 END
+            FROM {counted} c, pruned)) latest) d)"""
 
 
 def _count_if(*conditions: str) -> str:
@@ -117,7 +117,9 @@ def _failures_if(since: str, t) -> str:
 # no read of thousands of index entries. The reports are few, and read by their own
 # (merchant_id, transaction_time) index.
 _CROSS_CARD_SQL = """
-WITH merchant_counts AS ({merchant_counts}), bin_counts AS ({bin_counts}), reported AS (
+WITH merchant_counts AS ({merchant_counts}), bin_counts AS ({bin_counts}), pruned AS (
+    SELECT MAX({c.minute}) AS before FROM {counts} WHERE {c.scope} = '{pruned}' AND {c.key} = ''
+), reported AS (
     SELECT COUNT(*) AS n, COUNT(DISTINCT {r.card_id}) AS cards FROM {reports} WHERE {r.merchant_id} = %(merchant_id)s
         AND {r.transaction_time} >= %(d90)s AND {r.transaction_time} < %(at)s AND {r.reported_at} < %(at)s
 ), sample AS (
@@ -141,13 +143,13 @@ def _cross_card_sql(vendor: str, cap: int, sample: int, tested: bool) -> str:
     """Cached per `vendor`, whose quoting it uses, per bound, and whether the merchant's
     tested-card window is read."""
     t, c, quote = _columns(Transaction), _columns(MinuteCount), connection.ops.quote_name
-    transactions = quote(Transaction._meta.db_table)
+    transactions, counts_table = quote(Transaction._meta.db_table), quote(MinuteCount._meta.db_table)
     long = "tested" if tested else None
 
     def counts(name: str, scope: str, long: str | None) -> str:
         return _COUNTS_SQL.format(
             c=c,
-            counts=quote(MinuteCount._meta.db_table),
+            counts=counts_table,
             name=name,
             scope=scope,
             n=f"SUM({c.attempts}) FILTER (WHERE {c.minute} >= %(h1_first)s)",
@@ -160,9 +162,6 @@ def _cross_card_sql(vendor: str, cap: int, sample: int, tested: bool) -> str:
         declined = f"{t.transaction_time} >= %({long}_from)s" if long else ""
         return _WINDOW_SQL.format(
             t=t,
-            c=c,
-            counts=quote(MinuteCount._meta.db_table),
-            pruned=MinuteCount.Scope.PRUNED,
             counted=counted,
             transactions=transactions,
             column=getattr(t, name),
@@ -178,6 +177,9 @@ def _cross_card_sql(vendor: str, cap: int, sample: int, tested: bool) -> str:
 
     return _CROSS_CARD_SQL.format(
         t=t,
+        c=c,
+        counts=counts_table,
+        pruned=MinuteCount.Scope.PRUNED,
         r=_columns(FraudReport),
         transactions=transactions,
         reports=quote(FraudReport._meta.db_table),
