@@ -138,44 +138,45 @@ CARD_HISTORY = (
 )
 
 # The minute of the day (0-1439, UTC) of a transaction's time, the one part SQL does
-# not spell alike.
+# not spell alike. PostgreSQL's date_part() gives a double; EXTRACT gives a numeric (since
+# PostgreSQL 14), whose arithmetic took twice as long a row (0.27 against 0.12 µs).
 _UTC_MINUTE = {
     "sqlite": "(CAST(strftime('%%H', {t.transaction_time}) AS INTEGER) * 60"
     " + CAST(strftime('%%M', {t.transaction_time}) AS INTEGER))",
-    "postgresql": "CAST(EXTRACT(HOUR FROM {t.transaction_time} AT TIME ZONE 'UTC') * 60"
-    " + EXTRACT(MINUTE FROM {t.transaction_time} AT TIME ZONE 'UTC') AS INTEGER)",
+    "postgresql": "CAST(date_part('hour', {t.transaction_time} AT TIME ZONE 'UTC') * 60"
+    " + date_part('minute', {t.transaction_time} AT TIME ZONE 'UTC') AS INTEGER)",
 }
-# The distinct values of an expression, joined by commas in no particular order (NULLs
-# left out): the other part SQL does not spell alike.
+# The distinct values of an expression over the rows a condition keeps, joined by commas
+# in no particular order: the other part SQL does not spell alike.
 _DISTINCT_LIST = {
-    "sqlite": "GROUP_CONCAT(DISTINCT {expression})",
-    "postgresql": "STRING_AGG(DISTINCT {expression}, ',')",
+    "sqlite": "GROUP_CONCAT(DISTINCT {expression}) FILTER (WHERE {condition})",
+    "postgresql": "STRING_AGG(DISTINCT {expression}, ',') FILTER (WHERE {condition})",
 }
 
+# Each window's count or sum an aggregate with a FILTER: a row outside it costs its
+# condition only, not a call of the aggregate on a nought.
 _CARD_HISTORY_SQL = """
 SELECT
-    COALESCE(SUM(CASE WHEN {t.transaction_time} >= %(m1)s THEN 1 ELSE 0 END), 0),
-    COALESCE(SUM(CASE WHEN {t.transaction_time} >= %(m10)s THEN 1 ELSE 0 END), 0),
-    COALESCE(SUM(CASE WHEN {t.transaction_time} >= %(h1)s THEN 1 ELSE 0 END), 0),
-    COALESCE(SUM(CASE WHEN {t.transaction_time} >= %(d1)s THEN 1 ELSE 0 END), 0),
-    COALESCE(SUM(CASE WHEN {t.transaction_time} >= %(d7)s THEN 1 ELSE 0 END), 0),
+    COUNT(*) FILTER (WHERE {t.transaction_time} >= %(m1)s),
+    COUNT(*) FILTER (WHERE {t.transaction_time} >= %(m10)s),
+    COUNT(*) FILTER (WHERE {t.transaction_time} >= %(h1)s),
+    COUNT(*) FILTER (WHERE {t.transaction_time} >= %(d1)s),
+    COUNT(*) FILTER (WHERE {t.transaction_time} >= %(d7)s),
     COUNT(*),
-    COALESCE(SUM(CASE WHEN {t.status} = %(ok)s AND {t.transaction_time} >= %(m10)s THEN {t.amount_minor} ELSE 0 END), 0),
-    COALESCE(SUM(CASE WHEN {t.status} = %(ok)s AND {t.transaction_time} >= %(h1)s THEN {t.amount_minor} ELSE 0 END), 0),
-    COALESCE(SUM(CASE WHEN {t.status} = %(ok)s AND {t.transaction_time} >= %(d1)s THEN {t.amount_minor} ELSE 0 END), 0),
-    COALESCE(SUM(CASE WHEN {t.status} = %(ok)s AND {t.transaction_time} >= %(d7)s THEN {t.amount_minor} ELSE 0 END), 0),
-    COALESCE(SUM(CASE WHEN {t.status} = %(ok)s THEN {t.amount_minor} ELSE 0 END), 0),
-    COALESCE(SUM(CASE WHEN {t.status} = %(ok)s THEN 1 ELSE 0 END), 0),
-    COALESCE(SUM(CASE WHEN {t.status} = %(ok)s
-        THEN CAST({t.amount_minor} AS DOUBLE PRECISION) * {t.amount_minor} ELSE 0 END), 0),
-    COALESCE(SUM(CASE WHEN {t.status} = %(ok)s AND ({minute} + %(offset)s) %% 1440 < %(night)s
-        THEN 1 ELSE 0 END), 0),
-    COALESCE(SUM(CASE WHEN {t.status} = %(no)s AND {t.transaction_time} >= %(d1)s THEN 1 ELSE 0 END), 0),
-    COALESCE(SUM(CASE WHEN {t.response_code} = %(cvv)s AND {t.transaction_time} >= %(d1)s THEN 1 ELSE 0 END), 0),
-    COALESCE(SUM(CASE WHEN {t.response_code} = %(funds)s AND {t.transaction_time} >= %(d1)s THEN 1 ELSE 0 END), 0),
-    COALESCE(SUM(CASE WHEN {t.response_code} = %(limit)s AND {t.transaction_time} >= %(d1)s THEN 1 ELSE 0 END), 0),
-    COALESCE(SUM(CASE WHEN {t.merchant_id} = %(merchant_id)s AND {t.transaction_time} >= %(tested)s
-        AND ({t.cvv_result} = %(mismatch)s OR {t.expiry_result} = %(mismatch)s) THEN 1 ELSE 0 END), 0),
+    COALESCE(SUM({t.amount_minor}) FILTER (WHERE {t.status} = %(ok)s AND {t.transaction_time} >= %(m10)s), 0),
+    COALESCE(SUM({t.amount_minor}) FILTER (WHERE {t.status} = %(ok)s AND {t.transaction_time} >= %(h1)s), 0),
+    COALESCE(SUM({t.amount_minor}) FILTER (WHERE {t.status} = %(ok)s AND {t.transaction_time} >= %(d1)s), 0),
+    COALESCE(SUM({t.amount_minor}) FILTER (WHERE {t.status} = %(ok)s AND {t.transaction_time} >= %(d7)s), 0),
+    COALESCE(SUM({t.amount_minor}) FILTER (WHERE {t.status} = %(ok)s), 0),
+    COUNT(*) FILTER (WHERE {t.status} = %(ok)s),
+    COALESCE(SUM(CAST({t.amount_minor} AS DOUBLE PRECISION) * {t.amount_minor}) FILTER (WHERE {t.status} = %(ok)s), 0),
+    COUNT(*) FILTER (WHERE {t.status} = %(ok)s AND ({minute} + %(offset)s) %% 1440 < %(night)s),
+    COUNT(*) FILTER (WHERE {t.status} = %(no)s AND {t.transaction_time} >= %(d1)s),
+    COUNT(*) FILTER (WHERE {t.response_code} = %(cvv)s AND {t.transaction_time} >= %(d1)s),
+    COUNT(*) FILTER (WHERE {t.response_code} = %(funds)s AND {t.transaction_time} >= %(d1)s),
+    COUNT(*) FILTER (WHERE {t.response_code} = %(limit)s AND {t.transaction_time} >= %(d1)s),
+    COUNT(*) FILTER (WHERE {t.merchant_id} = %(merchant_id)s AND {t.transaction_time} >= %(tested)s
+        AND ({t.cvv_result} = %(mismatch)s OR {t.expiry_result} = %(mismatch)s)),
     {seen},
     (SELECT MAX({t.transaction_time}) FROM {table}
         WHERE {t.card_id} = %(card)s AND {t.transaction_time} <= %(at)s),
@@ -184,21 +185,17 @@ SELECT
         WHERE {t.card_id} = %(card)s AND {t.channel} IN (%(pos)s, %(atm)s)
         AND {t.transaction_time} = {present_time}
         ORDER BY {t.created_at} DESC LIMIT 1),
-    COALESCE(SUM(CASE WHEN {t.entry_mode} = %(magstripe)s AND {t.transaction_time} >= %(d1)s THEN 1 ELSE 0 END), 0),
-    COALESCE(SUM(CASE WHEN {t.entry_mode} IN (%(chip)s, %(contactless)s) THEN 1 ELSE 0 END), 0),
-    COALESCE(SUM(CASE WHEN {t.cardholder_verification} = %(pin_failed)s AND {t.transaction_time} >= %(d1)s
-        THEN 1 ELSE 0 END), 0),
-    COALESCE(SUM(CASE WHEN {t.entry_mode} = %(contactless)s AND {t.cardholder_verification} = %(no_cvm)s
-        AND {t.transaction_time} >= %(h1)s THEN 1 ELSE 0 END), 0),
-    COALESCE(SUM(CASE WHEN {t.status} = %(ok)s AND {t.device_hash} = %(device)s AND {t.device_hash} <> ''
-        THEN 1 ELSE 0 END), 0),
-    COALESCE(SUM(CASE WHEN {t.status} = %(ok)s AND {t.device_hash} <> '' THEN 1 ELSE 0 END), 0),
-    MAX(CASE WHEN {t.cardholder_verification} = %(pin_failed)s AND {t.transaction_time} >= %(d1)s
-        THEN {t.transaction_time} END),
-    MAX(CASE WHEN {t.cardholder_verification} = %(pin_verified)s AND {t.transaction_time} >= %(d1)s
-        THEN {t.transaction_time} END),
-    COALESCE(SUM(CASE WHEN {t.cardholder_verification} IN (%(pin_verified)s, %(consumer_device)s)
-        AND {t.transaction_time} >= %(h1)s THEN 1 ELSE 0 END), 0),
+    COUNT(*) FILTER (WHERE {t.entry_mode} = %(magstripe)s AND {t.transaction_time} >= %(d1)s),
+    COUNT(*) FILTER (WHERE {t.entry_mode} IN (%(chip)s, %(contactless)s)),
+    COUNT(*) FILTER (WHERE {t.cardholder_verification} = %(pin_failed)s AND {t.transaction_time} >= %(d1)s),
+    COUNT(*) FILTER (WHERE {t.entry_mode} = %(contactless)s AND {t.cardholder_verification} = %(no_cvm)s
+        AND {t.transaction_time} >= %(h1)s),
+    COUNT(*) FILTER (WHERE {t.status} = %(ok)s AND {t.device_hash} = %(device)s AND {t.device_hash} <> ''),
+    COUNT(*) FILTER (WHERE {t.status} = %(ok)s AND {t.device_hash} <> ''),
+    MAX({t.transaction_time}) FILTER (WHERE {t.cardholder_verification} = %(pin_failed)s AND {t.transaction_time} >= %(d1)s),
+    MAX({t.transaction_time}) FILTER (WHERE {t.cardholder_verification} = %(pin_verified)s AND {t.transaction_time} >= %(d1)s),
+    COUNT(*) FILTER (WHERE {t.cardholder_verification} IN (%(pin_verified)s, %(consumer_device)s)
+        AND {t.transaction_time} >= %(h1)s),
     {unverified_present_mccs}
 FROM {table}
 WHERE {t.card_id} = %(card)s AND {t.transaction_time} <= %(at)s AND {t.transaction_time} >= %(d30)s
@@ -232,8 +229,9 @@ def card_history_sql(vendor: str) -> str:
         table=table,
         minute=_UTC_MINUTE[vendor].format(t=t),
         unverified_present_mccs=_DISTINCT_LIST[vendor].format(
-            expression=f"CASE WHEN {t.channel} IN (%(pos)s, %(atm)s) AND {t.cardholder_verification} IN "
-            f"(%(pin_failed)s, %(signature)s, %(no_cvm)s) AND {t.transaction_time} >= %(h1)s THEN {t.mcc} END"
+            expression=t.mcc,
+            condition=f"{t.channel} IN (%(pos)s, %(atm)s) AND {t.cardholder_verification} IN "
+            f"(%(pin_failed)s, %(signature)s, %(no_cvm)s) AND {t.transaction_time} >= %(h1)s",
         ),
         present_time=_PRESENT_TIME_SQL.format(
             **{
