@@ -37,8 +37,7 @@ def api_client_by_key_hash(key_hash: str) -> ApiClient | None:
     both keys, whose ends differ).
 
     Written out because it runs on every API request, where building the ORM's SELECT
-    costs more than the indexed read itself."""
-    with sql.prepared_cursor() as cursor:
-        cursor.execute(_api_client_by_key_hash_sql(connection.vendor), [key_hash, key_hash])
-        row = cursor.fetchone()
+    costs more than the indexed read itself; the request's first statement, it is also
+    its connection's health check (`sql.first_read`)."""
+    row = sql.first_read(_api_client_by_key_hash_sql(connection.vendor), [key_hash, key_hash])
     return None if row is None else sql.from_row(ApiClient, ApiClient._meta.concrete_fields, row)

@@ -128,6 +128,9 @@ elif _db["ENGINE"] == "django.db.backends.postgresql":
 # Persistent connections: without them every request reconnects (and on SQLite
 # re-runs the PRAGMAs above).
 _db["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+# A persistent connection is checked before a request reuses it (a `SELECT 1`); an API
+# request's first statement, the read of its key, is the check itself (cardsystem/sql.py
+# `first_read`).
 _db["CONN_HEALTH_CHECKS"] = True
 # The partial indexes of declines carry non-key columns on PostgreSQL (INCLUDE, see
 # transactions/models.py); SQLite keeps their keys alone, which is all it needs.

@@ -13,7 +13,8 @@ directions:
   `auto_now_add` are filled and every value prepared by its field, as save() does;
 - `execute` runs a written-out UPDATE and returns its row count;
 - `prepared_cursor` runs a statement of the hot path as a server-side prepared statement
-  on PostgreSQL.
+  on PostgreSQL;
+- `first_read` runs a request's first statement as its connection's health check too.
 
 They are for rows built from saved objects on the hot path only: no pre_save/post_save
 signals are sent and no related-object checks are made (the models written here have no
@@ -23,7 +24,7 @@ such receivers; tests/test_queries.py keeps it so). Anywhere else, use the ORM.
 import functools
 import types
 
-from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
+from django.db import DEFAULT_DB_ALIAS, Error, connection, connections, transaction
 
 
 @functools.cache
@@ -142,6 +143,42 @@ def prepared_cursor():
         cursor.logged = True
         return database.make_debug_cursor(cursor)
     return database.make_cursor(cursor)
+
+
+def first_read(statement: str, params) -> tuple | None:
+    """The first row of a read-only `statement` run through `prepared_cursor`, as the first
+    statement of a request: one round trip where Django's health check makes it two.
+
+    With CONN_HEALTH_CHECKS, Django sends `SELECT 1` on a persistent connection before
+    each request's first statement, so that a connection the server dropped since the last
+    request (a restart, a failover, an idle timeout) is replaced without failing the
+    request. Here the statement itself is that check: if it fails on a broken connection,
+    the connection is closed and the statement sent once more, on a new one. Only outside
+    a transaction, where the dropped connection held nothing else; inside one, and where
+    the connection is new or already checked, Django's own check as usual."""
+    database = _database()
+    unchecked = (
+        database.vendor == "postgresql"
+        and database.connection is not None
+        and database.health_check_enabled
+        and not database.health_check_done
+        and not database.in_atomic_block
+    )
+    if unchecked:
+        database.health_check_done = True
+        try:
+            return _fetch_first(statement, params)
+        except Error:
+            if database.connection is None or not database.connection.broken:
+                raise
+            database.close()
+    return _fetch_first(statement, params)
+
+
+def _fetch_first(statement: str, params) -> tuple | None:
+    with prepared_cursor() as cursor:
+        cursor.execute(statement, params)
+        return cursor.fetchone()
 
 
 @functools.cache

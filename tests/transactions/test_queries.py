@@ -20,7 +20,9 @@ transaction, as under a caller's (the Idempotency-Key claim):
       request (one transaction with the key's record) + 2 around the key's INSERT (a
       taken key fails there and is then read) + 1 INSERT + 1 UPDATE storing the answer
 A decision on its own (no caller's transaction) sends no savepoint around the risk
-receivers (tests/transactions/test_decision_transaction.py): 2 fewer statements.
+receivers (tests/transactions/test_decision_transaction.py): 2 fewer statements. Nor does
+the request's persistent connection cost a health check's `SELECT 1` (uncounted here) on
+PostgreSQL: the API key's read is the check (tests/cardsystem/test_first_read.py).
 """
 
 import datetime
