@@ -31,7 +31,8 @@ database dropped, even on failure. Exit status 1 if any request failed.
 `--rounds N` measures every server N times on the same database, the order reversed
 every other round (framework, floor; floor, framework; ...): on a shared machine the
 throughput of one 20-second run drifts by a quarter between runs, so the ratio of each
-round is printed and the verdict taken on their median; the rows add up the rounds.
+round is printed and the verdict taken on their median; likewise for the p99 against
+the floor's (issue 15: no worse). The rows add up the rounds.
 """
 
 import argparse
@@ -570,7 +571,21 @@ def table(command: str, args, outcomes: dict, load: float) -> str:
             else:
                 verdict = f"n/a (the {floor} completed no request)"
             lines.append(f"{kind:<10} {'ratio':<10} framework/{floor} throughput = {verdict}")
+            if floor == "floor" and all(ours.latencies_ms and theirs.latencies_ms for ours, theirs in pairs):
+                lines.append(f"{kind:<10} {'ratio':<10} framework/floor p99 = {p99_verdict(pairs)}")
     return "\n".join(lines)
+
+
+def p99_verdict(pairs: list[tuple["Result", "Result"]]) -> str:
+    """The framework's p99 over the floor's (aim: at most 1), judged like the throughput on
+    the median of the rounds: the p99 of one round swings by 15 % with the machine's
+    bursts, and the rows' p99, over every round at once, is the few worst rounds'."""
+    ratios = [ours.percentile(0.99) / theirs.percentile(0.99) for ours, theirs in pairs]
+    ratio = statistics.median(ratios)
+    verdict = f"{ratio:.2f} (aim at most 1: {'met' if ratio <= 1 else 'not met'})"
+    if len(ratios) > 1:
+        verdict += f", the median of the rounds' {', '.join(f'{r:.2f}' for r in ratios)}"
+    return verdict
 
 
 def main() -> int:
