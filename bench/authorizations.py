@@ -582,7 +582,8 @@ def p99_verdict(pairs: list[tuple["Result", "Result"]]) -> str:
     bursts, and the rows' p99, over every round at once, is the few worst rounds'."""
     ratios = [ours.percentile(0.99) / theirs.percentile(0.99) for ours, theirs in pairs]
     ratio = statistics.median(ratios)
-    verdict = f"{ratio:.2f} (aim at most 1: {'met' if ratio <= 1 else 'not met'})"
+    # Three decimals: at two, a median just either side of 1 would print 1.00 both ways.
+    verdict = f"{ratio:.3f} (aim at most 1: {'met' if ratio <= 1 else 'not met'})"
     if len(ratios) > 1:
         verdict += f", the median of the rounds' {', '.join(f'{r:.2f}' for r in ratios)}"
     return verdict

@@ -22,9 +22,12 @@ such receivers; tests/test_queries.py keeps it so). Anywhere else, use the ORM.
 """
 
 import functools
+import logging
 import types
 
 from django.db import DEFAULT_DB_ALIAS, Error, connection, connections, transaction
+
+logger = logging.getLogger(__name__)
 
 
 @functools.cache
@@ -156,6 +159,8 @@ def first_read(statement: str, params) -> tuple | None:
     the connection is closed and the statement sent once more, on a new one. Only outside
     a transaction, where the dropped connection held nothing else; inside one, and where
     the connection is new or already checked, Django's own check as usual."""
+    if not statement.lstrip().upper().startswith("SELECT"):
+        raise ValueError("first_read sends its statement twice if the connection broke: a SELECT only.")
     database = _database()
     unchecked = (
         database.vendor == "postgresql"
@@ -168,9 +173,10 @@ def first_read(statement: str, params) -> tuple | None:
         database.health_check_done = True
         try:
             return _fetch_first(statement, params)
-        except Error:
+        except Error as error:
             if database.connection is None or not database.connection.broken:
                 raise
+            logger.warning("the database connection was broken (%s); reconnecting once", error)
             database.close()
     return _fetch_first(statement, params)
 

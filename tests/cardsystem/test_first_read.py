@@ -35,6 +35,14 @@ def drop(pid: int) -> None:
         other.execute("SELECT pg_terminate_backend(%s)", [pid])
 
 
+@pytest.fixture(autouse=True)
+def fresh_connection():
+    """A connection of this test's own: one an earlier test opened may be older than
+    CONN_MAX_AGE, and `next_request` would close it."""
+    connection.close()
+    connection.ensure_connection()
+
+
 @pytest.fixture
 def usable_checks(monkeypatch):
     """Each call of Django's health check (the `SELECT 1`)."""
@@ -46,7 +54,6 @@ def usable_checks(monkeypatch):
 
 def test_the_key_read_is_the_health_check(usable_checks):
     client, key = make_api_client("authorize")
-    connection.ensure_connection()
     next_request()
 
     assert api_client_for_key(key) == client
@@ -57,17 +64,21 @@ def test_the_key_read_is_the_health_check(usable_checks):
 
 
 def test_inside_a_transaction_django_checks_the_connection_first(usable_checks):
+    """Entering atomic() runs Django's check (its BEGIN is the connection's first use);
+    the read inside then sends none of its own."""
     client, key = make_api_client("authorize")
-    connection.ensure_connection()
     next_request()
 
     with transaction.atomic():
+        assert usable_checks == [1]
         assert api_client_for_key(key) == client
 
     assert usable_checks == [1]
 
 
-def test_a_connection_the_server_dropped_is_replaced_without_failing_the_request(authorize_api):
+def test_a_connection_the_server_dropped_is_replaced_without_failing_the_request(
+    authorize_api, usable_checks
+):
     card = CardFactory(balance_minor=100_00)
     if connection.vendor != "postgresql":  # in the process: nothing to drop
         assert post_authorization(authorize_api, card, amount="1.00").json()["response_code"] == "00"
@@ -80,11 +91,16 @@ def test_a_connection_the_server_dropped_is_replaced_without_failing_the_request
 
     assert response.status_code == 201, response.content
     assert response.json()["response_code"] == "00"
+    assert usable_checks == []  # replaced by the key's read, not by Django's check
     assert backend_pid() != dropped
 
 
+def test_only_a_select_may_be_sent_again():
+    with pytest.raises(ValueError, match="SELECT only"):
+        sql.first_read("UPDATE cardsystem_apiclient SET name = %s", ["x"])
+
+
 def test_a_failing_statement_on_a_sound_connection_is_not_sent_again():
-    connection.ensure_connection()
     next_request()
     if connection.vendor == "postgresql":
         pid = backend_pid()
