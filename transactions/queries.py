@@ -153,8 +153,8 @@ _DISTINCT_LIST = {
     "postgresql": "STRING_AGG(DISTINCT {expression}, ',') FILTER (WHERE {condition})",
 }
 
-# Each window's count or sum an aggregate with a FILTER: a row outside it costs its
-# condition only, not a call of the aggregate on a nought.
+# Each window's count or sum is an aggregate with a FILTER: a row outside the window
+# costs its condition only, not a call of the aggregate on a nought.
 _CARD_HISTORY_SQL = """
 SELECT
     COUNT(*) FILTER (WHERE {t.transaction_time} >= %(m1)s),
